@@ -1,0 +1,2 @@
+//! The `lookout` command line. (Scaffold.)
+fn main() {}

@@ -1,0 +1,39 @@
+//! lookout: camera perception for autonomous driving.
+//!
+//! The engine is a pure core with I/O at the edges:
+//!
+//! ```text
+//! MCAP recording ──┐                                                   ┌─> MCAP writer (Detection2DArray, tracks)
+//! ROS 2 topic    ──┼─> Frame ─> preprocess ─> detect ─> NMS ─> track ──┼─> ROS publishers
+//! video / images ──┘   (decode)  (letterbox)   (candle)        (Kalman) └─> MOT text / JSON lines
+//! ```
+//!
+//! * [`types`]: the values that flow between stages (`Frame`, `RgbImage`, `BBox`, `Detection`).
+//! * [`image_codec`]: `sensor_msgs` pixel encodings and JPEG/PNG to packed RGB8.
+//! * [`preprocess`]: darknet letterbox; the `image_from_model` transform is a value.
+//! * [`darknet`]: `.cfg` parser, `.weights` loader and the network in candle.
+//! * [`detect`]: YOLO decoding, class-aware NMS, class mapping, the `Detector` stage.
+//! * [`track`]: Kalman filters on nalgebra and a ByteTrack-style multi-object tracker.
+//! * [`msgs`]: ROS 2 messages as serde structs with their CDR encoding and definitions.
+//! * [`mcap_io`]: reading camera topics from and writing results to ROS 2 MCAP files.
+//! * [`pipeline`]: the replay engine (stages as threads on bounded channels).
+//! * [`config`]: the ROS parameter YAML in `configs/`, parsed and validated.
+//! * [`assets`]: the model and data cache with sha256 pins.
+
+pub mod assets;
+pub mod config;
+pub mod darknet;
+pub mod detect;
+pub mod error;
+pub mod image_codec;
+pub mod mcap_io;
+pub mod mot;
+pub mod msgs;
+pub mod pipeline;
+pub mod preprocess;
+pub mod record;
+pub mod track;
+pub mod types;
+
+pub use error::{Error, Result};
+pub use types::{BBox, Detection, Frame, Header, RgbImage, Time};

@@ -1,0 +1,8 @@
+//! The replay engine. (Scaffold.)
+
+/// A pipeline that stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error("interrupted")]
+    Interrupted,
+}

@@ -1,0 +1,1 @@
+//! Darknet letterbox preprocessing. (Scaffold: filled in by the detector work.)

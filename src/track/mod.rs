@@ -1,0 +1,9 @@
+//! Multi-object tracking: Kalman filters on nalgebra, ByteTrack-style association.
+//! (Scaffold: filled in by the tracker work.)
+
+/// A tracker update that cannot be applied.
+#[derive(Debug, thiserror::Error)]
+pub enum TrackError {
+    #[error("singular innovation covariance for track {track_id}")]
+    SingularInnovation { track_id: u64 },
+}
