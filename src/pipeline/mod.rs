@@ -1,4 +1,6 @@
-//! The replay engine. (Scaffold.)
+//! The replay engine. (Scaffold: being written.)
+
+pub mod stats;
 
 /// A pipeline that stopped.
 #[derive(Debug, thiserror::Error)]
