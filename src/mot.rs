@@ -160,9 +160,9 @@ pub fn parse_detections(text: &str, path: &Path) -> Result<Vec<MotDetection>, Mo
             ));
         }
         let num = |k: usize, name: &str| -> Result<f64, MotError> {
-            let v: f64 = cols[k]
-                .parse()
-                .map_err(|_| parse_err(path, line, format!("{name} {:?} is not a number", cols[k])))?;
+            let v: f64 = cols[k].parse().map_err(|_| {
+                parse_err(path, line, format!("{name} {:?} is not a number", cols[k]))
+            })?;
             if v.is_finite() {
                 Ok(v)
             } else {
@@ -177,7 +177,12 @@ pub fn parse_detections(text: &str, path: &Path) -> Result<Vec<MotDetection>, Mo
                 format!("frame {frame} must be a whole number >= 1"),
             ));
         }
-        let (x, y, w, h) = (num(2, "x")?, num(3, "y")?, num(4, "width")?, num(5, "height")?);
+        let (x, y, w, h) = (
+            num(2, "x")?,
+            num(3, "y")?,
+            num(4, "width")?,
+            num(5, "height")?,
+        );
         if w <= 0.0 || h <= 0.0 {
             return Err(parse_err(
                 path,
@@ -212,8 +217,9 @@ pub fn parse_seqinfo(text: &str, path: &Path) -> Result<SeqInfo, MotError> {
         values
             .get(key)
             .map(|(line, v)| {
-                v.parse::<u32>()
-                    .map_err(|_| parse_err(path, *line, format!("{key} {v:?} is not a whole number")))
+                v.parse::<u32>().map_err(|_| {
+                    parse_err(path, *line, format!("{key} {v:?} is not a whole number"))
+                })
             })
             .transpose()
     };
@@ -223,7 +229,11 @@ pub fn parse_seqinfo(text: &str, path: &Path) -> Result<SeqInfo, MotError> {
                 .parse()
                 .map_err(|_| parse_err(path, *line, format!("frameRate {v:?} is not a number")))?;
             if !(fps.is_finite() && fps > 0.0) {
-                return Err(parse_err(path, *line, format!("frameRate {fps} must be > 0")));
+                return Err(parse_err(
+                    path,
+                    *line,
+                    format!("frameRate {fps} must be > 0"),
+                ));
             }
             fps
         }
@@ -280,7 +290,11 @@ pub fn normalize_scores(
         ScoreNormalization::MinMax => {
             let span = max - min;
             for d in dets.iter_mut() {
-                d.score = if span > 0.0 { (d.score - min) / span } else { 1.0 };
+                d.score = if span > 0.0 {
+                    (d.score - min) / span
+                } else {
+                    1.0
+                };
             }
             Ok(mode)
         }

@@ -77,7 +77,9 @@ fn beats_sort_on_mot15() {
             summary.score_normalization
         );
         if !(s.mota > mota_bar && s.idf1 > idf1_bar && s.switches * 2 <= sw_bar) {
-            failures.push(format!("{seq}: {s:?} vs SORT {mota_bar}/{idf1_bar}/{sw_bar}"));
+            failures.push(format!(
+                "{seq}: {s:?} vs SORT {mota_bar}/{idf1_bar}/{sw_bar}"
+            ));
         }
     }
     assert!(failures.is_empty(), "below the SORT bar: {failures:#?}");
