@@ -1,4 +1,4 @@
-//! The detection stage: YOLO decoding ([`decode`]), class-aware NMS ([`nms`]), class labels
+//! The detection stage: YOLO decoding ([`decode`]), class-aware NMS ([`mod@nms`]), class labels
 //! and mapping ([`classes`]), configuration ([`config`]), and [`Detector`], which chains
 //! letterbox -> darknet forward -> decode -> NMS -> boxes in image pixels.
 //!
