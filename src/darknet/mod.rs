@@ -1,4 +1,4 @@
-//! Darknet networks in candle: the `.cfg` parser ([`cfg`]), the `.weights` loader ([`weights`])
+//! Darknet networks in candle: the `.cfg` parser ([`mod@cfg`]), the `.weights` loader ([`weights`])
 //! and the forward pass ([`model`]).
 //!
 //! Input `N x 3 x S x S` f32 RGB in `[0, 1]` (S a multiple of 32, letterboxed by

@@ -1,4 +1,4 @@
-//! The detection stage: YOLO decoding ([`decode`]), class-aware NMS ([`nms`]), class labels
+//! The detection stage: YOLO decoding ([`decode`]), class-aware NMS ([`mod@nms`]), class labels
 //! and mapping ([`classes`]), configuration ([`config`]), and [`Detector`], which chains
 //! letterbox -> darknet forward -> decode -> NMS -> boxes in image pixels.
 //!
@@ -230,5 +230,68 @@ impl Detector {
                 decode_nms: t3 - t2,
             },
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detector_can_move_to_a_pipeline_thread() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<Detector>();
+    }
+
+    #[test]
+    fn image_detections_are_mapped_clipped_and_filtered() {
+        let classes = ClassMap::new(
+            vec!["person".into(), "kite".into()],
+            &["person=pedestrian".into()],
+            false,
+        )
+        .unwrap();
+        let t = ImageFromModel {
+            scale_x: 2.0,
+            scale_y: 2.0,
+            offset_x_px: 0.0,
+            offset_y_px: 10.0,
+        };
+        let cand = |x_min: f32, y_min: f32, class_index: usize| Candidate {
+            bbox_model: crate::types::BBox {
+                x_min,
+                y_min,
+                x_max: x_min + 20.0,
+                y_max: y_min + 20.0,
+            },
+            class_index,
+            score: 0.5,
+        };
+        let out = to_image_detections(
+            &[
+                cand(10.0, 20.0, 0),
+                cand(10.0, 20.0, 1),
+                cand(90.0, 0.0, 0),
+                cand(10.0, 0.0, 0),
+            ],
+            &classes,
+            &t,
+            100,
+            100,
+        );
+        // kite filtered; the box at x 90..110 model = 180..220 image lies outside: dropped;
+        // the box at y 0..20 model = -20..20 image is clipped to 0..20.
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0].label, "pedestrian");
+        assert_eq!(
+            (
+                out[0].bbox.x_min,
+                out[0].bbox.y_min,
+                out[0].bbox.x_max,
+                out[0].bbox.y_max
+            ),
+            (20.0, 20.0, 60.0, 60.0)
+        );
+        assert_eq!((out[1].bbox.y_min, out[1].bbox.y_max), (0.0, 20.0));
     }
 }
