@@ -31,6 +31,17 @@ make_venv() { # name requirements-file
   rm -rf "$venv"
   "$py" -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$req"
+  if [ "$1" = venv-oracle ]; then
+    # supervision depends on opencv-python, which pip resolves to 5.x and which overwrites
+    # cv2/ from the pinned headless 4.12; 5.x has no darknet importer. Keep only the pin.
+    "$venv/bin/pip" uninstall --quiet -y opencv-python
+    "$venv/bin/pip" install --quiet --disable-pip-version-check --force-reinstall --no-deps \
+      "$(grep '^opencv-python-headless==' "$req")"
+    "$venv/bin/python" -c 'import cv2, sys; sys.exit(not cv2.__version__.startswith("4.12"))' || {
+      echo "error: the oracle venv has OpenCV $("$venv/bin/python" -c 'import cv2; print(cv2.__version__)'), expected 4.12" >&2
+      exit 1
+    }
+  fi
   echo "$want" > "$stamp"
 }
 make_venv venv-oracle requirements-oracle.txt

@@ -140,10 +140,10 @@ impl Config {
         }
         self.detector
             .validate()
-            .map_err(|(k, m)| (format!("detector.{k}"), m))?;
+            .map_err(|e| ("detector".to_owned(), e.to_string()))?;
         self.tracking
             .validate()
-            .map_err(|(k, m)| (format!("tracking.{k}"), m))?;
+            .map_err(|e| ("tracking".to_owned(), e.to_string()))?;
         if self.replay.channel_capacity == 0 {
             return Err((
                 "replay.channel_capacity".into(),

@@ -25,6 +25,12 @@ use std::path::PathBuf;
 /// variants also name the topic and the message's index within its topic (from 0).
 #[derive(Debug, thiserror::Error)]
 pub enum McapError {
+    #[error("{path}: topic {topic}: cannot encode JSON: {message}")]
+    Json {
+        path: PathBuf,
+        topic: String,
+        message: String,
+    },
     #[error("{path}: cannot open: {source}")]
     Open {
         path: PathBuf,

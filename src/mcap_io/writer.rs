@@ -88,6 +88,29 @@ impl Ros2McapWriter {
         schema_name: &str,
         definition: &str,
     ) -> Result<(), McapError> {
+        self.add_channel(topic, schema_name, "ros2msg", definition, "cdr")
+    }
+
+    /// Declares a topic of JSON messages described by a JSON Schema (`jsonschema` schema
+    /// encoding, `json` message encoding): readable by Foxglove and any MCAP reader, for data
+    /// that has no ROS message type (lookout's track state).
+    pub fn add_json_topic(
+        &mut self,
+        topic: &str,
+        schema_name: &str,
+        json_schema: &str,
+    ) -> Result<(), McapError> {
+        self.add_channel(topic, schema_name, "jsonschema", json_schema, "json")
+    }
+
+    fn add_channel(
+        &mut self,
+        topic: &str,
+        schema_name: &str,
+        schema_encoding: &str,
+        schema_data: &str,
+        message_encoding: &str,
+    ) -> Result<(), McapError> {
         if let Some(existing) = self.topics.get(topic) {
             if existing.schema_name == schema_name {
                 return Ok(());
@@ -106,10 +129,10 @@ impl Ros2McapWriter {
             source,
         };
         let schema_id = inner
-            .add_schema(schema_name, "ros2msg", definition.as_bytes())
+            .add_schema(schema_name, schema_encoding, schema_data.as_bytes())
             .map_err(wrap)?;
         let channel_id = inner
-            .add_channel(schema_id, topic, "cdr", &BTreeMap::new())
+            .add_channel(schema_id, topic, message_encoding, &BTreeMap::new())
             .map_err(wrap)?;
         self.topics.insert(
             topic.into(),

@@ -39,14 +39,3 @@ pub enum TrackError {
         source: KalmanError,
     },
 }
-
-/// Placeholder until the tracker lands.
-#[derive(Debug, Clone, serde::Deserialize)]
-pub struct TrackerConfig(pub serde_json::Value);
-
-impl TrackerConfig {
-    /// Placeholder validation.
-    pub fn validate(&self) -> Result<(), (String, String)> {
-        Ok(())
-    }
-}
