@@ -433,12 +433,15 @@ fn record_folder(rec: &mut Recorder) -> Result<(), RecordError> {
             if bytes.starts_with(&[0xff, 0xd8, 0xff])
                 && matches!(rec.options.format, RecordFormat::Jpeg { .. })
             {
-                // Pass JPEG through untouched, but check that its header parses, so that a corrupt
-                // file is an error here rather than in whoever replays the recording.
-                let (width, height) = jpeg_size(&bytes).map_err(|source| RecordError::Image {
-                    path: path.clone(),
-                    source,
+                // Pass JPEG through untouched, but decode it once (strictly), so that a corrupt
+                // or truncated file is an error here rather than in whoever replays the recording.
+                let decoded = image_codec::decode_compressed("jpeg", &bytes).map_err(|source| {
+                    RecordError::Image {
+                        path: path.clone(),
+                        source,
+                    }
                 })?;
+                let (width, height) = (decoded.width, decoded.height);
                 FramePixels::Jpeg {
                     bytes,
                     width,
@@ -460,17 +463,6 @@ fn record_folder(rec: &mut Recorder) -> Result<(), RecordError> {
         rec.write(stamp, pixels, &path)?;
     }
     Ok(())
-}
-
-/// Width and height from a JPEG's header, without decoding the pixels.
-fn jpeg_size(bytes: &[u8]) -> Result<(u32, u32), image_codec::ImageError> {
-    image::ImageReader::with_format(std::io::Cursor::new(bytes), image::ImageFormat::Jpeg)
-        .into_dimensions()
-        .map_err(|source| image_codec::ImageError::CorruptCompressed {
-            kind: "JPEG",
-            format: "jpeg".into(),
-            source,
-        })
 }
 
 fn file_time(path: &Path) -> Result<Time, RecordError> {

@@ -310,6 +310,14 @@ fn bad_inputs_are_clear_errors() {
     std::fs::write(corrupt.join("a.jpg"), [0xff, 0xd8, 0xff, 0xe0, 0, 1, 2]).unwrap();
     let err = record(&RecordOptions::new(&corrupt, &out, 7.0)).unwrap_err();
     assert!(err.to_string().contains("a.jpg"), "{err}");
+    // A JPEG cut in half is caught too, though its headers are intact.
+    let dog = std::fs::read(asset("data/darknet/dog.jpg")).unwrap();
+    std::fs::write(corrupt.join("a.jpg"), &dog[..dog.len() / 2]).unwrap();
+    let err = record(&RecordOptions::new(&corrupt, &out, 7.0)).unwrap_err();
+    assert!(
+        matches!(err, RecordError::Image { .. }) && err.to_string().contains("a.jpg"),
+        "{err}"
+    );
 
     let mut no_ffmpeg = RecordOptions::new(asset("data/vtest.avi"), &out, 7.0);
     no_ffmpeg.ffmpeg = Some(dir.path().join("no-such-ffmpeg"));
