@@ -313,11 +313,9 @@ fn demosaic_bilinear(
             for c in 0..3 {
                 px[c] = if c == own as usize {
                     data[y * step + x]
-                } else if count[c] > 0 {
-                    ((sum[c] + count[c] / 2) / count[c]) as u8
                 } else {
-                    // Only for 1-pixel-wide or -high mosaics, where a colour has no neighbour.
-                    0
+                    // No neighbour of colour `c` only in 1-pixel-wide or -high mosaics: 0 there.
+                    (sum[c] + count[c] / 2).checked_div(count[c]).unwrap_or(0) as u8
                 };
             }
         }

@@ -81,13 +81,13 @@ pub fn decode_frame(msg: &CameraMessage) -> Result<Frame, McapError> {
         path: msg.path.to_path_buf(),
         topic: msg.topic.to_string(),
         index: msg.index,
-        source,
+        source: Box::new(source),
     };
     let image_error = |source| McapError::Image {
         path: msg.path.to_path_buf(),
         topic: msg.topic.to_string(),
         index: msg.index,
-        source,
+        source: Box::new(source),
     };
     let (header, image) = match msg.kind {
         CameraKind::Raw => {
@@ -130,8 +130,33 @@ fn read_summary(path: &Path, file: &mut File) -> Result<mcap::Summary, McapError
         .len();
     let mut reader =
         SummaryReader::new_with_options(SummaryReaderOptions::default().with_file_size(size));
+    let explain = |e: mcap::McapError, file: &mut File| {
+        // The summary reader starts at the end of the file; say which end is wrong.
+        let mut head = [0u8; 8];
+        let starts_right = file
+            .seek(SeekFrom::Start(0))
+            .and_then(|_| file.read_exact(&mut head))
+            .is_ok()
+            && head == mcap::MAGIC;
+        if !starts_right {
+            corrupt(format!(
+                "not an MCAP file (no MCAP magic at the start; {e})"
+            ))
+        } else if matches!(e, mcap::McapError::BadMagic | mcap::McapError::BadFooter) {
+            corrupt(format!(
+                "the file ends without its MCAP footer ({e}): it was cut short or its writer \
+                 was killed before closing it; `mcap recover` can rebuild what is left"
+            ))
+        } else {
+            corrupt(e.to_string())
+        }
+    };
     while let Some(event) = reader.next_event() {
-        match event.map_err(|e| corrupt(e.to_string()))? {
+        let event = match event {
+            Ok(event) => event,
+            Err(e) => return Err(explain(e, file)),
+        };
+        match event {
             SummaryReadEvent::ReadRequest(n) => {
                 let read = file
                     .read(reader.insert(n))
@@ -276,7 +301,7 @@ impl McapCameraSource {
         let reader = IndexedReader::new_with_options(&summary, options).map_err(|source| {
             McapError::Read {
                 path: path.to_path_buf(),
-                source,
+                source: Box::new(source),
             }
         })?;
         Ok(Self {

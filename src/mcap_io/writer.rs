@@ -60,7 +60,7 @@ impl Ros2McapWriter {
             .create(BufWriter::with_capacity(1 << 20, file))
             .map_err(|source| McapError::Write {
                 path: path.clone(),
-                source,
+                source: Box::new(source),
             })?;
         Ok(Self {
             path,
@@ -103,7 +103,7 @@ impl Ros2McapWriter {
         let inner = self.inner.as_mut().ok_or_else(|| finished(path))?;
         let wrap = |source| McapError::Write {
             path: path.clone(),
-            source,
+            source: Box::new(source),
         };
         let schema_id = inner
             .add_schema(schema_name, "ros2msg", definition.as_bytes())
@@ -153,7 +153,7 @@ impl Ros2McapWriter {
             )
             .map_err(|source| McapError::Write {
                 path: path.clone(),
-                source,
+                source: Box::new(source),
             })?;
         if let Some(count) = self.message_counts.get_mut(topic) {
             *count += 1;
@@ -173,7 +173,7 @@ impl Ros2McapWriter {
             path: self.path.clone(),
             topic: topic.into(),
             index: self.message_counts.get(topic).copied().unwrap_or(0),
-            source,
+            source: Box::new(source),
         })?;
         self.write(topic, log_time_ns, log_time_ns, sequence, &cdr)
     }
@@ -189,7 +189,7 @@ impl Ros2McapWriter {
         };
         let summary = inner.finish().map_err(|source| McapError::Write {
             path: self.path.clone(),
-            source,
+            source: Box::new(source),
         })?;
         let mut buffered = inner.into_inner();
         buffered.flush().map_err(|source| McapError::WriteIo {
