@@ -421,3 +421,69 @@ fn writer_rejects_unknown_and_conflicting_topics() {
     let err = Ros2McapWriter::create(dir.path().join("no/such/dir.mcap")).unwrap_err();
     assert!(matches!(err, McapError::Create { .. }), "{err}");
 }
+
+#[test]
+fn unchunked_files_are_read_front_to_back() {
+    // rosbag2's `fastwrite` preset writes no chunks, so there is no chunk index to sort by.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fastwrite.mcap");
+    {
+        let file = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+        let mut w = mcap::WriteOptions::new()
+            .profile("ros2")
+            .use_chunks(false)
+            .create(file)
+            .unwrap();
+        let schema = w
+            .add_schema(
+                Image::SCHEMA_NAME,
+                "ros2msg",
+                Image::definition().as_bytes(),
+            )
+            .unwrap();
+        let other = w
+            .add_schema(Detection2DArray::SCHEMA_NAME, "ros2msg", b"")
+            .unwrap();
+        let cam = w
+            .add_channel(schema, "/cam", "cdr", &BTreeMap::new())
+            .unwrap();
+        let det = w
+            .add_channel(other, "/det", "cdr", &BTreeMap::new())
+            .unwrap();
+        for i in 0..3u8 {
+            let t = u64::from(i) * 10;
+            for (channel, data) in [
+                (cam, msgs::to_cdr(&raw_image(t as i64, i)).unwrap()),
+                (det, msgs::to_cdr(&Detection2DArray::default()).unwrap()),
+            ] {
+                w.write_to_known_channel(
+                    &mcap::records::MessageHeader {
+                        channel_id: channel,
+                        sequence: u32::from(i),
+                        log_time: t,
+                        publish_time: t,
+                    },
+                    &data,
+                )
+                .unwrap();
+            }
+        }
+        w.finish().unwrap();
+    }
+    let summary = mcap::Summary::read(&std::fs::read(&path).unwrap())
+        .unwrap()
+        .unwrap();
+    assert!(
+        summary.chunk_indexes.is_empty(),
+        "the file really has no chunks"
+    );
+    let messages = collect(McapCameraSource::open(&path, &[]).unwrap());
+    assert_eq!(messages.len(), 3);
+    for (i, m) in messages.iter().enumerate() {
+        assert_eq!(
+            (&*m.topic, m.index, m.log_time_ns),
+            ("/cam", i as u64, i as u64 * 10)
+        );
+        assert_eq!(decode_frame(m).unwrap().image.data, vec![i as u8; 12]);
+    }
+}
