@@ -487,3 +487,49 @@ fn unchunked_files_are_read_front_to_back() {
         assert_eq!(decode_frame(m).unwrap().image.data, vec![i as u8; 12]);
     }
 }
+
+#[test]
+fn pipeline_types_cross_threads() {
+    // The replay pipeline reads, decodes and writes on different threads.
+    fn send<T: Send>() {}
+    fn sync<T: Sync>() {}
+    send::<McapCameraSource>();
+    send::<CameraMessage>();
+    sync::<CameraMessage>();
+    send::<Ros2McapWriter>();
+    send::<McapError>();
+    sync::<McapError>();
+}
+
+#[test]
+fn camera_messages_copy_into_another_file_unchanged() {
+    // What replay does to include the input images next to the detections.
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.mcap");
+    let output = dir.path().join("out.mcap");
+    write_two_cameras(&input);
+    let originals = collect(McapCameraSource::open(&input, &[]).unwrap());
+    let mut w = Ros2McapWriter::create(&output).unwrap();
+    for (seq, m) in originals.iter().enumerate() {
+        w.add_topic_with_schema(&m.topic, m.kind.schema_name(), &m.kind.definition())
+            .unwrap();
+        w.write(
+            &m.topic,
+            m.log_time_ns,
+            m.publish_time_ns,
+            seq as u32,
+            &m.data,
+        )
+        .unwrap();
+    }
+    w.finish().unwrap();
+    let copies = collect(McapCameraSource::open(&output, &[]).unwrap());
+    assert_eq!(copies.len(), originals.len());
+    for (a, b) in originals.iter().zip(&copies) {
+        assert_eq!(
+            (&a.topic, a.kind, a.index, a.log_time_ns),
+            (&b.topic, b.kind, b.index, b.log_time_ns)
+        );
+        assert_eq!(a.data, b.data);
+    }
+}

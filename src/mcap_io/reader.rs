@@ -51,6 +51,15 @@ impl CameraKind {
             Self::Compressed => CompressedImage::SCHEMA_NAME,
         }
     }
+
+    /// The `ros2msg` definition of this kind, for copying camera messages into another file
+    /// with [`super::Ros2McapWriter::add_topic_with_schema`].
+    pub fn definition(self) -> String {
+        match self {
+            Self::Raw => Image::definition(),
+            Self::Compressed => CompressedImage::definition(),
+        }
+    }
 }
 
 /// A camera topic found in a file.
