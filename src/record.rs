@@ -207,6 +207,14 @@ pub fn find_ffmpeg() -> Result<PathBuf, RecordError> {
 /// Records `options.input` into `options.output`. On an error part-way, the output holds the
 /// frames written so far (the writer finishes the file when dropped).
 pub fn record(options: &RecordOptions) -> Result<RecordSummary, RecordError> {
+    record_with_progress(options, &mut |_| {})
+}
+
+/// As [`record`], calling `on_frame(frames_written)` after each frame (for a progress bar).
+pub fn record_with_progress(
+    options: &RecordOptions,
+    on_frame: &mut dyn FnMut(u64),
+) -> Result<RecordSummary, RecordError> {
     validate(options)?;
     if !options.input.exists() {
         return Err(RecordError::InputMissing {
@@ -227,6 +235,7 @@ pub fn record(options: &RecordOptions) -> Result<RecordSummary, RecordError> {
         size: None,
         first_stamp: None,
         last_stamp: None,
+        on_frame,
     };
     if options.input.is_dir() {
         record_folder(&mut recorder)?;
@@ -299,6 +308,7 @@ struct Recorder<'a> {
     size: Option<(u32, u32)>,
     first_stamp: Option<Time>,
     last_stamp: Option<Time>,
+    on_frame: &'a mut dyn FnMut(u64),
 }
 
 impl Recorder<'_> {
@@ -383,6 +393,7 @@ impl Recorder<'_> {
         self.first_stamp.get_or_insert(stamp);
         self.last_stamp = Some(stamp);
         self.frames += 1;
+        (self.on_frame)(self.frames);
         Ok(())
     }
 }

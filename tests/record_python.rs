@@ -5,7 +5,9 @@ mod mcap_common;
 
 use lookout::image_codec::RawEncoding;
 use lookout::msgs::{CompressedImage, Image, RosMessage};
-use lookout::record::{record, RecordError, RecordFormat, RecordOptions, StampSource};
+use lookout::record::{
+    record, record_with_progress, RecordError, RecordFormat, RecordOptions, StampSource,
+};
 use mcap_common::{asset, check_mcap, sha256_hex};
 use serde_json::Value;
 use std::path::Path;
@@ -125,8 +127,10 @@ fn video_to_raw_bgr8_reads_back() {
         start_ns: START_NS,
     };
     options.max_frames = Some(3);
-    let summary = record(&options).unwrap();
+    let mut progress = Vec::new();
+    let summary = record_with_progress(&options, &mut |n| progress.push(n)).unwrap();
     assert_eq!(summary.frames, 3);
+    assert_eq!(progress, [1, 2, 3]);
 
     let json = check_mcap(&out, &["--video", video.to_str().unwrap()]);
     let messages = check_file_level(
