@@ -57,11 +57,11 @@ pub enum ImageError {
         "compressed image (format `{format}`) is neither JPEG nor PNG (first bytes {head:02x?})"
     )]
     UnknownCompressedFormat { format: String, head: Vec<u8> },
-    #[error("corrupt {kind} data (format `{format}`): {source}")]
+    #[error("corrupt {kind} data (format `{format}`): {detail}")]
     CorruptCompressed {
         kind: &'static str,
         format: String,
-        source: image::ImageError,
+        detail: String,
     },
     #[error("cannot encode a {width}x{height} image as JPEG: {source}")]
     Encode {
@@ -313,11 +313,9 @@ fn demosaic_bilinear(
             for c in 0..3 {
                 px[c] = if c == own as usize {
                     data[y * step + x]
-                } else if count[c] > 0 {
-                    ((sum[c] + count[c] / 2) / count[c]) as u8
                 } else {
-                    // Only for 1-pixel-wide or -high mosaics, where a colour has no neighbour.
-                    0
+                    // No neighbour of colour `c` only in 1-pixel-wide or -high mosaics: 0 there.
+                    (sum[c] + count[c] / 2).checked_div(count[c]).unwrap_or(0) as u8
                 };
             }
         }
@@ -329,30 +327,65 @@ const PNG_MAGIC: &[u8] = &[0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a];
 
 /// Decodes the payload of a `sensor_msgs/msg/CompressedImage` to RGB8 (grey and 16-bit PNGs are
 /// expanded / scaled; alpha is dropped).
+///
+/// JPEG goes through zune-jpeg in strict mode: its lenient mode fills the missing part of a
+/// truncated JPEG with grey and reports success, which would feed a half-grey frame to the
+/// detector without a word; strict mode makes that an error.
 pub fn decode_compressed(format: &str, data: &[u8]) -> Result<RgbImage, ImageError> {
-    let (kind, image_format) = if data.starts_with(JPEG_MAGIC) {
-        ("JPEG", image::ImageFormat::Jpeg)
+    if data.starts_with(JPEG_MAGIC) {
+        decode_jpeg_strict(format, data)
     } else if data.starts_with(PNG_MAGIC) {
-        ("PNG", image::ImageFormat::Png)
+        let decoded =
+            image::load_from_memory_with_format(data, image::ImageFormat::Png).map_err(|e| {
+                ImageError::CorruptCompressed {
+                    kind: "PNG",
+                    format: format.into(),
+                    detail: e.to_string(),
+                }
+            })?;
+        let rgb = decoded.into_rgb8();
+        Ok(RgbImage {
+            width: rgb.width(),
+            height: rgb.height(),
+            data: rgb.into_raw(),
+        })
     } else {
-        return Err(ImageError::UnknownCompressedFormat {
+        Err(ImageError::UnknownCompressedFormat {
             format: format.into(),
             head: data.iter().take(8).copied().collect(),
-        });
+        })
+    }
+}
+
+fn decode_jpeg_strict(format: &str, data: &[u8]) -> Result<RgbImage, ImageError> {
+    let corrupt = |detail: String| ImageError::CorruptCompressed {
+        kind: "JPEG",
+        format: format.into(),
+        detail,
     };
-    let decoded = image::load_from_memory_with_format(data, image_format).map_err(|source| {
-        ImageError::CorruptCompressed {
-            kind,
-            format: format.into(),
-            source,
-        }
-    })?;
-    let rgb = decoded.into_rgb8();
-    Ok(RgbImage {
-        width: rgb.width(),
-        height: rgb.height(),
-        data: rgb.into_raw(),
-    })
+    let options = zune_core::options::DecoderOptions::default()
+        .set_strict_mode(true)
+        .jpeg_set_out_colorspace(zune_core::colorspace::ColorSpace::RGB);
+    let mut decoder = zune_jpeg::JpegDecoder::new_with_options(
+        zune_core::bytestream::ZCursor::new(data),
+        options,
+    );
+    let pixels = decoder.decode().map_err(|e| corrupt(e.to_string()))?;
+    let (width, height) = decoder
+        .dimensions()
+        .ok_or_else(|| corrupt("no frame header".into()))?;
+    let img = RgbImage {
+        width: width as u32,
+        height: height as u32,
+        data: pixels,
+    };
+    if img.data.len() != width * height * 3 {
+        return Err(corrupt(format!(
+            "decoder returned {} bytes for {width}x{height} RGB",
+            img.data.len()
+        )));
+    }
+    Ok(img)
 }
 
 /// Decodes a `sensor_msgs/msg/CompressedImage` message.

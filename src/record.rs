@@ -207,6 +207,14 @@ pub fn find_ffmpeg() -> Result<PathBuf, RecordError> {
 /// Records `options.input` into `options.output`. On an error part-way, the output holds the
 /// frames written so far (the writer finishes the file when dropped).
 pub fn record(options: &RecordOptions) -> Result<RecordSummary, RecordError> {
+    record_with_progress(options, &mut |_| {})
+}
+
+/// As [`record`], calling `on_frame(frames_written)` after each frame (for a progress bar).
+pub fn record_with_progress(
+    options: &RecordOptions,
+    on_frame: &mut dyn FnMut(u64),
+) -> Result<RecordSummary, RecordError> {
     validate(options)?;
     if !options.input.exists() {
         return Err(RecordError::InputMissing {
@@ -227,6 +235,7 @@ pub fn record(options: &RecordOptions) -> Result<RecordSummary, RecordError> {
         size: None,
         first_stamp: None,
         last_stamp: None,
+        on_frame,
     };
     if options.input.is_dir() {
         record_folder(&mut recorder)?;
@@ -299,6 +308,7 @@ struct Recorder<'a> {
     size: Option<(u32, u32)>,
     first_stamp: Option<Time>,
     last_stamp: Option<Time>,
+    on_frame: &'a mut dyn FnMut(u64),
 }
 
 impl Recorder<'_> {
@@ -383,6 +393,7 @@ impl Recorder<'_> {
         self.first_stamp.get_or_insert(stamp);
         self.last_stamp = Some(stamp);
         self.frames += 1;
+        (self.on_frame)(self.frames);
         Ok(())
     }
 }
@@ -433,12 +444,15 @@ fn record_folder(rec: &mut Recorder) -> Result<(), RecordError> {
             if bytes.starts_with(&[0xff, 0xd8, 0xff])
                 && matches!(rec.options.format, RecordFormat::Jpeg { .. })
             {
-                // Pass JPEG through untouched, but check that its header parses, so that a corrupt
-                // file is an error here rather than in whoever replays the recording.
-                let (width, height) = jpeg_size(&bytes).map_err(|source| RecordError::Image {
-                    path: path.clone(),
-                    source,
+                // Pass JPEG through untouched, but decode it once (strictly), so that a corrupt
+                // or truncated file is an error here rather than in whoever replays the recording.
+                let decoded = image_codec::decode_compressed("jpeg", &bytes).map_err(|source| {
+                    RecordError::Image {
+                        path: path.clone(),
+                        source,
+                    }
                 })?;
+                let (width, height) = (decoded.width, decoded.height);
                 FramePixels::Jpeg {
                     bytes,
                     width,
@@ -460,17 +474,6 @@ fn record_folder(rec: &mut Recorder) -> Result<(), RecordError> {
         rec.write(stamp, pixels, &path)?;
     }
     Ok(())
-}
-
-/// Width and height from a JPEG's header, without decoding the pixels.
-fn jpeg_size(bytes: &[u8]) -> Result<(u32, u32), image_codec::ImageError> {
-    image::ImageReader::with_format(std::io::Cursor::new(bytes), image::ImageFormat::Jpeg)
-        .into_dimensions()
-        .map_err(|source| image_codec::ImageError::CorruptCompressed {
-            kind: "JPEG",
-            format: "jpeg".into(),
-            source,
-        })
 }
 
 fn file_time(path: &Path) -> Result<Time, RecordError> {

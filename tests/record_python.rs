@@ -5,7 +5,9 @@ mod mcap_common;
 
 use lookout::image_codec::RawEncoding;
 use lookout::msgs::{CompressedImage, Image, RosMessage};
-use lookout::record::{record, RecordError, RecordFormat, RecordOptions, StampSource};
+use lookout::record::{
+    record, record_with_progress, RecordError, RecordFormat, RecordOptions, StampSource,
+};
 use mcap_common::{asset, check_mcap, sha256_hex};
 use serde_json::Value;
 use std::path::Path;
@@ -125,8 +127,10 @@ fn video_to_raw_bgr8_reads_back() {
         start_ns: START_NS,
     };
     options.max_frames = Some(3);
-    let summary = record(&options).unwrap();
+    let mut progress = Vec::new();
+    let summary = record_with_progress(&options, &mut |n| progress.push(n)).unwrap();
     assert_eq!(summary.frames, 3);
+    assert_eq!(progress, [1, 2, 3]);
 
     let json = check_mcap(&out, &["--video", video.to_str().unwrap()]);
     let messages = check_file_level(
@@ -310,6 +314,14 @@ fn bad_inputs_are_clear_errors() {
     std::fs::write(corrupt.join("a.jpg"), [0xff, 0xd8, 0xff, 0xe0, 0, 1, 2]).unwrap();
     let err = record(&RecordOptions::new(&corrupt, &out, 7.0)).unwrap_err();
     assert!(err.to_string().contains("a.jpg"), "{err}");
+    // A JPEG cut in half is caught too, though its headers are intact.
+    let dog = std::fs::read(asset("data/darknet/dog.jpg")).unwrap();
+    std::fs::write(corrupt.join("a.jpg"), &dog[..dog.len() / 2]).unwrap();
+    let err = record(&RecordOptions::new(&corrupt, &out, 7.0)).unwrap_err();
+    assert!(
+        matches!(err, RecordError::Image { .. }) && err.to_string().contains("a.jpg"),
+        "{err}"
+    );
 
     let mut no_ffmpeg = RecordOptions::new(asset("data/vtest.avi"), &out, 7.0);
     no_ffmpeg.ffmpeg = Some(dir.path().join("no-such-ffmpeg"));

@@ -77,21 +77,21 @@ pub enum McapError {
     #[error("{path}: reading messages failed: {source}")]
     Read {
         path: PathBuf,
-        source: mcap::McapError,
+        source: Box<mcap::McapError>,
     },
     #[error("{path}: topic `{topic}` message {index}: {source}")]
     Cdr {
         path: PathBuf,
         topic: String,
         index: u64,
-        source: crate::msgs::CdrError,
+        source: Box<crate::msgs::CdrError>,
     },
     #[error("{path}: topic `{topic}` message {index}: {source}")]
     Image {
         path: PathBuf,
         topic: String,
         index: u64,
-        source: crate::image_codec::ImageError,
+        source: Box<crate::image_codec::ImageError>,
     },
     #[error("{path}: topic `{topic}` was not added to the writer")]
     UnknownTopic { path: PathBuf, topic: String },
@@ -105,7 +105,7 @@ pub enum McapError {
     #[error("{path}: writing failed: {source}")]
     Write {
         path: PathBuf,
-        source: mcap::McapError,
+        source: Box<mcap::McapError>,
     },
     #[error("{path}: the writer was already finished")]
     Finished { path: PathBuf },

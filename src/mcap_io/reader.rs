@@ -7,7 +7,9 @@
 //! The reader needs the file's summary section (rosbag2 always writes one): it lists the
 //! channels and schemas up front and indexes the chunks, so that messages of the selected
 //! topics come out in log-time order across topics (ties in file order) while only the chunks
-//! being read are held in memory.
+//! being read are held in memory. A file without chunks (rosbag2's `fastwrite` preset) has no
+//! chunk index; it is read front to back and its messages come in file order. A file without a
+//! summary (cut short, or its writer killed) is an error that says so.
 
 use super::McapError;
 use crate::image_codec;
@@ -16,6 +18,7 @@ use crate::types::Frame;
 use mcap::sans_io::indexed_reader::{
     IndexedReadEvent, IndexedReader, IndexedReaderOptions, ReadOrder,
 };
+use mcap::sans_io::linear_reader::{LinearReadEvent, LinearReader};
 use mcap::sans_io::summary_reader::{SummaryReadEvent, SummaryReader, SummaryReaderOptions};
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
@@ -46,6 +49,15 @@ impl CameraKind {
         match self {
             Self::Raw => Image::SCHEMA_NAME,
             Self::Compressed => CompressedImage::SCHEMA_NAME,
+        }
+    }
+
+    /// The `ros2msg` definition of this kind, for copying camera messages into another file
+    /// with [`super::Ros2McapWriter::add_topic_with_schema`].
+    pub fn definition(self) -> String {
+        match self {
+            Self::Raw => Image::definition(),
+            Self::Compressed => CompressedImage::definition(),
         }
     }
 }
@@ -81,13 +93,13 @@ pub fn decode_frame(msg: &CameraMessage) -> Result<Frame, McapError> {
         path: msg.path.to_path_buf(),
         topic: msg.topic.to_string(),
         index: msg.index,
-        source,
+        source: Box::new(source),
     };
     let image_error = |source| McapError::Image {
         path: msg.path.to_path_buf(),
         topic: msg.topic.to_string(),
         index: msg.index,
-        source,
+        source: Box::new(source),
     };
     let (header, image) = match msg.kind {
         CameraKind::Raw => {
@@ -130,8 +142,33 @@ fn read_summary(path: &Path, file: &mut File) -> Result<mcap::Summary, McapError
         .len();
     let mut reader =
         SummaryReader::new_with_options(SummaryReaderOptions::default().with_file_size(size));
+    let explain = |e: mcap::McapError, file: &mut File| {
+        // The summary reader starts at the end of the file; say which end is wrong.
+        let mut head = [0u8; 8];
+        let starts_right = file
+            .seek(SeekFrom::Start(0))
+            .and_then(|_| file.read_exact(&mut head))
+            .is_ok()
+            && head == mcap::MAGIC;
+        if !starts_right {
+            corrupt(format!(
+                "not an MCAP file (no MCAP magic at the start; {e})"
+            ))
+        } else if matches!(e, mcap::McapError::BadMagic | mcap::McapError::BadFooter) {
+            corrupt(format!(
+                "the file ends without its MCAP footer ({e}): it was cut short or its writer \
+                 was killed before closing it; `mcap recover` can rebuild what is left"
+            ))
+        } else {
+            corrupt(e.to_string())
+        }
+    };
     while let Some(event) = reader.next_event() {
-        match event.map_err(|e| corrupt(e.to_string()))? {
+        let event = match event {
+            Ok(event) => event,
+            Err(e) => return Err(explain(e, file)),
+        };
+        match event {
             SummaryReadEvent::ReadRequest(n) => {
                 let read = file
                     .read(reader.insert(n))
@@ -210,7 +247,7 @@ pub fn camera_topics(path: impl AsRef<Path>) -> Result<Vec<CameraTopic>, McapErr
 pub struct McapCameraSource {
     path: Arc<Path>,
     file: File,
-    reader: IndexedReader,
+    mode: ReadMode,
     /// Selected channels by id: topic and kind.
     channels: HashMap<u16, (Arc<str>, CameraKind)>,
     topics: Vec<CameraTopic>,
@@ -270,19 +307,31 @@ impl McapCameraSource {
                 channels.insert(channel.id, (Arc::<str>::from(t.topic.as_str()), kind));
             }
         }
-        let options = IndexedReaderOptions::new()
-            .with_order(ReadOrder::LogTime)
-            .include_topics(selected.iter().map(|t| t.topic.clone()));
-        let reader = IndexedReader::new_with_options(&summary, options).map_err(|source| {
-            McapError::Read {
-                path: path.to_path_buf(),
-                source,
-            }
-        })?;
+        // Files written without chunks (rosbag2's `fastwrite` preset) have a summary but no
+        // chunk index to sort by: read those front to back, in file order.
+        let mode = if summary.chunk_indexes.is_empty() {
+            file.seek(SeekFrom::Start(0))
+                .map_err(|source| McapError::Open {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
+            ReadMode::Linear(Box::new(LinearReader::new()))
+        } else {
+            let options = IndexedReaderOptions::new()
+                .with_order(ReadOrder::LogTime)
+                .include_topics(selected.iter().map(|t| t.topic.clone()));
+            let reader = IndexedReader::new_with_options(&summary, options).map_err(|source| {
+                McapError::Read {
+                    path: path.to_path_buf(),
+                    source: Box::new(source),
+                }
+            })?;
+            ReadMode::Indexed(Box::new(reader))
+        };
         Ok(Self {
             path: Arc::from(path),
             file,
-            reader,
+            mode,
             channels,
             topics: selected,
             next_index: HashMap::new(),
@@ -315,14 +364,89 @@ impl McapCameraSource {
                     "chunk of {length} bytes at offset {offset} cannot be read: {e}"
                 ))
             })?;
-        self.reader
+        let ReadMode::Indexed(reader) = &mut self.mode else {
+            return Ok(());
+        };
+        reader
             .insert_chunk_record_data(offset, &self.chunk_buf)
             .map_err(|e| corrupt(format!("chunk at offset {offset}: {e}")))
     }
 
+    /// A message of a selected channel as a [`CameraMessage`]; `None` for other channels.
+    fn camera_message(
+        &mut self,
+        header: &mcap::records::MessageHeader,
+        data: Vec<u8>,
+    ) -> Option<CameraMessage> {
+        let (topic, kind) = self.channels.get(&header.channel_id)?;
+        let counter = self.next_index.entry(topic.clone()).or_insert(0);
+        let index = *counter;
+        *counter += 1;
+        Some(CameraMessage {
+            path: self.path.clone(),
+            topic: topic.clone(),
+            kind: *kind,
+            index,
+            log_time_ns: header.log_time,
+            publish_time_ns: header.publish_time,
+            data,
+        })
+    }
+
     fn next_message(&mut self) -> Result<Option<CameraMessage>, McapError> {
+        match self.mode {
+            ReadMode::Indexed(_) => self.next_indexed(),
+            ReadMode::Linear(_) => self.next_linear(),
+        }
+    }
+
+    fn next_linear(&mut self) -> Result<Option<CameraMessage>, McapError> {
+        let path = self.path.clone();
+        let corrupt = |detail: String| McapError::Corrupt {
+            path: path.to_path_buf(),
+            detail,
+        };
         loop {
-            let (offset, length) = match self.reader.next_event() {
+            let ReadMode::Linear(reader) = &mut self.mode else {
+                return Ok(None);
+            };
+            let need = match reader.next_event() {
+                None => return Ok(None),
+                Some(Err(e)) => return Err(corrupt(e.to_string())),
+                Some(Ok(LinearReadEvent::ReadRequest(need))) => need,
+                Some(Ok(LinearReadEvent::Record { opcode, data })) => {
+                    if opcode != mcap::records::op::MESSAGE {
+                        continue;
+                    }
+                    let record =
+                        mcap::parse_record(opcode, data).map_err(|e| corrupt(e.to_string()))?;
+                    let mcap::records::Record::Message { header, data } = record else {
+                        continue;
+                    };
+                    if !self.channels.contains_key(&header.channel_id) {
+                        continue;
+                    }
+                    let data = data.into_owned();
+                    match self.camera_message(&header, data) {
+                        Some(msg) => return Ok(Some(msg)),
+                        None => continue,
+                    }
+                }
+            };
+            let read = self
+                .file
+                .read(reader.insert(need))
+                .map_err(|e| corrupt(e.to_string()))?;
+            reader.notify_read(read);
+        }
+    }
+
+    fn next_indexed(&mut self) -> Result<Option<CameraMessage>, McapError> {
+        loop {
+            let ReadMode::Indexed(reader) = &mut self.mode else {
+                return Ok(None);
+            };
+            let (offset, length) = match reader.next_event() {
                 None => return Ok(None),
                 Some(Err(e)) => {
                     return Err(McapError::Corrupt {
@@ -332,29 +456,24 @@ impl McapCameraSource {
                 }
                 Some(Ok(IndexedReadEvent::ReadChunkRequest { offset, length })) => (offset, length),
                 Some(Ok(IndexedReadEvent::Message { header, data })) => {
-                    let Some((topic, kind)) = self.channels.get(&header.channel_id) else {
-                        // A topic filter hit on a channel we did not select cannot happen (the
-                        // filter is by the selected topic names, all of whose channels are in
-                        // the map); skip rather than guess its type.
-                        continue;
-                    };
-                    let counter = self.next_index.entry(topic.clone()).or_insert(0);
-                    let index = *counter;
-                    *counter += 1;
-                    return Ok(Some(CameraMessage {
-                        path: self.path.clone(),
-                        topic: topic.clone(),
-                        kind: *kind,
-                        index,
-                        log_time_ns: header.log_time,
-                        publish_time_ns: header.publish_time,
-                        data: data.to_vec(),
-                    }));
+                    // The reader filters by the selected topics, all of whose channels are in
+                    // the map, so every message here is a camera message.
+                    let data = data.to_vec();
+                    match self.camera_message(&header, data) {
+                        Some(msg) => return Ok(Some(msg)),
+                        None => continue,
+                    }
                 }
             };
             self.read_chunk(offset, length)?;
         }
     }
+}
+
+/// How messages are found: through the chunk indexes (log-time order) or front to back.
+enum ReadMode {
+    Indexed(Box<IndexedReader>),
+    Linear(Box<LinearReader>),
 }
 
 impl Iterator for McapCameraSource {

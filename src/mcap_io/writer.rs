@@ -60,7 +60,7 @@ impl Ros2McapWriter {
             .create(BufWriter::with_capacity(1 << 20, file))
             .map_err(|source| McapError::Write {
                 path: path.clone(),
-                source,
+                source: Box::new(source),
             })?;
         Ok(Self {
             path,
@@ -126,7 +126,7 @@ impl Ros2McapWriter {
         let inner = self.inner.as_mut().ok_or_else(|| finished(path))?;
         let wrap = |source| McapError::Write {
             path: path.clone(),
-            source,
+            source: Box::new(source),
         };
         let schema_id = inner
             .add_schema(schema_name, schema_encoding, schema_data.as_bytes())
@@ -176,7 +176,7 @@ impl Ros2McapWriter {
             )
             .map_err(|source| McapError::Write {
                 path: path.clone(),
-                source,
+                source: Box::new(source),
             })?;
         if let Some(count) = self.message_counts.get_mut(topic) {
             *count += 1;
@@ -196,7 +196,7 @@ impl Ros2McapWriter {
             path: self.path.clone(),
             topic: topic.into(),
             index: self.message_counts.get(topic).copied().unwrap_or(0),
-            source,
+            source: Box::new(source),
         })?;
         self.write(topic, log_time_ns, log_time_ns, sequence, &cdr)
     }
@@ -212,7 +212,7 @@ impl Ros2McapWriter {
         };
         let summary = inner.finish().map_err(|source| McapError::Write {
             path: self.path.clone(),
-            source,
+            source: Box::new(source),
         })?;
         let mut buffered = inner.into_inner();
         buffered.flush().map_err(|source| McapError::WriteIo {

@@ -197,6 +197,32 @@ impl RosMessage for Detection2DArray {
     const SCHEMA_NAME: &'static str = "vision_msgs/msg/Detection2DArray";
 }
 
+impl Detection2DArray {
+    /// The message for one image's detections: every `Detection2D` carries the image's header,
+    /// one hypothesis (`class_id` = the detection's output label, its score), an identity pose
+    /// with zero covariance, the box centre and size in image pixels, and an empty `id`.
+    pub fn from_detections(header: &Header, detections: &[crate::types::Detection]) -> Self {
+        Self {
+            header: header.clone(),
+            detections: detections
+                .iter()
+                .map(|d| Detection2D {
+                    header: header.clone(),
+                    results: vec![ObjectHypothesisWithPose {
+                        hypothesis: ObjectHypothesis {
+                            class_id: d.label.clone(),
+                            score: f64::from(d.score),
+                        },
+                        pose: PoseWithCovariance::default(),
+                    }],
+                    bbox: BoundingBox2D::from_bbox(&d.bbox),
+                    id: String::new(),
+                })
+                .collect(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -279,6 +305,27 @@ mod tests {
             .position(|w| w == score)
             .expect("score bytes present");
         assert_eq!(at % 8, 0);
+    }
+
+    #[test]
+    fn detection_array_from_detections() {
+        let dets = [crate::types::Detection {
+            bbox: crate::types::BBox::from_tlwh(10.0, 20.0, 30.0, 40.0),
+            class_index: 0,
+            label: "pedestrian".into(),
+            score: 0.75,
+        }];
+        let msg = Detection2DArray::from_detections(&header(), &dets);
+        assert_eq!(msg.header, header());
+        assert_eq!(msg.detections.len(), 1);
+        let d = &msg.detections[0];
+        assert_eq!(d.header, header());
+        assert_eq!(d.results[0].hypothesis.class_id, "pedestrian");
+        assert_eq!(d.results[0].hypothesis.score, 0.75);
+        assert_eq!(d.results[0].pose.pose.orientation.w, 1.0);
+        assert_eq!(d.bbox.center.position, Point2D { x: 25.0, y: 40.0 });
+        assert_eq!((d.bbox.size_x, d.bbox.size_y), (30.0, 40.0));
+        assert_eq!(d.bbox.center.theta, 0.0);
     }
 
     #[test]
