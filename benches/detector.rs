@@ -9,7 +9,7 @@ use std::hint::black_box;
 use candle_core::{Device, Tensor};
 use criterion::{criterion_group, criterion_main, Criterion};
 use lookout::darknet::Darknet;
-use lookout::detect::{cache_dir, decode_heads, nms, Candidate, ModelKind};
+use lookout::detect::{decode_heads, nms, Candidate, ModelKind};
 use lookout::preprocess::Letterbox;
 use lookout::{BBox, RgbImage};
 
@@ -111,3 +111,7 @@ fn nms_bench(c: &mut Criterion) {
 
 criterion_group!(benches, forward, letterbox, decode, nms_bench);
 criterion_main!(benches);
+
+fn cache_dir() -> std::path::PathBuf {
+    lookout::assets::cache_dir().expect("no asset cache: set LOOKOUT_CACHE or HOME")
+}

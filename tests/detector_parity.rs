@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use candle_core::Device;
-use lookout::detect::{cache_dir, Detector, DetectorConfig, ModelKind};
+use lookout::detect::{Detector, DetectorConfig, ModelKind};
 use lookout::{Detection, RgbImage};
 use serde_json::{json, Value};
 
@@ -406,4 +406,8 @@ fn other_input_sizes_run() {
         ..DetectorConfig::default()
     };
     assert!(Detector::load(&bad, &Device::Cpu).is_err());
+}
+
+fn cache_dir() -> std::path::PathBuf {
+    lookout::assets::cache_dir().expect("no asset cache: set LOOKOUT_CACHE or HOME")
 }

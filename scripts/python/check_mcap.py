@@ -28,7 +28,17 @@ import numpy as np
 from mcap.reader import make_reader
 from mcap.stream_reader import StreamReader
 from mcap.records import Message
+from mcap.decoder import DecoderFactory as McapDecoderFactory
 from mcap_ros2.decoder import DecoderFactory
+
+
+class JsonDecoderFactory(McapDecoderFactory):
+    """Decodes `json` channels (lookout's track state) with the standard library."""
+
+    def decoder_for(self, message_encoding, schema):
+        if message_encoding == "json":
+            return lambda data: json.loads(bytes(data))
+        return None
 
 
 def stamp(header):
@@ -87,6 +97,8 @@ def describe(schema_name, msg):
                 } for r in d.results],
             })
         return {"header": stamp(msg.header), "detections": dets}
+    if schema_name == "lookout.TrackArray":
+        return {"json": msg}
     return {}
 
 
@@ -118,7 +130,7 @@ def main():
 
     out = {}
     with open(args.file, "rb") as f:
-        reader = make_reader(f, decoder_factories=[DecoderFactory()])
+        reader = make_reader(f, decoder_factories=[DecoderFactory(), JsonDecoderFactory()])
         header = reader.get_header()
         out["profile"] = header.profile
         out["library"] = header.library

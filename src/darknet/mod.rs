@@ -74,8 +74,8 @@ pub enum ModelError {
         context: String,
         source: candle_core::Error,
     },
-    #[error("{path}: missing; run scripts/fetch-assets.sh to fetch the models and data")]
-    AssetMissing { path: PathBuf },
+    #[error(transparent)]
+    Asset(#[from] crate::assets::AssetError),
     #[error("detector config `{field}`: {message}")]
     InvalidConfig {
         field: &'static str,

@@ -2,7 +2,7 @@
 //! class mapping. Deserialised from the `detector` part of `configs/lookout.param.yaml` with
 //! unknown keys rejected, then checked once by [`DetectorConfig::validate`].
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
@@ -77,17 +77,6 @@ pub struct ModelPaths {
     pub names: PathBuf,
 }
 
-/// The asset cache: `$LOOKOUT_CACHE`, else `~/.cache/lookout`.
-pub fn cache_dir() -> PathBuf {
-    match std::env::var_os("LOOKOUT_CACHE") {
-        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-        _ => {
-            let home = std::env::var_os("HOME").unwrap_or_default();
-            Path::new(&home).join(".cache").join("lookout")
-        }
-    }
-}
-
 impl DetectorConfig {
     /// Checks ranges and the class map's syntax.
     pub fn validate(&self) -> Result<(), ModelError> {
@@ -123,22 +112,27 @@ impl DetectorConfig {
         Ok(())
     }
 
-    /// The cfg, weights and names files, defaulting to the asset cache ([`cache_dir`]).
-    pub fn model_paths(&self) -> ModelPaths {
+    /// The cfg, weights and names files. Each path left empty comes from the asset cache
+    /// (`<cache>/models/<model>/`), and is checked against its sha256 pin in
+    /// `configs/assets.sha256`; a given path only has to exist.
+    pub fn model_paths(&self) -> Result<ModelPaths, ModelError> {
         let name = self.model.name();
-        let dir = cache_dir().join("models").join(name);
-        let pick = |given: &str, default: PathBuf| {
+        let pick = |given: &str, file: String| -> Result<PathBuf, ModelError> {
             if given.is_empty() {
-                default
+                Ok(crate::assets::verified_path(&format!(
+                    "models/{name}/{file}"
+                ))?)
             } else {
-                PathBuf::from(given)
+                let path = PathBuf::from(given);
+                crate::assets::verify_file(given, &path)?;
+                Ok(path)
             }
         };
-        ModelPaths {
-            cfg: pick(&self.cfg_path, dir.join(format!("{name}.cfg"))),
-            weights: pick(&self.weights_path, dir.join(format!("{name}.weights"))),
-            names: pick(&self.names_path, dir.join("coco.names")),
-        }
+        Ok(ModelPaths {
+            cfg: pick(&self.cfg_path, format!("{name}.cfg"))?,
+            weights: pick(&self.weights_path, format!("{name}.weights"))?,
+            names: pick(&self.names_path, "coco.names".to_owned())?,
+        })
     }
 }
 
@@ -175,16 +169,28 @@ mod tests {
     }
 
     #[test]
-    fn explicit_paths_win() {
+    fn explicit_paths_win_and_must_exist() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("a.cfg");
         let c = DetectorConfig {
-            cfg_path: "/x/a.cfg".into(),
+            cfg_path: cfg.to_string_lossy().into_owned(),
             ..DetectorConfig::default()
         };
-        let p = c.model_paths();
-        assert_eq!(p.cfg, PathBuf::from("/x/a.cfg"));
-        assert!(p
-            .weights
-            .ends_with("models/yolov4-tiny/yolov4-tiny.weights"));
-        assert!(p.names.ends_with("models/yolov4-tiny/coco.names"));
+        // A given path that does not exist is named in the error.
+        let e = c.model_paths().unwrap_err().to_string();
+        assert!(e.contains("a.cfg"), "{e}");
+        std::fs::write(&cfg, "[net]\n").unwrap();
+        match c.model_paths() {
+            // With the cache present, the given cfg wins and the rest comes from the cache.
+            Ok(p) => {
+                assert_eq!(p.cfg, cfg);
+                assert!(p
+                    .weights
+                    .ends_with("models/yolov4-tiny/yolov4-tiny.weights"));
+                assert!(p.names.ends_with("models/yolov4-tiny/coco.names"));
+            }
+            // Without it, the error names the missing cached asset and how to fetch it.
+            Err(e) => assert!(e.to_string().contains("fetch-assets"), "{e}"),
+        }
     }
 }

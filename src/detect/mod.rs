@@ -20,7 +20,7 @@ use crate::preprocess::{ImageFromModel, Letterbox};
 use crate::types::{Detection, RgbImage};
 
 pub use classes::{ClassMap, DEFAULT_CLASS_MAP};
-pub use config::{cache_dir, DetectorConfig, ModelKind, ModelPaths};
+pub use config::{DetectorConfig, ModelKind, ModelPaths};
 pub use decode::{decode_head, Candidate, HeadGeometry};
 pub use nms::nms;
 
@@ -117,12 +117,7 @@ impl Detector {
     /// onto `device`.
     pub fn load(config: &DetectorConfig, device: &Device) -> Result<Self, ModelError> {
         config.validate()?;
-        let paths = config.model_paths();
-        for path in [&paths.cfg, &paths.weights, &paths.names] {
-            if !path.is_file() {
-                return Err(ModelError::AssetMissing { path: path.clone() });
-            }
-        }
+        let paths = config.model_paths()?;
         let net_cfg = crate::darknet::NetConfig::from_file(&paths.cfg)?;
         let weights = crate::darknet::weights::load_weights(&net_cfg, &paths.cfg, &paths.weights)?;
         let net = Darknet::from_parts(&net_cfg, &weights, &paths.cfg, device)?;

@@ -221,6 +221,42 @@ impl Detection2DArray {
                 .collect(),
         }
     }
+
+    /// Tracks, with `id` = the decimal track id. The hypothesis pose carries the filtered box
+    /// centre (image px) and its 2x2 covariance (px²) in the x/y block of the 6x6 covariance
+    /// (`covariance[0, 1, 6, 7]`), so a ROS consumer gets position uncertainty without
+    /// lookout's JSON track state.
+    pub fn from_tracks(header: &Header, tracks: &[crate::track::TrackOutput]) -> Self {
+        Self {
+            header: header.clone(),
+            detections: tracks
+                .iter()
+                .map(|t| {
+                    let bbox = BoundingBox2D::from_bbox(&t.bbox);
+                    let mut pose = PoseWithCovariance::default();
+                    pose.pose.position.x = bbox.center.position.x;
+                    pose.pose.position.y = bbox.center.position.y;
+                    let c = &t.bbox_covariance;
+                    pose.covariance[0] = c[0][0];
+                    pose.covariance[1] = c[0][1];
+                    pose.covariance[6] = c[1][0];
+                    pose.covariance[7] = c[1][1];
+                    Detection2D {
+                        header: header.clone(),
+                        results: vec![ObjectHypothesisWithPose {
+                            hypothesis: ObjectHypothesis {
+                                class_id: t.label.clone(),
+                                score: f64::from(t.score),
+                            },
+                            pose,
+                        }],
+                        bbox,
+                        id: t.id.to_string(),
+                    }
+                })
+                .collect(),
+        }
+    }
 }
 
 #[cfg(test)]

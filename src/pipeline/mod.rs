@@ -447,10 +447,10 @@ fn write_frame(
     if let Some(cdr) = &f.image_cdr {
         writer.write(&frame.stream, log_time_ns, log_time_ns, sequence, cdr)?;
     }
-    let dets = output::detection_array(&frame.header, &output.detections);
+    let dets = msgs::Detection2DArray::from_detections(&frame.header, &output.detections);
     writer.write_message(&out.detections, log_time_ns, sequence, &dets)?;
     if config.replay.write_tracks {
-        let tracks = output::track_array(&frame.header, &output.tracks);
+        let tracks = msgs::Detection2DArray::from_tracks(&frame.header, &output.tracks);
         writer.write_message(&out.tracks, log_time_ns, sequence, &tracks)?;
         let state = output::track_state_json(&frame.header, &output.tracks).map_err(|e| {
             crate::mcap_io::McapError::Json {

@@ -1,6 +1,6 @@
-//! Engine results as output messages: `vision_msgs/msg/Detection2DArray` for detections and
-//! tracks (the planner-facing convention), and lookout's JSON track state (velocity and
-//! covariance, which `vision_msgs` has no field for).
+//! lookout's JSON track state (velocity and covariance, which `vision_msgs` has no field for)
+//! and the conventions of all engine outputs. The `Detection2DArray` builders are
+//! [`crate::msgs::Detection2DArray::from_detections`] and [`crate::msgs::Detection2DArray::from_tracks`].
 //!
 //! Conventions, shared by replay and the ROS node:
 //! - `header` is the image's header (stamp and `frame_id`) on the array and on every detection.
@@ -13,68 +13,8 @@
 
 use serde::Serialize;
 
-use crate::msgs::{
-    BoundingBox2D, Detection2D, Detection2DArray, ObjectHypothesis, ObjectHypothesisWithPose,
-    PoseWithCovariance,
-};
 use crate::track::TrackOutput;
-use crate::types::{Detection, Header};
-
-/// Per-frame detections as a `Detection2DArray`.
-pub fn detection_array(header: &Header, detections: &[Detection]) -> Detection2DArray {
-    Detection2DArray {
-        header: header.clone(),
-        detections: detections
-            .iter()
-            .map(|d| Detection2D {
-                header: header.clone(),
-                results: vec![ObjectHypothesisWithPose {
-                    hypothesis: ObjectHypothesis {
-                        class_id: d.label.clone(),
-                        score: f64::from(d.score),
-                    },
-                    pose: PoseWithCovariance::default(),
-                }],
-                bbox: BoundingBox2D::from_bbox(&d.bbox),
-                id: String::new(),
-            })
-            .collect(),
-    }
-}
-
-/// Tracks as a `Detection2DArray` with `id` = track id (see the module doc for the pose).
-pub fn track_array(header: &Header, tracks: &[TrackOutput]) -> Detection2DArray {
-    Detection2DArray {
-        header: header.clone(),
-        detections: tracks
-            .iter()
-            .map(|t| {
-                let bbox = BoundingBox2D::from_bbox(&t.bbox);
-                let mut pose = PoseWithCovariance::default();
-                pose.pose.position.x = bbox.center.position.x;
-                pose.pose.position.y = bbox.center.position.y;
-                pose.pose.orientation.w = 1.0;
-                let c = &t.bbox_covariance;
-                pose.covariance[0] = c[0][0];
-                pose.covariance[1] = c[0][1];
-                pose.covariance[6] = c[1][0];
-                pose.covariance[7] = c[1][1];
-                Detection2D {
-                    header: header.clone(),
-                    results: vec![ObjectHypothesisWithPose {
-                        hypothesis: ObjectHypothesis {
-                            class_id: t.label.clone(),
-                            score: f64::from(t.score),
-                        },
-                        pose,
-                    }],
-                    bbox,
-                    id: t.id.to_string(),
-                }
-            })
-            .collect(),
-    }
-}
+use crate::types::Header;
 
 /// Schema name of the JSON track state topic.
 pub const TRACK_STATE_SCHEMA_NAME: &str = "lookout.TrackArray";
@@ -140,8 +80,9 @@ pub fn track_state_json(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::msgs::Detection2DArray;
     use crate::track::TrackState;
-    use crate::types::{BBox, Time};
+    use crate::types::{BBox, Detection, Time};
 
     fn header() -> Header {
         Header {
@@ -158,7 +99,7 @@ mod tests {
             label: "pedestrian".into(),
             score: 0.5,
         };
-        let msg = detection_array(&header(), &[d]);
+        let msg = Detection2DArray::from_detections(&header(), &[d]);
         assert_eq!(msg.header, header());
         let det = &msg.detections[0];
         assert_eq!(det.header, header());
@@ -190,7 +131,7 @@ mod tests {
             velocity_px_per_s: [1.0, -2.0],
             bbox_covariance: cov,
         };
-        let msg = track_array(&header(), std::slice::from_ref(&t));
+        let msg = Detection2DArray::from_tracks(&header(), std::slice::from_ref(&t));
         let det = &msg.detections[0];
         assert_eq!(det.id, "42");
         let pose = &det.results[0].pose;
