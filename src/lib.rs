@@ -21,6 +21,7 @@
 //! * [`assets`]: the model and data cache with sha256 pins.
 
 pub mod assets;
+pub mod bench;
 pub mod config;
 pub mod darknet;
 pub mod detect;

@@ -13,12 +13,14 @@ JOB.json:
               "nms_iou_max": 0.45,
               "items": [{"name": ..., "blob": "x.f32", "image_w": W, "image_h": H}]}],
   "letterbox": [{"name": ..., "rgb": "x.rgb", "width": W, "height": H, "size": S,
-                 "out": "x.f32"}]
+                 "out": "x.f32"}],
+  "bench": [{"name": ..., "cfg": ..., "weights": ..., "size": 416, "blob": "x.f32",
+             "threads": 2, "warmup": 3, "runs": 20}]
 }
 Blobs are raw little-endian float32, CHW RGB in [0, 1], 3*S*S values; .rgb files are packed
 RGB8 rows. OUT.json: {"opencv_version": ..., "detect": [{"name", "model", "forward_ms",
 "detections": [{"class_index", "score", "x_min", "y_min", "x_max", "y_max"}]}]}, boxes in
-image pixels.
+image pixels; "bench": [{"name", "threads", "times_ms": [...]}].
 
 Decoding follows OpenCV's own YOLO region-layer output: one row per anchor and cell,
 [cx, cy, w, h] normalised to the network input, objectness, then per-class scores that OpenCV
@@ -118,6 +120,27 @@ def detect(net, out_names, blob, s, image_w, image_h, conf_min, nms_iou_max):
     return dets, forward_ms
 
 
+def bench(model):
+    """Forward-pass wall times (ms) of OpenCV DNN on one blob, with `threads` threads: `warmup`
+    untimed runs, then `runs` timed ones. Timed the same way lookout times its own forward:
+    network input set to output tensors available on the host."""
+    cv2.setNumThreads(int(model["threads"]))
+    net = cv2.dnn.readNetFromDarknet(model["cfg"], model["weights"])
+    net.setPreferableBackend(cv2.dnn.DNN_BACKEND_OPENCV)
+    net.setPreferableTarget(cv2.dnn.DNN_TARGET_CPU)
+    out_names = net.getUnconnectedOutLayersNames()
+    s = int(model["size"])
+    blob = np.fromfile(model["blob"], dtype="<f4").reshape(1, 3, s, s)
+    times = []
+    for i in range(int(model["warmup"]) + int(model["runs"])):
+        t = time.perf_counter()
+        net.setInput(blob)
+        net.forward(out_names)
+        if i >= int(model["warmup"]):
+            times.append((time.perf_counter() - t) * 1e3)
+    return {"name": model["name"], "threads": cv2.getNumThreads(), "times_ms": times}
+
+
 def main():
     if len(sys.argv) != 3:
         sys.exit("usage: opencv_oracle.py JOB.json OUT.json")
@@ -148,6 +171,8 @@ def main():
         if rgb.size != 3 * w * h:
             sys.exit(f"{item['rgb']}: {rgb.size} bytes, expected {3 * w * h}")
         letterbox(rgb.reshape(h, w, 3), int(item["size"])).astype("<f4").tofile(item["out"])
+    for model in job.get("bench", []):
+        result.setdefault("bench", []).append(bench(model))
     with open(sys.argv[2], "w") as f:
         json.dump(result, f)
 

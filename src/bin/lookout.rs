@@ -40,6 +40,40 @@ enum Command {
     },
     /// Verify the model weights and test data in the asset cache against their sha256 pins.
     Assets,
+    /// Detector forward time against OpenCV DNN (same model, input, image, threads, one run),
+    /// and end-to-end replay throughput on a recording.
+    Bench(BenchArgs),
+}
+
+#[derive(Args)]
+struct BenchArgs {
+    /// Models to measure: yolov4-tiny, yolov3-tiny (repeatable; default both).
+    #[arg(long = "model")]
+    models: Vec<String>,
+    /// Network input size in pixels.
+    #[arg(long, default_value_t = 416)]
+    input_size: u32,
+    /// Timed forward passes per model (after the warm-up).
+    #[arg(long, default_value_t = 20)]
+    runs: usize,
+    /// Untimed forward passes first.
+    #[arg(long, default_value_t = 3)]
+    warmup: usize,
+    /// Threads for both lookout (candle) and OpenCV.
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+    /// Image to letterbox and run (default: the cache's data/darknet/person.jpg).
+    #[arg(long)]
+    image: Option<PathBuf>,
+    /// Also replay this recording (to a temporary output) and report frames/s per stage.
+    #[arg(long)]
+    recording: Option<PathBuf>,
+    /// Frames of the recording to replay.
+    #[arg(long)]
+    frames: Option<u64>,
+    /// Write the results as JSON here.
+    #[arg(long)]
+    json: Option<PathBuf>,
 }
 
 /// Configuration shared by the subcommands that run the engine.
@@ -203,6 +237,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Bench(args) => bench(args),
         Command::Assets => {
             for line in lookout::assets::MANIFEST.lines() {
                 let Some((_, name)) = line.split_once("  ") else {
@@ -320,5 +355,104 @@ fn track(args: TrackArgs) -> anyhow::Result<ExitCode> {
         s.tracks,
         s.output.display()
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    use lookout::detect::ModelKind;
+    // candle's CPU kernels size their thread pool from this variable, read at first use.
+    std::env::set_var("RAYON_NUM_THREADS", args.threads.to_string());
+    let models = if args.models.is_empty() {
+        vec![ModelKind::Yolov4Tiny, ModelKind::Yolov3Tiny]
+    } else {
+        args.models
+            .iter()
+            .map(|m| match m.as_str() {
+                "yolov4-tiny" => Ok(ModelKind::Yolov4Tiny),
+                "yolov3-tiny" => Ok(ModelKind::Yolov3Tiny),
+                other => Err(anyhow::anyhow!(
+                    "--model {other}: expected yolov4-tiny or yolov3-tiny"
+                )),
+            })
+            .collect::<anyhow::Result<_>>()?
+    };
+    let cache = lookout::assets::cache_dir()?;
+    let image_path = match args.image {
+        Some(p) => p,
+        None => lookout::assets::verified_path("data/darknet/person.jpg")?,
+    };
+    let bytes = std::fs::read(&image_path)
+        .with_context(|| format!("cannot read {}", image_path.display()))?;
+    let image = lookout::image_codec::decode_compressed("", &bytes)
+        .with_context(|| format!("cannot decode {}", image_path.display()))?;
+    let python = std::env::var_os("LOOKOUT_ORACLE_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| cache.join("venv-oracle/bin/python"));
+    let options = lookout::bench::ForwardBenchOptions {
+        models,
+        input_size_px: args.input_size,
+        image,
+        warmup: args.warmup,
+        runs: args.runs,
+        threads: args.threads,
+        oracle_python: python.is_file().then_some(python),
+        oracle_script: PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/scripts/python/opencv_oracle.py"
+        )),
+    };
+    println!(
+        "forward pass, {} ({}x{}), batch 1, {} warm-up + {} timed runs",
+        image_path.display(),
+        options.image.width,
+        options.image.height,
+        args.warmup,
+        args.runs
+    );
+    println!("{}", lookout::bench::FORWARD_TABLE_HEADER);
+    let results = lookout::bench::compare_forward(&options)?;
+    for r in &results {
+        println!("{r}");
+    }
+    let mut json = serde_json::json!({ "forward": results });
+    if let Some(recording) = args.recording {
+        let dir = tempfile::tempdir()?;
+        let config = ConfigArgs {
+            config: None,
+            overrides: vec![format!("detector.input_size_px={}", args.input_size)],
+        }
+        .load(Vec::new())?;
+        let options = lookout::pipeline::ReplayOptions {
+            input: recording,
+            output: dir.path().join("bench.mcap"),
+            config,
+            max_frames: args.frames,
+            progress: false,
+        };
+        let (summary, result) =
+            lookout::pipeline::replay(&options, Arc::new(AtomicBool::new(false)));
+        result?;
+        print!("{summary}");
+        let forward_p50_ms = summary
+            .stages
+            .iter()
+            .find(|(name, _)| *name == "forward")
+            .map(|(_, s)| s.p50_ms)
+            .unwrap_or(0.0);
+        if forward_p50_ms > 0.0 {
+            let bound = 1000.0 / forward_p50_ms;
+            println!(
+                "end to end: {:.2} frames/s; forward alone allows {:.2} frames/s (ratio {:.2})",
+                summary.frames_per_s,
+                bound,
+                summary.frames_per_s / bound
+            );
+        }
+        json["replay"] = serde_json::to_value(&summary)?;
+    }
+    if let Some(path) = args.json {
+        std::fs::write(&path, serde_json::to_string_pretty(&json)?)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
     Ok(ExitCode::SUCCESS)
 }
