@@ -375,6 +375,27 @@ pub fn format_results(rows: &[MotResult]) -> String {
     s
 }
 
+/// MOTChallenge detection lines (`frame,-1,x,y,w,h,score,-1,-1,-1`), the format
+/// [`parse_detections`] reads.
+pub fn format_detections(dets: &[MotDetection]) -> String {
+    use std::fmt::Write;
+    let mut s = String::with_capacity(dets.len() * 48);
+    for d in dets {
+        // Writing to a String cannot fail.
+        let _ = writeln!(
+            s,
+            "{},-1,{:.3},{:.3},{:.3},{:.3},{:.4},-1,-1,-1",
+            d.frame,
+            d.bbox.x_min,
+            d.bbox.y_min,
+            d.bbox.width(),
+            d.bbox.height(),
+            d.score
+        );
+    }
+    s
+}
+
 fn read(path: &Path) -> Result<String, MotError> {
     std::fs::read_to_string(path).map_err(|source| MotError::Io {
         path: path.to_path_buf(),

@@ -448,3 +448,50 @@ fn bad_inputs_give_one_clear_error_and_no_panic() {
         "{stderr}"
     );
 }
+
+#[test]
+fn mot_outputs_agree_with_the_mot_interface() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.mcap");
+    let tracks = dir.path().join("tracks.txt");
+    let dets = dir.path().join("det.txt");
+    let o = replay(
+        recording(),
+        &out,
+        &[
+            "--mot-out",
+            tracks.to_str().unwrap(),
+            "--mot-det-out",
+            dets.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let det_text = std::fs::read_to_string(&dets).unwrap();
+    assert!(det_text.lines().count() >= FRAMES as usize, "{det_text}");
+    assert!(det_text.lines().all(|l| l.split(',').nth(1) == Some("-1")));
+    // The tracker run by `lookout track` on the replay's own detections, at the recording's
+    // frame rate, gives exactly the replay's tracks: one tracker, two front ends.
+    let retrack = dir.path().join("retrack.txt");
+    ok(lookout()
+        .args(["track", "--fps", "7", "--det"])
+        .arg(&dets)
+        .arg("--out")
+        .arg(&retrack));
+    // Same frames, ids and scores; boxes equal up to det.txt's 3 decimals.
+    let rows = |p: &Path| -> Vec<Vec<f64>> {
+        std::fs::read_to_string(p)
+            .unwrap()
+            .lines()
+            .map(|l| l.split(',').map(|v| v.parse().unwrap()).collect())
+            .collect()
+    };
+    let (a, b) = (rows(&tracks), rows(&retrack));
+    assert!(!a.is_empty());
+    assert_eq!(a.len(), b.len());
+    for (x, y) in a.iter().zip(&b) {
+        assert_eq!((x[0], x[1]), (y[0], y[1]), "frame/id: {x:?} vs {y:?}");
+        for i in 2..7 {
+            assert!((x[i] - y[i]).abs() < 0.01, "{x:?} vs {y:?}");
+        }
+    }
+}

@@ -138,6 +138,15 @@ struct ReplayArgs {
     /// Also write the summary as JSON to this file.
     #[arg(long)]
     summary_json: Option<PathBuf>,
+    /// Write the tracks of one class (`--mot-class`) as a MOTChallenge results file.
+    #[arg(long)]
+    mot_out: Option<PathBuf>,
+    /// Write the detections of one class as a MOTChallenge detection file (`lookout track --det` reads it).
+    #[arg(long)]
+    mot_det_out: Option<PathBuf>,
+    /// The class written to the MOTChallenge files.
+    #[arg(long, default_value = "pedestrian")]
+    mot_class: String,
     #[command(flatten)]
     config: ConfigArgs,
 }
@@ -277,6 +286,13 @@ fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         config,
         max_frames: args.max_frames,
         progress: !args.no_progress,
+        mot: (args.mot_out.is_some() || args.mot_det_out.is_some()).then(|| {
+            lookout::pipeline::MotOutputs {
+                tracks: args.mot_out.clone(),
+                detections: args.mot_det_out.clone(),
+                label: args.mot_class.clone(),
+            }
+        }),
     };
     let stop = stop_flag()?;
     let (summary, result) = lookout::pipeline::replay(&options, stop);
@@ -428,6 +444,7 @@ fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
             config,
             max_frames: args.frames,
             progress: false,
+            mot: None,
         };
         let (summary, result) =
             lookout::pipeline::replay(&options, Arc::new(AtomicBool::new(false)));

@@ -27,6 +27,7 @@ use crossbeam_channel::bounded;
 use crate::config::Config;
 use crate::detect::Detector;
 use crate::mcap_io::{self, CameraMessage, McapCameraSource, Ros2McapWriter};
+use crate::mot::{MotDetection, MotResult};
 use crate::msgs;
 use crate::track::{TrackOutput, Tracker};
 use crate::types::{Detection, Frame};
@@ -38,6 +39,13 @@ pub use stats::{LatencySummary, Stage, StageStats, StageTimings};
 pub enum PipelineError {
     #[error("device `{device}`: {message}")]
     Device { device: String, message: String },
+    #[error("MOTChallenge output needs exactly one camera stream, the input has {streams}: select one with --topic")]
+    MotNeedsOneStream { streams: usize },
+    #[error("cannot write {path}: {source}")]
+    WriteFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("a pipeline stage thread panicked: {stage}")]
     StagePanicked { stage: &'static str },
 }
@@ -167,6 +175,21 @@ pub struct ReplayOptions {
     pub max_frames: Option<u64>,
     /// Show a progress bar (only drawn when stderr is a terminal).
     pub progress: bool,
+    /// MOTChallenge text outputs of the (single) camera stream, for scoring against a
+    /// MOTChallenge ground truth; frame numbers are `index + 1`.
+    pub mot: Option<MotOutputs>,
+}
+
+/// Where to write MOTChallenge files from a replay, and which class to keep.
+#[derive(Debug, Clone)]
+pub struct MotOutputs {
+    /// Tracks as `frame,id,x,y,w,h,score,-1,-1,-1`.
+    pub tracks: Option<PathBuf>,
+    /// Detections as `frame,-1,x,y,w,h,score,-1,-1,-1` (the public-detection format that
+    /// `lookout track --det` reads, so the tracker can be re-run without the detector).
+    pub detections: Option<PathBuf>,
+    /// Output class to keep (MOTChallenge scores one class), e.g. `pedestrian`.
+    pub label: String,
 }
 
 /// Counts and timings of a replay, printed at the end and returned to callers.
@@ -320,6 +343,16 @@ fn run_replay(
     let keep_images = config.replay.write_images;
     let max_frames = options.max_frames;
 
+    if options.mot.is_some() && streams.len() != 1 {
+        return Err(PipelineError::MotNeedsOneStream {
+            streams: streams.len(),
+        }
+        .into());
+    }
+    let mut mot_tracks: Vec<MotResult> = Vec::new();
+    let mut mot_dets: Vec<MotDetection> = Vec::new();
+    let mot_label = options.mot.as_ref().map(|m| m.label.as_str());
+
     let mut stage_stats = StageStats::new(1 << 16);
     let mut write_result: Result<()> = Ok(());
     let (reader, decoder, engine_result) = std::thread::scope(|scope| {
@@ -404,6 +437,9 @@ fn run_replay(
             output.timings.set(Stage::Write, t.elapsed());
             stage_stats.record(&output.timings);
             count_frame(summary, &f.frame, &output);
+            if let Some(label) = mot_label {
+                collect_mot(&f.frame, &output, label, &mut mot_tracks, &mut mot_dets);
+            }
             progress.inc(1);
         }
         drop(eng_rx);
@@ -416,13 +452,66 @@ fn run_replay(
             summary.stages.push((stage.name(), s));
         }
     }
-    // Finish the file before reporting errors: an error part-way still leaves a valid MCAP.
+    // Finish the files before reporting errors: an error part-way still leaves valid outputs.
     let finish_result = writer.finish();
+    let mot_result = match &options.mot {
+        Some(mot) => write_mot(mot, &mot_tracks, &mot_dets),
+        None => Ok(()),
+    };
     summary.interrupted = join_stage(reader, "read")?;
     join_stage(decoder, "decode")?;
     join_stage(engine_result, "engine")?;
     write_result?;
     finish_result?;
+    mot_result
+}
+
+fn collect_mot(
+    frame: &Frame,
+    output: &FrameOutput,
+    label: &str,
+    tracks: &mut Vec<MotResult>,
+    dets: &mut Vec<MotDetection>,
+) {
+    let mot_frame = u32::try_from(frame.index + 1).unwrap_or(u32::MAX);
+    tracks.extend(
+        output
+            .tracks
+            .iter()
+            .filter(|t| t.label == label)
+            .map(|t| MotResult {
+                frame: mot_frame,
+                id: t.id,
+                bbox: t.bbox,
+                score: t.score,
+            }),
+    );
+    dets.extend(
+        output
+            .detections
+            .iter()
+            .filter(|d| d.label == label)
+            .map(|d| MotDetection {
+                frame: mot_frame,
+                bbox: d.bbox,
+                score: d.score,
+            }),
+    );
+}
+
+fn write_mot(mot: &MotOutputs, tracks: &[MotResult], dets: &[MotDetection]) -> Result<()> {
+    let write = |path: &PathBuf, text: String| {
+        std::fs::write(path, text).map_err(|source| PipelineError::WriteFile {
+            path: path.clone(),
+            source,
+        })
+    };
+    if let Some(path) = &mot.tracks {
+        write(path, crate::mot::format_results(tracks))?;
+    }
+    if let Some(path) = &mot.detections {
+        write(path, crate::mot::format_detections(dets))?;
+    }
     Ok(())
 }
 
