@@ -40,7 +40,7 @@ fn synthesize(gt: &Path, dir: &Path, name: &str, seed: u64) -> (PathBuf, String)
         }
         rows.push((c[0] as u32, c[2], c[3], c[4], c[5]));
     }
-    rows.sort_by(|a, b| a.0.cmp(&b.0));
+    rows.sort_by_key(|r| r.0);
     for &(frame, x, y, w, h) in &rows {
         last_frame = last_frame.max(frame);
         // 15 % of the boxes are missed.
