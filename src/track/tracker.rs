@@ -132,9 +132,20 @@ struct Pool<'a> {
     max_width: f32,
 }
 
+/// Below this many detections a linear scan beats sorting.
+const POOL_SORT_MIN: usize = 32;
+
 impl<'a> Pool<'a> {
     fn new(boxes: &'a [BBox], members: &[usize]) -> Self {
         let mut order = members.to_vec();
+        if order.len() < POOL_SORT_MIN {
+            // Unsorted: `near` then scans everything (max_width infinite keeps it correct).
+            return Self {
+                boxes,
+                order,
+                max_width: f32::INFINITY,
+            };
+        }
         order.sort_by(|&a, &b| boxes[a].x_min.total_cmp(&boxes[b].x_min));
         let max_width = members
             .iter()
@@ -147,15 +158,20 @@ impl<'a> Pool<'a> {
         }
     }
 
-    /// Members whose box may overlap `b` (x ranges intersect).
+    /// Members whose box may overlap `b` (x ranges intersect); all members for a small pool.
     fn near(&self, b: &BBox) -> impl Iterator<Item = usize> + '_ {
-        let lo_x = b.x_min - self.max_width;
-        let start = self.order.partition_point(|&i| self.boxes[i].x_min < lo_x);
+        let sorted = self.max_width.is_finite();
+        let start = if sorted {
+            let lo_x = b.x_min - self.max_width;
+            self.order.partition_point(|&i| self.boxes[i].x_min < lo_x)
+        } else {
+            0
+        };
         let hi_x = b.x_max;
         self.order[start..]
             .iter()
             .copied()
-            .take_while(move |&i| self.boxes[i].x_min <= hi_x)
+            .take_while(move |&i| !sorted || self.boxes[i].x_min <= hi_x)
     }
 }
 
@@ -259,6 +275,9 @@ impl Tracker {
                           iou_min: f32,
                           fuse: bool|
          -> Result<Vec<Candidate>, TrackError> {
+            if tracks.is_empty() || pool_dets.is_empty() {
+                return Ok(Vec::new());
+            }
             let pool = Pool::new(&det_boxes, pool_dets);
             let mut out = Vec::new();
             for (r, &ti) in tracks.iter().enumerate() {
@@ -384,11 +403,11 @@ impl Tracker {
         // Commit: nothing below can fail.
         let max_age_ns = (cfg.max_age_s * 1e9).round() as i64;
         let min_hits = cfg.min_hits;
-        let old = std::mem::take(&mut self.tracks);
-        let mut kept = Vec::with_capacity(old.len() + born.len());
-        for (((mut t, f), prior), post) in old.into_iter().zip(fate).zip(predicted).zip(posteriors)
-        {
-            match (f, post) {
+        // In place: a Track is ~700 bytes, moving every one into a new Vec each frame costs
+        // more than the filter arithmetic.
+        let mut keep = vec![true; self.tracks.len()];
+        for (i, t) in self.tracks.iter_mut().enumerate() {
+            match (fate[i], posteriors[i]) {
                 (Fate::Matched { det }, Some(g)) => {
                     let d = &dets[det];
                     t.filter = g;
@@ -403,25 +422,25 @@ impl Tracker {
                         TrackState::Tentative if t.hits < min_hits => TrackState::Tentative,
                         _ => TrackState::Confirmed,
                     };
-                    kept.push(t);
                 }
                 _ => {
-                    t.filter = prior;
-                    match t.state {
-                        TrackState::Tentative => {}
+                    t.filter = predicted[i];
+                    keep[i] = match t.state {
+                        TrackState::Tentative => false,
                         TrackState::Confirmed | TrackState::Lost => {
-                            if stamp_ns - t.last_update_ns <= max_age_ns {
-                                t.state = TrackState::Lost;
-                                kept.push(t);
-                            }
+                            t.state = TrackState::Lost;
+                            stamp_ns - t.last_update_ns <= max_age_ns
                         }
-                    }
+                    };
                 }
             }
         }
+        let mut k = keep.iter();
+        // `retain` visits elements in order, once each, so `k` stays aligned.
+        self.tracks.retain(|_| k.next().copied().unwrap_or(false));
         for (j, g) in born {
             let d = &dets[j];
-            kept.push(Track {
+            self.tracks.push(Track {
                 id: self.next_id,
                 class_index: d.class_index,
                 label: d.label.clone(),
@@ -438,7 +457,6 @@ impl Tracker {
             });
             self.next_id += 1;
         }
-        self.tracks = kept;
         self.last_stamp_ns = Some(stamp_ns);
 
         let out = self
@@ -605,5 +623,32 @@ mod tests {
         assert_eq!(t.update(at(0.6), &[]).unwrap().len(), 1);
         assert!(t.update(at(0.61), &[]).unwrap().is_empty());
         assert!(t.is_empty());
+    }
+
+    #[test]
+    fn many_objects_use_the_sorted_sweep_and_keep_ids() {
+        // 60 boxes (above POOL_SORT_MIN) on a grid, all moving right: one id each, in order.
+        let grid = |k: usize, s: f64| {
+            let (c, r) = ((k % 10) as f32, (k / 10) as f32);
+            det(c * 60.0 + 30.0 * s as f32, r * 100.0, 0.9)
+        };
+        let mut t = Tracker::new(TrackerConfig::default()).unwrap();
+        let mut out = Vec::new();
+        for f in 0..10 {
+            let s = f as f64 * 0.1;
+            let dets: Vec<Detection> = (0..60).map(|k| grid(k, s)).collect();
+            out = t.update(at(s), &dets).unwrap();
+        }
+        assert_eq!(out.len(), 60);
+        for (k, o) in out.iter().enumerate() {
+            assert_eq!(o.id, k as u64 + 1);
+            let (cx, _) = o.bbox.center();
+            let (want, _) = grid(k, 0.9).bbox.center();
+            assert!(
+                (cx - want).abs() < 1.0,
+                "track {} at {cx}, object at {want}",
+                o.id
+            );
+        }
     }
 }
