@@ -268,14 +268,17 @@ pub fn update(
     let innovation = z - z_pred;
     let mean = g.mean + k * innovation;
     // Joseph form (I - KH) P (I - KH)ᵀ + K R Kᵀ without forming I - KH: H selects the first
-    // four rows/columns, so (I - KH) P = P - K (H P) and M (I - KH)ᵀ = M - (M Hᵀ) Kᵀ.
+    // four rows/columns, so with M = (I - KH) P = P - K (H P) the form is
+    // M - (M Hᵀ) Kᵀ + (K R) Kᵀ = M - (M Hᵀ - K R) Kᵀ: the same terms, two 8x4x8 products.
     let m = g.covariance - k * pht.transpose();
-    let m_ht: SMatrix<f64, 8, 4> = m.fixed_view::<8, 4>(0, 0).into_owned();
-    let mut kr = k;
-    for (j, mut col) in kr.column_iter_mut().enumerate() {
-        col *= r[(j, j)];
+    let mut n: SMatrix<f64, 8, 4> = m.fixed_view::<8, 4>(0, 0).into_owned();
+    for j in 0..4 {
+        let r_j = r[(j, j)];
+        for i in 0..8 {
+            n[(i, j)] -= k[(i, j)] * r_j;
+        }
     }
-    let covariance = symmetrise(&(m - m_ht * k.transpose() + kr * k.transpose()));
+    let covariance = symmetrise(&(m - n * k.transpose()));
     if !(mean.iter().all(|v| v.is_finite()) && covariance.iter().all(|v| v.is_finite())) {
         return Err(KalmanError::SingularInnovation);
     }

@@ -375,18 +375,18 @@ impl Tracker {
             );
         }
 
-        // Kalman updates of matched tracks and initial beliefs of new ones (still fallible).
-        let mut posteriors: Vec<Option<Gaussian>> = vec![None; self.tracks.len()];
+        // Kalman updates of matched tracks (in the predicted beliefs' place) and initial
+        // beliefs of new ones (still fallible).
+        let mut filters = predicted;
         for (i, f) in fate.iter().enumerate() {
             if let Fate::Matched { det } = *f {
                 let z = measurement_of(&det_boxes[det]);
-                let g = kalman::update(&predicted[i], &z, noise).map_err(|source| {
+                filters[i] = kalman::update(&filters[i], &z, noise).map_err(|source| {
                     TrackError::Kalman {
                         track_id: self.tracks[i].id,
                         source,
                     }
                 })?;
-                posteriors[i] = Some(g);
             }
         }
         new_dets.sort_unstable();
@@ -407,10 +407,10 @@ impl Tracker {
         // more than the filter arithmetic.
         let mut keep = vec![true; self.tracks.len()];
         for (i, t) in self.tracks.iter_mut().enumerate() {
-            match (fate[i], posteriors[i]) {
-                (Fate::Matched { det }, Some(g)) => {
+            t.filter = filters[i];
+            match fate[i] {
+                Fate::Matched { det } => {
                     let d = &dets[det];
-                    t.filter = g;
                     t.hits += 1;
                     t.score = d.score;
                     t.last_update_ns = stamp_ns;
@@ -423,8 +423,7 @@ impl Tracker {
                         _ => TrackState::Confirmed,
                     };
                 }
-                _ => {
-                    t.filter = predicted[i];
+                Fate::Missed => {
                     keep[i] = match t.state {
                         TrackState::Tentative => false,
                         TrackState::Confirmed | TrackState::Lost => {
