@@ -8,7 +8,22 @@
 //! cargo test --test track_mot15 -- --ignored --nocapture
 //! ```
 //!
-//! `LOOKOUT_TRACKER_CONFIG_JSON` may hold a partial `TrackerConfig` as JSON to try settings.
+//! `LOOKOUT_TRACKER_CONFIG_JSON` may hold a partial `TrackerConfig` as JSON to try settings;
+//! `LOOKOUT_MOT15_OUT` keeps the result files.
+//!
+//! Measured with the default config (motmetrics 1.4.0, IoU 0.5, gt conf 0 ignored):
+//!
+//! | sequence    | tracker               | MOTA | IDF1 | IDsw |
+//! |-------------|-----------------------|------|------|------|
+//! | PETS09-S2L1 | lookout               | 65.9 | 49.9 |   66 |
+//! | PETS09-S2L1 | SORT (bar)            | 61.9 | 35.1 |  103 |
+//! | PETS09-S2L1 | supervision ByteTrack | 58.6 | 42.9 |   83 |
+//! | TUD-Campus  | lookout               | 65.2 | 76.8 |    2 |
+//! | TUD-Campus  | SORT (bar)            | 62.7 | 60.6 |    6 |
+//! | TUD-Campus  | supervision ByteTrack | 59.6 | 66.6 |    7 |
+//!
+//! PETS09-S2L1's remaining switches are mostly swaps between live tracks of people walking
+//! side by side whose detections merge and jitter between them (7 frames/s, no appearance).
 
 mod track_common;
 
