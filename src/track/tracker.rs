@@ -650,4 +650,26 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn output_serialises_with_units_and_covariance() {
+        let mut t = Tracker::new(TrackerConfig::default()).unwrap();
+        t.update(at(0.0), &[det(100.0, 100.0, 0.9)]).unwrap();
+        let out = t.update(at(0.1), &[det(103.0, 100.0, 0.8)]).unwrap();
+        let json = serde_json::to_value(&out[0]).unwrap();
+        assert_eq!(json["id"], 1);
+        assert_eq!(json["state"], "confirmed");
+        assert_eq!(json["label"], "person");
+        assert_eq!(json["hits"], 2);
+        assert!(json["velocity_px_per_s"][0].as_f64().unwrap() > 0.0);
+        let cov = &json["bbox_covariance"];
+        for r in 0..4 {
+            assert!(cov[r][r].as_f64().unwrap() > 0.0);
+            for c in 0..4 {
+                assert_eq!(cov[r][c], cov[c][r]);
+            }
+        }
+        let back: TrackOutput = serde_json::from_value(json).unwrap();
+        assert_eq!(back, out[0]);
+    }
 }
