@@ -15,7 +15,7 @@
 //!
 //! | sequence    | tracker               | MOTA | IDF1 | IDsw |
 //! |-------------|-----------------------|------|------|------|
-//! | PETS09-S2L1 | lookout               | 65.9 | 49.9 |   66 |
+//! | PETS09-S2L1 | lookout               | 65.8 | 48.8 |   66 |
 //! | PETS09-S2L1 | SORT (bar)            | 61.9 | 35.1 |  103 |
 //! | PETS09-S2L1 | supervision ByteTrack | 58.6 | 42.9 |   83 |
 //! | TUD-Campus  | lookout               | 65.2 | 76.8 |    2 |

@@ -15,7 +15,8 @@
 //! 4. remaining high-score detections vs tentative tracks; unmatched tentative tracks are
 //!    removed;
 //! 5. remaining high-score detections above `new_track_score_min` start tentative tracks;
-//! 6. lost tracks whose last update is more than `max_age_s` old are removed.
+//! 6. lost tracks whose last update is more than `max_age_s` old are removed (checked before
+//!    association too, so a long pause in the stream never revives a stale track).
 //!
 //! Every assignment is optimal (see [`super::assign`]) and optionally gated by the squared
 //! Mahalanobis distance of the detection from the track's predicted measurement.
@@ -258,8 +259,13 @@ impl Tracker {
         // Group by class (one group when class-agnostic); BTreeMap keeps the order fixed.
         let mut groups: BTreeMap<usize, (Vec<usize>, Vec<usize>)> = BTreeMap::new();
         let key = |c: usize| if cfg.class_agnostic { 0 } else { c };
+        // A track whose last update is older than max_age_s is removed before it can be
+        // associated (after a long pause its prediction means nothing).
+        let max_age_ns = (cfg.max_age_s * 1e9).round() as i64;
         for (i, t) in self.tracks.iter().enumerate() {
-            groups.entry(key(t.class_index)).or_default().0.push(i);
+            if stamp_ns - t.last_update_ns <= max_age_ns {
+                groups.entry(key(t.class_index)).or_default().0.push(i);
+            }
         }
         for (j, d) in dets.iter().enumerate() {
             groups.entry(key(d.class_index)).or_default().1.push(j);
@@ -401,7 +407,6 @@ impl Tracker {
         }
 
         // Commit: nothing below can fail.
-        let max_age_ns = (cfg.max_age_s * 1e9).round() as i64;
         let min_hits = cfg.min_hits;
         // In place: a Track is ~700 bytes, moving every one into a new Vec each frame costs
         // more than the filter arithmetic.
@@ -671,5 +676,23 @@ mod tests {
         }
         let back: TrackOutput = serde_json::from_value(json).unwrap();
         assert_eq!(back, out[0]);
+    }
+
+    #[test]
+    fn a_long_pause_expires_tracks_before_association() {
+        // A stationary object, then a 5 s pause (longer than max_age_s) and the same object in
+        // the same place: the stale track must not be revived, the object gets a new id.
+        let mut t = Tracker::new(TrackerConfig::default()).unwrap();
+        t.update(at(0.0), &[det(100.0, 100.0, 0.9)]).unwrap();
+        let out = t.update(at(0.1), &[det(100.0, 100.0, 0.9)]).unwrap();
+        assert_eq!(out[0].id, 1);
+        assert!(t
+            .update(at(5.1), &[det(100.0, 100.0, 0.9)])
+            .unwrap()
+            .is_empty());
+        let out = t.update(at(5.2), &[det(100.0, 100.0, 0.9)]).unwrap();
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].id, 2);
+        assert_eq!(t.len(), 1);
     }
 }
