@@ -202,7 +202,7 @@ impl Tracker {
     }
 
     /// Advance to `stamp` with this frame's detections; returns the reported tracks sorted by
-    /// id (see [`TrackerConfig::output_coasting`] for which are reported). On error the tracker
+    /// id (see [`TrackerConfig::output_lost_max_s`] for which are reported). On error the tracker
     /// is unchanged.
     pub fn update(
         &mut self,
@@ -463,12 +463,13 @@ impl Tracker {
         }
         self.last_stamp_ns = Some(stamp_ns);
 
+        let output_lost_max_ns = (cfg.output_lost_max_s * 1e9).round() as i64;
         let out = self
             .tracks
             .iter()
             .filter(|t| match t.state {
-                TrackState::Confirmed => cfg.output_coasting || t.last_update_ns == stamp_ns,
-                TrackState::Lost => cfg.output_coasting,
+                TrackState::Confirmed => true,
+                TrackState::Lost => stamp_ns - t.last_update_ns <= output_lost_max_ns,
                 TrackState::Tentative => false,
             })
             .map(|t| output_of(t, stamp_ns))
@@ -615,7 +616,7 @@ mod tests {
     fn lost_track_expires_after_max_age_seconds() {
         let cfg = TrackerConfig {
             max_age_s: 0.5,
-            output_coasting: true,
+            output_lost_max_s: 10.0,
             ..TrackerConfig::default()
         };
         let mut t = Tracker::new(cfg).unwrap();
