@@ -271,16 +271,32 @@ pub fn update(
     let mean = g.mean + k * innovation;
     // Joseph form (I - KH) P (I - KH)ᵀ + K R Kᵀ without forming I - KH: H selects the first
     // four rows/columns, so with M = (I - KH) P = P - K (H P) the form is
-    // M - (M Hᵀ) Kᵀ + (K R) Kᵀ = M - (M Hᵀ - K R) Kᵀ: the same terms, two 8x4x8 products.
-    let m = g.covariance - k * pht.transpose();
-    let mut n: SMatrix<f64, 8, 4> = m.fixed_view::<8, 4>(0, 0).into_owned();
+    // M - (M Hᵀ) Kᵀ + (K R) Kᵀ = M - N Kᵀ with N = M Hᵀ - K R: the same terms. The result is
+    // symmetric in exact arithmetic, so only its upper triangle is computed and mirrored
+    // (which also symmetrises it exactly).
+    let p = &g.covariance;
+    let mut n = SMatrix::<f64, 8, 4>::zeros();
     for j in 0..4 {
-        let r_j = r[(j, j)];
         for i in 0..8 {
-            n[(i, j)] -= k[(i, j)] * r_j;
+            let mut m_ij = p[(i, j)];
+            for q in 0..4 {
+                m_ij -= k[(i, q)] * pht[(j, q)];
+            }
+            n[(i, j)] = m_ij - k[(i, j)] * r[(j, j)];
         }
     }
-    let covariance = symmetrise(&(m - n * k.transpose()));
+    let mut covariance = StateCovariance::zeros();
+    for j in 0..8 {
+        for i in 0..=j {
+            // M_ij = P_ij - Σ_q K_iq P_jq (P symmetric, P_jq = pht_jq for q < 4).
+            let mut v = p[(i, j)];
+            for q in 0..4 {
+                v -= k[(i, q)] * pht[(j, q)] + n[(i, q)] * k[(j, q)];
+            }
+            covariance[(i, j)] = v;
+            covariance[(j, i)] = v;
+        }
+    }
     if !(mean.iter().all(|v| v.is_finite()) && covariance.iter().all(|v| v.is_finite())) {
         return Err(KalmanError::SingularInnovation);
     }
