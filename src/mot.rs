@@ -14,7 +14,8 @@
 //! (MOT15's ACF detections range far outside; the Faster R-CNN files distributed with SORT lie
 //! in [0.5, 1]). [`ScoreNormalization`] says what to do, per file, before tracking.
 //!
-//! [`parse_detections`], [`parse_seqinfo`], [`track_rows`] and [`format_results`] are pure;
+//! [`parse_detections`], [`parse_seqinfo`], [`track_rows`] ([`group_frames`] then
+//! [`track_frames`]) and [`format_results`] are pure;
 //! [`run_mot`] does the file I/O around them.
 
 use std::collections::BTreeMap;
@@ -302,13 +303,30 @@ pub fn normalize_scores(
     }
 }
 
-/// Track a whole sequence: frames `1..=frames` (and any later frame that has detections) at
-/// `fps`, every detection of class 0 `person`. Pure: the core of [`run_mot`] and of the
+/// Detections grouped per frame, `frames[0]` being frame 1, as class 0 `person`: frames
+/// `1..=max(frames, last detection frame)`, empty where a frame has none.
+pub fn group_frames(dets: &[MotDetection], frames: u32) -> Vec<Vec<Detection>> {
+    let last = dets.iter().map(|d| d.frame).max().unwrap_or(0).max(frames);
+    let mut out: Vec<Vec<Detection>> = vec![Vec::new(); last as usize];
+    for d in dets {
+        // Frames are >= 1 by parsing; a 0 would land nowhere rather than panic.
+        if let Some(f) = out.get_mut((d.frame as usize).wrapping_sub(1)) {
+            f.push(Detection {
+                bbox: d.bbox,
+                class_index: 0,
+                label: "person".to_string(),
+                score: d.score,
+            });
+        }
+    }
+    out
+}
+
+/// Track frames grouped by [`group_frames`] at `fps`. Pure: the core of [`run_mot`] and of the
 /// benchmarks. `path` names the file in errors.
-pub fn track_rows(
-    dets: &[MotDetection],
+pub fn track_frames(
+    frames: &[Vec<Detection>],
     fps: f64,
-    frames: u32,
     config: &TrackerConfig,
     path: &Path,
 ) -> Result<Vec<MotResult>, MotError> {
@@ -323,20 +341,9 @@ pub fn track_rows(
         frame: 0,
         source,
     })?;
-    let mut by_frame: BTreeMap<u32, Vec<Detection>> = BTreeMap::new();
-    for d in dets {
-        by_frame.entry(d.frame).or_default().push(Detection {
-            bbox: d.bbox,
-            class_index: 0,
-            label: "person".to_string(),
-            score: d.score,
-        });
-    }
-    let last = frames.max(by_frame.keys().next_back().copied().unwrap_or(0));
-    let empty = Vec::new();
     let mut out = Vec::new();
-    for frame in 1..=last {
-        let frame_dets = by_frame.get(&frame).unwrap_or(&empty);
+    for (k, frame_dets) in frames.iter().enumerate() {
+        let frame = k as u32 + 1;
         let tracks = tracker
             .update(frame_stamp(frame, fps), frame_dets)
             .map_err(|source| MotError::Track {
@@ -352,6 +359,18 @@ pub fn track_rows(
         }));
     }
     Ok(out)
+}
+
+/// Track a whole sequence: frames `1..=frames` (and any later frame that has detections) at
+/// `fps`. `path` names the file in errors.
+pub fn track_rows(
+    dets: &[MotDetection],
+    fps: f64,
+    frames: u32,
+    config: &TrackerConfig,
+    path: &Path,
+) -> Result<Vec<MotResult>, MotError> {
+    track_frames(&group_frames(dets, frames), fps, config, path)
 }
 
 /// Results as MOTChallenge text: `frame,id,x,y,w,h,score,-1,-1,-1`.

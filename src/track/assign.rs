@@ -38,6 +38,20 @@ fn find(parent: &mut [usize], mut i: usize) -> usize {
 /// detections, as `(row, col)` pairs sorted by row. Candidates with indices out of range or a
 /// non-finite or non-positive similarity are ignored (they cannot be part of a match).
 pub fn assign(rows: usize, cols: usize, candidates: &[Candidate]) -> Vec<(usize, usize)> {
+    if let [only] = candidates {
+        let ok = only.row < rows
+            && only.col < cols
+            && only.similarity.is_finite()
+            && only.similarity > 0.0;
+        return if ok {
+            vec![(only.row, only.col)]
+        } else {
+            Vec::new()
+        };
+    }
+    if candidates.is_empty() {
+        return Vec::new();
+    }
     let valid: Vec<Candidate> = candidates
         .iter()
         .copied()

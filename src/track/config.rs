@@ -41,10 +41,12 @@ pub struct TrackerConfig {
     pub mahalanobis_gate: bool,
     /// The gate when [`Self::mahalanobis_gate`] is on; 9.4877 is the 95 % quantile of chi²(4).
     pub mahalanobis_gate_chi2: f64,
-    /// Also output lost tracks (coasting on prediction) and confirmed tracks not matched this
-    /// frame. Off: only confirmed tracks updated by a detection this frame, which is what
-    /// MOTChallenge scoring and a planner reading `Detection2DArray` want.
-    pub output_coasting: bool,
+    /// Also report lost tracks (coasting on their prediction) for this many seconds after their
+    /// last update. 0: only confirmed tracks updated by a detection this frame, which is what
+    /// MOTChallenge scoring and a planner reading `Detection2DArray` want; `>= max_age_s`:
+    /// every live confirmed or lost track. Reported lost tracks carry `state: lost` and their
+    /// `time_since_update_s`.
+    pub output_lost_max_s: f64,
     /// Kalman filter noise, relative to box size and per second.
     pub noise: KalmanNoise,
 }
@@ -70,7 +72,7 @@ impl Default for TrackerConfig {
             class_agnostic: false,
             mahalanobis_gate: false,
             mahalanobis_gate_chi2: 9.4877,
-            output_coasting: false,
+            output_lost_max_s: 0.0,
             noise: KalmanNoise::default(),
         }
     }
@@ -155,6 +157,7 @@ impl TrackerConfig {
             }
         }
         nonneg("max_age_s", self.max_age_s)?;
+        nonneg("output_lost_max_s", self.output_lost_max_s)?;
         if self.min_hits == 0 {
             return Err(InvalidTrackerConfig {
                 field: "min_hits",

@@ -15,7 +15,8 @@
 //! 4. remaining high-score detections vs tentative tracks; unmatched tentative tracks are
 //!    removed;
 //! 5. remaining high-score detections above `new_track_score_min` start tentative tracks;
-//! 6. lost tracks whose last update is more than `max_age_s` old are removed.
+//! 6. lost tracks whose last update is more than `max_age_s` old are removed (checked before
+//!    association too, so a long pause in the stream never revives a stale track).
 //!
 //! Every assignment is optimal (see [`super::assign`]) and optionally gated by the squared
 //! Mahalanobis distance of the detection from the track's predicted measurement.
@@ -132,9 +133,20 @@ struct Pool<'a> {
     max_width: f32,
 }
 
+/// Below this many detections a linear scan beats sorting.
+const POOL_SORT_MIN: usize = 32;
+
 impl<'a> Pool<'a> {
     fn new(boxes: &'a [BBox], members: &[usize]) -> Self {
         let mut order = members.to_vec();
+        if order.len() < POOL_SORT_MIN {
+            // Unsorted: `near` then scans everything (max_width infinite keeps it correct).
+            return Self {
+                boxes,
+                order,
+                max_width: f32::INFINITY,
+            };
+        }
         order.sort_by(|&a, &b| boxes[a].x_min.total_cmp(&boxes[b].x_min));
         let max_width = members
             .iter()
@@ -147,15 +159,20 @@ impl<'a> Pool<'a> {
         }
     }
 
-    /// Members whose box may overlap `b` (x ranges intersect).
+    /// Members whose box may overlap `b` (x ranges intersect); all members for a small pool.
     fn near(&self, b: &BBox) -> impl Iterator<Item = usize> + '_ {
-        let lo_x = b.x_min - self.max_width;
-        let start = self.order.partition_point(|&i| self.boxes[i].x_min < lo_x);
+        let sorted = self.max_width.is_finite();
+        let start = if sorted {
+            let lo_x = b.x_min - self.max_width;
+            self.order.partition_point(|&i| self.boxes[i].x_min < lo_x)
+        } else {
+            0
+        };
         let hi_x = b.x_max;
         self.order[start..]
             .iter()
             .copied()
-            .take_while(move |&i| self.boxes[i].x_min <= hi_x)
+            .take_while(move |&i| !sorted || self.boxes[i].x_min <= hi_x)
     }
 }
 
@@ -185,7 +202,7 @@ impl Tracker {
     }
 
     /// Advance to `stamp` with this frame's detections; returns the reported tracks sorted by
-    /// id (see [`TrackerConfig::output_coasting`] for which are reported). On error the tracker
+    /// id (see [`TrackerConfig::output_lost_max_s`] for which are reported). On error the tracker
     /// is unchanged.
     pub fn update(
         &mut self,
@@ -242,8 +259,13 @@ impl Tracker {
         // Group by class (one group when class-agnostic); BTreeMap keeps the order fixed.
         let mut groups: BTreeMap<usize, (Vec<usize>, Vec<usize>)> = BTreeMap::new();
         let key = |c: usize| if cfg.class_agnostic { 0 } else { c };
+        // A track whose last update is older than max_age_s is removed before it can be
+        // associated (after a long pause its prediction means nothing).
+        let max_age_ns = (cfg.max_age_s * 1e9).round() as i64;
         for (i, t) in self.tracks.iter().enumerate() {
-            groups.entry(key(t.class_index)).or_default().0.push(i);
+            if stamp_ns - t.last_update_ns <= max_age_ns {
+                groups.entry(key(t.class_index)).or_default().0.push(i);
+            }
         }
         for (j, d) in dets.iter().enumerate() {
             groups.entry(key(d.class_index)).or_default().1.push(j);
@@ -259,6 +281,9 @@ impl Tracker {
                           iou_min: f32,
                           fuse: bool|
          -> Result<Vec<Candidate>, TrackError> {
+            if tracks.is_empty() || pool_dets.is_empty() {
+                return Ok(Vec::new());
+            }
             let pool = Pool::new(&det_boxes, pool_dets);
             let mut out = Vec::new();
             for (r, &ti) in tracks.iter().enumerate() {
@@ -356,18 +381,18 @@ impl Tracker {
             );
         }
 
-        // Kalman updates of matched tracks and initial beliefs of new ones (still fallible).
-        let mut posteriors: Vec<Option<Gaussian>> = vec![None; self.tracks.len()];
+        // Kalman updates of matched tracks (in the predicted beliefs' place) and initial
+        // beliefs of new ones (still fallible).
+        let mut filters = predicted;
         for (i, f) in fate.iter().enumerate() {
             if let Fate::Matched { det } = *f {
                 let z = measurement_of(&det_boxes[det]);
-                let g = kalman::update(&predicted[i], &z, noise).map_err(|source| {
+                filters[i] = kalman::update(&filters[i], &z, noise).map_err(|source| {
                     TrackError::Kalman {
                         track_id: self.tracks[i].id,
                         source,
                     }
                 })?;
-                posteriors[i] = Some(g);
             }
         }
         new_dets.sort_unstable();
@@ -382,16 +407,15 @@ impl Tracker {
         }
 
         // Commit: nothing below can fail.
-        let max_age_ns = (cfg.max_age_s * 1e9).round() as i64;
         let min_hits = cfg.min_hits;
-        let old = std::mem::take(&mut self.tracks);
-        let mut kept = Vec::with_capacity(old.len() + born.len());
-        for (((mut t, f), prior), post) in old.into_iter().zip(fate).zip(predicted).zip(posteriors)
-        {
-            match (f, post) {
-                (Fate::Matched { det }, Some(g)) => {
+        // In place: a Track is ~700 bytes, moving every one into a new Vec each frame costs
+        // more than the filter arithmetic.
+        let mut keep = vec![true; self.tracks.len()];
+        for (i, t) in self.tracks.iter_mut().enumerate() {
+            t.filter = filters[i];
+            match fate[i] {
+                Fate::Matched { det } => {
                     let d = &dets[det];
-                    t.filter = g;
                     t.hits += 1;
                     t.score = d.score;
                     t.last_update_ns = stamp_ns;
@@ -403,25 +427,24 @@ impl Tracker {
                         TrackState::Tentative if t.hits < min_hits => TrackState::Tentative,
                         _ => TrackState::Confirmed,
                     };
-                    kept.push(t);
                 }
-                _ => {
-                    t.filter = prior;
-                    match t.state {
-                        TrackState::Tentative => {}
+                Fate::Missed => {
+                    keep[i] = match t.state {
+                        TrackState::Tentative => false,
                         TrackState::Confirmed | TrackState::Lost => {
-                            if stamp_ns - t.last_update_ns <= max_age_ns {
-                                t.state = TrackState::Lost;
-                                kept.push(t);
-                            }
+                            t.state = TrackState::Lost;
+                            stamp_ns - t.last_update_ns <= max_age_ns
                         }
-                    }
+                    };
                 }
             }
         }
+        let mut k = keep.iter();
+        // `retain` visits elements in order, once each, so `k` stays aligned.
+        self.tracks.retain(|_| k.next().copied().unwrap_or(false));
         for (j, g) in born {
             let d = &dets[j];
-            kept.push(Track {
+            self.tracks.push(Track {
                 id: self.next_id,
                 class_index: d.class_index,
                 label: d.label.clone(),
@@ -438,15 +461,15 @@ impl Tracker {
             });
             self.next_id += 1;
         }
-        self.tracks = kept;
         self.last_stamp_ns = Some(stamp_ns);
 
+        let output_lost_max_ns = (cfg.output_lost_max_s * 1e9).round() as i64;
         let out = self
             .tracks
             .iter()
             .filter(|t| match t.state {
-                TrackState::Confirmed => cfg.output_coasting || t.last_update_ns == stamp_ns,
-                TrackState::Lost => cfg.output_coasting,
+                TrackState::Confirmed => true,
+                TrackState::Lost => stamp_ns - t.last_update_ns <= output_lost_max_ns,
                 TrackState::Tentative => false,
             })
             .map(|t| output_of(t, stamp_ns))
@@ -593,7 +616,7 @@ mod tests {
     fn lost_track_expires_after_max_age_seconds() {
         let cfg = TrackerConfig {
             max_age_s: 0.5,
-            output_coasting: true,
+            output_lost_max_s: 10.0,
             ..TrackerConfig::default()
         };
         let mut t = Tracker::new(cfg).unwrap();
@@ -605,5 +628,72 @@ mod tests {
         assert_eq!(t.update(at(0.6), &[]).unwrap().len(), 1);
         assert!(t.update(at(0.61), &[]).unwrap().is_empty());
         assert!(t.is_empty());
+    }
+
+    #[test]
+    fn many_objects_use_the_sorted_sweep_and_keep_ids() {
+        // 60 boxes (above POOL_SORT_MIN) on a grid, all moving right: one id each, in order.
+        let grid = |k: usize, s: f64| {
+            let (c, r) = ((k % 10) as f32, (k / 10) as f32);
+            det(c * 60.0 + 30.0 * s as f32, r * 100.0, 0.9)
+        };
+        let mut t = Tracker::new(TrackerConfig::default()).unwrap();
+        let mut out = Vec::new();
+        for f in 0..10 {
+            let s = f as f64 * 0.1;
+            let dets: Vec<Detection> = (0..60).map(|k| grid(k, s)).collect();
+            out = t.update(at(s), &dets).unwrap();
+        }
+        assert_eq!(out.len(), 60);
+        for (k, o) in out.iter().enumerate() {
+            assert_eq!(o.id, k as u64 + 1);
+            let (cx, _) = o.bbox.center();
+            let (want, _) = grid(k, 0.9).bbox.center();
+            assert!(
+                (cx - want).abs() < 1.0,
+                "track {} at {cx}, object at {want}",
+                o.id
+            );
+        }
+    }
+
+    #[test]
+    fn output_serialises_with_units_and_covariance() {
+        let mut t = Tracker::new(TrackerConfig::default()).unwrap();
+        t.update(at(0.0), &[det(100.0, 100.0, 0.9)]).unwrap();
+        let out = t.update(at(0.1), &[det(103.0, 100.0, 0.8)]).unwrap();
+        let json = serde_json::to_value(&out[0]).unwrap();
+        assert_eq!(json["id"], 1);
+        assert_eq!(json["state"], "confirmed");
+        assert_eq!(json["label"], "person");
+        assert_eq!(json["hits"], 2);
+        assert!(json["velocity_px_per_s"][0].as_f64().unwrap() > 0.0);
+        let cov = &json["bbox_covariance"];
+        for r in 0..4 {
+            assert!(cov[r][r].as_f64().unwrap() > 0.0);
+            for c in 0..4 {
+                assert_eq!(cov[r][c], cov[c][r]);
+            }
+        }
+        let back: TrackOutput = serde_json::from_value(json).unwrap();
+        assert_eq!(back, out[0]);
+    }
+
+    #[test]
+    fn a_long_pause_expires_tracks_before_association() {
+        // A stationary object, then a 5 s pause (longer than max_age_s) and the same object in
+        // the same place: the stale track must not be revived, the object gets a new id.
+        let mut t = Tracker::new(TrackerConfig::default()).unwrap();
+        t.update(at(0.0), &[det(100.0, 100.0, 0.9)]).unwrap();
+        let out = t.update(at(0.1), &[det(100.0, 100.0, 0.9)]).unwrap();
+        assert_eq!(out[0].id, 1);
+        assert!(t
+            .update(at(5.1), &[det(100.0, 100.0, 0.9)])
+            .unwrap()
+            .is_empty());
+        let out = t.update(at(5.2), &[det(100.0, 100.0, 0.9)]).unwrap();
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].id, 2);
+        assert_eq!(t.len(), 1);
     }
 }
