@@ -268,9 +268,13 @@ mod tests {
     }
 
     #[test]
-    fn shipped_defaults_parse_and_validate() {
+    fn shipped_file_states_the_code_defaults() {
+        // The YAML is the documented single source of defaults: it must not drift from the
+        // structs' own defaults (which tests and library users get).
         let c = load(DEFAULT_PARAMS_YAML, &[]).unwrap();
         assert_eq!(c.device, "cpu");
+        assert_eq!(c.detector, crate::detect::DetectorConfig::default());
+        assert_eq!(c.tracking, crate::track::TrackerConfig::default());
     }
 
     #[test]
