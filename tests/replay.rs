@@ -495,3 +495,109 @@ fn mot_outputs_agree_with_the_mot_interface() {
         }
     }
 }
+
+#[test]
+fn several_cameras_are_separate_streams_and_encodings_agree() {
+    use lookout::image_codec::{encode_raw, RawEncoding};
+    use lookout::mcap_io::{decode_frame, McapCameraSource, Ros2McapWriter};
+    use lookout::msgs::{CompressedImage, Image};
+
+    // Three cameras see the same frames: JPEG as recorded, raw rgb8 (with row padding) and raw
+    // bgr8 of the decoded JPEG. Both raw cameras must give identical detections; each camera
+    // gets its own output topics and its own track ids from 1.
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("three.mcap");
+    let mut w = Ros2McapWriter::create(&input).unwrap();
+    w.add_topic::<CompressedImage>("/front/image_raw/compressed")
+        .unwrap();
+    w.add_topic::<Image>("/left/image_raw").unwrap();
+    w.add_topic::<Image>("/right/image").unwrap();
+    for msg in McapCameraSource::open(recording(), &[]).unwrap() {
+        let msg = msg.unwrap();
+        let frame = decode_frame(&msg).unwrap();
+        let seq = msg.index as u32;
+        w.write(
+            "/front/image_raw/compressed",
+            msg.log_time_ns,
+            msg.log_time_ns,
+            seq,
+            &msg.data,
+        )
+        .unwrap();
+        for (topic, enc, pad) in [
+            ("/left/image_raw", RawEncoding::Rgb8, 8usize),
+            ("/right/image", RawEncoding::Bgr8, 0),
+        ] {
+            let (step, data) = encode_raw(&frame.image, enc).unwrap();
+            let (step, data) = if pad == 0 {
+                (step, data)
+            } else {
+                let mut padded = Vec::new();
+                for row in data.chunks(step as usize) {
+                    padded.extend_from_slice(row);
+                    padded.extend(std::iter::repeat_n(0xAB, pad));
+                }
+                (step + pad as u32, padded)
+            };
+            let mut header = frame.header.clone();
+            header.frame_id = topic.trim_start_matches('/').replace('/', "_");
+            let img = Image {
+                header,
+                height: frame.image.height,
+                width: frame.image.width,
+                encoding: enc.as_str().into(),
+                is_bigendian: 0,
+                step,
+                data,
+            };
+            w.write_message(topic, msg.log_time_ns, seq, &img).unwrap();
+        }
+    }
+    w.finish().unwrap();
+
+    let out = dir.path().join("out.mcap");
+    let o = replay(&input, &out, &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let desc = check_mcap(&out, &[]);
+    let left = messages(&desc, "/left/detections");
+    let right = messages(&desc, "/right/detections");
+    let front = messages(&desc, "/front/detections");
+    assert_eq!(
+        (left.len(), right.len(), front.len()),
+        (FRAMES as usize, FRAMES as usize, FRAMES as usize)
+    );
+    for (l, r) in left.iter().zip(&right) {
+        assert_eq!(l["header"]["frame_id"], "left_image_raw");
+        assert_eq!(r["header"]["frame_id"], "right_image");
+        assert_eq!(
+            l["detections"].as_array().unwrap().len(),
+            r["detections"].as_array().unwrap().len()
+        );
+        for (a, b) in l["detections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(r["detections"].as_array().unwrap())
+        {
+            assert_eq!(a["bbox"], b["bbox"]);
+            assert_eq!(a["results"][0]["score"], b["results"][0]["score"]);
+        }
+    }
+    for topic in [
+        "/left/tracks/state",
+        "/right/tracks/state",
+        "/front/tracks/state",
+    ] {
+        let ids: Vec<u64> = messages(&desc, topic)
+            .iter()
+            .flat_map(|m| {
+                m["json"]["tracks"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|t| t["id"].as_u64().unwrap())
+            })
+            .collect();
+        assert_eq!(ids.iter().min(), Some(&1), "{topic}: ids {ids:?}");
+    }
+}
