@@ -66,8 +66,10 @@ ip netns exec "$ns" ip route add 224.0.0.0/4 dev lo
 in_ns() { ip netns exec "$ns" env ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST "$@"; }
 
 start_node() { # params-file log-file
-  in_ns env LD_PRELOAD="$LOOKOUT_LIBPYTHON" "$node_bin" --ros-args -r __ns:=/lk \
-    --params-file "$1" >"$2" 2>&1 &
+  # Not through a shell function: `ip netns exec` and `env` exec, so $! is the node itself and
+  # SIGINT reaches it.
+  ip netns exec "$ns" env ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST LD_PRELOAD="$LOOKOUT_LIBPYTHON" \
+    "$node_bin" --ros-args -r __ns:=/lk --params-file "$1" >"$2" 2>&1 &
   node_pid=$!
 }
 stop_node() {

@@ -222,7 +222,7 @@ mod tests {
 
     #[test]
     fn native_image_decodes_and_reports_bad_fields() {
-        let mut native = r2r::WrappedNativeMsg::<r2r::sensor_msgs::msg::Image>::new();
+        let mut native = r2r::NativeMsg::<r2r::sensor_msgs::msg::Image>::new();
         let msg = r2r::sensor_msgs::msg::Image {
             header: header_to_r2r(&header()),
             height: 2,

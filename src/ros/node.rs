@@ -432,12 +432,14 @@ fn publish(out: &CameraOutputs, frame: &Frame, output: FrameOutput, logger: &str
         }
     }
     // Drawing costs a copy of the image and a few ms: only while someone looks.
-    if out
-        .debug_image
-        .get_inter_process_subscription_count()
-        .unwrap_or(0)
-        > 0
-    {
+    let watchers = match out.debug_image.get_inter_process_subscription_count() {
+        Ok(n) => n,
+        Err(e) => {
+            r2r::log_warn!(logger, "debug image of {}: subscriber count: {e}", out.camera.topic);
+            0
+        }
+    };
+    if watchers > 0 {
         let mut image = frame.image.clone();
         let annotations = annotations(&output);
         draw::annotate(&mut image, &annotations);
