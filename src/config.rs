@@ -1,11 +1,324 @@
-//! Configuration. (Scaffold.)
+//! Configuration: the ROS 2 parameter YAML in `configs/` (`/**: ros__parameters:`), parsed with
+//! serde, overridden by command-line `key.path=value` pairs, then validated once.
+//!
+//! The same file is read by the ROS node (through ROS parameters, where nested maps become dotted
+//! names such as `detector.confidence_min`) and by `lookout replay` (through this module), so it
+//! is the single source of defaults. Unknown keys are rejected with the path of the key.
 
-/// A configuration that cannot be used.
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_json::Value;
+
+/// A configuration that cannot be used; the message names the file and the key.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("{path}: {message}")]
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: not a ROS 2 parameter file: {message}")]
+    Yaml { path: PathBuf, message: String },
+    #[error("{path}: key `{key}`: {message}")]
     Invalid {
-        path: std::path::PathBuf,
+        path: PathBuf,
+        key: String,
         message: String,
     },
+    #[error("override `{assignment}`: {message}")]
+    Override { assignment: String, message: String },
+}
+
+/// The whole validated configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where the network runs: `cpu` or `cuda:N` (needs the `cuda` feature).
+    #[serde(default = "default_device")]
+    pub device: String,
+    /// Detector: model, input size, thresholds, class mapping.
+    pub detector: crate::detect::DetectorConfig,
+    /// Multi-object tracker thresholds (times in seconds of header-stamp time).
+    pub tracking: crate::track::TrackerConfig,
+    /// Offline replay options (`lookout replay`); ignored by the node.
+    #[serde(default)]
+    pub replay: ReplayConfig,
+    /// The node's camera inputs; `lookout replay` selects topics from the recording instead.
+    /// ROS parameters cannot hold a list of maps, so cameras are parallel lists.
+    #[serde(default)]
+    pub cameras: CamerasConfig,
+}
+
+fn default_device() -> String {
+    "cpu".to_owned()
+}
+
+/// Options of `lookout replay`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReplayConfig {
+    /// Camera topics to process; empty means every `Image`/`CompressedImage` topic in the file.
+    pub topics: Vec<String>,
+    /// Copy the input images into the output file, so a viewer shows images and boxes together.
+    pub write_images: bool,
+    /// Write the tracker's output (`tracks` and the JSON `tracks/state` topics).
+    pub write_tracks: bool,
+    /// Log and skip frames that cannot be decoded instead of stopping the replay.
+    pub skip_bad_frames: bool,
+    /// Capacity of each bounded channel between stages (frames in flight per stage).
+    pub channel_capacity: usize,
+}
+
+impl Default for ReplayConfig {
+    fn default() -> Self {
+        Self {
+            topics: Vec::new(),
+            write_images: false,
+            write_tracks: true,
+            skip_bad_frames: false,
+            channel_capacity: 4,
+        }
+    }
+}
+
+/// The node's cameras, as parallel lists (index i of each list describes camera i).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CamerasConfig {
+    /// Image topics, e.g. `/camera/front/image_raw`.
+    pub topics: Vec<String>,
+    /// `raw` (`sensor_msgs/msg/Image`) or `compressed` (`sensor_msgs/msg/CompressedImage`), per topic.
+    pub transports: Vec<String>,
+    /// `frame_id` overrides per topic; an empty string keeps the image's own `frame_id`.
+    pub frame_ids: Vec<String>,
+}
+
+impl Config {
+    /// Reads a ROS 2 parameter file, applies `key.path=value` overrides, and validates the result.
+    pub fn load(path: &Path, overrides: &[String]) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::from_yaml_str(&text, path, overrides)
+    }
+
+    /// As [`Config::load`], from the file's text; `path` is only used in messages.
+    pub fn from_yaml_str(
+        text: &str,
+        path: &Path,
+        overrides: &[String],
+    ) -> Result<Self, ConfigError> {
+        let mut params = ros_parameters(text, path)?;
+        for assignment in overrides {
+            apply_override(&mut params, assignment)?;
+        }
+        let config: Config =
+            serde_path_to_error::deserialize(params).map_err(|e| ConfigError::Invalid {
+                path: path.to_owned(),
+                key: e.path().to_string(),
+                message: e.inner().to_string(),
+            })?;
+        config
+            .validate()
+            .map_err(|(key, message)| ConfigError::Invalid {
+                path: path.to_owned(),
+                key,
+                message,
+            })?;
+        Ok(config)
+    }
+
+    /// Cross-field checks that serde cannot express; returns `(key, message)` on failure.
+    fn validate(&self) -> Result<(), (String, String)> {
+        if self.device != "cpu" && parse_cuda_ordinal(&self.device).is_none() {
+            return Err((
+                "device".into(),
+                format!("`{}` is not `cpu` or `cuda:N`", self.device),
+            ));
+        }
+        self.detector
+            .validate()
+            .map_err(|e| ("detector".to_owned(), e.to_string()))?;
+        self.tracking
+            .validate()
+            .map_err(|e| ("tracking".to_owned(), e.to_string()))?;
+        if self.replay.channel_capacity == 0 {
+            return Err((
+                "replay.channel_capacity".into(),
+                "must be at least 1".into(),
+            ));
+        }
+        let n = self.cameras.topics.len();
+        for (key, len) in [
+            ("cameras.transports", self.cameras.transports.len()),
+            ("cameras.frame_ids", self.cameras.frame_ids.len()),
+        ] {
+            if len != n && len != 0 {
+                return Err((
+                    key.into(),
+                    format!("has {len} entries but cameras.topics has {n}"),
+                ));
+            }
+        }
+        if let Some(t) = self
+            .cameras
+            .transports
+            .iter()
+            .find(|t| *t != "raw" && *t != "compressed")
+        {
+            return Err((
+                "cameras.transports".into(),
+                format!("`{t}` is not `raw` or `compressed`"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// `cuda:N` -> `Some(N)`.
+pub fn parse_cuda_ordinal(device: &str) -> Option<usize> {
+    device.strip_prefix("cuda:")?.parse().ok()
+}
+
+/// The `ros__parameters` map of the file's single node entry (`/**` or a node name).
+fn ros_parameters(text: &str, path: &Path) -> Result<Value, ConfigError> {
+    let yaml_err = |message: String| ConfigError::Yaml {
+        path: path.to_owned(),
+        message,
+    };
+    let doc: Value = serde_saphyr::from_str(text).map_err(|e| yaml_err(e.to_string()))?;
+    let Value::Object(nodes) = doc else {
+        return Err(yaml_err("the top level must be a map of node names".into()));
+    };
+    let mut entries = nodes.into_iter();
+    let (node, section) = match (entries.next(), entries.next()) {
+        (Some(entry), None) => entry,
+        _ => {
+            return Err(yaml_err(
+                "expected exactly one node entry (e.g. `/**:`) at the top level".into(),
+            ))
+        }
+    };
+    let Value::Object(mut section) = section else {
+        return Err(yaml_err(format!("`{node}` must be a map")));
+    };
+    let params = section
+        .remove("ros__parameters")
+        .ok_or_else(|| yaml_err(format!("`{node}` has no `ros__parameters`")))?;
+    if let Some(key) = section.keys().next() {
+        return Err(yaml_err(format!("unknown key `{node}.{key}`")));
+    }
+    Ok(params)
+}
+
+/// Sets `a.b.c=value` in the parameter tree; the value is parsed as YAML (`0.4`, `true`, `[a, b]`).
+fn apply_override(params: &mut Value, assignment: &str) -> Result<(), ConfigError> {
+    let err = |message: &str| ConfigError::Override {
+        assignment: assignment.to_owned(),
+        message: message.to_owned(),
+    };
+    let (key, raw) = assignment
+        .split_once('=')
+        .ok_or_else(|| err("expected KEY=VALUE, e.g. detector.confidence_min=0.4"))?;
+    let value: Value = if raw.trim().is_empty() {
+        Value::String(String::new())
+    } else {
+        serde_saphyr::from_str(raw).map_err(|e| err(&e.to_string()))?
+    };
+    let mut node = params;
+    let parts: Vec<&str> = key.split('.').collect();
+    for (i, part) in parts.iter().enumerate() {
+        if part.is_empty() {
+            return Err(err("empty key segment"));
+        }
+        let Value::Object(map) = node else {
+            return Err(err("key goes through a value that is not a map"));
+        };
+        if i + 1 == parts.len() {
+            map.insert((*part).to_owned(), value);
+            return Ok(());
+        }
+        node = map
+            .entry((*part).to_owned())
+            .or_insert_with(|| Value::Object(Default::default()));
+    }
+    Err(err("empty key"))
+}
+
+/// The default parameter file shipped in `configs/`, for tests and as the CLI's default.
+pub const DEFAULT_PARAMS_YAML: &str = include_str!("../configs/lookout.param.yaml");
+
+/// Where the default parameter file lives in a source checkout.
+pub fn default_params_path() -> PathBuf {
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/configs/lookout.param.yaml"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str, overrides: &[&str]) -> Result<Config, ConfigError> {
+        let o: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+        Config::from_yaml_str(text, Path::new("test.yaml"), &o)
+    }
+
+    #[test]
+    fn shipped_defaults_parse_and_validate() {
+        let c = load(DEFAULT_PARAMS_YAML, &[]).unwrap();
+        assert_eq!(c.device, "cpu");
+    }
+
+    #[test]
+    fn unknown_key_is_rejected_with_its_path() {
+        let text =
+            DEFAULT_PARAMS_YAML.replace("ros__parameters:", "ros__parameters:\n    bogus_key: 1");
+        let e = load(&text, &[]).unwrap_err().to_string();
+        assert!(e.contains("bogus_key"), "{e}");
+        let e = load(DEFAULT_PARAMS_YAML, &["detector.bogus=1"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("detector") && e.contains("bogus"), "{e}");
+    }
+
+    #[test]
+    fn overrides_replace_values() {
+        let c = load(
+            DEFAULT_PARAMS_YAML,
+            &["device=cuda:1", "replay.write_images=true"],
+        )
+        .unwrap();
+        assert_eq!(c.device, "cuda:1");
+        assert!(c.replay.write_images);
+        assert!(load(DEFAULT_PARAMS_YAML, &["device=gpu"]).is_err());
+        assert!(load(DEFAULT_PARAMS_YAML, &["no_equals_sign"]).is_err());
+    }
+
+    #[test]
+    fn structure_errors_name_the_problem() {
+        assert!(load("a: 1\nb: 2\n", &[])
+            .unwrap_err()
+            .to_string()
+            .contains("exactly one"));
+        assert!(load("/**:\n  x: 1\n", &[])
+            .unwrap_err()
+            .to_string()
+            .contains("ros__parameters"));
+        assert!(load(": : :\n", &[]).is_err());
+    }
+
+    #[test]
+    fn camera_lists_must_line_up() {
+        let e = load(
+            DEFAULT_PARAMS_YAML,
+            &["cameras.topics=[/a, /b]", "cameras.transports=[raw]"],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("cameras.transports"), "{e}");
+    }
 }

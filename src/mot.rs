@@ -1,13 +1,495 @@
-//! MOTChallenge text files: public detections in, tracker results out.
-//! (Scaffold: filled in by the tracker work.)
+//! MOTChallenge text files: public detections in, tracker results out, so the tracker can be
+//! scored on public benchmarks without the detector.
+//!
+//! * Detections (`det.txt`): `frame,-1,x,y,w,h,score[,...]`, 7 to 10 comma-separated columns,
+//!   1-based frames, top-left corner and size in image pixels.
+//! * Sequence info (`seqinfo.ini`): `frameRate`, `seqLength` (and image size) under `[Sequence]`.
+//! * Results: `frame,id,x,y,w,h,score,-1,-1,-1`, one line per reported track per frame.
+//!
+//! Time: frame `n` gets the stamp `(n - 1) / fps` seconds, so the tracker sees the same seconds
+//! it would see from a camera at that rate; frames without detections are still fed to the
+//! tracker (time passes for lost tracks).
+//!
+//! Scores: the tracker takes scores in [0, 1]. Public detection files do not always have them
+//! (MOT15's ACF detections range far outside; the Faster R-CNN files distributed with SORT lie
+//! in [0.5, 1]). [`ScoreNormalization`] says what to do, per file, before tracking.
+//!
+//! [`parse_detections`], [`parse_seqinfo`], [`track_rows`] and [`format_results`] are pure;
+//! [`run_mot`] does the file I/O around them.
 
-/// A MOTChallenge file that cannot be read or written.
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::track::{TrackError, Tracker, TrackerConfig};
+use crate::types::{BBox, Detection, Time};
+
+/// A MOTChallenge file that cannot be read, parsed or tracked.
 #[derive(Debug, thiserror::Error)]
 pub enum MotError {
     #[error("{path}:{line}: {message}")]
     Parse {
-        path: std::path::PathBuf,
+        path: PathBuf,
         line: usize,
         message: String,
     },
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: no frame rate: pass fps or put a seqinfo.ini with frameRate next to it")]
+    MissingFrameRate { path: PathBuf },
+    #[error("{path}: frame rate {fps} must be finite and > 0")]
+    InvalidFrameRate { path: PathBuf, fps: f64 },
+    #[error("{path}: no det.txt or det/det.txt in this sequence folder")]
+    NoDetections { path: PathBuf },
+    #[error("{path}: scores span [{min}, {max}], outside [0, 1]; choose a score normalisation (min-max)")]
+    ScoreRange { path: PathBuf, min: f32, max: f32 },
+    #[error("{path}: frame {frame}: {source}")]
+    Track {
+        path: PathBuf,
+        frame: u32,
+        #[source]
+        source: TrackError,
+    },
+}
+
+/// One line of a detection file.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MotDetection {
+    /// 1-based frame number.
+    pub frame: u32,
+    pub bbox: BBox,
+    pub score: f32,
+}
+
+/// One line of a results file.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MotResult {
+    pub frame: u32,
+    pub id: u64,
+    pub bbox: BBox,
+    pub score: f32,
+}
+
+/// The `[Sequence]` section of a `seqinfo.ini`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeqInfo {
+    pub name: Option<String>,
+    pub frame_rate: f64,
+    pub seq_length: Option<u32>,
+    pub image_width_px: Option<u32>,
+    pub image_height_px: Option<u32>,
+}
+
+/// How detection scores are brought into [0, 1] before tracking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ScoreNormalization {
+    /// `None` when every score of the file is in [0, 1], `MinMax` otherwise.
+    #[default]
+    Auto,
+    /// Scores are used as they are; any score outside [0, 1] is an error.
+    None,
+    /// The file's score range `[min, max]` is mapped affinely onto [0, 1] (all 1 when
+    /// `min == max`). Only the file as a whole defines the map, so it is offline-only.
+    MinMax,
+}
+
+/// What [`run_mot`] reads, writes and how it tracks.
+#[derive(Debug, Clone)]
+pub struct MotRunOptions {
+    /// A `det.txt` or a sequence folder holding `det/det.txt` or `det.txt` and `seqinfo.ini`.
+    pub input: PathBuf,
+    /// Where the results file goes (parent folders are created).
+    pub output: PathBuf,
+    /// Frames per second; overrides `seqinfo.ini`'s `frameRate` when given.
+    pub fps: Option<f64>,
+    pub tracker: TrackerConfig,
+    pub score_normalization: ScoreNormalization,
+}
+
+/// What [`run_mot`] did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MotRunSummary {
+    pub det_path: PathBuf,
+    pub output: PathBuf,
+    pub fps: f64,
+    /// Frames fed to the tracker: 1 to max(seqLength, last detection frame).
+    pub frames: u32,
+    pub detections: usize,
+    pub result_rows: usize,
+    /// Distinct track ids in the results.
+    pub tracks: usize,
+    /// Score range in the file, before normalisation.
+    pub score_min: f32,
+    pub score_max: f32,
+    /// `None` or `MinMax`: what `Auto` resolved to.
+    pub score_normalization: ScoreNormalization,
+}
+
+fn parse_err(path: &Path, line: usize, message: impl Into<String>) -> MotError {
+    MotError::Parse {
+        path: path.to_path_buf(),
+        line,
+        message: message.into(),
+    }
+}
+
+/// Parse a detection file's text; `path` is only used in errors (lines are 1-based).
+pub fn parse_detections(text: &str, path: &Path) -> Result<Vec<MotDetection>, MotError> {
+    let mut out = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
+        let line = i + 1;
+        let raw = raw.trim();
+        if raw.is_empty() {
+            continue;
+        }
+        let cols: Vec<&str> = raw.split(',').map(str::trim).collect();
+        if !(7..=10).contains(&cols.len()) {
+            return Err(parse_err(
+                path,
+                line,
+                format!(
+                    "{} columns, expected 7 to 10 (frame,id,x,y,w,h,score[,x,y,z])",
+                    cols.len()
+                ),
+            ));
+        }
+        let num = |k: usize, name: &str| -> Result<f64, MotError> {
+            let v: f64 = cols[k].parse().map_err(|_| {
+                parse_err(path, line, format!("{name} {:?} is not a number", cols[k]))
+            })?;
+            if v.is_finite() {
+                Ok(v)
+            } else {
+                Err(parse_err(path, line, format!("{name} is {v}, not finite")))
+            }
+        };
+        let frame = num(0, "frame")?;
+        if frame < 1.0 || frame.fract() != 0.0 || frame > f64::from(u32::MAX) {
+            return Err(parse_err(
+                path,
+                line,
+                format!("frame {frame} must be a whole number >= 1"),
+            ));
+        }
+        let (x, y, w, h) = (
+            num(2, "x")?,
+            num(3, "y")?,
+            num(4, "width")?,
+            num(5, "height")?,
+        );
+        if w <= 0.0 || h <= 0.0 {
+            return Err(parse_err(
+                path,
+                line,
+                format!("box size {w} x {h} must be positive"),
+            ));
+        }
+        let score = num(6, "score")?;
+        out.push(MotDetection {
+            frame: frame as u32,
+            bbox: BBox::from_tlwh(x as f32, y as f32, w as f32, h as f32),
+            score: score as f32,
+        });
+    }
+    Ok(out)
+}
+
+/// Parse a `seqinfo.ini`'s text (`frameRate` required).
+pub fn parse_seqinfo(text: &str, path: &Path) -> Result<SeqInfo, MotError> {
+    let mut values: BTreeMap<String, (usize, String)> = BTreeMap::new();
+    for (i, raw) in text.lines().enumerate() {
+        let raw = raw.trim();
+        if raw.is_empty() || raw.starts_with('[') || raw.starts_with(';') || raw.starts_with('#') {
+            continue;
+        }
+        let Some((k, v)) = raw.split_once('=') else {
+            return Err(parse_err(path, i + 1, format!("{raw:?} is not key=value")));
+        };
+        values.insert(k.trim().to_string(), (i + 1, v.trim().to_string()));
+    }
+    let uint = |key: &str| -> Result<Option<u32>, MotError> {
+        values
+            .get(key)
+            .map(|(line, v)| {
+                v.parse::<u32>().map_err(|_| {
+                    parse_err(path, *line, format!("{key} {v:?} is not a whole number"))
+                })
+            })
+            .transpose()
+    };
+    let frame_rate = match values.get("frameRate") {
+        Some((line, v)) => {
+            let fps: f64 = v
+                .parse()
+                .map_err(|_| parse_err(path, *line, format!("frameRate {v:?} is not a number")))?;
+            if !(fps.is_finite() && fps > 0.0) {
+                return Err(parse_err(
+                    path,
+                    *line,
+                    format!("frameRate {fps} must be > 0"),
+                ));
+            }
+            fps
+        }
+        None => {
+            return Err(MotError::MissingFrameRate {
+                path: path.to_path_buf(),
+            })
+        }
+    };
+    Ok(SeqInfo {
+        name: values.get("name").map(|(_, v)| v.clone()),
+        frame_rate,
+        seq_length: uint("seqLength")?,
+        image_width_px: uint("imWidth")?,
+        image_height_px: uint("imHeight")?,
+    })
+}
+
+/// The stamp of 1-based frame `frame` at `fps` frames per second: `(frame - 1) / fps`.
+pub fn frame_stamp(frame: u32, fps: f64) -> Time {
+    Time::from_ns((f64::from(frame.saturating_sub(1)) * 1e9 / fps).round() as i64)
+}
+
+/// The file's score range, `None` for an empty file.
+pub fn score_range(dets: &[MotDetection]) -> Option<(f32, f32)> {
+    dets.iter().fold(None, |acc, d| match acc {
+        None => Some((d.score, d.score)),
+        Some((lo, hi)) => Some((lo.min(d.score), hi.max(d.score))),
+    })
+}
+
+/// Apply a normalisation in place; returns what `Auto` resolved to. `path` names the file in
+/// the error for out-of-range scores under `None`.
+pub fn normalize_scores(
+    dets: &mut [MotDetection],
+    mode: ScoreNormalization,
+    path: &Path,
+) -> Result<ScoreNormalization, MotError> {
+    let Some((min, max)) = score_range(dets) else {
+        return Ok(ScoreNormalization::None);
+    };
+    let in_unit = min >= 0.0 && max <= 1.0;
+    let mode = match mode {
+        ScoreNormalization::Auto if in_unit => ScoreNormalization::None,
+        ScoreNormalization::Auto => ScoreNormalization::MinMax,
+        m => m,
+    };
+    match mode {
+        ScoreNormalization::None if !in_unit => Err(MotError::ScoreRange {
+            path: path.to_path_buf(),
+            min,
+            max,
+        }),
+        ScoreNormalization::MinMax => {
+            let span = max - min;
+            for d in dets.iter_mut() {
+                d.score = if span > 0.0 {
+                    (d.score - min) / span
+                } else {
+                    1.0
+                };
+            }
+            Ok(mode)
+        }
+        _ => Ok(mode),
+    }
+}
+
+/// Track a whole sequence: frames `1..=frames` (and any later frame that has detections) at
+/// `fps`, every detection of class 0 `person`. Pure: the core of [`run_mot`] and of the
+/// benchmarks. `path` names the file in errors.
+pub fn track_rows(
+    dets: &[MotDetection],
+    fps: f64,
+    frames: u32,
+    config: &TrackerConfig,
+    path: &Path,
+) -> Result<Vec<MotResult>, MotError> {
+    if !(fps.is_finite() && fps > 0.0) {
+        return Err(MotError::InvalidFrameRate {
+            path: path.to_path_buf(),
+            fps,
+        });
+    }
+    let mut tracker = Tracker::new(config.clone()).map_err(|source| MotError::Track {
+        path: path.to_path_buf(),
+        frame: 0,
+        source,
+    })?;
+    let mut by_frame: BTreeMap<u32, Vec<Detection>> = BTreeMap::new();
+    for d in dets {
+        by_frame.entry(d.frame).or_default().push(Detection {
+            bbox: d.bbox,
+            class_index: 0,
+            label: "person".to_string(),
+            score: d.score,
+        });
+    }
+    let last = frames.max(by_frame.keys().next_back().copied().unwrap_or(0));
+    let empty = Vec::new();
+    let mut out = Vec::new();
+    for frame in 1..=last {
+        let frame_dets = by_frame.get(&frame).unwrap_or(&empty);
+        let tracks = tracker
+            .update(frame_stamp(frame, fps), frame_dets)
+            .map_err(|source| MotError::Track {
+                path: path.to_path_buf(),
+                frame,
+                source,
+            })?;
+        out.extend(tracks.iter().map(|t| MotResult {
+            frame,
+            id: t.id,
+            bbox: t.bbox,
+            score: t.score,
+        }));
+    }
+    Ok(out)
+}
+
+/// Results as MOTChallenge text: `frame,id,x,y,w,h,score,-1,-1,-1`.
+pub fn format_results(rows: &[MotResult]) -> String {
+    use std::fmt::Write;
+    let mut s = String::with_capacity(rows.len() * 48);
+    for r in rows {
+        // Writing to a String cannot fail.
+        let _ = writeln!(
+            s,
+            "{},{},{:.3},{:.3},{:.3},{:.3},{:.4},-1,-1,-1",
+            r.frame,
+            r.id,
+            r.bbox.x_min,
+            r.bbox.y_min,
+            r.bbox.width(),
+            r.bbox.height(),
+            r.score
+        );
+    }
+    s
+}
+
+fn read(path: &Path) -> Result<String, MotError> {
+    std::fs::read_to_string(path).map_err(|source| MotError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Where the detections and the `seqinfo.ini` of an input are.
+fn locate(input: &Path) -> Result<(PathBuf, Option<PathBuf>), MotError> {
+    if input.is_dir() {
+        let det = [input.join("det").join("det.txt"), input.join("det.txt")]
+            .into_iter()
+            .find(|p| p.is_file())
+            .ok_or_else(|| MotError::NoDetections {
+                path: input.to_path_buf(),
+            })?;
+        let ini = input.join("seqinfo.ini");
+        return Ok((det, ini.is_file().then_some(ini)));
+    }
+    // A det.txt: look for seqinfo.ini beside it, then one folder up (`<seq>/det/det.txt`).
+    let dir = input.parent().unwrap_or(Path::new("."));
+    let ini = [dir.join("seqinfo.ini"), dir.join("..").join("seqinfo.ini")]
+        .into_iter()
+        .find(|p| p.is_file());
+    Ok((input.to_path_buf(), ini))
+}
+
+/// Read detections, track them, write MOTChallenge results.
+pub fn run_mot(opts: &MotRunOptions) -> Result<MotRunSummary, MotError> {
+    let (det_path, ini_path) = locate(&opts.input)?;
+    let seqinfo = ini_path
+        .as_deref()
+        .map(|p| parse_seqinfo(&read(p)?, p))
+        .transpose()?;
+    let fps = match (opts.fps, &seqinfo) {
+        (Some(fps), _) => fps,
+        (None, Some(info)) => info.frame_rate,
+        (None, None) => return Err(MotError::MissingFrameRate { path: det_path }),
+    };
+    if !(fps.is_finite() && fps > 0.0) {
+        return Err(MotError::InvalidFrameRate {
+            path: det_path,
+            fps,
+        });
+    }
+    let mut dets = parse_detections(&read(&det_path)?, &det_path)?;
+    let (score_min, score_max) = score_range(&dets).unwrap_or((0.0, 0.0));
+    let applied = normalize_scores(&mut dets, opts.score_normalization, &det_path)?;
+    let frames = seqinfo.as_ref().and_then(|s| s.seq_length).unwrap_or(0);
+    let rows = track_rows(&dets, fps, frames, &opts.tracker, &det_path)?;
+    if let Some(dir) = opts.output.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|source| MotError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+    }
+    std::fs::write(&opts.output, format_results(&rows)).map_err(|source| MotError::Io {
+        path: opts.output.clone(),
+        source,
+    })?;
+    let mut ids: Vec<u64> = rows.iter().map(|r| r.id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let last_det = dets.iter().map(|d| d.frame).max().unwrap_or(0);
+    Ok(MotRunSummary {
+        det_path,
+        output: opts.output.clone(),
+        fps,
+        frames: frames.max(last_det),
+        detections: dets.len(),
+        result_rows: rows.len(),
+        tracks: ids.len(),
+        score_min,
+        score_max,
+        score_normalization: applied,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_mot15_lines() {
+        let text = "1,-1,649.441,231.502,44.417,86.13,0.995474,-1,-1,-1\n\n2,-1,1,2,3,4,0.5\n";
+        let d = parse_detections(text, Path::new("det.txt")).unwrap();
+        assert_eq!(d.len(), 2);
+        assert_eq!(d[0].frame, 1);
+        assert!((d[0].bbox.x_max - (649.441 + 44.417)).abs() < 1e-3);
+        assert_eq!(d[1].score, 0.5);
+    }
+
+    #[test]
+    fn stamps_follow_frames() {
+        assert_eq!(frame_stamp(1, 7.0).as_ns(), 0);
+        assert_eq!(frame_stamp(8, 7.0).as_ns(), 1_000_000_000);
+        assert_eq!(frame_stamp(2, 25.0).as_ns(), 40_000_000);
+    }
+
+    #[test]
+    fn seqinfo_and_scores() {
+        let ini = "[Sequence]\nname=X\nframeRate=7\nseqLength=795\nimWidth=768\n";
+        let s = parse_seqinfo(ini, Path::new("seqinfo.ini")).unwrap();
+        assert_eq!((s.frame_rate, s.seq_length), (7.0, Some(795)));
+        assert!(matches!(
+            parse_seqinfo("[Sequence]\nseqLength=3\n", Path::new("s.ini")),
+            Err(MotError::MissingFrameRate { .. })
+        ));
+        let mut d = parse_detections("1,-1,0,0,1,1,-2\n1,-1,0,0,1,1,8\n", Path::new("d")).unwrap();
+        assert!(matches!(
+            normalize_scores(&mut d.clone(), ScoreNormalization::None, Path::new("d")),
+            Err(MotError::ScoreRange { .. })
+        ));
+        let m = normalize_scores(&mut d, ScoreNormalization::Auto, Path::new("d")).unwrap();
+        assert_eq!(m, ScoreNormalization::MinMax);
+        assert_eq!((d[0].score, d[1].score), (0.0, 1.0));
+    }
 }

@@ -1,1 +1,234 @@
-//! Darknet letterbox preprocessing. (Scaffold: filled in by the detector work.)
+//! Darknet letterbox preprocessing: a packed RGB8 image in, the network input blob out
+//! (`3 x S x S` f32, CHW, RGB, values in `[0, 1]`), plus the [`ImageFromModel`] transform that
+//! takes boxes from model pixels back to image pixels.
+//!
+//! Follows darknet's `letterbox_image` exactly: the scaled size is computed in integers as
+//! darknet does (`new_h = h * S / w` when the width limits), the image is resized with
+//! darknet's `resize_image` (separable bilinear with corner-aligned sampling,
+//! `scale = (in - 1) / (out - 1)`, evaluated in f32 in darknet's order), pasted at
+//! `((S - new_w) / 2, (S - new_h) / 2)` on a canvas filled with 0.5.
+
+use crate::darknet::ModelError;
+use crate::types::{BBox, RgbImage};
+
+/// The letterbox stage for a square network input of `size_px` pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Letterbox {
+    pub size_px: u32,
+}
+
+/// Maps boxes from model (letterboxed input) pixels to source image pixels:
+/// `x_image = (x_model - offset_x_px) * scale_x`, likewise for y.
+///
+/// Per-axis scales (`image_w / new_w`, `image_h / new_h`) because darknet rounds the scaled
+/// size down to whole pixels, so the two axes differ by up to a pixel's worth.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ImageFromModel {
+    pub scale_x: f32,
+    pub scale_y: f32,
+    /// Left edge of the pasted image in the model input, in model pixels.
+    pub offset_x_px: f32,
+    /// Top edge of the pasted image in the model input, in model pixels.
+    pub offset_y_px: f32,
+}
+
+impl ImageFromModel {
+    /// The box in image pixels (not clipped).
+    pub fn apply(&self, bbox_model: &BBox) -> BBox {
+        BBox {
+            x_min: (bbox_model.x_min - self.offset_x_px) * self.scale_x,
+            y_min: (bbox_model.y_min - self.offset_y_px) * self.scale_y,
+            x_max: (bbox_model.x_max - self.offset_x_px) * self.scale_x,
+            y_max: (bbox_model.y_max - self.offset_y_px) * self.scale_y,
+        }
+    }
+}
+
+/// The geometry darknet's `letterbox_image` picks for an image of `w x h` in an `s x s` input:
+/// `(new_w, new_h, offset_x, offset_y)`, all integer pixels.
+pub fn letterbox_geometry(w: u32, h: u32, s: u32) -> (u32, u32, u32, u32) {
+    // darknet compares the float ratios, then scales in integers (truncating).
+    let (new_w, new_h) = if (s as f32 / w as f32) < (s as f32 / h as f32) {
+        (s, (u64::from(h) * u64::from(s) / u64::from(w)) as u32)
+    } else {
+        ((u64::from(w) * u64::from(s) / u64::from(h)) as u32, s)
+    };
+    // a 1 x 1000 image would otherwise scale to width 0
+    let (new_w, new_h) = (new_w.max(1), new_h.max(1));
+    (new_w, new_h, (s - new_w) / 2, (s - new_h) / 2)
+}
+
+impl Letterbox {
+    pub fn new(size_px: u32) -> Self {
+        Self { size_px }
+    }
+
+    /// Letterboxes `img` into a fresh `3 * S * S` buffer.
+    pub fn apply(&self, img: &RgbImage) -> Result<(Vec<f32>, ImageFromModel), ModelError> {
+        let mut blob = Vec::new();
+        let transform = self.apply_into(img, &mut blob)?;
+        Ok((blob, transform))
+    }
+
+    /// Letterboxes `img` into `blob`, resized to `3 * S * S` (no allocation once it has that
+    /// capacity).
+    pub fn apply_into(
+        &self,
+        img: &RgbImage,
+        blob: &mut Vec<f32>,
+    ) -> Result<ImageFromModel, ModelError> {
+        let (w, h) = (img.width as usize, img.height as usize);
+        let image_err = |message: &str| ModelError::Image {
+            width: img.width,
+            height: img.height,
+            data_len: img.data.len(),
+            message: message.to_string(),
+        };
+        if w == 0 || h == 0 {
+            return Err(image_err("empty image"));
+        }
+        if img.data.len() != 3 * w * h {
+            return Err(image_err("data length is not 3 * width * height"));
+        }
+        if self.size_px == 0 {
+            return Err(image_err("letterbox size is 0"));
+        }
+        let s = self.size_px as usize;
+        let (new_w, new_h, off_x, off_y) = letterbox_geometry(img.width, img.height, self.size_px);
+        let (new_w, new_h, off_x, off_y) = (
+            new_w as usize,
+            new_h as usize,
+            off_x as usize,
+            off_y as usize,
+        );
+
+        blob.clear();
+        blob.resize(3 * s * s, 0.5);
+
+        // Horizontal pass into `part` (new_w x h, interleaved RGB), as darknet's first loop.
+        let w_scale = if new_w > 1 {
+            (w - 1) as f32 / (new_w - 1) as f32
+        } else {
+            0.0
+        };
+        let h_scale = if new_h > 1 {
+            (h - 1) as f32 / (new_h - 1) as f32
+        } else {
+            0.0
+        };
+        let px = |x: usize, y: usize, k: usize| f32::from(img.data[(y * w + x) * 3 + k]) / 255.0;
+        let mut part = vec![0f32; new_w * h * 3];
+        for r in 0..h {
+            for c in 0..new_w {
+                for k in 0..3 {
+                    let val = if c == new_w - 1 || w == 1 {
+                        px(w - 1, r, k)
+                    } else {
+                        let sx = c as f32 * w_scale;
+                        let ix = sx as usize;
+                        let dx = sx - ix as f32;
+                        (1.0 - dx) * px(ix, r, k) + dx * px(ix + 1, r, k)
+                    };
+                    part[(r * new_w + c) * 3 + k] = val;
+                }
+            }
+        }
+        // Vertical pass straight into the canvas; darknet writes (1 - dy) * row iy and then
+        // adds dy * row iy + 1 except on the last row.
+        let plane = s * s;
+        for r in 0..new_h {
+            let sy = r as f32 * h_scale;
+            let iy = (sy as usize).min(h - 1);
+            let dy = sy - iy as f32;
+            let last = r == new_h - 1 || h == 1;
+            for c in 0..new_w {
+                for k in 0..3 {
+                    let mut val = (1.0 - dy) * part[(iy * new_w + c) * 3 + k];
+                    if !last {
+                        val += dy * part[((iy + 1) * new_w + c) * 3 + k];
+                    }
+                    blob[k * plane + (r + off_y) * s + c + off_x] = val;
+                }
+            }
+        }
+        Ok(ImageFromModel {
+            scale_x: w as f32 / new_w as f32,
+            scale_y: h as f32 / new_h as f32,
+            offset_x_px: off_x as f32,
+            offset_y_px: off_y as f32,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn geometry_matches_darknet_integers() {
+        // 768x576 (PETS09) in 416: width limits, new_h = 576 * 416 / 768 = 312
+        assert_eq!(letterbox_geometry(768, 576, 416), (416, 312, 0, 52));
+        // 640x424: 424 * 416 / 640 = 275.6 -> 275, offset (416 - 275) / 2 = 70
+        assert_eq!(letterbox_geometry(640, 424, 416), (416, 275, 0, 70));
+        // portrait
+        assert_eq!(letterbox_geometry(300, 600, 416), (208, 416, 104, 0));
+    }
+
+    #[test]
+    fn padding_is_half_and_constant_image_survives() {
+        let mut img = RgbImage::new(64, 32);
+        for p in img.data.chunks_exact_mut(3) {
+            p.copy_from_slice(&[255, 0, 51]);
+        }
+        let (blob, t) = Letterbox::new(32).apply(&img).unwrap();
+        assert_eq!(blob.len(), 3 * 32 * 32);
+        // 64x32 -> 32x16 at offset y 8
+        assert_eq!(t.offset_y_px, 8.0);
+        assert_eq!(blob[0], 0.5);
+        let at = |k: usize, y: usize, x: usize| blob[k * 1024 + y * 32 + x];
+        for y in 8..24 {
+            for x in 0..32 {
+                assert!((at(0, y, x) - 1.0).abs() < 1e-6);
+                assert!(at(1, y, x).abs() < 1e-6);
+                assert!((at(2, y, x) - 0.2).abs() < 1e-6);
+            }
+        }
+        assert_eq!(at(1, 7, 5), 0.5);
+        assert_eq!(at(1, 24, 5), 0.5);
+    }
+
+    #[test]
+    fn transform_maps_canvas_corners_to_image_corners() {
+        let img = RgbImage::new(768, 576);
+        let (_, t) = Letterbox::new(416).apply(&img).unwrap();
+        let b = t.apply(&BBox {
+            x_min: 0.0,
+            y_min: 52.0,
+            x_max: 416.0,
+            y_max: 364.0,
+        });
+        assert!((b.x_min).abs() < 1e-4 && (b.y_min).abs() < 1e-4);
+        assert!((b.x_max - 768.0).abs() < 1e-3 && (b.y_max - 576.0).abs() < 1e-3);
+    }
+
+    #[test]
+    fn bad_images_are_errors() {
+        let lb = Letterbox::new(416);
+        assert!(lb.apply(&RgbImage::new(0, 10)).is_err());
+        let mut img = RgbImage::new(4, 4);
+        img.data.pop();
+        assert!(lb.apply(&img).is_err());
+    }
+
+    #[test]
+    fn apply_into_reuses_the_buffer() {
+        let img = RgbImage::new(50, 40);
+        let lb = Letterbox::new(64);
+        let mut buf = Vec::new();
+        lb.apply_into(&img, &mut buf).unwrap();
+        let ptr = buf.as_ptr();
+        lb.apply_into(&img, &mut buf).unwrap();
+        assert_eq!(ptr, buf.as_ptr());
+        assert_eq!(buf, lb.apply(&img).unwrap().0);
+    }
+}

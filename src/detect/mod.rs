@@ -1,2 +1,297 @@
-//! YOLO output decoding, class-aware NMS, class mapping, and the `Detector` stage.
-//! (Scaffold: filled in by the detector work.)
+//! The detection stage: YOLO decoding ([`decode`]), class-aware NMS ([`mod@nms`]), class labels
+//! and mapping ([`classes`]), configuration ([`config`]), and [`Detector`], which chains
+//! letterbox -> darknet forward -> decode -> NMS -> boxes in image pixels.
+//!
+//! Input: a packed RGB8 [`RgbImage`]. Output: [`Detection`]s with corners in the source
+//! image's pixels, clipped to the image, sorted by score (descending), then class, then
+//! corners, so the same image always gives the same list.
+
+pub mod classes;
+pub mod config;
+pub mod decode;
+pub mod nms;
+
+use std::time::{Duration, Instant};
+
+use candle_core::{Device, Tensor};
+
+use crate::darknet::{Darknet, ModelError, YoloHead};
+use crate::preprocess::{ImageFromModel, Letterbox};
+use crate::types::{Detection, RgbImage};
+
+pub use classes::{ClassMap, DEFAULT_CLASS_MAP};
+pub use config::{cache_dir, DetectorConfig, ModelKind, ModelPaths};
+pub use decode::{decode_head, Candidate, HeadGeometry};
+pub use nms::nms;
+
+/// Wall time of each detection stage for one image.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DetectTimings {
+    pub letterbox: Duration,
+    /// Network forward pass including the copy of the head outputs to the host (which waits
+    /// for an accelerator to finish).
+    pub forward: Duration,
+    pub decode_nms: Duration,
+}
+
+/// Decodes the candidates of batch item `batch_index` from all heads (model pixels, before
+/// NMS). The network input size is each head's grid times its stride.
+pub fn decode_heads(
+    heads: &[YoloHead],
+    batch_index: usize,
+    confidence_min: f32,
+) -> Result<Vec<Candidate>, ModelError> {
+    let mut out = Vec::new();
+    for (h, head) in heads.iter().enumerate() {
+        let candle = |source| ModelError::Candle {
+            context: format!("reading yolo head {h}"),
+            source,
+        };
+        let (_, _, grid_h, grid_w) = head.output.dims4().map_err(candle)?;
+        let data: Vec<f32> = head
+            .output
+            .get(batch_index)
+            .and_then(|t| t.flatten_all())
+            .and_then(|t| t.to_vec1())
+            .map_err(candle)?;
+        let geometry = HeadGeometry {
+            grid_w,
+            grid_h,
+            anchors: head.anchors.clone(),
+            classes: head.classes,
+            scale_x_y: head.scale_x_y,
+            input_w_px: grid_w * head.stride_px,
+            input_h_px: grid_h * head.stride_px,
+        };
+        decode_head(&data, &geometry, confidence_min, &mut out).map_err(|expected| {
+            ModelError::InputShape {
+                shape: head.output.dims().to_vec(),
+                message: format!(
+                    "yolo head {h} holds {} values, expected {expected}",
+                    data.len()
+                ),
+            }
+        })?;
+    }
+    Ok(out)
+}
+
+/// Filters candidates through `classes`, maps them to image pixels with `image_from_model`
+/// and clips them to `width x height`; boxes left with no area are dropped. Keeps the order.
+pub fn to_image_detections(
+    candidates: &[Candidate],
+    classes: &ClassMap,
+    image_from_model: &ImageFromModel,
+    width: u32,
+    height: u32,
+) -> Vec<Detection> {
+    candidates
+        .iter()
+        .filter_map(|c| {
+            let label = classes.label(c.class_index)?;
+            let bbox = image_from_model
+                .apply(&c.bbox_model)
+                .clip(width as f32, height as f32);
+            (bbox.area() > 0.0).then(|| Detection {
+                bbox,
+                class_index: c.class_index,
+                label: label.to_string(),
+                score: c.score,
+            })
+        })
+        .collect()
+}
+
+/// A loaded detector: model, letterbox, thresholds and class map.
+#[derive(Debug)]
+pub struct Detector {
+    config: DetectorConfig,
+    paths: ModelPaths,
+    net: Darknet,
+    classes: ClassMap,
+    letterbox: Letterbox,
+}
+
+impl Detector {
+    /// Validates `config`, then loads the model (from the asset cache unless paths are given)
+    /// onto `device`.
+    pub fn load(config: &DetectorConfig, device: &Device) -> Result<Self, ModelError> {
+        config.validate()?;
+        let paths = config.model_paths();
+        for path in [&paths.cfg, &paths.weights, &paths.names] {
+            if !path.is_file() {
+                return Err(ModelError::AssetMissing { path: path.clone() });
+            }
+        }
+        let net_cfg = crate::darknet::NetConfig::from_file(&paths.cfg)?;
+        let weights = crate::darknet::weights::load_weights(&net_cfg, &paths.cfg, &paths.weights)?;
+        let net = Darknet::from_parts(&net_cfg, &weights, &paths.cfg, device)?;
+        let classes = ClassMap::from_names_file(
+            &paths.names,
+            &config.class_map,
+            config.keep_unmapped_classes,
+        )?;
+        for (index, layer) in net_cfg.layers.iter().enumerate() {
+            if let crate::darknet::Layer::Yolo(y) = layer {
+                if y.classes != classes.names().len() {
+                    return Err(ModelError::Architecture {
+                        path: paths.cfg.clone(),
+                        layer: index,
+                        message: format!(
+                            "{} classes, but {} lists {} names",
+                            y.classes,
+                            paths.names.display(),
+                            classes.names().len()
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(Self {
+            config: config.clone(),
+            paths,
+            net,
+            classes,
+            letterbox: Letterbox::new(config.input_size_px),
+        })
+    }
+
+    pub fn config(&self) -> &DetectorConfig {
+        &self.config
+    }
+
+    /// The files the model was loaded from.
+    pub fn model_paths(&self) -> &ModelPaths {
+        &self.paths
+    }
+
+    pub fn class_map(&self) -> &ClassMap {
+        &self.classes
+    }
+
+    pub fn letterbox(&self) -> Letterbox {
+        self.letterbox
+    }
+
+    pub fn network(&self) -> &Darknet {
+        &self.net
+    }
+
+    /// Detects objects in `image`; boxes in image pixels.
+    pub fn detect(&self, image: &RgbImage) -> Result<Vec<Detection>, ModelError> {
+        self.detect_timed(image).map(|(d, _)| d)
+    }
+
+    /// [`Detector::detect`] plus the time each stage took.
+    pub fn detect_timed(
+        &self,
+        image: &RgbImage,
+    ) -> Result<(Vec<Detection>, DetectTimings), ModelError> {
+        let t0 = Instant::now();
+        let (blob, image_from_model) = self.letterbox.apply(image)?;
+        let s = self.letterbox.size_px as usize;
+        let t1 = Instant::now();
+        let input = Tensor::from_vec(blob, (1, 3, s, s), self.net.device()).map_err(|source| {
+            ModelError::Candle {
+                context: "building the input tensor".into(),
+                source,
+            }
+        })?;
+        let heads = self.net.forward(&input)?;
+        // Pull the heads to the host now, so that the forward time includes the device work.
+        let heads = heads
+            .into_iter()
+            .map(|mut h| {
+                h.output = h.output.to_device(&Device::Cpu)?;
+                Ok(h)
+            })
+            .collect::<candle_core::Result<Vec<_>>>()
+            .map_err(|source| ModelError::Candle {
+                context: "copying the yolo heads to the host".into(),
+                source,
+            })?;
+        let t2 = Instant::now();
+        let mut candidates = decode_heads(&heads, 0, self.config.confidence_min)?;
+        candidates.retain(|c| self.classes.label(c.class_index).is_some());
+        let kept = nms(candidates, self.config.nms_iou_max);
+        let detections = to_image_detections(
+            &kept,
+            &self.classes,
+            &image_from_model,
+            image.width,
+            image.height,
+        );
+        let t3 = Instant::now();
+        Ok((
+            detections,
+            DetectTimings {
+                letterbox: t1 - t0,
+                forward: t2 - t1,
+                decode_nms: t3 - t2,
+            },
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detector_can_move_to_a_pipeline_thread() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<Detector>();
+    }
+
+    #[test]
+    fn image_detections_are_mapped_clipped_and_filtered() {
+        let classes = ClassMap::new(
+            vec!["person".into(), "kite".into()],
+            &["person=pedestrian".into()],
+            false,
+        )
+        .unwrap();
+        let t = ImageFromModel {
+            scale_x: 2.0,
+            scale_y: 2.0,
+            offset_x_px: 0.0,
+            offset_y_px: 10.0,
+        };
+        let cand = |x_min: f32, y_min: f32, class_index: usize| Candidate {
+            bbox_model: crate::types::BBox {
+                x_min,
+                y_min,
+                x_max: x_min + 20.0,
+                y_max: y_min + 20.0,
+            },
+            class_index,
+            score: 0.5,
+        };
+        let out = to_image_detections(
+            &[
+                cand(10.0, 20.0, 0),
+                cand(10.0, 20.0, 1),
+                cand(90.0, 0.0, 0),
+                cand(10.0, 0.0, 0),
+            ],
+            &classes,
+            &t,
+            100,
+            100,
+        );
+        // kite filtered; the box at x 90..110 model = 180..220 image lies outside: dropped;
+        // the box at y 0..20 model = -20..20 image is clipped to 0..20.
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0].label, "pedestrian");
+        assert_eq!(
+            (
+                out[0].bbox.x_min,
+                out[0].bbox.y_min,
+                out[0].bbox.x_max,
+                out[0].bbox.y_max
+            ),
+            (20.0, 20.0, 60.0, 60.0)
+        );
+        assert_eq!((out[1].bbox.y_min, out[1].bbox.y_max), (0.0, 20.0));
+    }
+}

@@ -1,9 +1,41 @@
-//! Multi-object tracking: Kalman filters on nalgebra, ByteTrack-style association.
-//! (Scaffold: filled in by the tracker work.)
+//! Multi-object tracking: Kalman filters on nalgebra, ByteTrack-style association, time from
+//! header stamps.
+//!
+//! * [`kalman`]: constant-velocity filter of `[cx, cy, w, h]` in image pixels, pure
+//!   `predict`/`update` with `dt` in seconds, Joseph-form update.
+//! * [`assign`]: optimal assignment (Kuhn–Munkres on connected components).
+//! * [`tracker`]: the [`Tracker`] stage: detections with a stamp in, [`TrackOutput`]s out.
+//! * [`config`]: [`TrackerConfig`], the `tracking:` block of the parameter file.
+//!
+//! Inputs and outputs are plain values ([`crate::types::Detection`], [`crate::types::Time`]);
+//! no clocks, files or channels in here.
 
-/// A tracker update that cannot be applied.
+pub mod assign;
+pub mod config;
+pub mod kalman;
+pub mod tracker;
+
+pub use config::{InvalidTrackerConfig, TrackerConfig};
+pub use kalman::{KalmanError, KalmanNoise};
+pub use tracker::{TrackOutput, TrackState, Tracker};
+
+/// A tracker update that cannot be applied. The tracker is unchanged after any of these.
 #[derive(Debug, thiserror::Error)]
 pub enum TrackError {
-    #[error("singular innovation covariance for track {track_id}")]
-    SingularInnovation { track_id: u64 },
+    #[error(transparent)]
+    Config(#[from] InvalidTrackerConfig),
+    /// Stamps must strictly increase within a stream (see [`tracker`] for the policy).
+    #[error(
+        "stamp {stamp_ns} ns is {} the previous update's {previous_ns} ns; stamps must strictly increase",
+        if stamp_ns == previous_ns { "equal to" } else { "earlier than" }
+    )]
+    NonMonotonicStamp { previous_ns: i64, stamp_ns: i64 },
+    #[error("detection {index}: {reason}")]
+    InvalidDetection { index: usize, reason: String },
+    #[error("Kalman filter of track {track_id}: {source}")]
+    Kalman {
+        track_id: u64,
+        #[source]
+        source: KalmanError,
+    },
 }

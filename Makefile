@@ -1,0 +1,49 @@
+# lookout: the two commands a newcomer needs, and the pieces they are made of.
+#
+#   make demo   set up (assets, oracles) and replay the PETS09-S2L1 recording through the detector
+#   make test   set up (assets, oracles, ROS 2 from PyPI) and run every test tier
+#
+# Everything is cached under $(LOOKOUT_CACHE) (default ~/.cache/lookout), the cargo build too.
+
+SHELL := /bin/bash
+export LOOKOUT_CACHE ?= $(HOME)/.cache/lookout
+export CARGO_TARGET_DIR ?= $(LOOKOUT_CACHE)/target
+CARGO ?= cargo
+LOOKOUT := $(CARGO_TARGET_DIR)/release/lookout
+DEMO_IN := recordings/pets09-s2l1.mcap
+DEMO_OUT := out/pets09-s2l1.detections.mcap
+
+.PHONY: demo test setup setup-ros build lint test-rust test-ros record-demo clean-out
+
+demo: setup build $(DEMO_IN)
+	$(LOOKOUT) replay $(DEMO_IN) --out $(DEMO_OUT)
+
+test: setup setup-ros lint test-rust test-ros
+
+setup:
+	scripts/setup.sh
+
+setup-ros:
+	scripts/setup-ros.sh
+
+build:
+	$(CARGO) build --release --locked --bin lookout
+
+$(DEMO_IN): | build
+	$(LOOKOUT) record $(LOOKOUT_CACHE)/data/vtest.avi --fps 7 --out $(DEMO_IN)
+
+record-demo: build
+	$(LOOKOUT) record $(LOOKOUT_CACHE)/data/vtest.avi --fps 7 --out $(DEMO_IN)
+
+lint:
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --locked --all-targets -- -D warnings
+
+test-rust:
+	$(CARGO) test --locked
+
+test-ros:
+	scripts/test-ros.sh
+
+clean-out:
+	rm -rf out $(DEMO_IN)

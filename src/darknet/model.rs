@@ -1,0 +1,558 @@
+//! The darknet network in candle: built once from a parsed cfg and its weights, then run as a
+//! forward pass that returns the raw YOLO head outputs.
+//!
+//! * Input: `N x C x H x W` f32 (C = the cfg's `channels`, 3 for RGB in `[0, 1]`), H and W
+//!   multiples of 32.
+//! * Output: one [`YoloHead`] per `[yolo]` layer, in cfg order, each holding the tensor
+//!   `N x (A * (5 + classes)) x H/stride x W/stride` laid out as darknet's `entry_index`
+//!   (per anchor: tx, ty, tw, th, objectness, class logits; each a `H x W` plane). Nothing is
+//!   activated yet; [`crate::detect::decode`] does that.
+//!
+//! At load, batch-norm is folded into each convolution's kernel and bias (see
+//! [`super::weights::ConvWeights::folded`]). On the CPU the bias add and activation run as one
+//! in-place pass over the convolution output (a custom candle op) instead of two allocating ops.
+//! Layer semantics follow darknet (AlexeyAB fork): max-pool padding `size - 1` split as
+//! `padding / 2` before and the rest after, route `groups`/`group_id` channel slices,
+//! nearest-neighbour upsample, shortcut sum then activation.
+
+use std::path::{Path, PathBuf};
+
+use candle_core::{CpuStorage, DType, Device, Layout, Tensor};
+
+use super::cfg::{Activation, Layer, NetConfig};
+use super::weights::{load_weights, NetWeights};
+use super::ModelError;
+
+/// One detection head's raw output plus what decoding needs to interpret it.
+#[derive(Debug, Clone)]
+pub struct YoloHead {
+    /// `N x (A * (5 + classes)) x grid_h x grid_w`, un-activated.
+    pub output: Tensor,
+    /// This head's anchors (the cfg's `anchors` selected by `mask`), `(w, h)` in input pixels.
+    pub anchors: Vec<(f32, f32)>,
+    /// Input pixels per grid cell.
+    pub stride_px: usize,
+    pub classes: usize,
+    /// Grid-sensitivity factor (1.0 = plain YOLOv3 decoding).
+    pub scale_x_y: f32,
+}
+
+#[derive(Debug)]
+enum Block {
+    Conv {
+        /// Folded kernel `filters x in/groups x k x k`.
+        kernel: Tensor,
+        /// Folded bias, `filters` values (used by the fused CPU op).
+        bias: Vec<f32>,
+        /// Folded bias as `1 x filters x 1 x 1` (used on other devices).
+        bias_tensor: Tensor,
+        stride: usize,
+        padding: usize,
+        groups: usize,
+        activation: Activation,
+    },
+    MaxPool {
+        size: usize,
+        stride: usize,
+        padding: usize,
+    },
+    Route {
+        layers: Vec<usize>,
+        groups: usize,
+        group_id: usize,
+    },
+    Upsample {
+        stride: usize,
+    },
+    Shortcut {
+        from: usize,
+        activation: Activation,
+    },
+    Yolo {
+        anchors: Vec<(f32, f32)>,
+        classes: usize,
+        scale_x_y: f32,
+    },
+}
+
+/// A darknet network ready to run on one candle device.
+#[derive(Debug)]
+pub struct Darknet {
+    blocks: Vec<Block>,
+    /// Whether each layer's output is read by a later route/shortcut (kept until the end).
+    needed_later: Vec<bool>,
+    channels: usize,
+    device: Device,
+    cfg_path: PathBuf,
+}
+
+impl Darknet {
+    /// Loads `cfg_path` and `weights_path` onto `device`.
+    pub fn load(cfg_path: &Path, weights_path: &Path, device: &Device) -> Result<Self, ModelError> {
+        let cfg = NetConfig::from_file(cfg_path)?;
+        let weights = load_weights(&cfg, cfg_path, weights_path)?;
+        Self::from_parts(&cfg, &weights, cfg_path, device)
+    }
+
+    /// Builds the network from an already parsed cfg and weights; `cfg_path` names the cfg in
+    /// errors.
+    pub fn from_parts(
+        cfg: &NetConfig,
+        weights: &NetWeights,
+        cfg_path: &Path,
+        device: &Device,
+    ) -> Result<Self, ModelError> {
+        let channels = cfg.output_channels(cfg_path)?;
+        let mut blocks = Vec::with_capacity(cfg.layers.len());
+        let mut needed_later = vec![false; cfg.layers.len()];
+        for (index, layer) in cfg.layers.iter().enumerate() {
+            let candle = |source| ModelError::Candle {
+                context: format!("{}: building layer {index}", cfg_path.display()),
+                source,
+            };
+            let block = match layer {
+                Layer::Convolutional(conv) => {
+                    let Some(Some(w)) = weights.layers.get(index) else {
+                        return Err(ModelError::Architecture {
+                            path: cfg_path.to_path_buf(),
+                            layer: index,
+                            message: "convolution without weights".into(),
+                        });
+                    };
+                    let (kernel, bias) = w.folded();
+                    let kernel = Tensor::from_vec(kernel, w.kernel_shape.to_vec(), device)
+                        .map_err(candle)?;
+                    let bias_tensor = Tensor::from_vec(bias.clone(), (1, bias.len(), 1, 1), device)
+                        .map_err(candle)?;
+                    Block::Conv {
+                        kernel,
+                        bias,
+                        bias_tensor,
+                        stride: conv.stride,
+                        padding: conv.padding,
+                        groups: conv.groups,
+                        activation: conv.activation,
+                    }
+                }
+                &Layer::MaxPool {
+                    size,
+                    stride,
+                    padding,
+                } => {
+                    // A window lying wholly in the padding would differ from darknet's
+                    // -FLT_MAX fill with the edge-replicating padding used below.
+                    if padding - padding / 2 >= size {
+                        return Err(ModelError::Architecture {
+                            path: cfg_path.to_path_buf(),
+                            layer: index,
+                            message: format!("maxpool padding {padding} too large for size {size}"),
+                        });
+                    }
+                    Block::MaxPool {
+                        size,
+                        stride,
+                        padding,
+                    }
+                }
+                Layer::Route {
+                    layers,
+                    groups,
+                    group_id,
+                } => {
+                    for &l in layers {
+                        needed_later[l] = true;
+                    }
+                    Block::Route {
+                        layers: layers.clone(),
+                        groups: *groups,
+                        group_id: *group_id,
+                    }
+                }
+                &Layer::Upsample { stride } => Block::Upsample { stride },
+                &Layer::Shortcut { from, activation } => {
+                    needed_later[from] = true;
+                    Block::Shortcut { from, activation }
+                }
+                Layer::Yolo(y) => {
+                    let expected = y.mask.len() * (y.classes + 5);
+                    let input = if index == 0 {
+                        cfg.channels
+                    } else {
+                        channels[index - 1]
+                    };
+                    if input != expected {
+                        return Err(ModelError::Architecture {
+                            path: cfg_path.to_path_buf(),
+                            layer: index,
+                            message: format!(
+                                "yolo input has {input} channels, mask x (classes + 5) = {expected}"
+                            ),
+                        });
+                    }
+                    Block::Yolo {
+                        anchors: y.mask.iter().map(|&m| y.anchors[m]).collect(),
+                        classes: y.classes,
+                        scale_x_y: y.scale_x_y,
+                    }
+                }
+            };
+            blocks.push(block);
+        }
+        Ok(Self {
+            blocks,
+            needed_later,
+            channels: cfg.channels,
+            device: device.clone(),
+            cfg_path: cfg_path.to_path_buf(),
+        })
+    }
+
+    /// The device the weights live on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// Runs the network on `input` (`N x C x H x W` f32, H and W multiples of 32) and returns
+    /// the raw output of every `[yolo]` layer in cfg order.
+    pub fn forward(&self, input: &Tensor) -> Result<Vec<YoloHead>, ModelError> {
+        let dims = input.dims();
+        let shape_ok = dims.len() == 4
+            && dims[1] == self.channels
+            && dims[2] > 0
+            && dims[3] > 0
+            && dims[2] % 32 == 0
+            && dims[3] % 32 == 0;
+        if !shape_ok || input.dtype() != DType::F32 {
+            return Err(ModelError::InputShape {
+                shape: dims.to_vec(),
+                message: format!(
+                    "expected f32 N x {} x H x W with H and W positive multiples of 32, got {:?}",
+                    self.channels,
+                    input.dtype()
+                ),
+            });
+        }
+        let input_h = dims[2];
+        let x0 = input
+            .to_device(&self.device)
+            .map_err(|source| ModelError::Candle {
+                context: "moving the input to the model's device".into(),
+                source,
+            })?;
+        let mut outputs: Vec<Option<Tensor>> = Vec::with_capacity(self.blocks.len());
+        let mut heads = Vec::new();
+        let mut x = x0;
+        for (index, block) in self.blocks.iter().enumerate() {
+            let candle = |source| ModelError::Candle {
+                context: format!("{}: layer {index}", self.cfg_path.display()),
+                source,
+            };
+            let get = |l: usize| -> Result<&Tensor, ModelError> {
+                outputs
+                    .get(l)
+                    .and_then(Option::as_ref)
+                    .ok_or_else(|| ModelError::Architecture {
+                        path: self.cfg_path.clone(),
+                        layer: index,
+                        message: format!("layer {l} output not available"),
+                    })
+            };
+            x = match block {
+                Block::Conv {
+                    kernel,
+                    bias,
+                    bias_tensor,
+                    stride,
+                    padding,
+                    groups,
+                    activation,
+                } => {
+                    let y = x
+                        .conv2d(kernel, *padding, *stride, 1, *groups)
+                        .map_err(candle)?;
+                    bias_activation(y, bias, bias_tensor, *activation).map_err(candle)?
+                }
+                &Block::MaxPool {
+                    size,
+                    stride,
+                    padding,
+                } => {
+                    let before = padding / 2;
+                    let after = padding - before;
+                    let padded = if padding > 0 {
+                        // Replicating the edge equals darknet's -FLT_MAX fill for max-pooling:
+                        // every window holds at least one real pixel (checked at load), and
+                        // windows are contiguous, so they hold the replicated edge pixel itself.
+                        x.pad_with_same(2, before, after)
+                            .and_then(|t| t.pad_with_same(3, before, after))
+                            .map_err(candle)?
+                    } else {
+                        x.clone()
+                    };
+                    padded
+                        .max_pool2d_with_stride(size, stride)
+                        .map_err(candle)?
+                }
+                Block::Route {
+                    layers,
+                    groups,
+                    group_id,
+                } => {
+                    let mut parts = Vec::with_capacity(layers.len());
+                    for &l in layers {
+                        let t = get(l)?;
+                        if *groups > 1 {
+                            let c = t.dim(1).map_err(candle)? / groups;
+                            parts.push(t.narrow(1, group_id * c, c).map_err(candle)?);
+                        } else {
+                            parts.push(t.clone());
+                        }
+                    }
+                    if parts.len() == 1 {
+                        parts[0].contiguous().map_err(candle)?
+                    } else {
+                        Tensor::cat(&parts, 1).map_err(candle)?
+                    }
+                }
+                &Block::Upsample { stride } => {
+                    let (_, _, h, w) = x.dims4().map_err(candle)?;
+                    x.upsample_nearest2d(h * stride, w * stride)
+                        .map_err(candle)?
+                }
+                &Block::Shortcut { from, activation } => {
+                    let sum = (&x + get(from)?).map_err(candle)?;
+                    activate(&sum, activation).map_err(candle)?
+                }
+                Block::Yolo {
+                    anchors,
+                    classes,
+                    scale_x_y,
+                } => {
+                    let grid_h = x.dim(2).map_err(candle)?;
+                    heads.push(YoloHead {
+                        output: x.clone(),
+                        anchors: anchors.clone(),
+                        stride_px: input_h / grid_h.max(1),
+                        classes: *classes,
+                        scale_x_y: *scale_x_y,
+                    });
+                    x
+                }
+            };
+            outputs.push(if self.needed_later[index] {
+                Some(x.clone())
+            } else {
+                None
+            });
+        }
+        Ok(heads)
+    }
+}
+
+/// `act(y + bias)`: in place on CPU f32 tensors (`y` is a fresh convolution output nobody else
+/// holds), as separate candle ops elsewhere.
+fn bias_activation(
+    y: Tensor,
+    bias: &[f32],
+    bias_tensor: &Tensor,
+    activation: Activation,
+) -> candle_core::Result<Tensor> {
+    if y.device().is_cpu() && y.dtype() == DType::F32 && y.is_contiguous() {
+        y.inplace_op1(&BiasActivation { bias, activation })?;
+        Ok(y)
+    } else {
+        activate(&y.broadcast_add(bias_tensor)?, activation)
+    }
+}
+
+/// Darknet's activations as scalar functions (`activations.h`).
+#[inline]
+fn activate_scalar(x: f32, activation: Activation) -> f32 {
+    match activation {
+        Activation::Linear => x,
+        Activation::Leaky => {
+            if x > 0.0 {
+                x
+            } else {
+                0.1 * x
+            }
+        }
+        Activation::Relu => x.max(0.0),
+        Activation::Logistic => 1.0 / (1.0 + (-x).exp()),
+        Activation::Mish => {
+            // darknet's softplus with threshold 20
+            let softplus = if x > 20.0 {
+                x
+            } else if x < -20.0 {
+                x.exp()
+            } else {
+                x.exp().ln_1p()
+            };
+            x * softplus.tanh()
+        }
+    }
+}
+
+/// The activation as candle ops (any device).
+fn activate(x: &Tensor, activation: Activation) -> candle_core::Result<Tensor> {
+    match activation {
+        Activation::Linear => Ok(x.clone()),
+        Activation::Leaky => candle_nn::ops::leaky_relu(x, 0.1),
+        Activation::Relu => x.relu(),
+        Activation::Logistic => candle_nn::ops::sigmoid(x),
+        Activation::Mish => {
+            // x * tanh(ln(1 + e^x)); for large x, e^x = inf gives tanh(inf) = 1, as darknet.
+            let softplus = (x.exp()? + 1.0)?.log()?;
+            x * softplus.tanh()?
+        }
+    }
+}
+
+struct BiasActivation<'a> {
+    bias: &'a [f32],
+    activation: Activation,
+}
+
+impl candle_core::InplaceOp1 for BiasActivation<'_> {
+    fn name(&self) -> &'static str {
+        "darknet-bias-activation"
+    }
+
+    fn cpu_fwd(&self, storage: &mut CpuStorage, layout: &Layout) -> candle_core::Result<()> {
+        let CpuStorage::F32(data) = storage else {
+            candle_core::bail!("bias-activation expects f32");
+        };
+        let Some((start, end)) = layout.contiguous_offsets() else {
+            candle_core::bail!("bias-activation expects a contiguous tensor");
+        };
+        let (n, c, h, w) = layout.shape().dims4()?;
+        if c != self.bias.len() || end - start != n * c * h * w {
+            candle_core::bail!("bias-activation: {c} channels, {} biases", self.bias.len());
+        }
+        let plane = h * w;
+        for (i, chunk) in data[start..end].chunks_exact_mut(plane).enumerate() {
+            let b = self.bias[i % c];
+            let act = self.activation;
+            for v in chunk {
+                *v = activate_scalar(*v + b, act);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::darknet::weights::parse_weights;
+
+    /// A small network touching every block kind, with deterministic pseudo-random weights.
+    const CFG: &str = "[net]\nchannels=3\n\
+        [convolutional]\nbatch_normalize=1\nfilters=8\nsize=3\nstride=2\npad=1\nactivation=leaky\n\
+        [convolutional]\nfilters=8\nsize=3\npad=1\nactivation=mish\n\
+        [route]\nlayers=-1\ngroups=2\ngroup_id=1\n\
+        [convolutional]\nfilters=8\nsize=1\nactivation=logistic\n\
+        [shortcut]\nfrom=-3\nactivation=leaky\n\
+        [maxpool]\nsize=2\nstride=2\n\
+        [maxpool]\nsize=2\nstride=1\n\
+        [upsample]\nstride=2\n\
+        [route]\nlayers=-1,0\n\
+        [convolutional]\nfilters=14\nsize=1\nactivation=linear\n\
+        [yolo]\nmask=0,1\nanchors=10,14, 23,27\nclasses=2\nnum=2\nscale_x_y=1.05\n";
+
+    fn net(device: &Device) -> Darknet {
+        let cfg = NetConfig::parse(CFG, Path::new("t.cfg")).unwrap();
+        let counts = [8 + 24 + 8 * 27, 8 + 8 * 72, 8 + 8 * 4, 14 + 14 * 16];
+        let floats: usize = counts.iter().sum();
+        let mut bytes = Vec::new();
+        for v in [0i32, 2, 0] {
+            bytes.extend(v.to_le_bytes());
+        }
+        bytes.extend(0u64.to_le_bytes());
+        let mut state = 12345u32;
+        for i in 0..floats {
+            state = state.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            let r = (state >> 8) as f32 / (1u32 << 24) as f32 - 0.5;
+            // batch-norm variances (floats 24..32 of layer 0) must be positive
+            let v = if (24..32).contains(&i) {
+                r.abs() + 0.5
+            } else {
+                r
+            };
+            bytes.extend(v.to_le_bytes());
+        }
+        let w = parse_weights(&cfg, &bytes, Path::new("t.cfg"), Path::new("t.weights")).unwrap();
+        Darknet::from_parts(&cfg, &w, Path::new("t.cfg"), device).unwrap()
+    }
+
+    #[test]
+    fn forward_shapes_and_fused_matches_unfused() {
+        let device = Device::Cpu;
+        let net = net(&device);
+        let input = Tensor::rand(0f32, 1f32, (2, 3, 64, 96), &device).unwrap();
+        let heads = net.forward(&input).unwrap();
+        assert_eq!(heads.len(), 1);
+        let h = &heads[0];
+        // stride 2 conv, 2x2/2 pool, 2x2/1 pool, upsample x2: 64x96 -> 32x48
+        assert_eq!(h.output.dims(), &[2, 14, 32, 48]);
+        assert_eq!(h.stride_px, 2);
+        assert_eq!(h.anchors, vec![(10.0, 14.0), (23.0, 27.0)]);
+
+        // the fused CPU op against the plain candle ops
+        let y = Tensor::randn(0f32, 3f32, (2, 3, 4, 5), &device).unwrap();
+        let bias = vec![0.5f32, -1.0, 2.0];
+        let bias_t = Tensor::from_vec(bias.clone(), (1, 3, 1, 1), &device).unwrap();
+        for act in [
+            Activation::Linear,
+            Activation::Leaky,
+            Activation::Mish,
+            Activation::Logistic,
+            Activation::Relu,
+        ] {
+            let reference = activate(&y.broadcast_add(&bias_t).unwrap(), act)
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap();
+            let fused = bias_activation(y.copy().unwrap(), &bias, &bias_t, act)
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap();
+            for (a, b) in reference.iter().zip(&fused) {
+                assert!((a - b).abs() < 1e-5, "{act:?}: {a} vs {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn input_not_multiple_of_32_is_an_error() {
+        let device = Device::Cpu;
+        let net = net(&device);
+        for (h, w) in [(64, 100), (40, 64), (0, 64)] {
+            let input = Tensor::zeros((1, 3, h, w), DType::F32, &device).unwrap();
+            let err = net.forward(&input).unwrap_err();
+            assert!(matches!(err, ModelError::InputShape { .. }), "{err}");
+        }
+        let wrong_channels = Tensor::zeros((1, 1, 64, 64), DType::F32, &device).unwrap();
+        assert!(net.forward(&wrong_channels).is_err());
+    }
+
+    #[test]
+    fn maxpool_padding_matches_darknet() {
+        // darknet 2x2/1 max-pool with padding 1 on a 2x2 input: window (y, x) covers
+        // rows y..y+1, cols x..x+1, out-of-range cells ignored.
+        let device = Device::Cpu;
+        let x = Tensor::from_vec(vec![1f32, -4.0, -3.0, -2.0], (1, 1, 2, 2), &device).unwrap();
+        let padded = x
+            .pad_with_same(2, 0, 1)
+            .unwrap()
+            .pad_with_same(3, 0, 1)
+            .unwrap();
+        let y = padded.max_pool2d_with_stride(2, 1).unwrap();
+        let v = y.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        assert_eq!(v, vec![1.0, -2.0, -2.0, -2.0]);
+    }
+}

@@ -1,0 +1,190 @@
+//! The detector's configuration: which model, where its files are, input size and thresholds,
+//! class mapping. Deserialised from the `detector` part of `configs/lookout.param.yaml` with
+//! unknown keys rejected, then checked once by [`DetectorConfig::validate`].
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::classes::{parse_mapping_entry, DEFAULT_CLASS_MAP};
+use crate::darknet::ModelError;
+
+/// The shipped darknet models.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ModelKind {
+    #[serde(rename = "yolov4-tiny")]
+    Yolov4Tiny,
+    #[serde(rename = "yolov3-tiny")]
+    Yolov3Tiny,
+}
+
+impl ModelKind {
+    /// The asset name: `<cache>/models/<name>/<name>.{cfg,weights}`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Yolov4Tiny => "yolov4-tiny",
+            Self::Yolov3Tiny => "yolov3-tiny",
+        }
+    }
+}
+
+/// Detector settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DetectorConfig {
+    /// Which shipped model (`yolov4-tiny` or `yolov3-tiny`).
+    pub model: ModelKind,
+    /// Darknet `.cfg`; empty = `<cache>/models/<model>/<model>.cfg`.
+    pub cfg_path: String,
+    /// Darknet `.weights`; empty = `<cache>/models/<model>/<model>.weights`.
+    pub weights_path: String,
+    /// Class names, one per line; empty = `<cache>/models/<model>/coco.names`.
+    pub names_path: String,
+    /// Square network input side in pixels, a positive multiple of 32.
+    pub input_size_px: u32,
+    /// Detections need `objectness * class probability > confidence_min` (in [0, 1]).
+    pub confidence_min: f32,
+    /// Same-class boxes overlapping a better one with IoU `> nms_iou_max` are dropped ([0, 1]).
+    pub nms_iou_max: f32,
+    /// `model label=output label` entries; classes not listed are dropped unless
+    /// `keep_unmapped_classes`.
+    pub class_map: Vec<String>,
+    /// Report classes missing from `class_map` under their model label instead of dropping them.
+    pub keep_unmapped_classes: bool,
+}
+
+impl Default for DetectorConfig {
+    fn default() -> Self {
+        Self {
+            model: ModelKind::Yolov4Tiny,
+            cfg_path: String::new(),
+            weights_path: String::new(),
+            names_path: String::new(),
+            input_size_px: 416,
+            confidence_min: 0.25,
+            nms_iou_max: 0.45,
+            class_map: DEFAULT_CLASS_MAP.iter().map(|s| s.to_string()).collect(),
+            keep_unmapped_classes: false,
+        }
+    }
+}
+
+/// The files a detector loads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelPaths {
+    pub cfg: PathBuf,
+    pub weights: PathBuf,
+    pub names: PathBuf,
+}
+
+/// The asset cache: `$LOOKOUT_CACHE`, else `~/.cache/lookout`.
+pub fn cache_dir() -> PathBuf {
+    match std::env::var_os("LOOKOUT_CACHE") {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => {
+            let home = std::env::var_os("HOME").unwrap_or_default();
+            Path::new(&home).join(".cache").join("lookout")
+        }
+    }
+}
+
+impl DetectorConfig {
+    /// Checks ranges and the class map's syntax.
+    pub fn validate(&self) -> Result<(), ModelError> {
+        let invalid =
+            |field: &'static str, message: String| ModelError::InvalidConfig { field, message };
+        if self.input_size_px == 0 || self.input_size_px % 32 != 0 {
+            return Err(invalid(
+                "input_size_px",
+                format!("{} is not a positive multiple of 32", self.input_size_px),
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.confidence_min) {
+            return Err(invalid(
+                "confidence_min",
+                format!("{} is outside [0, 1]", self.confidence_min),
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.nms_iou_max) {
+            return Err(invalid(
+                "nms_iou_max",
+                format!("{} is outside [0, 1]", self.nms_iou_max),
+            ));
+        }
+        for entry in &self.class_map {
+            parse_mapping_entry(entry).map_err(|m| invalid("class_map", m))?;
+        }
+        if self.class_map.is_empty() && !self.keep_unmapped_classes {
+            return Err(invalid(
+                "class_map",
+                "empty with keep_unmapped_classes false: nothing would be detected".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The cfg, weights and names files, defaulting to the asset cache ([`cache_dir`]).
+    pub fn model_paths(&self) -> ModelPaths {
+        let name = self.model.name();
+        let dir = cache_dir().join("models").join(name);
+        let pick = |given: &str, default: PathBuf| {
+            if given.is_empty() {
+                default
+            } else {
+                PathBuf::from(given)
+            }
+        };
+        ModelPaths {
+            cfg: pick(&self.cfg_path, dir.join(format!("{name}.cfg"))),
+            weights: pick(&self.weights_path, dir.join(format!("{name}.weights"))),
+            names: pick(&self.names_path, dir.join("coco.names")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_unknown_keys_rejected() {
+        DetectorConfig::default().validate().unwrap();
+        let c: DetectorConfig =
+            serde_json::from_str(r#"{"model": "yolov3-tiny", "input_size_px": 320}"#).unwrap();
+        assert_eq!(c.model, ModelKind::Yolov3Tiny);
+        assert_eq!(c.input_size_px, 320);
+        assert_eq!(c.nms_iou_max, 0.45);
+        assert!(serde_json::from_str::<DetectorConfig>(r#"{"input_size": 320}"#).is_err());
+        assert!(serde_json::from_str::<DetectorConfig>(r#"{"model": "yolov5"}"#).is_err());
+    }
+
+    #[test]
+    fn validate_names_the_field() {
+        let bad = |f: fn(&mut DetectorConfig), field: &str| {
+            let mut c = DetectorConfig::default();
+            f(&mut c);
+            let err = c.validate().unwrap_err().to_string();
+            assert!(err.contains(field), "{err}");
+        };
+        bad(|c| c.input_size_px = 400, "input_size_px");
+        bad(|c| c.input_size_px = 0, "input_size_px");
+        bad(|c| c.confidence_min = 1.5, "confidence_min");
+        bad(|c| c.nms_iou_max = f32::NAN, "nms_iou_max");
+        bad(|c| c.class_map = vec!["person".into()], "class_map");
+        bad(|c| c.class_map.clear(), "class_map");
+    }
+
+    #[test]
+    fn explicit_paths_win() {
+        let c = DetectorConfig {
+            cfg_path: "/x/a.cfg".into(),
+            ..DetectorConfig::default()
+        };
+        let p = c.model_paths();
+        assert_eq!(p.cfg, PathBuf::from("/x/a.cfg"));
+        assert!(p
+            .weights
+            .ends_with("models/yolov4-tiny/yolov4-tiny.weights"));
+        assert!(p.names.ends_with("models/yolov4-tiny/coco.names"));
+    }
+}

@@ -1,0 +1,166 @@
+//! Decoding YOLO head outputs into scored boxes in model (letterboxed input) pixels.
+//!
+//! Darknet/OpenCV semantics (darknet `get_yolo_box`, `get_yolo_detections`; OpenCV
+//! `RegionLayer`): for anchor `a` at grid cell `(col, row)` of a `grid_w x grid_h` head,
+//!
+//! * `cx = (col + sigmoid(tx) * s - (s - 1) / 2) / grid_w * input_w` (s = `scale_x_y`), same for y,
+//! * `w = exp(tw) * anchor_w`, `h = exp(th) * anchor_h` (anchors in input pixels),
+//! * `score(class) = sigmoid(obj) * sigmoid(class logit)`, kept when `> confidence_min`.
+//!
+//! As in darknet, one box may yield several candidates (one per class above the threshold);
+//! class-aware NMS then runs per class.
+
+use crate::types::BBox;
+
+/// One scored box before NMS, in model pixels.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Candidate {
+    pub bbox_model: BBox,
+    pub class_index: usize,
+    pub score: f32,
+}
+
+/// What decoding needs to know about one head besides its numbers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HeadGeometry {
+    pub grid_w: usize,
+    pub grid_h: usize,
+    /// `(w, h)` per anchor in input pixels.
+    pub anchors: Vec<(f32, f32)>,
+    pub classes: usize,
+    pub scale_x_y: f32,
+    /// Network input width and height in pixels.
+    pub input_w_px: usize,
+    pub input_h_px: usize,
+}
+
+#[inline]
+fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+/// Appends the candidates of one image's head output to `out`.
+///
+/// `data` is the head for one image, `A * (5 + classes) x grid_h x grid_w` row-major (the
+/// layout of [`crate::darknet::YoloHead::output`] for one batch item). Returns the number of
+/// values expected when `data` has the wrong length, as an error.
+pub fn decode_head(
+    data: &[f32],
+    geometry: &HeadGeometry,
+    confidence_min: f32,
+    out: &mut Vec<Candidate>,
+) -> Result<(), usize> {
+    let g = geometry;
+    let entries = 5 + g.classes;
+    let plane = g.grid_w * g.grid_h;
+    let expected = g.anchors.len() * entries * plane;
+    if data.len() != expected {
+        return Err(expected);
+    }
+    let s = g.scale_x_y;
+    let cell_w = g.input_w_px as f32 / g.grid_w as f32;
+    let cell_h = g.input_h_px as f32 / g.grid_h as f32;
+    for (a, &(anchor_w, anchor_h)) in g.anchors.iter().enumerate() {
+        let base = a * entries * plane;
+        let at = |entry: usize, loc: usize| data[base + entry * plane + loc];
+        for row in 0..g.grid_h {
+            for col in 0..g.grid_w {
+                let loc = row * g.grid_w + col;
+                let objectness = sigmoid(at(4, loc));
+                // score = obj * p(class) <= obj, so no class can pass when obj does not
+                if objectness <= confidence_min {
+                    continue;
+                }
+                let mut bbox: Option<BBox> = None;
+                for class_index in 0..g.classes {
+                    let score = objectness * sigmoid(at(5 + class_index, loc));
+                    if score <= confidence_min {
+                        continue;
+                    }
+                    let bbox_model = *bbox.get_or_insert_with(|| {
+                        let sx = sigmoid(at(0, loc)) * s - 0.5 * (s - 1.0);
+                        let sy = sigmoid(at(1, loc)) * s - 0.5 * (s - 1.0);
+                        let cx = (col as f32 + sx) * cell_w;
+                        let cy = (row as f32 + sy) * cell_h;
+                        let w = at(2, loc).exp() * anchor_w;
+                        let h = at(3, loc).exp() * anchor_h;
+                        BBox::from_center(cx, cy, w, h)
+                    });
+                    out.push(Candidate {
+                        bbox_model,
+                        class_index,
+                        score,
+                    });
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn logit(p: f32) -> f32 {
+        (p / (1.0 - p)).ln()
+    }
+
+    /// A 2x2 grid, 2 anchors, 3 classes, every logit very negative except the ones set.
+    fn head() -> (Vec<f32>, HeadGeometry) {
+        let g = HeadGeometry {
+            grid_w: 2,
+            grid_h: 2,
+            anchors: vec![(10.0, 20.0), (30.0, 40.0)],
+            classes: 3,
+            scale_x_y: 1.1,
+            input_w_px: 64,
+            input_h_px: 64,
+        };
+        let mut data = vec![-20.0f32; 2 * 8 * 4];
+        // anchor 1, cell (col 1, row 0): loc 1
+        let base = 8 * 4;
+        let set = |data: &mut Vec<f32>, entry: usize, v: f32| data[base + entry * 4 + 1] = v;
+        set(&mut data, 0, 0.0); // sigmoid 0.5
+        set(&mut data, 1, logit(0.25));
+        set(&mut data, 2, 0.0); // exp 1
+        set(&mut data, 3, 2f32.ln()); // exp 2
+        set(&mut data, 4, logit(0.9));
+        set(&mut data, 5 + 2, logit(0.5)); // class 2: 0.45
+        set(&mut data, 5, logit(0.3)); // class 0: 0.27
+        (data, g)
+    }
+
+    #[test]
+    fn decodes_a_hand_made_head() {
+        let (data, g) = head();
+        let mut out = Vec::new();
+        decode_head(&data, &g, 0.25, &mut out).unwrap();
+        assert_eq!(out.len(), 2);
+        let by_class = |c: usize| out.iter().find(|d| d.class_index == c).unwrap();
+        let c2 = by_class(2);
+        assert!((c2.score - 0.45).abs() < 1e-5);
+        assert!((by_class(0).score - 0.27).abs() < 1e-5);
+        // cx = (1 + 0.5 * 1.1 - 0.05) * 32 = 48; cy = (0 + 0.25 * 1.1 - 0.05) * 32 = 7.2
+        let (cx, cy) = c2.bbox_model.center();
+        assert!((cx - 48.0).abs() < 1e-4, "{cx}");
+        assert!((cy - 7.2).abs() < 1e-4, "{cy}");
+        assert!((c2.bbox_model.width() - 30.0).abs() < 1e-4);
+        assert!((c2.bbox_model.height() - 80.0).abs() < 1e-4);
+
+        // a higher threshold drops class 0, and everything at 0.45 (strictly greater kept)
+        out.clear();
+        decode_head(&data, &g, 0.3, &mut out).unwrap();
+        assert_eq!(out.len(), 1);
+        out.clear();
+        decode_head(&data, &g, 0.46, &mut out).unwrap();
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn wrong_length_is_an_error() {
+        let (mut data, g) = head();
+        data.pop();
+        assert_eq!(decode_head(&data, &g, 0.25, &mut Vec::new()), Err(64));
+    }
+}

@@ -1,0 +1,501 @@
+//! Camera topics from a ROS 2 MCAP file.
+//!
+//! Reading and decoding are separate steps so that a pipeline can run them on different
+//! threads: [`McapCameraSource`] is an iterator of [`CameraMessage`]s (the CDR bytes plus topic,
+//! index and times: cheap, no pixel work), and [`decode_frame`] turns one into a [`Frame`].
+//!
+//! The reader needs the file's summary section (rosbag2 always writes one): it lists the
+//! channels and schemas up front and indexes the chunks, so that messages of the selected
+//! topics come out in log-time order across topics (ties in file order) while only the chunks
+//! being read are held in memory. A file without chunks (rosbag2's `fastwrite` preset) has no
+//! chunk index; it is read front to back and its messages come in file order. A file without a
+//! summary (cut short, or its writer killed) is an error that says so.
+
+use super::McapError;
+use crate::image_codec;
+use crate::msgs::{self, CompressedImage, Image, RosMessage};
+use crate::types::Frame;
+use mcap::sans_io::indexed_reader::{
+    IndexedReadEvent, IndexedReader, IndexedReaderOptions, ReadOrder,
+};
+use mcap::sans_io::linear_reader::{LinearReadEvent, LinearReader};
+use mcap::sans_io::summary_reader::{SummaryReadEvent, SummaryReader, SummaryReaderOptions};
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Which camera message type a topic carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CameraKind {
+    /// `sensor_msgs/msg/Image`.
+    Raw,
+    /// `sensor_msgs/msg/CompressedImage`.
+    Compressed,
+}
+
+impl CameraKind {
+    fn from_schema_name(name: &str) -> Option<Self> {
+        match name {
+            _ if name == Image::SCHEMA_NAME => Some(Self::Raw),
+            _ if name == CompressedImage::SCHEMA_NAME => Some(Self::Compressed),
+            _ => None,
+        }
+    }
+
+    /// The schema name of this kind.
+    pub fn schema_name(self) -> &'static str {
+        match self {
+            Self::Raw => Image::SCHEMA_NAME,
+            Self::Compressed => CompressedImage::SCHEMA_NAME,
+        }
+    }
+
+    /// The `ros2msg` definition of this kind, for copying camera messages into another file
+    /// with [`super::Ros2McapWriter::add_topic_with_schema`].
+    pub fn definition(self) -> String {
+        match self {
+            Self::Raw => Image::definition(),
+            Self::Compressed => CompressedImage::definition(),
+        }
+    }
+}
+
+/// A camera topic found in a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CameraTopic {
+    pub topic: String,
+    pub kind: CameraKind,
+    /// From the summary's statistics; 0 when the file has none.
+    pub message_count: u64,
+}
+
+/// One camera message, not yet decoded.
+#[derive(Debug, Clone)]
+pub struct CameraMessage {
+    /// The file it came from (for error messages).
+    pub path: Arc<Path>,
+    pub topic: Arc<str>,
+    pub kind: CameraKind,
+    /// Position in its topic, from 0.
+    pub index: u64,
+    pub log_time_ns: u64,
+    pub publish_time_ns: u64,
+    /// The CDR bytes, encapsulation header included.
+    pub data: Vec<u8>,
+}
+
+/// Decodes a camera message: the header travels to the frame as is, the pixels go through
+/// [`image_codec`]. Pure; errors name the file, topic and message index.
+pub fn decode_frame(msg: &CameraMessage) -> Result<Frame, McapError> {
+    let cdr_error = |source| McapError::Cdr {
+        path: msg.path.to_path_buf(),
+        topic: msg.topic.to_string(),
+        index: msg.index,
+        source: Box::new(source),
+    };
+    let image_error = |source| McapError::Image {
+        path: msg.path.to_path_buf(),
+        topic: msg.topic.to_string(),
+        index: msg.index,
+        source: Box::new(source),
+    };
+    let (header, image) = match msg.kind {
+        CameraKind::Raw => {
+            let m: Image = msgs::from_cdr(&msg.data).map_err(cdr_error)?;
+            let image = image_codec::decode_image(&m).map_err(image_error)?;
+            (m.header, image)
+        }
+        CameraKind::Compressed => {
+            let m: CompressedImage = msgs::from_cdr(&msg.data).map_err(cdr_error)?;
+            let image = image_codec::decode_compressed_image(&m).map_err(image_error)?;
+            (m.header, image)
+        }
+    };
+    Ok(Frame {
+        stream: msg.topic.to_string(),
+        index: msg.index,
+        header,
+        image,
+    })
+}
+
+fn open(path: &Path) -> Result<File, McapError> {
+    File::open(path).map_err(|source| McapError::Open {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn read_summary(path: &Path, file: &mut File) -> Result<mcap::Summary, McapError> {
+    let corrupt = |detail: String| McapError::Corrupt {
+        path: path.to_path_buf(),
+        detail,
+    };
+    let size = file
+        .metadata()
+        .map_err(|source| McapError::Open {
+            path: path.to_path_buf(),
+            source,
+        })?
+        .len();
+    let mut reader =
+        SummaryReader::new_with_options(SummaryReaderOptions::default().with_file_size(size));
+    let explain = |e: mcap::McapError, file: &mut File| {
+        // The summary reader starts at the end of the file; say which end is wrong.
+        let mut head = [0u8; 8];
+        let starts_right = file
+            .seek(SeekFrom::Start(0))
+            .and_then(|_| file.read_exact(&mut head))
+            .is_ok()
+            && head == mcap::MAGIC;
+        if !starts_right {
+            corrupt(format!(
+                "not an MCAP file (no MCAP magic at the start; {e})"
+            ))
+        } else if matches!(e, mcap::McapError::BadMagic | mcap::McapError::BadFooter) {
+            corrupt(format!(
+                "the file ends without its MCAP footer ({e}): it was cut short or its writer \
+                 was killed before closing it; `mcap recover` can rebuild what is left"
+            ))
+        } else {
+            corrupt(e.to_string())
+        }
+    };
+    while let Some(event) = reader.next_event() {
+        let event = match event {
+            Ok(event) => event,
+            Err(e) => return Err(explain(e, file)),
+        };
+        match event {
+            SummaryReadEvent::ReadRequest(n) => {
+                let read = file
+                    .read(reader.insert(n))
+                    .map_err(|e| corrupt(e.to_string()))?;
+                reader.notify_read(read);
+            }
+            SummaryReadEvent::SeekRequest(to) => {
+                let pos = file.seek(to).map_err(|e| corrupt(e.to_string()))?;
+                reader.notify_seeked(pos);
+            }
+        }
+    }
+    reader.finish().ok_or_else(|| McapError::NoSummary {
+        path: path.to_path_buf(),
+    })
+}
+
+/// Checks one channel: a camera schema in `ros2msg`, `cdr` messages.
+fn camera_kind(path: &Path, channel: &mcap::Channel) -> Result<CameraKind, McapError> {
+    let Some(schema) = &channel.schema else {
+        return Err(McapError::MissingSchema {
+            path: path.to_path_buf(),
+            topic: channel.topic.clone(),
+        });
+    };
+    let kind = CameraKind::from_schema_name(&schema.name)
+        .filter(|_| schema.encoding == "ros2msg" || schema.encoding == "ros2idl")
+        .ok_or_else(|| McapError::NotACameraTopic {
+            path: path.to_path_buf(),
+            topic: channel.topic.clone(),
+            schema: schema.name.clone(),
+            schema_encoding: schema.encoding.clone(),
+        })?;
+    if channel.message_encoding != "cdr" {
+        return Err(McapError::MessageEncoding {
+            path: path.to_path_buf(),
+            topic: channel.topic.clone(),
+            encoding: channel.message_encoding.clone(),
+        });
+    }
+    Ok(kind)
+}
+
+/// Topics whose channels carry camera images, sorted by name.
+fn topics_of(path: &Path, summary: &mcap::Summary) -> Vec<CameraTopic> {
+    let counts = summary
+        .stats
+        .as_ref()
+        .map(|s| s.channel_message_counts.clone())
+        .unwrap_or_default();
+    let mut topics: BTreeMap<String, CameraTopic> = BTreeMap::new();
+    for channel in summary.channels.values() {
+        if let Ok(kind) = camera_kind(path, channel) {
+            let entry = topics
+                .entry(channel.topic.clone())
+                .or_insert_with(|| CameraTopic {
+                    topic: channel.topic.clone(),
+                    kind,
+                    message_count: 0,
+                });
+            entry.message_count += counts.get(&channel.id).copied().unwrap_or(0);
+        }
+    }
+    topics.into_values().collect()
+}
+
+/// The camera topics of an MCAP file, sorted by name.
+pub fn camera_topics(path: impl AsRef<Path>) -> Result<Vec<CameraTopic>, McapError> {
+    let path = path.as_ref();
+    let mut file = open(path)?;
+    let summary = read_summary(path, &mut file)?;
+    Ok(topics_of(path, &summary))
+}
+
+/// The messages of the selected camera topics of one file, in log-time order.
+pub struct McapCameraSource {
+    path: Arc<Path>,
+    file: File,
+    mode: ReadMode,
+    /// Selected channels by id: topic and kind.
+    channels: HashMap<u16, (Arc<str>, CameraKind)>,
+    topics: Vec<CameraTopic>,
+    next_index: HashMap<Arc<str>, u64>,
+    chunk_buf: Vec<u8>,
+    done: bool,
+}
+
+impl McapCameraSource {
+    /// Opens `path` and selects `topics` by name; an empty list selects every camera topic.
+    /// A selected topic that is absent is an error listing the camera topics that exist; one
+    /// that exists but is not a decodable camera topic names its schema or encoding.
+    pub fn open(path: impl AsRef<Path>, topics: &[String]) -> Result<Self, McapError> {
+        let path_buf: PathBuf = path.as_ref().to_path_buf();
+        let path = path_buf.as_path();
+        let mut file = open(path)?;
+        let summary = read_summary(path, &mut file)?;
+        let available = topics_of(path, &summary);
+        let selected: Vec<CameraTopic> = if topics.is_empty() {
+            if available.is_empty() {
+                return Err(McapError::NoCameraTopics {
+                    path: path.to_path_buf(),
+                });
+            }
+            available.clone()
+        } else {
+            let mut selected = Vec::new();
+            for topic in topics {
+                if let Some(t) = available.iter().find(|t| &t.topic == topic) {
+                    if !selected.contains(t) {
+                        selected.push(t.clone());
+                    }
+                    continue;
+                }
+                // Not a camera topic: say why if the topic exists at all.
+                match summary.channels.values().find(|c| &c.topic == topic) {
+                    Some(channel) => {
+                        camera_kind(path, channel)?;
+                    }
+                    None => {
+                        return Err(McapError::TopicNotFound {
+                            path: path.to_path_buf(),
+                            topic: topic.clone(),
+                            available: available.iter().map(|t| t.topic.clone()).collect(),
+                        })
+                    }
+                }
+            }
+            selected
+        };
+        let mut channels = HashMap::new();
+        for channel in summary.channels.values() {
+            if let Some(t) = selected.iter().find(|t| t.topic == channel.topic) {
+                // Same topic, other channel with a non-camera schema: decoding it as the
+                // topic's camera kind would fail, so check it too.
+                let kind = camera_kind(path, channel)?;
+                channels.insert(channel.id, (Arc::<str>::from(t.topic.as_str()), kind));
+            }
+        }
+        // Files written without chunks (rosbag2's `fastwrite` preset) have a summary but no
+        // chunk index to sort by: read those front to back, in file order.
+        let mode = if summary.chunk_indexes.is_empty() {
+            file.seek(SeekFrom::Start(0))
+                .map_err(|source| McapError::Open {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
+            ReadMode::Linear(Box::new(LinearReader::new()))
+        } else {
+            let options = IndexedReaderOptions::new()
+                .with_order(ReadOrder::LogTime)
+                .include_topics(selected.iter().map(|t| t.topic.clone()));
+            let reader = IndexedReader::new_with_options(&summary, options).map_err(|source| {
+                McapError::Read {
+                    path: path.to_path_buf(),
+                    source: Box::new(source),
+                }
+            })?;
+            ReadMode::Indexed(Box::new(reader))
+        };
+        Ok(Self {
+            path: Arc::from(path),
+            file,
+            mode,
+            channels,
+            topics: selected,
+            next_index: HashMap::new(),
+            chunk_buf: Vec::new(),
+            done: false,
+        })
+    }
+
+    /// The selected topics, sorted by name when all were selected, else in the order asked.
+    pub fn topics(&self) -> &[CameraTopic] {
+        &self.topics
+    }
+
+    /// Total messages of the selected topics according to the summary (for progress bars).
+    pub fn message_count(&self) -> u64 {
+        self.topics.iter().map(|t| t.message_count).sum()
+    }
+
+    fn read_chunk(&mut self, offset: u64, length: usize) -> Result<(), McapError> {
+        let corrupt = |detail: String| McapError::Corrupt {
+            path: self.path.to_path_buf(),
+            detail,
+        };
+        self.chunk_buf.resize(length, 0);
+        self.file
+            .seek(SeekFrom::Start(offset))
+            .and_then(|_| self.file.read_exact(&mut self.chunk_buf))
+            .map_err(|e| {
+                corrupt(format!(
+                    "chunk of {length} bytes at offset {offset} cannot be read: {e}"
+                ))
+            })?;
+        let ReadMode::Indexed(reader) = &mut self.mode else {
+            return Ok(());
+        };
+        reader
+            .insert_chunk_record_data(offset, &self.chunk_buf)
+            .map_err(|e| corrupt(format!("chunk at offset {offset}: {e}")))
+    }
+
+    /// A message of a selected channel as a [`CameraMessage`]; `None` for other channels.
+    fn camera_message(
+        &mut self,
+        header: &mcap::records::MessageHeader,
+        data: Vec<u8>,
+    ) -> Option<CameraMessage> {
+        let (topic, kind) = self.channels.get(&header.channel_id)?;
+        let counter = self.next_index.entry(topic.clone()).or_insert(0);
+        let index = *counter;
+        *counter += 1;
+        Some(CameraMessage {
+            path: self.path.clone(),
+            topic: topic.clone(),
+            kind: *kind,
+            index,
+            log_time_ns: header.log_time,
+            publish_time_ns: header.publish_time,
+            data,
+        })
+    }
+
+    fn next_message(&mut self) -> Result<Option<CameraMessage>, McapError> {
+        match self.mode {
+            ReadMode::Indexed(_) => self.next_indexed(),
+            ReadMode::Linear(_) => self.next_linear(),
+        }
+    }
+
+    fn next_linear(&mut self) -> Result<Option<CameraMessage>, McapError> {
+        let path = self.path.clone();
+        let corrupt = |detail: String| McapError::Corrupt {
+            path: path.to_path_buf(),
+            detail,
+        };
+        loop {
+            let ReadMode::Linear(reader) = &mut self.mode else {
+                return Ok(None);
+            };
+            let need = match reader.next_event() {
+                None => return Ok(None),
+                Some(Err(e)) => return Err(corrupt(e.to_string())),
+                Some(Ok(LinearReadEvent::ReadRequest(need))) => need,
+                Some(Ok(LinearReadEvent::Record { opcode, data })) => {
+                    if opcode != mcap::records::op::MESSAGE {
+                        continue;
+                    }
+                    let record =
+                        mcap::parse_record(opcode, data).map_err(|e| corrupt(e.to_string()))?;
+                    let mcap::records::Record::Message { header, data } = record else {
+                        continue;
+                    };
+                    if !self.channels.contains_key(&header.channel_id) {
+                        continue;
+                    }
+                    let data = data.into_owned();
+                    match self.camera_message(&header, data) {
+                        Some(msg) => return Ok(Some(msg)),
+                        None => continue,
+                    }
+                }
+            };
+            let read = self
+                .file
+                .read(reader.insert(need))
+                .map_err(|e| corrupt(e.to_string()))?;
+            reader.notify_read(read);
+        }
+    }
+
+    fn next_indexed(&mut self) -> Result<Option<CameraMessage>, McapError> {
+        loop {
+            let ReadMode::Indexed(reader) = &mut self.mode else {
+                return Ok(None);
+            };
+            let (offset, length) = match reader.next_event() {
+                None => return Ok(None),
+                Some(Err(e)) => {
+                    return Err(McapError::Corrupt {
+                        path: self.path.to_path_buf(),
+                        detail: e.to_string(),
+                    })
+                }
+                Some(Ok(IndexedReadEvent::ReadChunkRequest { offset, length })) => (offset, length),
+                Some(Ok(IndexedReadEvent::Message { header, data })) => {
+                    // The reader filters by the selected topics, all of whose channels are in
+                    // the map, so every message here is a camera message.
+                    let data = data.to_vec();
+                    match self.camera_message(&header, data) {
+                        Some(msg) => return Ok(Some(msg)),
+                        None => continue,
+                    }
+                }
+            };
+            self.read_chunk(offset, length)?;
+        }
+    }
+}
+
+/// How messages are found: through the chunk indexes (log-time order) or front to back.
+enum ReadMode {
+    Indexed(Box<IndexedReader>),
+    Linear(Box<LinearReader>),
+}
+
+impl Iterator for McapCameraSource {
+    type Item = Result<CameraMessage, McapError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let next = self.next_message();
+        if !matches!(next, Ok(Some(_))) {
+            self.done = true;
+        }
+        next.transpose()
+    }
+}
+
+impl std::fmt::Debug for McapCameraSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("McapCameraSource")
+            .field("path", &self.path)
+            .field("topics", &self.topics)
+            .finish()
+    }
+}

@@ -1,0 +1,208 @@
+//! Engine results as output messages: `vision_msgs/msg/Detection2DArray` for detections and
+//! tracks (the planner-facing convention), and lookout's JSON track state (velocity and
+//! covariance, which `vision_msgs` has no field for).
+//!
+//! Conventions, shared by replay and the ROS node:
+//! - `header` is the image's header (stamp and `frame_id`) on the array and on every detection.
+//! - `results[0].hypothesis.class_id` is the output class name, `score` the detection score.
+//! - `bbox` is centre/size in the image's pixels, `theta = 0`.
+//! - On tracks, `id` is the decimal track id, and `results[0].pose.pose.position` is the
+//!   filtered box centre (px) with its 2x2 covariance (px²) in `pose.covariance[0, 1, 6, 7]`
+//!   (the x/y block of the 6x6 matrix), so a ROS consumer gets position uncertainty without
+//!   reading the JSON topic.
+
+use serde::Serialize;
+
+use crate::msgs::{
+    BoundingBox2D, Detection2D, Detection2DArray, ObjectHypothesis, ObjectHypothesisWithPose,
+    PoseWithCovariance,
+};
+use crate::track::TrackOutput;
+use crate::types::{Detection, Header};
+
+/// Per-frame detections as a `Detection2DArray`.
+pub fn detection_array(header: &Header, detections: &[Detection]) -> Detection2DArray {
+    Detection2DArray {
+        header: header.clone(),
+        detections: detections
+            .iter()
+            .map(|d| Detection2D {
+                header: header.clone(),
+                results: vec![ObjectHypothesisWithPose {
+                    hypothesis: ObjectHypothesis {
+                        class_id: d.label.clone(),
+                        score: f64::from(d.score),
+                    },
+                    pose: PoseWithCovariance::default(),
+                }],
+                bbox: BoundingBox2D::from_bbox(&d.bbox),
+                id: String::new(),
+            })
+            .collect(),
+    }
+}
+
+/// Tracks as a `Detection2DArray` with `id` = track id (see the module doc for the pose).
+pub fn track_array(header: &Header, tracks: &[TrackOutput]) -> Detection2DArray {
+    Detection2DArray {
+        header: header.clone(),
+        detections: tracks
+            .iter()
+            .map(|t| {
+                let bbox = BoundingBox2D::from_bbox(&t.bbox);
+                let mut pose = PoseWithCovariance::default();
+                pose.pose.position.x = bbox.center.position.x;
+                pose.pose.position.y = bbox.center.position.y;
+                pose.pose.orientation.w = 1.0;
+                let c = &t.bbox_covariance;
+                pose.covariance[0] = c[0][0];
+                pose.covariance[1] = c[0][1];
+                pose.covariance[6] = c[1][0];
+                pose.covariance[7] = c[1][1];
+                Detection2D {
+                    header: header.clone(),
+                    results: vec![ObjectHypothesisWithPose {
+                        hypothesis: ObjectHypothesis {
+                            class_id: t.label.clone(),
+                            score: f64::from(t.score),
+                        },
+                        pose,
+                    }],
+                    bbox,
+                    id: t.id.to_string(),
+                }
+            })
+            .collect(),
+    }
+}
+
+/// Schema name of the JSON track state topic.
+pub const TRACK_STATE_SCHEMA_NAME: &str = "lookout.TrackArray";
+
+/// JSON Schema (draft 2020-12) of [`TrackStateMessage`].
+pub const TRACK_STATE_JSON_SCHEMA: &str = r#"{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "title": "lookout.TrackArray",
+  "description": "lookout tracker output for one image: every reported track with velocity and covariance",
+  "type": "object",
+  "required": ["stamp_ns", "frame_id", "tracks"],
+  "properties": {
+    "stamp_ns": {"type": "integer", "description": "image header stamp, ns since the clock's epoch"},
+    "frame_id": {"type": "string"},
+    "tracks": {
+      "type": "array",
+      "items": {
+        "type": "object",
+        "required": ["id", "label", "class_index", "score", "state", "age_s", "hits", "time_since_update_s", "bbox", "velocity_px_per_s", "bbox_covariance"],
+        "properties": {
+          "id": {"type": "integer", "description": "track id, unique per camera stream, from 1"},
+          "label": {"type": "string"},
+          "class_index": {"type": "integer", "description": "index in the model's label list"},
+          "score": {"type": "number", "description": "score of the latest matched detection"},
+          "state": {"enum": ["tentative", "confirmed", "lost"]},
+          "age_s": {"type": "number", "description": "seconds since the first detection"},
+          "hits": {"type": "integer"},
+          "time_since_update_s": {"type": "number"},
+          "bbox": {
+            "type": "object",
+            "description": "filtered box corners, image pixels",
+            "properties": {"x_min": {"type": "number"}, "y_min": {"type": "number"}, "x_max": {"type": "number"}, "y_max": {"type": "number"}}
+          },
+          "velocity_px_per_s": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2, "description": "box centre velocity [vx, vy], px/s"},
+          "bbox_covariance": {"type": "array", "description": "4x4 covariance of [cx, cy, w, h] in px^2, row-major", "items": {"type": "array", "items": {"type": "number"}}}
+        }
+      }
+    }
+  }
+}
+"#;
+
+/// The JSON track state of one image.
+#[derive(Debug, Serialize)]
+pub struct TrackStateMessage<'a> {
+    pub stamp_ns: i64,
+    pub frame_id: &'a str,
+    pub tracks: &'a [TrackOutput],
+}
+
+/// The JSON bytes of one image's track state (one line, no trailing newline).
+pub fn track_state_json(
+    header: &Header,
+    tracks: &[TrackOutput],
+) -> Result<Vec<u8>, serde_json::Error> {
+    serde_json::to_vec(&TrackStateMessage {
+        stamp_ns: header.stamp.as_ns(),
+        frame_id: &header.frame_id,
+        tracks,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::track::TrackState;
+    use crate::types::{BBox, Time};
+
+    fn header() -> Header {
+        Header {
+            stamp: Time { sec: 3, nanosec: 5 },
+            frame_id: "cam".into(),
+        }
+    }
+
+    #[test]
+    fn detections_carry_header_class_score_and_centre_size() {
+        let d = Detection {
+            bbox: BBox::from_tlwh(10.0, 20.0, 30.0, 40.0),
+            class_index: 0,
+            label: "pedestrian".into(),
+            score: 0.5,
+        };
+        let msg = detection_array(&header(), &[d]);
+        assert_eq!(msg.header, header());
+        let det = &msg.detections[0];
+        assert_eq!(det.header, header());
+        assert_eq!(det.results[0].hypothesis.class_id, "pedestrian");
+        assert_eq!(det.results[0].hypothesis.score, 0.5);
+        assert_eq!(det.bbox.center.position.x, 25.0);
+        assert_eq!(det.bbox.center.position.y, 40.0);
+        assert_eq!((det.bbox.size_x, det.bbox.size_y), (30.0, 40.0));
+        assert!(det.id.is_empty());
+    }
+
+    #[test]
+    fn tracks_carry_id_and_position_covariance() {
+        let mut cov = [[0.0; 4]; 4];
+        cov[0][0] = 4.0;
+        cov[0][1] = 0.5;
+        cov[1][0] = 0.5;
+        cov[1][1] = 9.0;
+        let t = TrackOutput {
+            id: 42,
+            label: "car".into(),
+            class_index: 2,
+            score: 0.9,
+            state: TrackState::Confirmed,
+            age_s: 1.0,
+            hits: 5,
+            time_since_update_s: 0.0,
+            bbox: BBox::from_tlwh(0.0, 0.0, 10.0, 10.0),
+            velocity_px_per_s: [1.0, -2.0],
+            bbox_covariance: cov,
+        };
+        let msg = track_array(&header(), std::slice::from_ref(&t));
+        let det = &msg.detections[0];
+        assert_eq!(det.id, "42");
+        let pose = &det.results[0].pose;
+        assert_eq!((pose.pose.position.x, pose.pose.position.y), (5.0, 5.0));
+        assert_eq!(pose.covariance[0], 4.0);
+        assert_eq!(pose.covariance[7], 9.0);
+        assert_eq!(pose.covariance[1], 0.5);
+        let json: serde_json::Value =
+            serde_json::from_slice(&track_state_json(&header(), &[t]).unwrap()).unwrap();
+        assert_eq!(json["stamp_ns"], 3_000_000_005i64);
+        assert_eq!(json["tracks"][0]["id"], 42);
+        assert_eq!(json["tracks"][0]["state"], "confirmed");
+        assert_eq!(json["tracks"][0]["velocity_px_per_s"][1], -2.0);
+    }
+}

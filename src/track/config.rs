@@ -1,0 +1,217 @@
+//! The tracker's configuration: thresholds with units in their names, parsed with serde
+//! (`deny_unknown_fields`) from the `tracking:` block of `configs/lookout.param.yaml`, then
+//! checked once by [`TrackerConfig::validate`].
+
+use serde::{Deserialize, Serialize};
+
+use super::kalman::KalmanNoise;
+
+/// Every knob of [`super::Tracker`]. The defaults (see [`TrackerConfig::default`]) follow
+/// ByteTrack's published settings, converted from frames to seconds where they count time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrackerConfig {
+    /// Detections with `score >= track_score_high_min` take part in the first association
+    /// pass (score in [0, 1]).
+    pub track_score_high_min: f32,
+    /// Detections with `track_score_low_min <= score < track_score_high_min` take part only in
+    /// the second pass (they extend existing tracks through occlusion, never start one).
+    pub track_score_low_min: f32,
+    /// An unmatched high-score detection starts a tentative track if `score >= new_track_score_min`.
+    pub new_track_score_min: f32,
+    /// First pass (high-score detections vs confirmed and lost tracks): least IoU of a match.
+    pub iou_match_min: f32,
+    /// Second pass (low-score detections vs remaining confirmed tracks): least IoU of a match.
+    pub iou_match_low_min: f32,
+    /// Third pass (remaining high-score detections vs tentative tracks): least IoU of a match.
+    pub iou_match_tentative_min: f32,
+    /// Multiply IoU by the detection score in the first pass's cost (ByteTrack's `fuse_score`),
+    /// so that among overlapping detections the confident one wins.
+    pub fuse_score: bool,
+    /// A lost track stays matchable for this many seconds of stamp time after its last update.
+    pub max_age_s: f64,
+    /// Hits (matched detections, including the first) for a tentative track to be confirmed.
+    /// `1` confirms on the first detection.
+    pub min_hits: u32,
+    /// Associate across classes (a track's class is then its latest detection's class); by
+    /// default an id never changes class.
+    pub class_agnostic: bool,
+    /// Reject matches whose squared Mahalanobis distance (4 degrees of freedom) exceeds
+    /// [`Self::mahalanobis_gate_chi2`] (off: IoU alone decides).
+    pub mahalanobis_gate: bool,
+    /// The gate when [`Self::mahalanobis_gate`] is on; 9.4877 is the 95 % quantile of chi²(4).
+    pub mahalanobis_gate_chi2: f64,
+    /// Also output lost tracks (coasting on prediction) and confirmed tracks not matched this
+    /// frame. Off: only confirmed tracks updated by a detection this frame, which is what
+    /// MOTChallenge scoring and a planner reading `Detection2DArray` want.
+    pub output_coasting: bool,
+    /// Kalman filter noise, relative to box size and per second.
+    pub noise: KalmanNoise,
+}
+
+impl Default for TrackerConfig {
+    /// ByteTrack's own settings for MOT17 (`tools/track.py`: `track_thresh 0.6`, low `0.1`,
+    /// new track `track_thresh + 0.1`, `match_thresh 0.9` i.e. IoU 0.1 on score-fused IoU,
+    /// second pass IoU 0.5, unconfirmed IoU 0.3, `track_buffer 30` frames at 30 frames/s,
+    /// i.e. 1 s), with time in seconds. `min_hits 2`: ByteTrack confirms on the second hit.
+    /// The Mahalanobis gate is off: on MOT15 it cut more true matches (merged boxes of people
+    /// walking side by side) than false ones (numbers in tests/track_mot15.rs).
+    fn default() -> Self {
+        Self {
+            track_score_high_min: 0.6,
+            track_score_low_min: 0.1,
+            new_track_score_min: 0.7,
+            iou_match_min: 0.1,
+            iou_match_low_min: 0.5,
+            iou_match_tentative_min: 0.3,
+            fuse_score: true,
+            max_age_s: 1.0,
+            min_hits: 2,
+            class_agnostic: false,
+            mahalanobis_gate: false,
+            mahalanobis_gate_chi2: 9.4877,
+            output_coasting: false,
+            noise: KalmanNoise::default(),
+        }
+    }
+}
+
+/// A configuration value out of its range.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("tracking.{field} = {value}: {expected}")]
+pub struct InvalidTrackerConfig {
+    pub field: &'static str,
+    pub value: String,
+    pub expected: &'static str,
+}
+
+impl TrackerConfig {
+    /// Check every field's range once, at startup.
+    pub fn validate(&self) -> Result<(), InvalidTrackerConfig> {
+        fn unit(field: &'static str, v: f32) -> Result<(), InvalidTrackerConfig> {
+            if (0.0..=1.0).contains(&v) {
+                Ok(())
+            } else {
+                Err(InvalidTrackerConfig {
+                    field,
+                    value: v.to_string(),
+                    expected: "must be in [0, 1]",
+                })
+            }
+        }
+        fn nonneg(field: &'static str, v: f64) -> Result<(), InvalidTrackerConfig> {
+            if v.is_finite() && v >= 0.0 {
+                Ok(())
+            } else {
+                Err(InvalidTrackerConfig {
+                    field,
+                    value: v.to_string(),
+                    expected: "must be finite and >= 0",
+                })
+            }
+        }
+        fn positive(field: &'static str, v: f64) -> Result<(), InvalidTrackerConfig> {
+            if v.is_finite() && v > 0.0 {
+                Ok(())
+            } else {
+                Err(InvalidTrackerConfig {
+                    field,
+                    value: v.to_string(),
+                    expected: "must be finite and > 0",
+                })
+            }
+        }
+        unit("track_score_high_min", self.track_score_high_min)?;
+        unit("track_score_low_min", self.track_score_low_min)?;
+        unit("new_track_score_min", self.new_track_score_min)?;
+        if self.track_score_low_min > self.track_score_high_min {
+            return Err(InvalidTrackerConfig {
+                field: "track_score_low_min",
+                value: self.track_score_low_min.to_string(),
+                expected: "must be <= track_score_high_min",
+            });
+        }
+        if self.new_track_score_min < self.track_score_high_min {
+            return Err(InvalidTrackerConfig {
+                field: "new_track_score_min",
+                value: self.new_track_score_min.to_string(),
+                expected:
+                    "must be >= track_score_high_min (only high-score detections start tracks)",
+            });
+        }
+        // An IoU threshold of 0 would let disjoint boxes match.
+        for (field, v) in [
+            ("iou_match_min", self.iou_match_min),
+            ("iou_match_low_min", self.iou_match_low_min),
+            ("iou_match_tentative_min", self.iou_match_tentative_min),
+        ] {
+            unit(field, v)?;
+            if v <= 0.0 {
+                return Err(InvalidTrackerConfig {
+                    field,
+                    value: v.to_string(),
+                    expected: "must be > 0",
+                });
+            }
+        }
+        nonneg("max_age_s", self.max_age_s)?;
+        if self.min_hits == 0 {
+            return Err(InvalidTrackerConfig {
+                field: "min_hits",
+                value: "0".into(),
+                expected: "must be >= 1",
+            });
+        }
+        positive("mahalanobis_gate_chi2", self.mahalanobis_gate_chi2)?;
+        let n = &self.noise;
+        nonneg("noise.accel_std_rel_per_s2", n.accel_std_rel_per_s2)?;
+        nonneg(
+            "noise.size_accel_std_rel_per_s2",
+            n.size_accel_std_rel_per_s2,
+        )?;
+        positive("noise.measurement_std_rel", n.measurement_std_rel)?;
+        positive("noise.size_measurement_std_rel", n.size_measurement_std_rel)?;
+        positive("noise.init_position_std_rel", n.init_position_std_rel)?;
+        positive(
+            "noise.init_velocity_std_rel_per_s",
+            n.init_velocity_std_rel_per_s,
+        )?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_roundtrip() {
+        let c = TrackerConfig::default();
+        c.validate().unwrap();
+        let json = serde_json::to_string(&c).unwrap();
+        let back: TrackerConfig = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, c);
+    }
+
+    #[test]
+    fn unknown_fields_and_bad_ranges_are_rejected() {
+        assert!(serde_json::from_str::<TrackerConfig>(r#"{"max_age": 1.0}"#).is_err());
+        let partial: TrackerConfig = serde_json::from_str(r#"{"max_age_s": 0.5}"#).unwrap();
+        assert_eq!(partial.max_age_s, 0.5);
+        let bad = TrackerConfig {
+            track_score_low_min: 0.9,
+            ..TrackerConfig::default()
+        };
+        assert_eq!(bad.validate().unwrap_err().field, "track_score_low_min");
+        let bad = TrackerConfig {
+            max_age_s: f64::NAN,
+            ..TrackerConfig::default()
+        };
+        assert_eq!(bad.validate().unwrap_err().field, "max_age_s");
+        let bad = TrackerConfig {
+            iou_match_min: 0.0,
+            ..TrackerConfig::default()
+        };
+        assert_eq!(bad.validate().unwrap_err().field, "iou_match_min");
+    }
+}

@@ -1,0 +1,609 @@
+//! The multi-object tracker: ByteTrack association over Kalman-filtered boxes, with every
+//! duration measured in seconds of header-stamp time.
+//!
+//! Input per frame: the frame's stamp and its detections (boxes in image pixels, scores in
+//! [0, 1]). Output: one [`TrackOutput`] per reported track. One [`Tracker`] per camera stream;
+//! ids are monotonic within it and never reused.
+//!
+//! Per frame (Zhang et al., *ByteTrack: Multi-Object Tracking by Associating Every Detection
+//! Box*, ECCV 2022, Algorithm 1), separately per class unless `class_agnostic`:
+//! 1. predict every track to the stamp (lost tracks with their size rates zeroed, as
+//!    ByteTrack does, so a coasting box does not shrink to nothing);
+//! 2. high-score detections vs confirmed and lost tracks (IoU, optionally score-fused);
+//! 3. low-score detections vs the confirmed tracks still unmatched (IoU); confirmed tracks
+//!    unmatched after this become lost;
+//! 4. remaining high-score detections vs tentative tracks; unmatched tentative tracks are
+//!    removed;
+//! 5. remaining high-score detections above `new_track_score_min` start tentative tracks;
+//! 6. lost tracks whose last update is more than `max_age_s` old are removed.
+//!
+//! Every assignment is optimal (see [`super::assign`]) and optionally gated by the squared
+//! Mahalanobis distance of the detection from the track's predicted measurement.
+//!
+//! Stamps: each update's stamp must be strictly later than the previous one. A duplicate or
+//! earlier stamp returns [`TrackError::NonMonotonicStamp`] and leaves the tracker exactly as
+//! it was (the caller decides: skip the frame, or start a new tracker); ids are never reset
+//! silently. Any error leaves the tracker unchanged: the update is computed first and
+//! committed only when nothing failed.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::assign::{assign, Candidate};
+use super::config::TrackerConfig;
+use super::kalman::{self, Gaussian, MeasurementVector};
+use super::TrackError;
+use crate::types::{BBox, Detection, Time};
+
+/// Where a track is in its life. Removed tracks are dropped from the tracker, so they never
+/// appear in its output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrackState {
+    /// Started by an unmatched high-score detection; removed at its first miss; confirmed
+    /// after `min_hits` hits.
+    Tentative,
+    /// Matched in the latest update.
+    Confirmed,
+    /// Missed at least once since confirmed; coasting on prediction and still matchable until
+    /// `max_age_s` after its last update.
+    Lost,
+}
+
+/// One track as reported after an update.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrackOutput {
+    /// Unique within the tracker (the camera stream), from 1, never reused.
+    pub id: u64,
+    pub label: String,
+    pub class_index: usize,
+    /// Score of the latest matched detection.
+    pub score: f32,
+    pub state: TrackState,
+    /// Seconds from the track's first detection to this update's stamp.
+    pub age_s: f64,
+    /// Number of detections matched to this track, including the first.
+    pub hits: u32,
+    /// Seconds from the latest matched detection to this update's stamp (0 when matched now).
+    pub time_since_update_s: f64,
+    /// The filtered box (state mean) in image pixels.
+    pub bbox: BBox,
+    /// Box centre velocity `[vx, vy]` in image pixels per second.
+    pub velocity_px_per_s: [f64; 2],
+    /// Covariance of `[cx, cy, w, h]` in px², row-major.
+    pub bbox_covariance: [[f64; 4]; 4],
+}
+
+#[derive(Debug, Clone)]
+struct Track {
+    id: u64,
+    class_index: usize,
+    label: String,
+    filter: Gaussian,
+    state: TrackState,
+    hits: u32,
+    score: f32,
+    start_ns: i64,
+    last_update_ns: i64,
+}
+
+/// A ByteTrack-style multi-object tracker for one camera stream.
+#[derive(Debug, Clone)]
+pub struct Tracker {
+    config: TrackerConfig,
+    tracks: Vec<Track>,
+    next_id: u64,
+    last_stamp_ns: Option<i64>,
+}
+
+/// What happens to each existing track in this update (computed before anything changes).
+#[derive(Debug, Clone, Copy)]
+enum Fate {
+    Matched { det: usize },
+    Missed,
+}
+
+fn bbox_of(mean: &kalman::StateVector) -> BBox {
+    BBox::from_center(
+        mean[0] as f32,
+        mean[1] as f32,
+        mean[2].max(0.0) as f32,
+        mean[3].max(0.0) as f32,
+    )
+}
+
+fn measurement_of(b: &BBox) -> MeasurementVector {
+    let (cx, cy) = b.center();
+    MeasurementVector::new(
+        f64::from(cx),
+        f64::from(cy),
+        f64::from(b.width()),
+        f64::from(b.height()),
+    )
+}
+
+/// Candidate pairs between `tracks` (indices into the tracker, with predicted boxes) and
+/// `dets` (indices into the frame's detections) with IoU at least `iou_min`, found with a
+/// sweep over detections sorted by left edge so that 1000 objects are not 10⁶ IoUs.
+struct Pool<'a> {
+    boxes: &'a [BBox],
+    order: Vec<usize>,
+    max_width: f32,
+}
+
+impl<'a> Pool<'a> {
+    fn new(boxes: &'a [BBox], members: &[usize]) -> Self {
+        let mut order = members.to_vec();
+        order.sort_by(|&a, &b| boxes[a].x_min.total_cmp(&boxes[b].x_min));
+        let max_width = members
+            .iter()
+            .map(|&i| boxes[i].width())
+            .fold(0.0f32, f32::max);
+        Self {
+            boxes,
+            order,
+            max_width,
+        }
+    }
+
+    /// Members whose box may overlap `b` (x ranges intersect).
+    fn near(&self, b: &BBox) -> impl Iterator<Item = usize> + '_ {
+        let lo_x = b.x_min - self.max_width;
+        let start = self.order.partition_point(|&i| self.boxes[i].x_min < lo_x);
+        let hi_x = b.x_max;
+        self.order[start..]
+            .iter()
+            .copied()
+            .take_while(move |&i| self.boxes[i].x_min <= hi_x)
+    }
+}
+
+impl Tracker {
+    /// A tracker with a validated configuration.
+    pub fn new(config: TrackerConfig) -> Result<Self, TrackError> {
+        config.validate()?;
+        Ok(Self {
+            config,
+            tracks: Vec::new(),
+            next_id: 1,
+            last_stamp_ns: None,
+        })
+    }
+
+    pub fn config(&self) -> &TrackerConfig {
+        &self.config
+    }
+
+    /// Number of live tracks (tentative, confirmed and lost).
+    pub fn len(&self) -> usize {
+        self.tracks.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tracks.is_empty()
+    }
+
+    /// Advance to `stamp` with this frame's detections; returns the reported tracks sorted by
+    /// id (see [`TrackerConfig::output_coasting`] for which are reported). On error the tracker
+    /// is unchanged.
+    pub fn update(
+        &mut self,
+        stamp: Time,
+        dets: &[Detection],
+    ) -> Result<Vec<TrackOutput>, TrackError> {
+        let stamp_ns = stamp.as_ns();
+        if let Some(previous_ns) = self.last_stamp_ns {
+            if stamp_ns <= previous_ns {
+                return Err(TrackError::NonMonotonicStamp {
+                    previous_ns,
+                    stamp_ns,
+                });
+            }
+        }
+        for (index, d) in dets.iter().enumerate() {
+            let b = &d.bbox;
+            let finite = [b.x_min, b.x_max, b.y_min, b.y_max, d.score]
+                .iter()
+                .all(|v| v.is_finite());
+            if !finite || b.width() <= 0.0 || b.height() <= 0.0 {
+                return Err(TrackError::InvalidDetection {
+                    index,
+                    reason: format!(
+                        "box {:?} with score {} must be finite with positive width and height",
+                        b, d.score
+                    ),
+                });
+            }
+        }
+        let dt_s = self
+            .last_stamp_ns
+            .map_or(0.0, |p| (stamp_ns - p) as f64 * 1e-9);
+        let cfg = &self.config;
+        let noise = &cfg.noise;
+
+        // 1. Predict (no mutation yet).
+        let mut predicted = Vec::with_capacity(self.tracks.len());
+        for t in &self.tracks {
+            let mut prior = t.filter;
+            if t.state == TrackState::Lost {
+                prior.mean[6] = 0.0;
+                prior.mean[7] = 0.0;
+            }
+            let g = kalman::predict(&prior, dt_s, noise).map_err(|source| TrackError::Kalman {
+                track_id: t.id,
+                source,
+            })?;
+            predicted.push(g);
+        }
+        let track_boxes: Vec<BBox> = predicted.iter().map(|g| bbox_of(&g.mean)).collect();
+        let det_boxes: Vec<BBox> = dets.iter().map(|d| d.bbox).collect();
+
+        // Group by class (one group when class-agnostic); BTreeMap keeps the order fixed.
+        let mut groups: BTreeMap<usize, (Vec<usize>, Vec<usize>)> = BTreeMap::new();
+        let key = |c: usize| if cfg.class_agnostic { 0 } else { c };
+        for (i, t) in self.tracks.iter().enumerate() {
+            groups.entry(key(t.class_index)).or_default().0.push(i);
+        }
+        for (j, d) in dets.iter().enumerate() {
+            groups.entry(key(d.class_index)).or_default().1.push(j);
+        }
+
+        let mut fate: Vec<Fate> = vec![Fate::Missed; self.tracks.len()];
+        let mut det_used = vec![false; dets.len()];
+        let mut new_dets: Vec<usize> = Vec::new();
+
+        // Candidate pairs of one pass, gated.
+        let candidates = |tracks: &[usize],
+                          pool_dets: &[usize],
+                          iou_min: f32,
+                          fuse: bool|
+         -> Result<Vec<Candidate>, TrackError> {
+            let pool = Pool::new(&det_boxes, pool_dets);
+            let mut out = Vec::new();
+            for (r, &ti) in tracks.iter().enumerate() {
+                let tb = &track_boxes[ti];
+                for dj in pool.near(tb) {
+                    let iou = tb.iou(&det_boxes[dj]);
+                    if iou < iou_min || iou <= 0.0 {
+                        continue;
+                    }
+                    if cfg.mahalanobis_gate {
+                        let z = measurement_of(&det_boxes[dj]);
+                        let d2 = kalman::mahalanobis_squared(&predicted[ti], &z, noise).map_err(
+                            |source| TrackError::Kalman {
+                                track_id: self.tracks[ti].id,
+                                source,
+                            },
+                        )?;
+                        if d2 > cfg.mahalanobis_gate_chi2 {
+                            continue;
+                        }
+                    }
+                    let similarity = if fuse {
+                        f64::from(iou) * f64::from(dets[dj].score)
+                    } else {
+                        f64::from(iou)
+                    };
+                    out.push(Candidate {
+                        row: r,
+                        // Column = the detection index itself; `assign` only needs an upper bound.
+                        col: dj,
+                        similarity,
+                    });
+                }
+            }
+            Ok(out)
+        };
+
+        for (tracks_g, dets_g) in groups.values() {
+            let high: Vec<usize> = dets_g
+                .iter()
+                .copied()
+                .filter(|&j| dets[j].score >= cfg.track_score_high_min)
+                .collect();
+            let low: Vec<usize> = dets_g
+                .iter()
+                .copied()
+                .filter(|&j| {
+                    dets[j].score >= cfg.track_score_low_min
+                        && dets[j].score < cfg.track_score_high_min
+                })
+                .collect();
+            let active: Vec<usize> = tracks_g
+                .iter()
+                .copied()
+                .filter(|&i| self.tracks[i].state != TrackState::Tentative)
+                .collect();
+            let tentative: Vec<usize> = tracks_g
+                .iter()
+                .copied()
+                .filter(|&i| self.tracks[i].state == TrackState::Tentative)
+                .collect();
+
+            // Pass 1: high-score detections vs confirmed and lost tracks.
+            let c1 = candidates(&active, &high, cfg.iou_match_min, cfg.fuse_score)?;
+            for (r, j) in assign(active.len(), dets.len(), &c1) {
+                fate[active[r]] = Fate::Matched { det: j };
+                det_used[j] = true;
+            }
+            // Pass 2: low-score detections vs confirmed tracks still unmatched.
+            let remaining: Vec<usize> = active
+                .iter()
+                .copied()
+                .filter(|&i| {
+                    matches!(fate[i], Fate::Missed) && self.tracks[i].state == TrackState::Confirmed
+                })
+                .collect();
+            let c2 = candidates(&remaining, &low, cfg.iou_match_low_min, false)?;
+            for (r, j) in assign(remaining.len(), dets.len(), &c2) {
+                fate[remaining[r]] = Fate::Matched { det: j };
+                det_used[j] = true;
+            }
+            // Pass 3: remaining high-score detections vs tentative tracks.
+            let high_left: Vec<usize> = high.iter().copied().filter(|&j| !det_used[j]).collect();
+            let c3 = candidates(&tentative, &high_left, cfg.iou_match_tentative_min, false)?;
+            for (r, j) in assign(tentative.len(), dets.len(), &c3) {
+                fate[tentative[r]] = Fate::Matched { det: j };
+                det_used[j] = true;
+            }
+            // New tracks from what is left.
+            new_dets.extend(
+                high_left
+                    .iter()
+                    .copied()
+                    .filter(|&j| !det_used[j] && dets[j].score >= cfg.new_track_score_min),
+            );
+        }
+
+        // Kalman updates of matched tracks and initial beliefs of new ones (still fallible).
+        let mut posteriors: Vec<Option<Gaussian>> = vec![None; self.tracks.len()];
+        for (i, f) in fate.iter().enumerate() {
+            if let Fate::Matched { det } = *f {
+                let z = measurement_of(&det_boxes[det]);
+                let g = kalman::update(&predicted[i], &z, noise).map_err(|source| {
+                    TrackError::Kalman {
+                        track_id: self.tracks[i].id,
+                        source,
+                    }
+                })?;
+                posteriors[i] = Some(g);
+            }
+        }
+        new_dets.sort_unstable();
+        let mut born = Vec::with_capacity(new_dets.len());
+        for &j in &new_dets {
+            let z = measurement_of(&det_boxes[j]);
+            let g = kalman::initiate(&z, noise).map_err(|source| TrackError::Kalman {
+                track_id: self.next_id + born.len() as u64,
+                source,
+            })?;
+            born.push((j, g));
+        }
+
+        // Commit: nothing below can fail.
+        let max_age_ns = (cfg.max_age_s * 1e9).round() as i64;
+        let min_hits = cfg.min_hits;
+        let old = std::mem::take(&mut self.tracks);
+        let mut kept = Vec::with_capacity(old.len() + born.len());
+        for (((mut t, f), prior), post) in old.into_iter().zip(fate).zip(predicted).zip(posteriors)
+        {
+            match (f, post) {
+                (Fate::Matched { det }, Some(g)) => {
+                    let d = &dets[det];
+                    t.filter = g;
+                    t.hits += 1;
+                    t.score = d.score;
+                    t.last_update_ns = stamp_ns;
+                    if cfg.class_agnostic {
+                        t.class_index = d.class_index;
+                        t.label.clone_from(&d.label);
+                    }
+                    t.state = match t.state {
+                        TrackState::Tentative if t.hits < min_hits => TrackState::Tentative,
+                        _ => TrackState::Confirmed,
+                    };
+                    kept.push(t);
+                }
+                _ => {
+                    t.filter = prior;
+                    match t.state {
+                        TrackState::Tentative => {}
+                        TrackState::Confirmed | TrackState::Lost => {
+                            if stamp_ns - t.last_update_ns <= max_age_ns {
+                                t.state = TrackState::Lost;
+                                kept.push(t);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        for (j, g) in born {
+            let d = &dets[j];
+            kept.push(Track {
+                id: self.next_id,
+                class_index: d.class_index,
+                label: d.label.clone(),
+                filter: g,
+                state: if min_hits <= 1 {
+                    TrackState::Confirmed
+                } else {
+                    TrackState::Tentative
+                },
+                hits: 1,
+                score: d.score,
+                start_ns: stamp_ns,
+                last_update_ns: stamp_ns,
+            });
+            self.next_id += 1;
+        }
+        self.tracks = kept;
+        self.last_stamp_ns = Some(stamp_ns);
+
+        let out = self
+            .tracks
+            .iter()
+            .filter(|t| match t.state {
+                TrackState::Confirmed => cfg.output_coasting || t.last_update_ns == stamp_ns,
+                TrackState::Lost => cfg.output_coasting,
+                TrackState::Tentative => false,
+            })
+            .map(|t| output_of(t, stamp_ns))
+            .collect();
+        Ok(out)
+    }
+}
+
+fn output_of(t: &Track, stamp_ns: i64) -> TrackOutput {
+    let m = &t.filter.mean;
+    let p = &t.filter.covariance;
+    let mut cov = [[0.0; 4]; 4];
+    for (r, row) in cov.iter_mut().enumerate() {
+        for (c, v) in row.iter_mut().enumerate() {
+            *v = p[(r, c)];
+        }
+    }
+    TrackOutput {
+        id: t.id,
+        label: t.label.clone(),
+        class_index: t.class_index,
+        score: t.score,
+        state: t.state,
+        age_s: (stamp_ns - t.start_ns) as f64 * 1e-9,
+        hits: t.hits,
+        time_since_update_s: (stamp_ns - t.last_update_ns) as f64 * 1e-9,
+        bbox: bbox_of(m),
+        velocity_px_per_s: [m[4], m[5]],
+        bbox_covariance: cov,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn det(x: f32, y: f32, score: f32) -> Detection {
+        Detection {
+            bbox: BBox::from_tlwh(x, y, 40.0, 80.0),
+            class_index: 0,
+            label: "person".into(),
+            score,
+        }
+    }
+
+    fn at(s: f64) -> Time {
+        Time::from_ns((s * 1e9).round() as i64)
+    }
+
+    #[test]
+    fn confirms_after_min_hits_and_reports_velocity() {
+        let mut t = Tracker::new(TrackerConfig::default()).unwrap();
+        assert!(t
+            .update(at(0.0), &[det(100.0, 100.0, 0.9)])
+            .unwrap()
+            .is_empty());
+        let mut last = Vec::new();
+        for k in 1..=20 {
+            let s = k as f64 * 0.1;
+            last = t
+                .update(at(s), &[det(100.0 + 50.0 * s as f32, 100.0, 0.9)])
+                .unwrap();
+            assert_eq!(last.len(), 1);
+            assert_eq!(last[0].id, 1);
+        }
+        assert!(
+            (last[0].velocity_px_per_s[0] - 50.0).abs() < 2.0,
+            "{last:?}"
+        );
+        assert!(last[0].velocity_px_per_s[1].abs() < 2.0);
+        assert_eq!(last[0].hits, 21);
+        assert!((last[0].age_s - 2.0).abs() < 1e-9);
+        assert_eq!(last[0].state, TrackState::Confirmed);
+    }
+
+    #[test]
+    fn stamps_must_increase_and_errors_leave_state() {
+        let mut t = Tracker::new(TrackerConfig::default()).unwrap();
+        t.update(at(1.0), &[det(0.0, 0.0, 0.9)]).unwrap();
+        let before = format!("{:?}", t);
+        assert!(matches!(
+            t.update(at(1.0), &[det(0.0, 0.0, 0.9)]),
+            Err(TrackError::NonMonotonicStamp { .. })
+        ));
+        assert!(matches!(
+            t.update(at(0.5), &[]),
+            Err(TrackError::NonMonotonicStamp { .. })
+        ));
+        let mut bad = det(0.0, 0.0, 0.9);
+        bad.bbox.x_max = f32::NAN;
+        assert!(matches!(
+            t.update(at(2.0), &[det(0.0, 0.0, 0.9), bad]),
+            Err(TrackError::InvalidDetection { index: 1, .. })
+        ));
+        assert_eq!(format!("{:?}", t), before);
+        // And it carries on from where it was.
+        let out = t.update(at(1.1), &[det(1.0, 0.0, 0.9)]).unwrap();
+        assert_eq!(out[0].id, 1);
+    }
+
+    #[test]
+    fn low_score_detection_extends_but_never_starts() {
+        let mut t = Tracker::new(TrackerConfig::default()).unwrap();
+        assert!(t.update(at(0.0), &[det(0.0, 0.0, 0.3)]).unwrap().is_empty());
+        assert!(t.is_empty());
+        t.update(at(0.1), &[det(0.0, 0.0, 0.9)]).unwrap();
+        let out = t.update(at(0.2), &[det(1.0, 0.0, 0.9)]).unwrap();
+        assert_eq!(out[0].id, 1);
+        let out = t.update(at(0.3), &[det(2.0, 0.0, 0.3)]).unwrap();
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].id, 1);
+        assert_eq!(out[0].score, 0.3);
+    }
+
+    #[test]
+    fn classes_do_not_mix_unless_agnostic() {
+        let mut car = det(0.0, 0.0, 0.9);
+        car.class_index = 2;
+        car.label = "car".into();
+        let mut t = Tracker::new(TrackerConfig::default()).unwrap();
+        t.update(at(0.0), &[det(0.0, 0.0, 0.9)]).unwrap();
+        t.update(at(0.1), &[det(0.0, 0.0, 0.9)]).unwrap();
+        let out = t.update(at(0.2), &[car.clone()]).unwrap();
+        assert!(
+            out.is_empty(),
+            "a car detection must not confirm the person track"
+        );
+        let out = t.update(at(0.3), &[car.clone()]).unwrap();
+        assert_eq!(out.len(), 1);
+        assert_eq!((out[0].id, out[0].label.as_str()), (2, "car"));
+
+        let cfg = TrackerConfig {
+            class_agnostic: true,
+            ..TrackerConfig::default()
+        };
+        let mut t = Tracker::new(cfg).unwrap();
+        t.update(at(0.0), &[det(0.0, 0.0, 0.9)]).unwrap();
+        t.update(at(0.1), &[det(0.0, 0.0, 0.9)]).unwrap();
+        let out = t.update(at(0.2), &[car]).unwrap();
+        assert_eq!((out[0].id, out[0].label.as_str()), (1, "car"));
+    }
+
+    #[test]
+    fn lost_track_expires_after_max_age_seconds() {
+        let cfg = TrackerConfig {
+            max_age_s: 0.5,
+            output_coasting: true,
+            ..TrackerConfig::default()
+        };
+        let mut t = Tracker::new(cfg).unwrap();
+        t.update(at(0.0), &[det(0.0, 0.0, 0.9)]).unwrap();
+        t.update(at(0.1), &[det(0.0, 0.0, 0.9)]).unwrap();
+        let out = t.update(at(0.5), &[]).unwrap();
+        assert_eq!(out[0].state, TrackState::Lost);
+        assert!((out[0].time_since_update_s - 0.4).abs() < 1e-9);
+        assert_eq!(t.update(at(0.6), &[]).unwrap().len(), 1);
+        assert!(t.update(at(0.61), &[]).unwrap().is_empty());
+        assert!(t.is_empty());
+    }
+}

@@ -1,0 +1,409 @@
+//! Detector parity against an independent implementation: OpenCV DNN's darknet importer
+//! (scripts/python/opencv_oracle.py) on the same cfg/weights and the same letterboxed blob, for
+//! YOLOv4-tiny and YOLOv3-tiny, on darknet's sample photos and frames of PETS09-S2L1
+//! (vtest.avi). Expectation: the same detections per class, box corners within 1.5 px, scores
+//! within 0.02. Also checks lookout's letterbox against a numpy reimplementation of darknet's.
+//!
+//! Needs the assets (scripts/fetch-assets.sh) and the oracle venv (scripts/setup.sh); fails
+//! with a message naming them when absent.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use candle_core::Device;
+use lookout::detect::{cache_dir, Detector, DetectorConfig, ModelKind};
+use lookout::{Detection, RgbImage};
+use serde_json::{json, Value};
+
+const CORNER_TOL_PX: f32 = 1.5;
+const SCORE_TOL: f32 = 0.02;
+/// vtest.avi frames compared (of 795).
+const VIDEO_FRAMES: [u32; 4] = [0, 150, 400, 700];
+
+fn asset(rel: &str) -> PathBuf {
+    let path = cache_dir().join(rel);
+    assert!(
+        path.is_file(),
+        "{} is missing: run scripts/fetch-assets.sh (LOOKOUT_CACHE={})",
+        path.display(),
+        cache_dir().display()
+    );
+    path
+}
+
+fn oracle_python() -> PathBuf {
+    let path = std::env::var_os("LOOKOUT_ORACLE_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| cache_dir().join("venv-oracle/bin/python"));
+    assert!(
+        path.exists(),
+        "oracle python {} is missing: run scripts/setup.sh (or set LOOKOUT_ORACLE_PYTHON)",
+        path.display()
+    );
+    path
+}
+
+fn ffmpeg() -> PathBuf {
+    if let Some(p) = std::env::var_os("LOOKOUT_FFMPEG") {
+        return PathBuf::from(p);
+    }
+    let cached = cache_dir().join("bin/ffmpeg");
+    if cached.exists() {
+        return cached;
+    }
+    PathBuf::from("ffmpeg")
+}
+
+fn load_jpeg(path: &Path) -> RgbImage {
+    let img = image::open(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .to_rgb8();
+    RgbImage {
+        width: img.width(),
+        height: img.height(),
+        data: img.into_raw(),
+    }
+}
+
+/// Decodes the given frames of vtest.avi (768x576) with the ffmpeg binary.
+fn video_frames(frames: &[u32]) -> Vec<(String, RgbImage)> {
+    let video = asset("data/vtest.avi");
+    let select: Vec<String> = frames.iter().map(|n| format!("eq(n\\,{n})")).collect();
+    let out = Command::new(ffmpeg())
+        .args(["-v", "error", "-i"])
+        .arg(&video)
+        .args(["-vf", &format!("select='{}'", select.join("+"))])
+        .args([
+            "-fps_mode",
+            "passthrough",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "-",
+        ])
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("running ffmpeg ({e}): run scripts/setup.sh or set LOOKOUT_FFMPEG")
+        });
+    assert!(
+        out.status.success(),
+        "ffmpeg failed on {}: {}",
+        video.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let frame_len = 768 * 576 * 3;
+    assert_eq!(
+        out.stdout.len(),
+        frame_len * frames.len(),
+        "ffmpeg output size"
+    );
+    frames
+        .iter()
+        .zip(out.stdout.chunks_exact(frame_len))
+        .map(|(n, data)| {
+            (
+                format!("vtest_{n:03}"),
+                RgbImage {
+                    width: 768,
+                    height: 576,
+                    data: data.to_vec(),
+                },
+            )
+        })
+        .collect()
+}
+
+fn test_images() -> Vec<(String, RgbImage)> {
+    let mut images: Vec<(String, RgbImage)> = ["dog", "person", "horses"]
+        .iter()
+        .map(|n| {
+            (
+                n.to_string(),
+                load_jpeg(&asset(&format!("data/darknet/{n}.jpg"))),
+            )
+        })
+        .collect();
+    images.extend(video_frames(&VIDEO_FRAMES));
+    images
+}
+
+fn write_f32(path: &Path, values: &[f32]) {
+    let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+    std::fs::write(path, bytes).unwrap();
+}
+
+fn read_f32(path: &Path) -> Vec<f32> {
+    std::fs::read(path)
+        .unwrap()
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
+}
+
+fn run_oracle(dir: &Path, job: &Value) -> Value {
+    let job_path = dir.join("job.json");
+    let out_path = dir.join("out.json");
+    std::fs::write(&job_path, serde_json::to_vec(job).unwrap()).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/python/opencv_oracle.py");
+    let out = Command::new(oracle_python())
+        .arg(&script)
+        .arg(&job_path)
+        .arg(&out_path)
+        .output()
+        .expect("running the oracle python: run scripts/setup.sh");
+    assert!(
+        out.status.success(),
+        "opencv_oracle.py failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&std::fs::read(out_path).unwrap()).unwrap()
+}
+
+#[test]
+fn letterbox_matches_numpy_darknet() {
+    let dir = tempfile::tempdir().unwrap();
+    let images: Vec<(String, RgbImage)> = test_images().into_iter().take(4).collect();
+    let mut items = Vec::new();
+    let mut ours = Vec::new();
+    for (name, img) in &images {
+        for size in [416u32, 320] {
+            let rgb = dir.path().join(format!("{name}.rgb"));
+            std::fs::write(&rgb, &img.data).unwrap();
+            let out = dir.path().join(format!("{name}_{size}.lb"));
+            items.push(json!({"name": name, "rgb": rgb, "width": img.width,
+                              "height": img.height, "size": size, "out": out}));
+            let (blob, _) = lookout::preprocess::Letterbox::new(size)
+                .apply(img)
+                .unwrap();
+            ours.push((format!("{name}@{size}"), blob, out));
+        }
+    }
+    run_oracle(dir.path(), &json!({ "letterbox": items }));
+    for (name, blob, out) in ours {
+        let reference = read_f32(&out);
+        assert_eq!(blob.len(), reference.len(), "{name}");
+        let max_diff = blob
+            .iter()
+            .zip(&reference)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        eprintln!("letterbox {name}: max |lookout - numpy| = {max_diff:e}");
+        assert!(max_diff < 1e-5, "{name}: letterbox differs by {max_diff}");
+    }
+}
+
+#[derive(Debug, Clone)]
+struct RefDet {
+    class_index: usize,
+    score: f32,
+    x_min: f32,
+    y_min: f32,
+    x_max: f32,
+    y_max: f32,
+}
+
+fn parse_ref(v: &Value) -> RefDet {
+    let f = |k: &str| v[k].as_f64().unwrap() as f32;
+    RefDet {
+        class_index: v["class_index"].as_u64().unwrap() as usize,
+        score: f("score"),
+        x_min: f("x_min"),
+        y_min: f("y_min"),
+        x_max: f("x_max"),
+        y_max: f("y_max"),
+    }
+}
+
+/// Greedy matching by class and IoU; returns (max corner delta, max score delta) or the
+/// list of problems.
+fn compare(name: &str, ours: &[Detection], reference: &[RefDet]) -> Result<(f32, f32), String> {
+    let mut problems = Vec::new();
+    let count = |it: &mut dyn Iterator<Item = usize>| {
+        let mut m = BTreeMap::new();
+        for c in it {
+            *m.entry(c).or_insert(0usize) += 1;
+        }
+        m
+    };
+    let ours_count = count(&mut ours.iter().map(|d| d.class_index));
+    let ref_count = count(&mut reference.iter().map(|d| d.class_index));
+    if ours_count != ref_count {
+        problems.push(format!(
+            "{name}: per-class counts differ: lookout {ours_count:?}, opencv {ref_count:?}"
+        ));
+    }
+    let mut used = vec![false; reference.len()];
+    let (mut max_corner, mut max_score) = (0f32, 0f32);
+    for d in ours {
+        let best = reference
+            .iter()
+            .enumerate()
+            .filter(|(i, r)| !used[*i] && r.class_index == d.class_index)
+            .map(|(i, r)| {
+                let rb = lookout::BBox {
+                    x_min: r.x_min,
+                    y_min: r.y_min,
+                    x_max: r.x_max,
+                    y_max: r.y_max,
+                };
+                (i, d.bbox.iou(&rb))
+            })
+            .max_by(|a, b| a.1.total_cmp(&b.1));
+        match best {
+            Some((i, iou)) if iou > 0.5 => {
+                used[i] = true;
+                let r = &reference[i];
+                let corner = [
+                    (d.bbox.x_min - r.x_min).abs(),
+                    (d.bbox.y_min - r.y_min).abs(),
+                    (d.bbox.x_max - r.x_max).abs(),
+                    (d.bbox.y_max - r.y_max).abs(),
+                ]
+                .into_iter()
+                .fold(0f32, f32::max);
+                let score = (d.score - r.score).abs();
+                max_corner = max_corner.max(corner);
+                max_score = max_score.max(score);
+                if corner > CORNER_TOL_PX || score > SCORE_TOL {
+                    problems.push(format!(
+                        "{name}: {} {:?} score {} vs opencv {r:?}: corner delta {corner}, score delta {score}",
+                        d.label, d.bbox, d.score
+                    ));
+                }
+            }
+            _ => problems.push(format!("{name}: lookout {d:?} has no opencv match")),
+        }
+    }
+    for (r, u) in reference.iter().zip(&used) {
+        if !u {
+            problems.push(format!("{name}: opencv {r:?} has no lookout match"));
+        }
+    }
+    if problems.is_empty() {
+        Ok((max_corner, max_score))
+    } else {
+        Err(problems.join("\n"))
+    }
+}
+
+#[test]
+fn detections_match_opencv_dnn() {
+    let dir = tempfile::tempdir().unwrap();
+    let images = test_images();
+    let mut jobs = Vec::new();
+    let mut ours: BTreeMap<(String, String), Vec<Detection>> = BTreeMap::new();
+    for kind in [ModelKind::Yolov4Tiny, ModelKind::Yolov3Tiny] {
+        let config = DetectorConfig {
+            model: kind,
+            class_map: vec![],
+            keep_unmapped_classes: true,
+            ..DetectorConfig::default()
+        };
+        let detector = Detector::load(&config, &Device::Cpu)
+            .unwrap_or_else(|e| panic!("{e} (run scripts/fetch-assets.sh if assets are missing)"));
+        let paths = detector.model_paths().clone();
+        let mut items = Vec::new();
+        for (name, img) in &images {
+            let (blob, _) = detector.letterbox().apply(img).unwrap();
+            let blob_path = dir.path().join(format!("{}_{name}.f32", kind.name()));
+            write_f32(&blob_path, &blob);
+            items.push(
+                json!({"name": format!("{}/{name}", kind.name()), "blob": blob_path,
+                              "image_w": img.width, "image_h": img.height}),
+            );
+            let (dets, timings) = detector.detect_timed(img).unwrap();
+            eprintln!(
+                "{}/{name}: {} detections, forward {:?}",
+                kind.name(),
+                dets.len(),
+                timings.forward
+            );
+            ours.insert((kind.name().to_string(), name.clone()), dets);
+        }
+        jobs.push(json!({"cfg": paths.cfg, "weights": paths.weights,
+                         "size": config.input_size_px,
+                         "confidence_min": config.confidence_min,
+                         "nms_iou_max": config.nms_iou_max, "items": items}));
+    }
+    let result = run_oracle(dir.path(), &json!({ "detect": jobs }));
+    eprintln!("oracle: OpenCV {}", result["opencv_version"]);
+    let mut failures = Vec::new();
+    let mut per_model: BTreeMap<String, (f32, f32, usize)> = BTreeMap::new();
+    for item in result["detect"].as_array().unwrap() {
+        let full = item["name"].as_str().unwrap();
+        let (model, name) = full.split_once('/').unwrap();
+        let reference: Vec<RefDet> = item["detections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(parse_ref)
+            .collect();
+        let dets = &ours[&(model.to_string(), name.to_string())];
+        assert!(
+            !reference.is_empty(),
+            "{full}: opencv found nothing; the comparison would be vacuous"
+        );
+        match compare(full, dets, &reference) {
+            Ok((corner, score)) => {
+                let e = per_model.entry(model.to_string()).or_default();
+                e.0 = e.0.max(corner);
+                e.1 = e.1.max(score);
+                e.2 += dets.len();
+            }
+            Err(msg) => failures.push(msg),
+        }
+    }
+    for (model, (corner, score, n)) in &per_model {
+        eprintln!(
+            "parity {model}: {n} detections matched, max corner delta {corner:.4} px, \
+             max score delta {score:.5}"
+        );
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn mismatched_cfg_and_weights_is_a_clear_error() {
+    // yolov4-tiny's cfg with yolov3-tiny's weights: the floats run out or are left over.
+    let config = DetectorConfig {
+        cfg_path: asset("models/yolov4-tiny/yolov4-tiny.cfg")
+            .to_string_lossy()
+            .into(),
+        weights_path: asset("models/yolov3-tiny/yolov3-tiny.weights")
+            .to_string_lossy()
+            .into(),
+        ..DetectorConfig::default()
+    };
+    let err = Detector::load(&config, &Device::Cpu)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("yolov4-tiny.cfg") && err.contains("yolov3-tiny.weights"),
+        "{err}"
+    );
+}
+
+#[test]
+fn other_input_sizes_run() {
+    let config = DetectorConfig {
+        input_size_px: 320,
+        ..DetectorConfig::default()
+    };
+    let detector = Detector::load(&config, &Device::Cpu).unwrap();
+    let img = load_jpeg(&asset("data/darknet/person.jpg"));
+    let dets = detector.detect(&img).unwrap();
+    // person.jpg: a person, a dog and a horse; the default map keeps only driving classes.
+    assert!(dets.iter().any(|d| d.label == "pedestrian"), "{dets:?}");
+    for d in &dets {
+        assert!(d.bbox.x_min >= 0.0 && d.bbox.x_max <= img.width as f32);
+        assert!(d.bbox.y_min >= 0.0 && d.bbox.y_max <= img.height as f32);
+        assert_ne!(d.label, "dog");
+    }
+    let bad = DetectorConfig {
+        input_size_px: 300,
+        ..DetectorConfig::default()
+    };
+    assert!(Detector::load(&bad, &Device::Cpu).is_err());
+}
