@@ -31,10 +31,6 @@ from vision_msgs.msg import Detection2DArray
 RELIABLE = QoSProfile(
     reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST, depth=100
 )
-# The debug image is published with sensor data QoS (best effort), as camera images are.
-BEST_EFFORT = QoSProfile(
-    reliability=ReliabilityPolicy.BEST_EFFORT, history=HistoryPolicy.KEEP_LAST, depth=10
-)
 # draw.rs's palette: the box edges of the debug image have one of these colours.
 PALETTE = [
     (230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48),
@@ -226,9 +222,9 @@ def run_test(args):
           "rgb8 and bgr8 cameras of the same frames gave different boxes")
 
     # Debug image: subscribe, let the node see the subscription, send frames until one comes
-    # back (best effort: a message may be lost while the match settles).
+    # back (the node's publisher may not have matched the subscription yet).
     debug = []
-    node.create_subscription(Image, f"{ns}/cam_rgb/debug/image", debug.append, BEST_EFFORT)
+    node.create_subscription(Image, f"{ns}/cam_rgb/debug/image", debug.append, RELIABLE)
     spin_until(node, lambda: node.count_publishers(f"{ns}/cam_rgb/debug/image") >= 1, 10.0,
                "the debug image publisher")
     i = 0

@@ -8,8 +8,9 @@
 
 use r2r::WrappedTypesupport;
 
-use super::compat::{self, msgs};
 use super::RosError;
+use crate::image_codec::{self, ImageError};
+use crate::msgs;
 use crate::types::{Header, RgbImage, Time};
 
 type NativeImage = <r2r::sensor_msgs::msg::Image as WrappedTypesupport>::CStruct;
@@ -52,7 +53,7 @@ pub fn image_from_native(msg: &NativeImage, topic: &str) -> Result<(Header, RgbI
         // message is borrowed for the whole call, so the bytes stay alive and unchanged.
         unsafe { std::slice::from_raw_parts(msg.data.data, msg.data.size) }
     };
-    let image = compat::decode_raw(
+    let image = image_codec::decode_raw(
         &encoding,
         msg.width,
         msg.height,
@@ -66,11 +67,11 @@ pub fn image_from_native(msg: &NativeImage, topic: &str) -> Result<(Header, RgbI
 
 /// Decodes the payload of a `sensor_msgs/msg/CompressedImage`.
 pub fn image_from_compressed(format: &str, data: &[u8], topic: &str) -> Result<RgbImage, RosError> {
-    compat::decode_compressed(format, data)
+    image_codec::decode_compressed(format, data)
         .map_err(|e| bad_input(topic, "sensor_msgs/msg/CompressedImage", e))
 }
 
-fn bad_input(topic: &str, field: &'static str, e: compat::ImageError) -> RosError {
+fn bad_input(topic: &str, field: &'static str, e: ImageError) -> RosError {
     RosError::BadInput {
         topic: topic.to_owned(),
         field,
@@ -202,7 +203,7 @@ mod tests {
             label: "pedestrian".into(),
             score: 0.75,
         };
-        let mirror = msgs::detection_array(&header(), &[d]);
+        let mirror = crate::pipeline::output::detection_array(&header(), &[d]);
         let r = detection_array_to_r2r(&mirror);
         assert_eq!(r.header.stamp.sec, 1_700_000_000);
         assert_eq!(r.header.stamp.nanosec, 5);

@@ -19,7 +19,6 @@
 //!
 //! Only this module (and `src/bin/lookout_node.rs`) may `use r2r`.
 
-mod compat;
 pub mod convert;
 pub mod draw;
 pub mod node;

@@ -26,12 +26,13 @@ use futures::task::LocalSpawnExt;
 use futures::StreamExt;
 use r2r::QosProfile;
 
-use super::compat::{msgs, Engine, FrameOutput, Stage};
 use super::draw::{self, Annotation};
 use super::params::{self, Camera, NodeParams, ParamValue, Reliability, Transport};
 use super::slot::{Slots, Taken};
 use super::stats::{self, CameraStats};
 use super::{convert, RosError};
+use crate::pipeline::output::{detection_array, track_array};
+use crate::pipeline::{Engine, FrameOutput, Stage};
 use crate::types::{Frame, Header, RgbImage};
 
 /// How the node is named before `--ros-args -r __node:=... -r __ns:=...` remapping.
@@ -220,7 +221,12 @@ pub fn run(stop: Arc<AtomicBool>) -> Result<(), RosError> {
                 .create_publisher(&cam.tracks_topic, out_qos.clone())
                 .map_err(rcl(format!("advertising {}", cam.tracks_topic)))?,
             debug_image: node
-                .create_publisher(&cam.debug_image_topic, QosProfile::sensor_data())
+                // Reliable, keep last 1: matches best-effort and reliable viewers, and a lost
+                // fragment of a large image is resent instead of losing the whole image.
+                .create_publisher(
+                    &cam.debug_image_topic,
+                    QosProfile::default().keep_last(1),
+                )
                 .map_err(rcl(format!("advertising {}", cam.debug_image_topic)))?,
         });
         r2r::log_info!(
@@ -415,12 +421,9 @@ fn engine_loop(
 
 /// Publishes one frame's outputs; false when a publish failed (logged).
 fn publish(out: &CameraOutputs, frame: &Frame, output: FrameOutput, logger: &str) -> bool {
-    let dets = convert::detection_array_to_r2r(&msgs::detection_array(
-        &frame.header,
-        &output.detections,
-    ));
-    let tracks =
-        convert::detection_array_to_r2r(&msgs::track_array(&frame.header, &output.tracks));
+    // The same message builders `lookout replay` writes to MCAP, then a field-by-field copy.
+    let dets = convert::detection_array_to_r2r(&detection_array(&frame.header, &output.detections));
+    let tracks = convert::detection_array_to_r2r(&track_array(&frame.header, &output.tracks));
     let mut ok = true;
     for (name, msg, publisher) in [
         ("detections", &dets, &out.detections),

@@ -20,6 +20,7 @@ use serde_json::{Map, Value};
 
 use super::RosError;
 use crate::config::Config;
+use crate::pipeline::OutputTopics;
 
 /// A parameter value as rcl parses it from YAML (mirrors `r2r::ParameterValue`, without r2r so
 /// that this module's logic is testable on plain values).
@@ -217,29 +218,22 @@ fn qos_for(
     Ok(qos)
 }
 
-/// Output topics of a camera, relative to the node's namespace: the input topic with its
-/// image suffix (`/image_raw`, `/compressed` ...) replaced, as `lookout replay` names them.
-fn output_base(topic: &str) -> String {
-    let mut base = topic.trim_end_matches('/');
-    base = base.strip_suffix("/compressed").unwrap_or(base);
-    for suffix in [
-        "/image_raw",
-        "/image_rect_color",
-        "/image_rect",
-        "/image_color",
-        "/image",
-    ] {
-        if let Some(b) = base.strip_suffix(suffix) {
-            base = b;
-            break;
-        }
-    }
-    let base = base.trim_start_matches('/');
-    if base.is_empty() || base == "image_raw" || base == "image" {
-        "lookout".to_owned()
-    } else {
-        base.to_owned()
-    }
+/// Output topics of a camera, relative to the node's namespace: the names `lookout replay`
+/// gives them ([`OutputTopics::for_camera`]: the input topic with its image suffix replaced),
+/// without the leading `/`, so that the node's namespace applies.
+fn output_topics(topic: &str) -> (String, String, String) {
+    let out = OutputTopics::for_camera(topic);
+    let rel = |t: &str| t.trim_start_matches('/').to_owned();
+    let base = out
+        .detections
+        .strip_suffix("/detections")
+        .unwrap_or(&out.detections)
+        .to_owned();
+    (
+        rel(&out.detections),
+        rel(&out.tracks),
+        rel(&format!("{base}/debug/image")),
+    )
 }
 
 /// Builds the node's parameters from the ROS parameters it received; `params_file` only names
@@ -306,15 +300,15 @@ pub fn node_params(
             }
         };
         let frame_id_override = cams.frame_ids.get(i).filter(|f| !f.is_empty()).cloned();
-        let base = output_base(topic);
+        let (detections_topic, tracks_topic, debug_image_topic) = output_topics(topic);
         cameras.push(Camera {
             topic: topic.clone(),
             transport,
             frame_id_override,
             qos: qos_for(topic, namespace, params)?,
-            detections_topic: format!("{base}/detections"),
-            tracks_topic: format!("{base}/tracks"),
-            debug_image_topic: format!("{base}/debug/image"),
+            detections_topic,
+            tracks_topic,
+            debug_image_topic,
         });
     }
     let mut seen = std::collections::BTreeSet::new();
@@ -345,6 +339,103 @@ mod tests {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), v.clone()))
             .collect()
+    }
+
+    /// The shipped parameter file as rcl hands it to the node: flat dotted names.
+    fn flat_params(yaml: &str) -> BTreeMap<String, ParamValue> {
+        fn walk(prefix: &str, v: &Value, out: &mut BTreeMap<String, ParamValue>) {
+            let value = match v {
+                Value::Object(map) => {
+                    for (k, child) in map {
+                        let name = if prefix.is_empty() {
+                            k.clone()
+                        } else {
+                            format!("{prefix}.{k}")
+                        };
+                        walk(&name, child, out);
+                    }
+                    return;
+                }
+                Value::Bool(b) => ParamValue::Bool(*b),
+                Value::Number(n) if n.is_i64() => ParamValue::Integer(n.as_i64().unwrap()),
+                Value::Number(n) => ParamValue::Double(n.as_f64().unwrap()),
+                Value::String(s) => ParamValue::String(s.clone()),
+                Value::Array(a) => ParamValue::StringArray(
+                    a.iter().map(|x| x.as_str().unwrap().to_owned()).collect(),
+                ),
+                Value::Null => ParamValue::NotSet,
+            };
+            out.insert(prefix.to_owned(), value);
+        }
+        let doc: Value = serde_saphyr::from_str(yaml).unwrap();
+        let mut out = BTreeMap::new();
+        walk("", &doc["/**"]["ros__parameters"], &mut out);
+        out
+    }
+
+    fn with_cameras(mut p: BTreeMap<String, ParamValue>) -> BTreeMap<String, ParamValue> {
+        p.insert(
+            "cameras.topics".into(),
+            ParamValue::StringArray(vec!["/a/image_raw".into(), "/b/image_raw/compressed".into()]),
+        );
+        p.insert(
+            "cameras.transports".into(),
+            ParamValue::StringArray(vec!["raw".into(), "compressed".into()]),
+        );
+        p.insert(
+            "cameras.frame_ids".into(),
+            ParamValue::StringArray(vec!["".into(), "b_optical".into()]),
+        );
+        p
+    }
+
+    #[test]
+    fn ros_parameters_give_the_same_config_as_the_file() {
+        let yaml = crate::config::DEFAULT_PARAMS_YAML;
+        let mut params = with_cameras(flat_params(yaml));
+        params.insert("use_sim_time".into(), ParamValue::Bool(true));
+        params.insert(
+            "qos_overrides./b/image_raw/compressed.subscription.reliability".into(),
+            ParamValue::String("reliable".into()),
+        );
+        let node = node_params(&params, "/", None).unwrap();
+        let from_file = Config::from_yaml_str(yaml, Path::new("x.yaml"), &[]).unwrap();
+        // Everything but the cameras comes out exactly as `lookout replay` reads the file.
+        let mut node_config = node.config.clone();
+        node_config.cameras = from_file.cameras.clone();
+        assert_eq!(format!("{node_config:?}"), format!("{from_file:?}"));
+        assert!(node.use_sim_time);
+        assert_eq!(node.cameras.len(), 2);
+        assert_eq!(node.cameras[0].transport, Transport::Raw);
+        assert_eq!(node.cameras[0].frame_id_override, None);
+        assert_eq!(node.cameras[0].qos, InputQos::default());
+        assert_eq!(node.cameras[1].transport, Transport::Compressed);
+        assert_eq!(node.cameras[1].frame_id_override.as_deref(), Some("b_optical"));
+        assert_eq!(node.cameras[1].qos.reliability, Reliability::Reliable);
+        assert_eq!(node.cameras[1].detections_topic, "b/detections");
+    }
+
+    #[test]
+    fn invalid_parameters_are_rejected_with_their_name() {
+        let yaml = crate::config::DEFAULT_PARAMS_YAML;
+        let e = node_params(&flat_params(yaml), "/", None).unwrap_err().to_string();
+        assert!(e.contains("cameras.topics"), "{e}");
+        let mut p = with_cameras(flat_params(yaml));
+        p.insert("detector.bogus_key".into(), ParamValue::Integer(1));
+        let e = node_params(&p, "/", Some(Path::new("my.yaml")))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("bogus_key") && e.contains("my.yaml"), "{e}");
+        let mut p = with_cameras(flat_params(yaml));
+        p.insert(
+            "cameras.transports".into(),
+            ParamValue::StringArray(vec!["raw".into(), "h264".into()]),
+        );
+        let e = node_params(&p, "/", None).unwrap_err().to_string();
+        assert!(e.contains("h264"), "{e}");
+        let mut p = with_cameras(flat_params(yaml));
+        p.insert("use_sim_time".into(), ParamValue::String("yes".into()));
+        assert!(node_params(&p, "/", None).is_err());
     }
 
     #[test]
@@ -380,11 +471,14 @@ mod tests {
 
     #[test]
     fn output_topics_follow_the_input_topic() {
-        assert_eq!(output_base("/cam/front/image_raw"), "cam/front");
-        assert_eq!(output_base("/cam/front/image_raw/compressed"), "cam/front");
-        assert_eq!(output_base("left/image"), "left");
-        assert_eq!(output_base("/image_raw"), "lookout");
-        assert_eq!(output_base("/camera"), "camera");
+        let (d, t, i) = output_topics("/cam/front/image_raw/compressed");
+        assert_eq!(
+            (d.as_str(), t.as_str(), i.as_str()),
+            ("cam/front/detections", "cam/front/tracks", "cam/front/debug/image")
+        );
+        assert_eq!(output_topics("/left/image").0, "left/detections");
+        assert_eq!(output_topics("/image_raw").0, "lookout/detections");
+        assert_eq!(output_topics("/camera").0, "camera/detections");
     }
 
     #[test]
