@@ -85,7 +85,8 @@ start_node tests/ros_node_test.param.yaml "$work/node.log"
 rc=0
 in_ns "$LOOKOUT_ROS_PYTHON" tests/ros_node_test.py --ns /lk --raw "$work/frames-$frames.rgb" \
   --jpeg-dir "$work/jpeg" --width 768 --height 576 --frames "$frames" \
-  --confidence-min 0.4 --out "$work/node-detections.json" || rc=$?
+  --confidence-min 0.4 --start-ns 1700000000000000000 --fps 7 \
+  --out "$work/node-detections.json" || rc=$?
 stop_node || { echo "test-ros: lookout_node did not exit cleanly" >&2; rc=1; }
 for err in "sensor_msgs/msg/Image: field \`data\` has" "rgb42" "CompressedImage"; do
   grep -q -- "$err" "$work/node.log" ||
@@ -96,6 +97,32 @@ if [[ $rc -ne 0 ]]; then
   tail -40 "$work/node.log" >&2
   exit $rc
 fi
+
+say "the same frames through lookout replay"
+# Copied at once: a target dir shared with other builds may get another `lookout` later.
+cargo build --locked --bin lookout
+mkdir -p "$work/bin" && cp "$CARGO_TARGET_DIR/debug/lookout" "$work/bin/lookout"
+lookout_bin="$work/bin/lookout"
+oracle=${LOOKOUT_ORACLE_PYTHON:-$cache/venv-oracle/bin/python}
+[[ -x "$oracle" ]] || { echo "test-ros: $oracle missing: run scripts/setup.sh" >&2; exit 1; }
+rm -rf "$work/png" "$work"/replay-*.mcap && mkdir -p "$work/png"
+# Lossless PNGs of exactly the pixels the rclpy camera published.
+"$ffmpeg" -loglevel error -y -f rawvideo -pix_fmt rgb24 -s 768x576 -i "$work/frames-$frames.rgb" \
+  "$work/png/frame_%04d.png"
+start_ns=1700000000000000000
+"$lookout_bin" record "$work/png" --raw rgb8 --fps 7 --start-ns $start_ns \
+  --topic /cam_rgb/image_raw --out "$work/replay-in-rgb.mcap" >/dev/null
+"$lookout_bin" record "$work/jpeg" --fps 7 --start-ns $start_ns \
+  --topic /cam_jpeg/image_raw/compressed --out "$work/replay-in-jpeg.mcap" >/dev/null
+# The node's parameter file without its ROS-only QoS overrides is a valid replay config.
+sed '/^    qos_overrides:/,$d' tests/ros_node_test.param.yaml >"$work/replay.param.yaml"
+for cam in rgb jpeg; do
+  "$lookout_bin" replay "$work/replay-in-$cam.mcap" --out "$work/replay-out-$cam.mcap" \
+    -c "$work/replay.param.yaml" --no-progress >/dev/null
+done
+"$oracle" tests/ros_compare_replay.py "$work/node-detections.json" \
+  "/cam_rgb/image_raw=$work/replay-out-rgb.mcap" \
+  "/cam_jpeg/image_raw/compressed=$work/replay-out-jpeg.mcap"
 
 if [[ $bench -eq 1 ]]; then
   for size in 640x480 1920x1080; do

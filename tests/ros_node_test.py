@@ -180,7 +180,9 @@ def run_test(args):
 
     stamps = []
     for i in range(n_frames):
-        stamp = (1_700_000_000 + i, 142_857_000 + i)
+        # The stamps `lookout record --fps F --start-ns S` gives frame i, so that the replay of
+        # the same frames runs the tracker on the same time steps.
+        stamp = divmod(args.start_ns + round(i * 1e9 / args.fps), 1_000_000_000)
         stamps.append(stamp)
         if not publish_lockstep(node, cameras, messages_for(i, stamp), stamp, args.frame_timeout_s):
             return
@@ -352,6 +354,8 @@ def main():
     ap.add_argument("--frames", type=int, default=10)
     ap.add_argument("--confidence-min", type=float, default=0.4)
     ap.add_argument("--out")
+    ap.add_argument("--start-ns", type=int, default=1_700_000_000_000_000_000)
+    ap.add_argument("--fps", type=float, default=7.0)
     ap.add_argument("--discovery-timeout-s", type=float, default=60.0)
     ap.add_argument("--frame-timeout-s", type=float, default=120.0)
     args = ap.parse_args()
