@@ -25,7 +25,11 @@ fn share_path(launch_value: &str) -> PathBuf {
 }
 
 fn assert_params_file_is_valid(path: &Path) {
-    assert!(path.is_file(), "parameter file {} does not exist", path.display());
+    assert!(
+        path.is_file(),
+        "parameter file {} does not exist",
+        path.display()
+    );
     lookout::config::Config::load(path, &[])
         .unwrap_or_else(|e| panic!("parameter file {} is invalid: {e}", path.display()));
 }
@@ -62,12 +66,18 @@ fn package_xml_names_lookout_and_ament_cargo() {
     assert_eq!(child_text("build_type"), vec!["ament_cargo"]);
     let version_in_cargo = read("Cargo.toml")
         .lines()
-        .find_map(|l| l.strip_prefix("version = ").map(|v| v.trim_matches('"').to_owned()))
+        .find_map(|l| {
+            l.strip_prefix("version = ")
+                .map(|v| v.trim_matches('"').to_owned())
+        })
         .expect("Cargo.toml version");
     assert_eq!(child_text("version"), vec![version_in_cargo]);
     let depends = child_text("depend");
     for needed in ["sensor_msgs", "vision_msgs", "diagnostic_msgs", "std_msgs"] {
-        assert!(depends.iter().any(|d| d == needed), "package.xml lacks <depend>{needed}");
+        assert!(
+            depends.iter().any(|d| d == needed),
+            "package.xml lacks <depend>{needed}"
+        );
     }
 }
 
@@ -85,7 +95,10 @@ fn xml_launch_file_names_package_executable_params_and_remap() {
             .unwrap_or_else(|| panic!("no <arg name=\"{name}\" default=...>"))
             .to_owned()
     };
-    let nodes: Vec<_> = launch.children().filter(|n| n.has_tag_name("node")).collect();
+    let nodes: Vec<_> = launch
+        .children()
+        .filter(|n| n.has_tag_name("node"))
+        .collect();
     assert_eq!(nodes.len(), 1, "one node");
     let node = nodes[0];
     assert_eq!(node.attribute("pkg"), Some("lookout"));
@@ -104,7 +117,12 @@ fn xml_launch_file_names_package_executable_params_and_remap() {
     let remaps: Vec<(&str, &str)> = node
         .children()
         .filter(|n| n.has_tag_name("remap"))
-        .map(|n| (n.attribute("from").unwrap_or(""), n.attribute("to").unwrap_or("")))
+        .map(|n| {
+            (
+                n.attribute("from").unwrap_or(""),
+                n.attribute("to").unwrap_or(""),
+            )
+        })
         .collect();
     assert_eq!(remaps, vec![("/camera/image_raw", "$(var camera_topic)")]);
     assert!(!arg_default("camera_topic").is_empty());
@@ -131,7 +149,15 @@ fn python_launch_file_matches_the_xml_one() {
     // The parameter file it defaults to is the one the XML file names.
     assert_params_file_is_valid(&root().join("configs/lookout.param.yaml"));
     // Launch files load parameters and remap topics; no logic (conditions, opaque functions).
-    for forbidden in ["OpaqueFunction", "IfCondition", "UnlessCondition", "import os"] {
-        assert!(!py.contains(forbidden), "launch file has logic: `{forbidden}`");
+    for forbidden in [
+        "OpaqueFunction",
+        "IfCondition",
+        "UnlessCondition",
+        "import os",
+    ] {
+        assert!(
+            !py.contains(forbidden),
+            "launch file has logic: `{forbidden}`"
+        );
     }
 }

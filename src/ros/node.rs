@@ -46,6 +46,8 @@ pub struct Pending {
     taken_at: Instant,
     /// Time spent decoding so far (raw images are decoded on the spin thread).
     decode: Duration,
+    /// When it was put into the camera's slot (waiting for the engine starts here).
+    queued_at: Instant,
 }
 
 enum Payload {
@@ -157,6 +159,7 @@ pub fn run(stop: Arc<AtomicBool>) -> Result<(), RosError> {
                                 payload,
                                 taken_at,
                                 decode,
+                                queued_at: Instant::now(),
                             },
                         );
                     }
@@ -223,10 +226,7 @@ pub fn run(stop: Arc<AtomicBool>) -> Result<(), RosError> {
             debug_image: node
                 // Reliable, keep last 1: matches best-effort and reliable viewers, and a lost
                 // fragment of a large image is resent instead of losing the whole image.
-                .create_publisher(
-                    &cam.debug_image_topic,
-                    QosProfile::default().keep_last(1),
-                )
+                .create_publisher(&cam.debug_image_topic, QosProfile::default().keep_last(1))
                 .map_err(rcl(format!("advertising {}", cam.debug_image_topic)))?,
         });
         r2r::log_info!(
@@ -342,12 +342,13 @@ fn engine_loop(
             continue;
         };
         let topic = &out.camera.topic;
-        let slot_wait = pending.taken_at.elapsed();
+        let slot_wait = pending.queued_at.elapsed();
         let Pending {
             header,
             payload,
             taken_at,
             mut decode,
+            ..
         } = pending;
         let image = match payload {
             Payload::Decoded(image) => image,
@@ -402,7 +403,12 @@ fn engine_loop(
                 s.published += 1;
             }
             s.record_latency("decode", ms(decode));
-            for stage in [Stage::Preprocess, Stage::Forward, Stage::Postprocess, Stage::Track] {
+            for stage in [
+                Stage::Preprocess,
+                Stage::Forward,
+                Stage::Postprocess,
+                Stage::Track,
+            ] {
                 let d = output.timings.get(stage);
                 if !d.is_zero() {
                     s.record_latency(stage.name(), ms(d));
@@ -430,7 +436,12 @@ fn publish(out: &CameraOutputs, frame: &Frame, output: FrameOutput, logger: &str
         ("tracks", &tracks, &out.tracks),
     ] {
         if let Err(e) = publisher.publish(msg) {
-            r2r::log_warn!(logger, "cannot publish {} of {}: {e}", name, out.camera.topic);
+            r2r::log_warn!(
+                logger,
+                "cannot publish {} of {}: {e}",
+                name,
+                out.camera.topic
+            );
             ok = false;
         }
     }
@@ -438,7 +449,11 @@ fn publish(out: &CameraOutputs, frame: &Frame, output: FrameOutput, logger: &str
     let watchers = match out.debug_image.get_inter_process_subscription_count() {
         Ok(n) => n,
         Err(e) => {
-            r2r::log_warn!(logger, "debug image of {}: subscriber count: {e}", out.camera.topic);
+            r2r::log_warn!(
+                logger,
+                "debug image of {}: subscriber count: {e}",
+                out.camera.topic
+            );
             0
         }
     };
@@ -450,7 +465,11 @@ fn publish(out: &CameraOutputs, frame: &Frame, output: FrameOutput, logger: &str
             .debug_image
             .publish(&convert::image_to_r2r(&frame.header, image))
         {
-            r2r::log_warn!(logger, "cannot publish debug image of {}: {e}", out.camera.topic);
+            r2r::log_warn!(
+                logger,
+                "cannot publish debug image of {}: {e}",
+                out.camera.topic
+            );
         }
     }
     ok
@@ -507,7 +526,10 @@ fn diagnostics_msg(
             } else if n.received == 0 {
                 (WARN, "no images received yet".to_owned())
             } else {
-                (OK, format!("{:.1} Hz in, {:.1} Hz out", rates.input_hz, rates.output_hz))
+                (
+                    OK,
+                    format!("{:.1} Hz in, {:.1} Hz out", rates.input_hz, rates.output_hz),
+                )
             };
             DiagnosticStatus {
                 level,

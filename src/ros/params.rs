@@ -212,7 +212,11 @@ fn qos_for(
                     "only `keep_last` is supported: the node keeps the newest frame",
                 ))
             }
-            _ => return Err(bad("unknown QoS policy (supported: reliability, depth, history)")),
+            _ => {
+                return Err(bad(
+                    "unknown QoS policy (supported: reliability, depth, history)",
+                ))
+            }
         }
     }
     Ok(qos)
@@ -272,11 +276,10 @@ pub fn node_params(
     let origin = params_file
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("<ROS parameters>"));
-    let config =
-        Config::from_yaml_str(&text, &origin, &[]).map_err(|source| RosError::Config {
-            params_file: params_file.map(Path::to_path_buf),
-            source: Box::new(source.into()),
-        })?;
+    let config = Config::from_yaml_str(&text, &origin, &[]).map_err(|source| RosError::Config {
+        params_file: params_file.map(Path::to_path_buf),
+        source: Box::new(source.into()),
+    })?;
 
     let cams = &config.cameras;
     if cams.topics.is_empty() {
@@ -376,7 +379,10 @@ mod tests {
     fn with_cameras(mut p: BTreeMap<String, ParamValue>) -> BTreeMap<String, ParamValue> {
         p.insert(
             "cameras.topics".into(),
-            ParamValue::StringArray(vec!["/a/image_raw".into(), "/b/image_raw/compressed".into()]),
+            ParamValue::StringArray(vec![
+                "/a/image_raw".into(),
+                "/b/image_raw/compressed".into(),
+            ]),
         );
         p.insert(
             "cameras.transports".into(),
@@ -410,7 +416,10 @@ mod tests {
         assert_eq!(node.cameras[0].frame_id_override, None);
         assert_eq!(node.cameras[0].qos, InputQos::default());
         assert_eq!(node.cameras[1].transport, Transport::Compressed);
-        assert_eq!(node.cameras[1].frame_id_override.as_deref(), Some("b_optical"));
+        assert_eq!(
+            node.cameras[1].frame_id_override.as_deref(),
+            Some("b_optical")
+        );
         assert_eq!(node.cameras[1].qos.reliability, Reliability::Reliable);
         assert_eq!(node.cameras[1].detections_topic, "b/detections");
     }
@@ -418,7 +427,9 @@ mod tests {
     #[test]
     fn invalid_parameters_are_rejected_with_their_name() {
         let yaml = crate::config::DEFAULT_PARAMS_YAML;
-        let e = node_params(&flat_params(yaml), "/", None).unwrap_err().to_string();
+        let e = node_params(&flat_params(yaml), "/", None)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("cameras.topics"), "{e}");
         let mut p = with_cameras(flat_params(yaml));
         p.insert("detector.bogus_key".into(), ParamValue::Integer(1));
@@ -461,10 +472,17 @@ mod tests {
 
     #[test]
     fn params_file_is_found_after_ros_args() {
-        let args: Vec<String> = ["node", "--ros-args", "-r", "a:=b", "--params-file", "f.yaml"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let args: Vec<String> = [
+            "node",
+            "--ros-args",
+            "-r",
+            "a:=b",
+            "--params-file",
+            "f.yaml",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
         assert_eq!(params_file_from_args(&args), Some(PathBuf::from("f.yaml")));
         assert_eq!(params_file_from_args(&args[..1]), None);
     }
@@ -474,7 +492,11 @@ mod tests {
         let (d, t, i) = output_topics("/cam/front/image_raw/compressed");
         assert_eq!(
             (d.as_str(), t.as_str(), i.as_str()),
-            ("cam/front/detections", "cam/front/tracks", "cam/front/debug/image")
+            (
+                "cam/front/detections",
+                "cam/front/tracks",
+                "cam/front/debug/image"
+            )
         );
         assert_eq!(output_topics("/left/image").0, "left/detections");
         assert_eq!(output_topics("/image_raw").0, "lookout/detections");
