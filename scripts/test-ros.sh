@@ -65,11 +65,13 @@ ip netns exec "$ns" ip link set lo multicast on
 ip netns exec "$ns" ip route add 224.0.0.0/4 dev lo
 in_ns() { ip netns exec "$ns" env ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST "$@"; }
 
-start_node() { # params-file log-file
+start_node() { # params-file log-file [more ROS args]
   # Not through a shell function: `ip netns exec` and `env` exec, so $! is the node itself and
   # SIGINT reaches it.
+  local params=$1 log=$2
+  shift 2
   ip netns exec "$ns" env ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST LD_PRELOAD="$LOOKOUT_LIBPYTHON" \
-    "$node_bin" --ros-args -r __ns:=/lk --params-file "$1" >"$2" 2>&1 &
+    "$node_bin" --ros-args -r __ns:=/lk --params-file "$params" "$@" >"$log" 2>&1 &
   node_pid=$!
 }
 stop_node() {
@@ -81,11 +83,12 @@ stop_node() {
 }
 
 say "integration test: node + rclpy camera/listener in netns $ns"
-start_node tests/ros_node_test.param.yaml "$work/node.log"
+# use_sim_time from the command line: the file is also the replay config, which has no such key.
+start_node tests/ros_node_test.param.yaml "$work/node.log" -p use_sim_time:=true
 rc=0
 in_ns "$LOOKOUT_ROS_PYTHON" tests/ros_node_test.py --ns /lk --raw "$work/frames-$frames.rgb" \
   --jpeg-dir "$work/jpeg" --width 768 --height 576 --frames "$frames" \
-  --confidence-min 0.4 --start-ns 1700000000000000000 --fps 7 \
+  --confidence-min 0.4 --start-ns 1700000000000000000 --fps 7 --sim-time \
   --out "$work/node-detections.json" || rc=$?
 stop_node || { echo "test-ros: lookout_node did not exit cleanly" >&2; rc=1; }
 for err in "sensor_msgs/msg/Image: field \`data\` has" "rgb42" "CompressedImage"; do

@@ -25,6 +25,7 @@ import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CompressedImage, Image
 from vision_msgs.msg import Detection2DArray
 
@@ -38,6 +39,8 @@ PALETTE = [
 ]
 
 failures = []
+# The simulated time the test publishes on /clock when the node runs with use_sim_time.
+SIM_TIME_S = 1_800_000_000
 
 
 def check(cond, message):
@@ -168,6 +171,11 @@ def run_test(args):
     ]
     diags = []
     node.create_subscription(DiagnosticArray, "/diagnostics", diags.append, RELIABLE)
+    if args.sim_time:
+        clock_pub = node.create_publisher(Clock, "/clock", RELIABLE)
+        sim = Clock()
+        sim.clock.sec, sim.clock.nanosec = SIM_TIME_S, 0
+        node.create_timer(0.05, lambda: clock_pub.publish(sim))
     if not wait_for_graph(node, cameras, args.discovery_timeout_s):
         return
 
@@ -309,6 +317,46 @@ def run_test(args):
     bgr, _ = latest_status(diags, "/cam_bgr/image_raw")
     check(bgr is not None and bgr.get("decode_errors") == "0", "bgr camera counted errors")
 
+    # use_sim_time (set on the node's command line by test-ros.sh): the node's clock follows
+    # /clock, which this test holds at SIM_TIME_S, so the diagnostics stamps show it.
+    if args.sim_time:
+        n_before = len(diags)
+        spin_until(node, lambda: len(diags) > n_before + 1, 5.0, "diagnostics under sim time")
+        got = diags[-1].header.stamp.sec if diags else None
+        check(got == SIM_TIME_S, f"/diagnostics stamp {got} s does not follow /clock ({SIM_TIME_S} s)")
+
+    # Live policy under a burst: frames sent faster than the engine runs are replaced in the
+    # one-frame slot and counted; every frame is accounted for, nothing queues.
+    kv0, _ = latest_status(diags, "/cam_rgb/image_raw")
+    burst = [(1_700_004_000 + k, 0) for k in range(args.burst)]
+    out_before = len(cameras[0].received["detections"])
+    for k, stamp in enumerate(burst):
+        cameras[0].pub.publish(make_image(frames[k % n_frames], "rgb8", stamp, "cam_rgb_frame"))
+    def received_all():
+        kv, _ = latest_status(diags, "/cam_rgb/image_raw")
+        return kv is not None and \
+            int(kv["frames_received"]) == int(kv0["frames_received"]) + len(burst)
+
+    spin_until(node, received_all, 30.0, "the burst to be received")
+
+    def settled():
+        kv, _ = latest_status(diags, "/cam_rgb/image_raw")
+        return kv and int(kv["frames_published"]) + int(kv["frames_dropped"]) \
+            + int(kv["decode_errors"]) == int(kv["frames_received"])
+
+    spin_until(node, settled, 30.0, "every burst frame published or counted as dropped")
+    kv, _ = latest_status(diags, "/cam_rgb/image_raw")
+    published = int(kv["frames_published"]) - int(kv0["frames_published"])
+    spin_until(node, lambda: len(cameras[0].received["detections"]) - out_before >= published,
+               10.0, "the burst's outputs")
+    outputs = len(cameras[0].received["detections"]) - out_before
+    check(1 <= outputs == published <= len(burst),
+          f"burst of {len(burst)}: {outputs} outputs received, {published} published")
+    got = [stamp_of(m) for m in cameras[0].received["detections"][out_before:]]
+    check(got == sorted(got) and set(got) <= set(burst), f"burst outputs out of order: {got}")
+    print(f"burst: {len(burst)} frames sent, {outputs} published, "
+          f"{int(kv['frames_dropped']) - int(kv0['frames_dropped'])} dropped (newest wins)")
+
     if args.out:
         with open(args.out, "w") as f:
             json.dump(results, f, indent=1, sort_keys=True)
@@ -356,6 +404,8 @@ def main():
     ap.add_argument("--out")
     ap.add_argument("--start-ns", type=int, default=1_700_000_000_000_000_000)
     ap.add_argument("--fps", type=float, default=7.0)
+    ap.add_argument("--sim-time", action="store_true", help="publish /clock (node has use_sim_time)")
+    ap.add_argument("--burst", type=int, default=6)
     ap.add_argument("--discovery-timeout-s", type=float, default=60.0)
     ap.add_argument("--frame-timeout-s", type=float, default=120.0)
     args = ap.parse_args()
