@@ -32,6 +32,9 @@ say "building lookout_node"
 cargo build --locked --features ros --bin lookout_node
 node_bin="$CARGO_TARGET_DIR/debug/lookout_node"
 
+say "clippy with the ros feature (make lint builds without it)"
+cargo clippy --locked --features ros --lib --bin lookout_node -- -D warnings
+
 say "unit tests of the ros module"
 # Quirk 3 (shared/notes/ros2-from-pypi.md): the wheels' typesupport libraries need libpython.
 LD_PRELOAD="$LOOKOUT_LIBPYTHON" cargo test --locked --features ros --lib ros::
@@ -128,6 +131,10 @@ done
   "/cam_jpeg/image_raw/compressed=$work/replay-out-jpeg.mcap"
 
 if [[ $bench -eq 1 ]]; then
+  say "benchmark: node overhead per frame (release build)"
+  cargo build --locked --release --features ros --bin lookout_node
+  node_bin="$CARGO_TARGET_DIR/release/lookout_node"
+  : >"$work/bench.jsonl"
   for size in 640x480 1920x1080; do
     w=${size%x*} h=${size#*x}
     cat >"$work/bench.param.yaml" <<EOF

@@ -23,12 +23,8 @@ fn main() -> ExitCode {
     match lookout::ros::node::run(stop) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            // Every `RosError` message already includes its cause.
             eprintln!("lookout_node: {e}");
-            let mut source = std::error::Error::source(&e);
-            while let Some(s) = source {
-                eprintln!("  caused by: {s}");
-                source = s.source();
-            }
             ExitCode::FAILURE
         }
     }

@@ -41,8 +41,9 @@ pub enum RosError {
     /// A parameter has the wrong type or value.
     #[error("parameter `{name}`: {message}")]
     Param { name: String, message: String },
-    /// The engine's configuration, built from the node's parameters, is invalid.
-    #[error("configuration from ROS parameters (params file {params_file:?}): {source}")]
+    /// The engine's configuration, built from the node's parameters, is invalid (the message
+    /// of `source` names the parameter file and the key).
+    #[error("configuration from ROS parameters: {source}")]
     Config {
         params_file: Option<PathBuf>,
         #[source]

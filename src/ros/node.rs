@@ -287,9 +287,11 @@ pub fn run(stop: Arc<AtomicBool>) -> Result<(), RosError> {
 
     r2r::log_info!(
         &logger,
-        "lookout_node up: {} camera(s), use_sim_time={use_sim_time}, params file {:?}",
+        "lookout_node up: {} camera(s), use_sim_time={use_sim_time}, params file {}",
         cameras.len(),
         params_file
+            .as_deref()
+            .map_or_else(|| "(none)".into(), |p| p.display().to_string())
     );
 
     let worker = {
@@ -395,7 +397,7 @@ fn engine_loop(
                 continue;
             }
         };
-        let published = publish(out, &frame, output.clone(), logger);
+        let published = publish(out, &frame, &output, logger);
         let end_to_end = taken_at.elapsed();
         with_stats(stats, |s| {
             let s = &mut s[camera];
@@ -426,7 +428,7 @@ fn engine_loop(
 }
 
 /// Publishes one frame's outputs; false when a publish failed (logged).
-fn publish(out: &CameraOutputs, frame: &Frame, output: FrameOutput, logger: &str) -> bool {
+fn publish(out: &CameraOutputs, frame: &Frame, output: &FrameOutput, logger: &str) -> bool {
     // The same message builders `lookout replay` writes to MCAP, then a field-by-field copy.
     let dets = convert::detection_array_to_r2r(&detection_array(&frame.header, &output.detections));
     let tracks = convert::detection_array_to_r2r(&track_array(&frame.header, &output.tracks));
@@ -459,7 +461,7 @@ fn publish(out: &CameraOutputs, frame: &Frame, output: FrameOutput, logger: &str
     };
     if watchers > 0 {
         let mut image = frame.image.clone();
-        let annotations = annotations(&output);
+        let annotations = annotations(output);
         draw::annotate(&mut image, &annotations);
         if let Err(e) = out
             .debug_image
