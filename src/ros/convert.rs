@@ -203,7 +203,7 @@ mod tests {
             label: "pedestrian".into(),
             score: 0.75,
         };
-        let mirror = crate::pipeline::output::detection_array(&header(), &[d]);
+        let mirror = msgs::Detection2DArray::from_detections(&header(), &[d]);
         let r = detection_array_to_r2r(&mirror);
         assert_eq!(r.header.stamp.sec, 1_700_000_000);
         assert_eq!(r.header.stamp.nanosec, 5);

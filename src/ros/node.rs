@@ -31,7 +31,10 @@ use super::params::{self, Camera, NodeParams, ParamValue, Reliability, Transport
 use super::slot::{Slots, Taken};
 use super::stats::{self, CameraStats};
 use super::{convert, RosError};
-use crate::pipeline::output::{detection_array, track_array};
+use crate::msgs::Detection2DArray;
+// MERGE NOTE: `main` now has `Detection2DArray::from_tracks` and no `output::track_array`; on
+// merging this branch, use `Detection2DArray::from_tracks` below and drop this import.
+use crate::pipeline::output::track_array;
 use crate::pipeline::{Engine, FrameOutput, Stage};
 use crate::types::{Frame, Header, RgbImage};
 
@@ -430,7 +433,10 @@ fn engine_loop(
 /// Publishes one frame's outputs; false when a publish failed (logged).
 fn publish(out: &CameraOutputs, frame: &Frame, output: &FrameOutput, logger: &str) -> bool {
     // The same message builders `lookout replay` writes to MCAP, then a field-by-field copy.
-    let dets = convert::detection_array_to_r2r(&detection_array(&frame.header, &output.detections));
+    let dets = convert::detection_array_to_r2r(&Detection2DArray::from_detections(
+        &frame.header,
+        &output.detections,
+    ));
     let tracks = convert::detection_array_to_r2r(&track_array(&frame.header, &output.tracks));
     let mut ok = true;
     for (name, msg, publisher) in [
