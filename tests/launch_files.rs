@@ -161,3 +161,60 @@ fn python_launch_file_matches_the_xml_one() {
         );
     }
 }
+
+/// Field lines of a `.msg` text (comments and blank lines removed, whitespace normalised), with
+/// package-relative types qualified, so that two spellings of one definition compare equal.
+fn msg_fields(text: &str, package: &str) -> Vec<String> {
+    text.lines()
+        .map(|l| l.split('#').next().unwrap_or("").trim())
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let mut parts = l.split_whitespace();
+            let ty = parts.next().unwrap_or("");
+            let rest: Vec<&str> = parts.collect();
+            let base = ty.split('[').next().unwrap_or(ty);
+            let primitive =
+                base.chars().next().is_some_and(|c| c.is_ascii_lowercase()) && !base.contains('/');
+            let ty = if primitive || ty.contains('/') {
+                ty.to_owned()
+            } else {
+                format!("{package}/{ty}")
+            };
+            format!("{ty} {}", rest.join(" "))
+        })
+        .collect()
+}
+
+#[test]
+fn interface_package_matches_the_mcap_message_definitions() {
+    // ros/vision_msgs is what the node publishes through rcl; lookout::msgs is what replay
+    // writes to MCAP. Both must be the vision_msgs 4.x definitions, field for field.
+    let dir = root().join("ros/vision_msgs/msg");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()?
+                .strip_suffix(".msg")
+                .map(str::to_owned)
+        })
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 7, "{names:?}");
+    let cmake = read("ros/vision_msgs/CMakeLists.txt");
+    for name in &names {
+        assert!(
+            cmake.contains(&format!("\"msg/{name}.msg\"")),
+            "CMakeLists.txt lacks {name}"
+        );
+        let ours = read(&format!("ros/vision_msgs/msg/{name}.msg"));
+        let mirror = lookout::msgs::definitions::msg_text(&format!("vision_msgs/msg/{name}"))
+            .unwrap_or_else(|| panic!("lookout::msgs has no vision_msgs/{name}"));
+        assert_eq!(
+            msg_fields(&ours, "vision_msgs"),
+            msg_fields(mirror, "vision_msgs"),
+            "vision_msgs/{name}"
+        );
+    }
+}
