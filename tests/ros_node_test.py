@@ -231,6 +231,12 @@ def run_test(args):
     check(results[cameras[0].in_topic] == results[cameras[1].in_topic],
           "rgb8 and bgr8 cameras of the same frames gave different boxes")
 
+    # Nobody watched the debug images so far: none may have been drawn.
+    for c in cameras:
+        kv, _ = latest_status(diags, c.in_topic)
+        check(kv is not None and kv.get("debug_images") == "0",
+              f"{c.name}: debug images drawn without a subscriber: {kv and kv.get('debug_images')}")
+
     # Debug image: subscribe, let the node see the subscription, send frames until one comes
     # back (the node's publisher may not have matched the subscription yet).
     debug = []
@@ -314,8 +320,13 @@ def run_test(args):
         check(kv.get("frames_dropped") == "0",
               f"/diagnostics {c.in_topic}: frames_dropped {kv.get('frames_dropped')} in lockstep")
         check(status.hardware_id == c.in_topic, f"hardware_id {status.hardware_id!r}")
+    rgb, _ = latest_status(diags, "/cam_rgb/image_raw")
+    check(rgb is not None and int(rgb.get("debug_images", "0")) >= 1,
+          "/diagnostics counts no debug image for cam_rgb although one was received")
     bgr, _ = latest_status(diags, "/cam_bgr/image_raw")
     check(bgr is not None and bgr.get("decode_errors") == "0", "bgr camera counted errors")
+    check(bgr is not None and bgr.get("debug_images") == "0",
+          "bgr camera drew debug images nobody subscribed to")
 
     # use_sim_time (set on the node's command line by test-ros.sh): the node's clock follows
     # /clock, which this test holds at SIM_TIME_S, so the diagnostics stamps show it.

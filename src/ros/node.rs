@@ -404,8 +404,11 @@ fn engine_loop(
         let end_to_end = taken_at.elapsed();
         with_stats(stats, |s| {
             let s = &mut s[camera];
-            if published {
+            if published.outputs {
                 s.published += 1;
+            }
+            if published.debug_image {
+                s.debug_images += 1;
             }
             s.record_latency("decode", ms(decode));
             for stage in [
@@ -430,8 +433,16 @@ fn engine_loop(
     }
 }
 
-/// Publishes one frame's outputs; false when a publish failed (logged).
-fn publish(out: &CameraOutputs, frame: &Frame, output: &FrameOutput, logger: &str) -> bool {
+/// What [`publish`] managed to send.
+struct Published {
+    /// Both `Detection2DArray`s went out.
+    outputs: bool,
+    /// A debug image was drawn and went out.
+    debug_image: bool,
+}
+
+/// Publishes one frame's outputs (failures are logged).
+fn publish(out: &CameraOutputs, frame: &Frame, output: &FrameOutput, logger: &str) -> Published {
     // The same message builders `lookout replay` writes to MCAP, then a field-by-field copy.
     let dets = convert::detection_array_to_r2r(&Detection2DArray::from_detections(
         &frame.header,
@@ -439,6 +450,7 @@ fn publish(out: &CameraOutputs, frame: &Frame, output: &FrameOutput, logger: &st
     ));
     let tracks = convert::detection_array_to_r2r(&track_array(&frame.header, &output.tracks));
     let mut ok = true;
+    let mut debug_image = false;
     for (name, msg, publisher) in [
         ("detections", &dets, &out.detections),
         ("tracks", &tracks, &out.tracks),
@@ -469,18 +481,22 @@ fn publish(out: &CameraOutputs, frame: &Frame, output: &FrameOutput, logger: &st
         let mut image = frame.image.clone();
         let annotations = annotations(output);
         draw::annotate(&mut image, &annotations);
-        if let Err(e) = out
+        match out
             .debug_image
             .publish(&convert::image_to_r2r(&frame.header, image))
         {
-            r2r::log_warn!(
+            Ok(()) => debug_image = true,
+            Err(e) => r2r::log_warn!(
                 logger,
                 "cannot publish debug image of {}: {e}",
                 out.camera.topic
-            );
+            ),
         }
     }
-    ok
+    Published {
+        outputs: ok,
+        debug_image,
+    }
 }
 
 /// Tracks with their ids; detections not covered by a track (e.g. tentative ones) without.

@@ -54,6 +54,8 @@ pub struct CameraStats {
     pub decode_errors: u64,
     /// Frames the engine failed on.
     pub engine_errors: u64,
+    /// Debug images drawn and published (only while another process subscribes).
+    pub debug_images: u64,
     /// The last decode or engine error, for the status message.
     pub last_error: Option<String>,
     /// Latency series by name: `decode`, the engine's stages, `engine`, `node_overhead`,
@@ -104,6 +106,7 @@ pub fn key_values(stats: &CameraStats, dropped: u64, rates: Rates) -> Vec<(Strin
         ("frames_dropped".to_owned(), dropped.to_string()),
         ("decode_errors".to_owned(), stats.decode_errors.to_string()),
         ("engine_errors".to_owned(), stats.engine_errors.to_string()),
+        ("debug_images".to_owned(), stats.debug_images.to_string()),
     ];
     for (series, window) in &stats.latency_ms {
         for (name, q) in [("p50", 0.5), ("p99", 0.99)] {
