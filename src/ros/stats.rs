@@ -2,46 +2,15 @@
 //!
 //! Counters are totals since the start; rates are computed between two diagnostics reports from
 //! the counter deltas and the wall-clock time between the reports. Latencies keep the last
-//! [`WINDOW`] samples per series and report p50/p99 (nearest-rank) over them.
+//! [`WINDOW`] samples per series in the pipeline's [`LatencyWindow`] (bounded, nearest-rank
+//! p50/p99, the same statistics `lookout replay` prints).
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
+
+use crate::pipeline::stats::LatencyWindow;
 
 /// Samples kept per latency series.
 pub const WINDOW: usize = 256;
-
-/// A sliding window of latency samples in milliseconds.
-#[derive(Debug, Clone, Default)]
-pub struct LatencyWindow {
-    samples_ms: VecDeque<f64>,
-}
-
-impl LatencyWindow {
-    pub fn push(&mut self, ms: f64) {
-        if self.samples_ms.len() == WINDOW {
-            self.samples_ms.pop_front();
-        }
-        self.samples_ms.push_back(ms);
-    }
-
-    /// Nearest-rank percentile `q` in [0, 1]; `None` without samples.
-    pub fn percentile(&self, q: f64) -> Option<f64> {
-        if self.samples_ms.is_empty() {
-            return None;
-        }
-        let mut sorted: Vec<f64> = self.samples_ms.iter().copied().collect();
-        sorted.sort_by(f64::total_cmp);
-        let rank = (q.clamp(0.0, 1.0) * sorted.len() as f64).ceil() as usize;
-        Some(sorted[rank.saturating_sub(1).min(sorted.len() - 1)])
-    }
-
-    pub fn len(&self) -> usize {
-        self.samples_ms.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.samples_ms.is_empty()
-    }
-}
 
 /// Everything the node counts for one camera.
 #[derive(Debug, Clone, Default)]
@@ -67,8 +36,8 @@ impl CameraStats {
     pub fn record_latency(&mut self, series: &str, ms: f64) {
         self.latency_ms
             .entry(series.to_owned())
-            .or_default()
-            .push(ms);
+            .or_insert_with(|| LatencyWindow::new(WINDOW))
+            .push_ms(ms);
     }
 }
 
@@ -109,10 +78,10 @@ pub fn key_values(stats: &CameraStats, dropped: u64, rates: Rates) -> Vec<(Strin
         ("debug_images".to_owned(), stats.debug_images.to_string()),
     ];
     for (series, window) in &stats.latency_ms {
-        for (name, q) in [("p50", 0.5), ("p99", 0.99)] {
-            if let Some(ms) = window.percentile(q) {
-                kv.push((format!("{series}_ms_{name}"), format!("{ms:.3}")));
-            }
+        let summary = window.summary();
+        if summary.count > 0 {
+            kv.push((format!("{series}_ms_p50"), format!("{:.3}", summary.p50_ms)));
+            kv.push((format!("{series}_ms_p99"), format!("{:.3}", summary.p99_ms)));
         }
     }
     kv
@@ -123,26 +92,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn percentiles_nearest_rank() {
-        let mut w = LatencyWindow::default();
-        assert_eq!(w.percentile(0.5), None);
-        for ms in (1..=100).rev() {
-            w.push(f64::from(ms));
-        }
-        assert_eq!(w.percentile(0.5), Some(50.0));
-        assert_eq!(w.percentile(0.99), Some(99.0));
-        assert_eq!(w.percentile(1.0), Some(100.0));
-        assert_eq!(w.percentile(0.0), Some(1.0));
-    }
-
-    #[test]
-    fn window_keeps_only_the_newest() {
-        let mut w = LatencyWindow::default();
+    fn latency_series_are_bounded() {
+        let mut s = CameraStats::default();
         for i in 0..(WINDOW + 10) {
-            w.push(i as f64);
+            s.record_latency("engine", i as f64);
         }
-        assert_eq!(w.len(), WINDOW);
-        assert_eq!(w.percentile(0.0), Some(10.0));
+        let w = &s.latency_ms["engine"];
+        assert_eq!(w.count(), (WINDOW + 10) as u64);
+        assert_eq!(w.summary().max_ms, (WINDOW + 9) as f64);
+        // The oldest ten samples have left the window.
+        assert_eq!(w.summary().p50_ms, (10 + WINDOW / 2 - 1) as f64);
     }
 
     #[test]
