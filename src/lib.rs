@@ -33,6 +33,8 @@ pub mod msgs;
 pub mod pipeline;
 pub mod preprocess;
 pub mod record;
+#[cfg(feature = "ros")]
+pub mod ros;
 pub mod track;
 pub mod types;
 

@@ -1,0 +1,580 @@
+//! `lookout_node`'s wiring on r2r: subscriptions, the engine thread, publishers, diagnostics.
+//!
+//! Two threads:
+//! * the **spin thread** (the caller's) owns the r2r node: it spins, decodes each raw image
+//!   from r2r's native message straight into RGB8 (compressed payloads are only moved), puts it
+//!   into the camera's newest-frame slot ([`super::slot`]) and publishes `/diagnostics` once a
+//!   second;
+//! * the **engine thread** takes the newest frame of each camera in turn, runs the shared
+//!   [`Engine`] (one tracker per camera topic), and publishes `detections`, `tracks` and, while
+//!   someone subscribes to it, `debug/image`.
+//!
+//! Latency series (milliseconds, in `/diagnostics`): `decode`, the engine's stages,
+//! `engine` (the whole `Engine::process` call), `slot_wait` (time a frame waited for the engine),
+//! `node_overhead` (message taken from rmw to outputs published, minus `engine` and
+//! `slot_wait`: what the node itself costs), `end_to_end`, and `stamp_age` (ROS clock when the
+//! message was taken minus its header stamp; follows `/clock` with `use_sim_time`).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use futures::executor::LocalPool;
+use futures::task::LocalSpawnExt;
+use futures::StreamExt;
+use r2r::QosProfile;
+
+use super::draw::{self, Annotation};
+use super::params::{self, Camera, NodeParams, ParamValue, Reliability, Transport};
+use super::slot::{Slots, Taken};
+use super::stats::{self, CameraStats};
+use super::{convert, RosError};
+use crate::msgs::Detection2DArray;
+// MERGE NOTE: `main` now has `Detection2DArray::from_tracks` and no `output::track_array`; on
+// merging this branch, use `Detection2DArray::from_tracks` below and drop this import.
+use crate::pipeline::output::track_array;
+use crate::pipeline::{Engine, FrameOutput, Stage};
+use crate::types::{Frame, Header, RgbImage};
+
+/// How the node is named before `--ros-args -r __node:=... -r __ns:=...` remapping.
+pub const DEFAULT_NODE_NAME: &str = "lookout";
+
+/// A camera message on its way from the subscription to the engine.
+pub struct Pending {
+    header: Header,
+    payload: Payload,
+    /// When the spin thread took the message from rmw.
+    taken_at: Instant,
+    /// Time spent decoding so far (raw images are decoded on the spin thread).
+    decode: Duration,
+    /// When it was put into the camera's slot (waiting for the engine starts here).
+    queued_at: Instant,
+}
+
+enum Payload {
+    Decoded(RgbImage),
+    Compressed { format: String, data: Vec<u8> },
+}
+
+fn rcl(what: impl Into<String>) -> impl FnOnce(r2r::Error) -> RosError {
+    let what = what.into();
+    move |source| RosError::Rcl { what, source }
+}
+
+type SharedStats = Arc<Mutex<Vec<CameraStats>>>;
+
+fn with_stats<R>(stats: &SharedStats, f: impl FnOnce(&mut Vec<CameraStats>) -> R) -> R {
+    // Stats are plain counters: a panic elsewhere leaves them usable.
+    f(&mut stats.lock().unwrap_or_else(PoisonError::into_inner))
+}
+
+fn qos_profile(c: &Camera) -> QosProfile {
+    let q = QosProfile::sensor_data().keep_last(c.qos.depth);
+    match c.qos.reliability {
+        Reliability::BestEffort => q.best_effort(),
+        Reliability::Reliable => q.reliable(),
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// Runs the node until SIGINT/SIGTERM or until `stop` is set.
+pub fn run(stop: Arc<AtomicBool>) -> Result<(), RosError> {
+    let args: Vec<String> = std::env::args().collect();
+    let params_file: Option<PathBuf> = params::params_file_from_args(&args);
+    let ctx = r2r::Context::create().map_err(rcl("creating the ROS context"))?;
+    let mut node = r2r::Node::create(ctx, DEFAULT_NODE_NAME, "")
+        .map_err(rcl(format!("creating node `{DEFAULT_NODE_NAME}`")))?;
+    let logger = node.logger().to_owned();
+    let namespace = node.namespace().map_err(rcl("reading the namespace"))?;
+
+    let received: BTreeMap<String, ParamValue> = node
+        .params
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .iter()
+        .map(|(k, p)| (k.clone(), ParamValue::from(&p.value)))
+        .collect();
+    let NodeParams {
+        config,
+        cameras,
+        use_sim_time,
+    } = params::node_params(&received, &namespace, params_file.as_deref())?;
+
+    // The parameter services (`ros2 param`) and, with `use_sim_time`, the `/clock` subscription.
+    let (param_services, _param_events) = node
+        .make_parameter_handler()
+        .map_err(rcl("creating the parameter services"))?;
+
+    let engine = Engine::new(&config).map_err(|e| RosError::Config {
+        params_file: params_file.clone(),
+        source: Box::new(e),
+    })?;
+
+    let slots: Arc<Slots<Pending>> = Arc::new(Slots::new(cameras.len()));
+    let stats: SharedStats = Arc::new(Mutex::new(vec![CameraStats::default(); cameras.len()]));
+    let clock = node.get_ros_clock();
+    let mut pool = LocalPool::new();
+    let spawner = pool.spawner();
+    spawner
+        .spawn_local(param_services)
+        .map_err(|e| RosError::Param {
+            name: "(parameter services)".into(),
+            message: e.to_string(),
+        })?;
+
+    let mut outputs = Vec::with_capacity(cameras.len());
+    for (index, cam) in cameras.iter().enumerate() {
+        let qos = qos_profile(cam);
+        let on_message = {
+            let slots = Arc::clone(&slots);
+            let stats = Arc::clone(&stats);
+            let clock = Arc::clone(&clock);
+            let frame_id_override = cam.frame_id_override.clone();
+            let logger = logger.clone();
+            move |taken_at: Instant, decoded: Result<(Header, Payload), RosError>| {
+                let now_ns = clock
+                    .lock()
+                    .ok()
+                    .and_then(|mut c| c.get_now().ok())
+                    .map(|d| d.as_nanos() as i64);
+                let decode = taken_at.elapsed();
+                match decoded {
+                    Ok((mut header, payload)) => {
+                        if let Some(id) = &frame_id_override {
+                            header.frame_id.clone_from(id);
+                        }
+                        with_stats(&stats, |s| {
+                            s[index].received += 1;
+                            if let Some(now_ns) = now_ns {
+                                let age_ns = now_ns - header.stamp.as_ns();
+                                s[index].record_latency("stamp_age", age_ns as f64 * 1e-6);
+                            }
+                        });
+                        slots.put(
+                            index,
+                            Pending {
+                                header,
+                                payload,
+                                taken_at,
+                                decode,
+                                queued_at: Instant::now(),
+                            },
+                        );
+                    }
+                    Err(e) => {
+                        r2r::log_error!(&logger, "dropping a frame: {e}");
+                        with_stats(&stats, |s| {
+                            s[index].received += 1;
+                            s[index].decode_errors += 1;
+                            s[index].last_error = Some(e.to_string());
+                        });
+                    }
+                }
+            }
+        };
+        match cam.transport {
+            Transport::Raw => {
+                let sub = node
+                    .subscribe_native::<r2r::sensor_msgs::msg::Image>(&cam.topic, qos)
+                    .map_err(rcl(format!("subscribing to {}", cam.topic)))?;
+                let topic = cam.topic.clone();
+                spawner
+                    .spawn_local(sub.for_each(move |msg| {
+                        let taken_at = Instant::now();
+                        let decoded = convert::image_from_native(&msg, &topic)
+                            .map(|(h, img)| (h, Payload::Decoded(img)));
+                        on_message(taken_at, decoded);
+                        futures::future::ready(())
+                    }))
+                    .map_err(|e| RosError::Param {
+                        name: "cameras.topics".into(),
+                        message: format!("{}: {e}", cam.topic),
+                    })?;
+            }
+            Transport::Compressed => {
+                let sub = node
+                    .subscribe::<r2r::sensor_msgs::msg::CompressedImage>(&cam.topic, qos)
+                    .map_err(rcl(format!("subscribing to {}", cam.topic)))?;
+                spawner
+                    .spawn_local(sub.for_each(move |msg| {
+                        let taken_at = Instant::now();
+                        let header = convert::header_from_r2r(&msg.header);
+                        let payload = Payload::Compressed {
+                            format: msg.format,
+                            data: msg.data,
+                        };
+                        on_message(taken_at, Ok((header, payload)));
+                        futures::future::ready(())
+                    }))
+                    .map_err(|e| RosError::Param {
+                        name: "cameras.topics".into(),
+                        message: format!("{}: {e}", cam.topic),
+                    })?;
+            }
+        }
+        let out_qos = QosProfile::default();
+        outputs.push(CameraOutputs {
+            camera: cam.clone(),
+            detections: node
+                .create_publisher(&cam.detections_topic, out_qos.clone())
+                .map_err(rcl(format!("advertising {}", cam.detections_topic)))?,
+            tracks: node
+                .create_publisher(&cam.tracks_topic, out_qos.clone())
+                .map_err(rcl(format!("advertising {}", cam.tracks_topic)))?,
+            debug_image: node
+                // Reliable, keep last 1: matches best-effort and reliable viewers, and a lost
+                // fragment of a large image is resent instead of losing the whole image.
+                .create_publisher(&cam.debug_image_topic, QosProfile::default().keep_last(1))
+                .map_err(rcl(format!("advertising {}", cam.debug_image_topic)))?,
+        });
+        r2r::log_info!(
+            &logger,
+            "camera {} ({:?}, {:?}) -> {}, {}, {}",
+            cam.topic,
+            cam.transport,
+            cam.qos,
+            cam.detections_topic,
+            cam.tracks_topic,
+            cam.debug_image_topic
+        );
+    }
+
+    let diagnostics = node
+        .create_publisher::<r2r::diagnostic_msgs::msg::DiagnosticArray>(
+            "/diagnostics",
+            QosProfile::default(),
+        )
+        .map_err(rcl("advertising /diagnostics"))?;
+    let mut diag_timer = node
+        .create_wall_timer(Duration::from_secs(1))
+        .map_err(rcl("creating the diagnostics timer"))?;
+    {
+        let stats = Arc::clone(&stats);
+        let slots = Arc::clone(&slots);
+        let clock = Arc::clone(&clock);
+        let node_name = node.name().unwrap_or_else(|_| DEFAULT_NODE_NAME.into());
+        let cameras = cameras.clone();
+        let logger = logger.clone();
+        spawner
+            .spawn_local(async move {
+                let mut before = vec![CameraStats::default(); cameras.len()];
+                let mut last = Instant::now();
+                while diag_timer.tick().await.is_ok() {
+                    let now = with_stats(&stats, |s| s.clone());
+                    let elapsed_s = last.elapsed().as_secs_f64();
+                    last = Instant::now();
+                    let stamp = clock
+                        .lock()
+                        .ok()
+                        .and_then(|mut c| c.get_now().ok())
+                        .unwrap_or_default();
+                    let msg = diagnostics_msg(
+                        &node_name, &cameras, &before, &now, &slots, elapsed_s, stamp,
+                    );
+                    if let Err(e) = diagnostics.publish(&msg) {
+                        r2r::log_warn!(&logger, "cannot publish /diagnostics: {e}");
+                    }
+                    before = now;
+                }
+            })
+            .map_err(|e| RosError::Param {
+                name: "(diagnostics)".into(),
+                message: e.to_string(),
+            })?;
+    }
+
+    r2r::log_info!(
+        &logger,
+        "lookout_node up: {} camera(s), use_sim_time={use_sim_time}, params file {}",
+        cameras.len(),
+        params_file
+            .as_deref()
+            .map_or_else(|| "(none)".into(), |p| p.display().to_string())
+    );
+
+    let worker = {
+        let slots = Arc::clone(&slots);
+        let stats = Arc::clone(&stats);
+        let logger = logger.clone();
+        std::thread::Builder::new()
+            .name("lookout-engine".into())
+            .spawn(move || engine_loop(engine, outputs, &slots, &stats, &logger))
+            .map_err(|e| RosError::Param {
+                name: "(engine thread)".into(),
+                message: e.to_string(),
+            })?
+    };
+
+    while !stop.load(Ordering::Relaxed) && !worker.is_finished() {
+        node.spin_once(Duration::from_millis(5));
+        pool.run_until_stalled();
+    }
+    slots.close();
+    if worker.join().is_err() {
+        r2r::log_error!(&logger, "the engine thread panicked");
+    }
+    Ok(())
+}
+
+/// The publishers of one camera (moved to the engine thread).
+struct CameraOutputs {
+    camera: Camera,
+    detections: r2r::Publisher<r2r::vision_msgs::msg::Detection2DArray>,
+    tracks: r2r::Publisher<r2r::vision_msgs::msg::Detection2DArray>,
+    debug_image: r2r::Publisher<r2r::sensor_msgs::msg::Image>,
+}
+
+fn engine_loop(
+    mut engine: Engine,
+    outputs: Vec<CameraOutputs>,
+    slots: &Slots<Pending>,
+    stats: &SharedStats,
+    logger: &str,
+) {
+    let mut indices = vec![0u64; outputs.len()];
+    loop {
+        let (camera, pending) = match slots.take(Duration::from_millis(100)) {
+            Taken::Frame { camera, item } => (camera, item),
+            Taken::Timeout => continue,
+            Taken::Closed => return,
+        };
+        let Some(out) = outputs.get(camera) else {
+            continue;
+        };
+        let topic = &out.camera.topic;
+        let slot_wait = pending.queued_at.elapsed();
+        let Pending {
+            header,
+            payload,
+            taken_at,
+            mut decode,
+            ..
+        } = pending;
+        let image = match payload {
+            Payload::Decoded(image) => image,
+            Payload::Compressed { format, data } => {
+                let t = Instant::now();
+                let decoded = convert::image_from_compressed(&format, &data, topic);
+                decode += t.elapsed();
+                match decoded {
+                    Ok(image) => image,
+                    Err(e) => {
+                        r2r::log_error!(logger, "dropping a frame: {e}");
+                        with_stats(stats, |s| {
+                            s[camera].decode_errors += 1;
+                            s[camera].last_error = Some(e.to_string());
+                        });
+                        continue;
+                    }
+                }
+            }
+        };
+        let frame = Frame {
+            stream: topic.clone(),
+            index: indices[camera],
+            header,
+            image,
+        };
+        indices[camera] += 1;
+
+        let t = Instant::now();
+        let result = engine.process(&frame);
+        let engine_time = t.elapsed();
+        let output = match result {
+            Ok(o) => o,
+            Err(e) => {
+                let e = RosError::Engine {
+                    topic: topic.clone(),
+                    source: Box::new(e),
+                };
+                r2r::log_error!(logger, "frame {} dropped: {e}", frame.index);
+                with_stats(stats, |s| {
+                    s[camera].engine_errors += 1;
+                    s[camera].last_error = Some(e.to_string());
+                });
+                continue;
+            }
+        };
+        let published = publish(out, &frame, &output, logger);
+        let end_to_end = taken_at.elapsed();
+        with_stats(stats, |s| {
+            let s = &mut s[camera];
+            if published.outputs {
+                s.published += 1;
+            }
+            if published.debug_image {
+                s.debug_images += 1;
+            }
+            s.record_latency("decode", ms(decode));
+            for stage in [
+                Stage::Preprocess,
+                Stage::Forward,
+                Stage::Postprocess,
+                Stage::Track,
+            ] {
+                let d = output.timings.get(stage);
+                if !d.is_zero() {
+                    s.record_latency(stage.name(), ms(d));
+                }
+            }
+            s.record_latency("engine", ms(engine_time));
+            s.record_latency("slot_wait", ms(slot_wait));
+            s.record_latency(
+                "node_overhead",
+                ms(end_to_end.saturating_sub(engine_time + slot_wait)),
+            );
+            s.record_latency("end_to_end", ms(end_to_end));
+        });
+    }
+}
+
+/// What [`publish`] managed to send.
+struct Published {
+    /// Both `Detection2DArray`s went out.
+    outputs: bool,
+    /// A debug image was drawn and went out.
+    debug_image: bool,
+}
+
+/// Publishes one frame's outputs (failures are logged).
+fn publish(out: &CameraOutputs, frame: &Frame, output: &FrameOutput, logger: &str) -> Published {
+    // The same message builders `lookout replay` writes to MCAP, then a field-by-field copy.
+    let dets = convert::detection_array_to_r2r(&Detection2DArray::from_detections(
+        &frame.header,
+        &output.detections,
+    ));
+    let tracks = convert::detection_array_to_r2r(&track_array(&frame.header, &output.tracks));
+    let mut ok = true;
+    let mut debug_image = false;
+    for (name, msg, publisher) in [
+        ("detections", &dets, &out.detections),
+        ("tracks", &tracks, &out.tracks),
+    ] {
+        if let Err(e) = publisher.publish(msg) {
+            r2r::log_warn!(
+                logger,
+                "cannot publish {} of {}: {e}",
+                name,
+                out.camera.topic
+            );
+            ok = false;
+        }
+    }
+    // Drawing costs a copy of the image and a few ms: only while someone looks.
+    let watchers = match out.debug_image.get_inter_process_subscription_count() {
+        Ok(n) => n,
+        Err(e) => {
+            r2r::log_warn!(
+                logger,
+                "debug image of {}: subscriber count: {e}",
+                out.camera.topic
+            );
+            0
+        }
+    };
+    if watchers > 0 {
+        let mut image = frame.image.clone();
+        let annotations = annotations(output);
+        draw::annotate(&mut image, &annotations);
+        match out
+            .debug_image
+            .publish(&convert::image_to_r2r(&frame.header, image))
+        {
+            Ok(()) => debug_image = true,
+            Err(e) => r2r::log_warn!(
+                logger,
+                "cannot publish debug image of {}: {e}",
+                out.camera.topic
+            ),
+        }
+    }
+    Published {
+        outputs: ok,
+        debug_image,
+    }
+}
+
+/// Tracks with their ids; detections not covered by a track (e.g. tentative ones) without.
+fn annotations(output: &FrameOutput) -> Vec<Annotation> {
+    let mut a: Vec<Annotation> = output
+        .tracks
+        .iter()
+        .map(|t| Annotation {
+            bbox: t.bbox,
+            text: format!("#{} {} {:.2}", t.id, t.label, t.score),
+            colour_key: t.id,
+        })
+        .collect();
+    for d in &output.detections {
+        if !output.tracks.iter().any(|t| t.bbox.iou(&d.bbox) > 0.5) {
+            a.push(Annotation {
+                bbox: d.bbox,
+                text: format!("{} {:.2}", d.label, d.score),
+                colour_key: u64::MAX,
+            });
+        }
+    }
+    a
+}
+
+fn diagnostics_msg(
+    node_name: &str,
+    cameras: &[Camera],
+    before: &[CameraStats],
+    now: &[CameraStats],
+    slots: &Slots<Pending>,
+    elapsed_s: f64,
+    stamp: Duration,
+) -> r2r::diagnostic_msgs::msg::DiagnosticArray {
+    use r2r::diagnostic_msgs::msg::{DiagnosticArray, DiagnosticStatus, KeyValue};
+    const OK: u8 = 0;
+    const WARN: u8 = 1;
+    const ERROR: u8 = 2;
+    let status = cameras
+        .iter()
+        .enumerate()
+        .map(|(i, cam)| {
+            let (b, n) = (&before[i], &now[i]);
+            let rates = stats::rates(b, n, elapsed_s);
+            let new_decode_errors = n.decode_errors - b.decode_errors;
+            let new_engine_errors = n.engine_errors - b.engine_errors;
+            let (level, message) = if new_engine_errors > 0 {
+                (ERROR, n.last_error.clone().unwrap_or_default())
+            } else if new_decode_errors > 0 {
+                (WARN, n.last_error.clone().unwrap_or_default())
+            } else if n.received == 0 {
+                (WARN, "no images received yet".to_owned())
+            } else {
+                (
+                    OK,
+                    format!("{:.1} Hz in, {:.1} Hz out", rates.input_hz, rates.output_hz),
+                )
+            };
+            DiagnosticStatus {
+                level,
+                name: format!("{node_name}: {}", cam.topic),
+                message,
+                hardware_id: cam.topic.clone(),
+                values: stats::key_values(n, slots.dropped(i), rates)
+                    .into_iter()
+                    .map(|(key, value)| KeyValue { key, value })
+                    .collect(),
+            }
+        })
+        .collect();
+    DiagnosticArray {
+        header: r2r::std_msgs::msg::Header {
+            stamp: r2r::builtin_interfaces::msg::Time {
+                sec: i32::try_from(stamp.as_secs()).unwrap_or(i32::MAX),
+                nanosec: stamp.subsec_nanos(),
+            },
+            frame_id: String::new(),
+        },
+        status,
+    }
+}

@@ -1,0 +1,147 @@
+//! Per-camera counters and latency windows behind `/diagnostics`.
+//!
+//! Counters are totals since the start; rates are computed between two diagnostics reports from
+//! the counter deltas and the wall-clock time between the reports. Latencies keep the last
+//! [`WINDOW`] samples per series in the pipeline's [`LatencyWindow`] (bounded, nearest-rank
+//! p50/p99, the same statistics `lookout replay` prints).
+
+use std::collections::BTreeMap;
+
+use crate::pipeline::stats::LatencyWindow;
+
+/// Samples kept per latency series.
+pub const WINDOW: usize = 256;
+
+/// Everything the node counts for one camera.
+#[derive(Debug, Clone, Default)]
+pub struct CameraStats {
+    /// Messages taken from the subscription.
+    pub received: u64,
+    /// Frames the engine processed and whose outputs were published.
+    pub published: u64,
+    /// Messages that could not become a frame (bad size, unknown encoding, corrupt JPEG).
+    pub decode_errors: u64,
+    /// Frames the engine failed on.
+    pub engine_errors: u64,
+    /// Debug images drawn and published (only while another process subscribes).
+    pub debug_images: u64,
+    /// The last decode or engine error, for the status message.
+    pub last_error: Option<String>,
+    /// Latency series by name: `decode`, the engine's stages, `engine`, `node_overhead`,
+    /// `end_to_end`, and `stamp_age` (ROS clock at receipt minus the header stamp).
+    pub latency_ms: BTreeMap<String, LatencyWindow>,
+}
+
+impl CameraStats {
+    pub fn record_latency(&mut self, series: &str, ms: f64) {
+        self.latency_ms
+            .entry(series.to_owned())
+            .or_insert_with(|| LatencyWindow::new(WINDOW))
+            .push_ms(ms);
+    }
+}
+
+/// Input and output rates between two reports.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rates {
+    pub input_hz: f64,
+    pub output_hz: f64,
+}
+
+/// Rates from two snapshots of the counters `elapsed_s` apart (zero for a zero interval).
+pub fn rates(before: &CameraStats, now: &CameraStats, elapsed_s: f64) -> Rates {
+    if elapsed_s <= 0.0 {
+        return Rates {
+            input_hz: 0.0,
+            output_hz: 0.0,
+        };
+    }
+    Rates {
+        input_hz: now.received.saturating_sub(before.received) as f64 / elapsed_s,
+        output_hz: now.published.saturating_sub(before.published) as f64 / elapsed_s,
+    }
+}
+
+/// The diagnostics key/value pairs for one camera, in a stable order.
+pub fn key_values(stats: &CameraStats, dropped: u64, rates: Rates) -> Vec<(String, String)> {
+    let mut kv = vec![
+        ("input_rate_hz".to_owned(), format!("{:.2}", rates.input_hz)),
+        (
+            "output_rate_hz".to_owned(),
+            format!("{:.2}", rates.output_hz),
+        ),
+        ("frames_received".to_owned(), stats.received.to_string()),
+        ("frames_published".to_owned(), stats.published.to_string()),
+        ("frames_dropped".to_owned(), dropped.to_string()),
+        ("decode_errors".to_owned(), stats.decode_errors.to_string()),
+        ("engine_errors".to_owned(), stats.engine_errors.to_string()),
+        ("debug_images".to_owned(), stats.debug_images.to_string()),
+    ];
+    for (series, window) in &stats.latency_ms {
+        let summary = window.summary();
+        if summary.count > 0 {
+            kv.push((format!("{series}_ms_p50"), format!("{:.3}", summary.p50_ms)));
+            kv.push((format!("{series}_ms_p99"), format!("{:.3}", summary.p99_ms)));
+        }
+    }
+    kv
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latency_series_are_bounded() {
+        let mut s = CameraStats::default();
+        for i in 0..(WINDOW + 10) {
+            s.record_latency("engine", i as f64);
+        }
+        let w = &s.latency_ms["engine"];
+        assert_eq!(w.count(), (WINDOW + 10) as u64);
+        assert_eq!(w.summary().max_ms, (WINDOW + 9) as f64);
+        // The oldest ten samples have left the window.
+        assert_eq!(w.summary().p50_ms, (10 + WINDOW / 2 - 1) as f64);
+    }
+
+    #[test]
+    fn rates_from_deltas() {
+        let before = CameraStats {
+            received: 10,
+            published: 8,
+            ..Default::default()
+        };
+        let now = CameraStats {
+            received: 30,
+            published: 18,
+            ..Default::default()
+        };
+        let r = rates(&before, &now, 2.0);
+        assert!((r.input_hz - 10.0).abs() < 1e-9);
+        assert!((r.output_hz - 5.0).abs() < 1e-9);
+        assert_eq!(rates(&before, &now, 0.0).input_hz, 0.0);
+    }
+
+    #[test]
+    fn key_values_name_every_counter_and_series() {
+        let mut s = CameraStats {
+            received: 3,
+            decode_errors: 1,
+            ..Default::default()
+        };
+        s.record_latency("engine", 12.0);
+        let kv = key_values(
+            &s,
+            2,
+            Rates {
+                input_hz: 1.0,
+                output_hz: 0.5,
+            },
+        );
+        let get = |k: &str| kv.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
+        assert_eq!(get("frames_dropped").as_deref(), Some("2"));
+        assert_eq!(get("decode_errors").as_deref(), Some("1"));
+        assert_eq!(get("engine_ms_p50").as_deref(), Some("12.000"));
+        assert_eq!(get("output_rate_hz").as_deref(), Some("0.50"));
+    }
+}

@@ -1,0 +1,435 @@
+#!/usr/bin/env python3
+"""lookout_node against a real ROS 2 (rclpy, Jazzy wheels): run by scripts/test-ros.sh inside a
+loopback-only network namespace, with the node started on tests/ros_node_test.param.yaml.
+
+Test mode: an rclpy camera publishes real PETS09 frames as Image rgb8, Image bgr8 and
+CompressedImage (JPEG) in lockstep (next frame once every output of the previous one arrived),
+and checks one detections and one tracks message per input, stamps and frame_id preserved,
+the YAML parameters in effect (confidence_min, the frame_id override), rgb8 and bgr8 giving the
+same boxes, the debug image, /diagnostics, and that bad input (wrong data length, unknown
+encoding, corrupt JPEG) is counted and does not stop the node. The received boxes are written
+as JSON for the comparison with `lookout replay`.
+
+Bench mode: publishes synthetic frames of one size on one camera in lockstep and prints the
+node's own overhead percentiles from /diagnostics.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
+from rclpy.node import Node
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rosgraph_msgs.msg import Clock
+from sensor_msgs.msg import CompressedImage, Image
+from vision_msgs.msg import Detection2DArray
+
+RELIABLE = QoSProfile(
+    reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST, depth=100
+)
+# draw.rs's palette: the box edges of the debug image have one of these colours.
+PALETTE = [
+    (230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48),
+    (145, 30, 180), (70, 240, 240), (240, 50, 230), (210, 245, 60), (250, 190, 212),
+]
+
+failures = []
+# The simulated time the test publishes on /clock when the node runs with use_sim_time.
+SIM_TIME_S = 1_800_000_000
+
+
+def check(cond, message):
+    if not cond:
+        failures.append(message)
+        print(f"FAIL: {message}", file=sys.stderr)
+    return cond
+
+
+class Camera:
+    """One input camera of the node and its two output topics."""
+
+    def __init__(self, node, name, kind, in_topic, out_base, frame_id, expect_frame_id):
+        self.name, self.kind, self.in_topic = name, kind, in_topic
+        self.frame_id, self.expect_frame_id = frame_id, expect_frame_id
+        msg_type = CompressedImage if kind == "jpeg" else Image
+        self.pub = node.create_publisher(msg_type, in_topic, RELIABLE)
+        self.received = {"detections": [], "tracks": []}
+        self.out_topics = {k: f"{out_base}/{k}" for k in self.received}
+        for k, topic in self.out_topics.items():
+            node.create_subscription(
+                Detection2DArray, topic, lambda m, k=k: self.received[k].append(m), RELIABLE
+            )
+
+
+def stamp_of(msg):
+    return (msg.header.stamp.sec, msg.header.stamp.nanosec)
+
+
+def make_image(frame_rgb, encoding, stamp, frame_id):
+    h, w, _ = frame_rgb.shape
+    msg = Image()
+    msg.header.stamp.sec, msg.header.stamp.nanosec = stamp
+    msg.header.frame_id = frame_id
+    msg.height, msg.width, msg.encoding, msg.is_bigendian, msg.step = h, w, encoding, 0, w * 3
+    pixels = frame_rgb if encoding == "rgb8" else frame_rgb[:, :, ::-1]
+    msg.data = np.ascontiguousarray(pixels).tobytes()
+    return msg
+
+
+def make_jpeg(jpeg_bytes, stamp, frame_id):
+    msg = CompressedImage()
+    msg.header.stamp.sec, msg.header.stamp.nanosec = stamp
+    msg.header.frame_id = frame_id
+    msg.format = "jpeg"
+    msg.data = jpeg_bytes
+    return msg
+
+
+def spin_until(node, cond, timeout_s, what):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        rclpy.spin_once(node, timeout_sec=0.05)
+        if cond():
+            return True
+    check(False, f"timed out after {timeout_s:.0f} s waiting for {what}")
+    return False
+
+
+def wait_for_graph(node, cameras, timeout_s):
+    def matched():
+        return all(
+            c.pub.get_subscription_count() >= 1
+            and all(node.count_publishers(t) >= 1 for t in c.out_topics.values())
+            for c in cameras
+        )
+
+    return spin_until(node, matched, timeout_s, "the node's subscriptions and publishers")
+
+
+def publish_lockstep(node, cameras, messages, stamp, timeout_s):
+    """Publishes one message per camera and waits for both outputs of each."""
+    before = {c.name: {k: len(v) for k, v in c.received.items()} for c in cameras}
+    for c, msg in zip(cameras, messages):
+        c.pub.publish(msg)
+
+    def done():
+        return all(
+            any(stamp_of(m) == stamp for m in c.received[k][before[c.name][k]:])
+            for c in cameras
+            for k in c.received
+        )
+
+    return spin_until(node, done, timeout_s, f"outputs for stamp {stamp}")
+
+
+def boxes(msg):
+    return [
+        {
+            "class_id": d.results[0].hypothesis.class_id if d.results else "",
+            "score": d.results[0].hypothesis.score if d.results else None,
+            "cx": d.bbox.center.position.x,
+            "cy": d.bbox.center.position.y,
+            "w": d.bbox.size_x,
+            "h": d.bbox.size_y,
+            "id": d.id,
+        }
+        for d in msg.detections
+    ]
+
+
+def latest_status(diags, name_suffix):
+    for arr in reversed(diags):
+        for s in arr.status:
+            if s.name.endswith(name_suffix):
+                return {kv.key: kv.value for kv in s.values}, s
+    return None, None
+
+
+def run_test(args):
+    node = Node("lookout_test")
+    raw = np.fromfile(args.raw, dtype=np.uint8)
+    frame_bytes = args.width * args.height * 3
+    n_frames = min(args.frames, raw.size // frame_bytes)
+    frames = raw[: n_frames * frame_bytes].reshape(n_frames, args.height, args.width, 3)
+    jpegs = [
+        open(os.path.join(args.jpeg_dir, f"frame_{i + 1:04d}.jpg"), "rb").read()
+        for i in range(n_frames)
+    ]
+    ns = args.ns.rstrip("/")
+    cameras = [
+        Camera(node, "rgb", "rgb8", "/cam_rgb/image_raw", f"{ns}/cam_rgb", "cam_rgb_frame",
+               "cam_rgb_frame"),
+        Camera(node, "bgr", "bgr8", "/cam_bgr/image_raw", f"{ns}/cam_bgr", "cam_bgr_frame",
+               "cam_bgr_frame"),
+        Camera(node, "jpeg", "jpeg", "/cam_jpeg/image_raw/compressed", f"{ns}/cam_jpeg",
+               "cam_jpeg_frame", "jpeg_override_frame"),
+    ]
+    diags = []
+    node.create_subscription(DiagnosticArray, "/diagnostics", diags.append, RELIABLE)
+    if args.sim_time:
+        clock_pub = node.create_publisher(Clock, "/clock", RELIABLE)
+        sim = Clock()
+        sim.clock.sec, sim.clock.nanosec = SIM_TIME_S, 0
+        node.create_timer(0.05, lambda: clock_pub.publish(sim))
+    if not wait_for_graph(node, cameras, args.discovery_timeout_s):
+        return
+
+    def messages_for(i, stamp):
+        return [
+            make_image(frames[i], "rgb8", stamp, cameras[0].frame_id),
+            make_image(frames[i], "bgr8", stamp, cameras[1].frame_id),
+            make_jpeg(jpegs[i], stamp, cameras[2].frame_id),
+        ]
+
+    stamps = []
+    for i in range(n_frames):
+        # The stamps `lookout record --fps F --start-ns S` gives frame i, so that the replay of
+        # the same frames runs the tracker on the same time steps.
+        stamp = divmod(args.start_ns + round(i * 1e9 / args.fps), 1_000_000_000)
+        stamps.append(stamp)
+        if not publish_lockstep(node, cameras, messages_for(i, stamp), stamp, args.frame_timeout_s):
+            return
+    # Anything still in flight would be an extra output.
+    end = time.monotonic() + 1.0
+    while time.monotonic() < end:
+        rclpy.spin_once(node, timeout_sec=0.05)
+
+    results = {}
+    total_detections = 0
+    for c in cameras:
+        per_frame = {}
+        for k, msgs in c.received.items():
+            got = [stamp_of(m) for m in msgs]
+            check(got == stamps, f"{c.name}/{k}: one output per input in order, got stamps {got}")
+            for m in msgs:
+                check(m.header.frame_id == c.expect_frame_id,
+                      f"{c.name}/{k}: frame_id {m.header.frame_id!r} != {c.expect_frame_id!r}")
+                for d in m.detections:
+                    check(stamp_of(d) == stamp_of(m) and d.header.frame_id == m.header.frame_id,
+                          f"{c.name}/{k}: detection header differs from the array's")
+                    score = d.results[0].hypothesis.score if d.results else -1.0
+                    check(score >= args.confidence_min - 1e-6,
+                          f"{c.name}/{k}: score {score} below confidence_min {args.confidence_min}"
+                          " from the parameter file")
+                    check(0 <= d.bbox.center.position.x <= args.width
+                          and 0 <= d.bbox.center.position.y <= args.height,
+                          f"{c.name}/{k}: box centre outside the image")
+                    if k == "tracks":
+                        check(d.id.isdigit(), f"{c.name}/tracks: id {d.id!r} is not a track id")
+                    else:
+                        check(d.id == "", f"{c.name}/detections: id {d.id!r} should be empty")
+                if k == "detections":
+                    total_detections += len(m.detections)
+                per_frame.setdefault(f"{m.header.stamp.sec}.{m.header.stamp.nanosec:09d}", {})[k] = boxes(m)
+        results[c.in_topic] = per_frame
+    check(total_detections > 0, "no detections at all on PETS09 frames")
+    check(results[cameras[0].in_topic] == results[cameras[1].in_topic],
+          "rgb8 and bgr8 cameras of the same frames gave different boxes")
+
+    # Nobody watched the debug images so far: none may have been drawn.
+    for c in cameras:
+        kv, _ = latest_status(diags, c.in_topic)
+        check(kv is not None and kv.get("debug_images") == "0",
+              f"{c.name}: debug images drawn without a subscriber: {kv and kv.get('debug_images')}")
+
+    # Debug image: subscribe, let the node see the subscription, send frames until one comes
+    # back (the node's publisher may not have matched the subscription yet).
+    debug = []
+    node.create_subscription(Image, f"{ns}/cam_rgb/debug/image", debug.append, RELIABLE)
+    spin_until(node, lambda: node.count_publishers(f"{ns}/cam_rgb/debug/image") >= 1, 10.0,
+               "the debug image publisher")
+    i = 0
+    dbg = []
+    extra_frames = 0
+    for attempt in range(5):
+        stamp = (1_700_001_000 + attempt, 1)
+        extra_frames += 1
+        publish_lockstep(node, cameras, messages_for(i, stamp), stamp, args.frame_timeout_s)
+        end = time.monotonic() + 3.0
+        while time.monotonic() < end and not dbg:
+            rclpy.spin_once(node, timeout_sec=0.05)
+            dbg = [m for m in debug if stamp_of(m) == stamp]
+        if dbg:
+            break
+    check(bool(dbg), "no debug image on cam_rgb/debug/image in 5 frames")
+    if dbg:
+        m = dbg[0]
+        check(m.encoding == "rgb8" and m.width == args.width and m.height == args.height
+              and m.step == args.width * 3 and len(m.data) == frame_bytes,
+              f"debug image layout: {m.encoding} {m.width}x{m.height} step {m.step}")
+        img = np.frombuffer(bytes(m.data), dtype=np.uint8).reshape(args.height, args.width, 3)
+        check((img != frames[i]).any(), "debug image has nothing drawn on it")
+        # Box corners carry a palette colour (unless another box's label covers them).
+        tracks = [t for t in cameras[0].received["tracks"] if stamp_of(t) == stamp]
+        corners = []
+        for t in (tracks[0].detections if tracks else []):
+            x = int(round(t.bbox.center.position.x - t.bbox.size_x / 2))
+            y = int(round(t.bbox.center.position.y - t.bbox.size_y / 2))
+            if 0 <= x < args.width and 0 <= y < args.height:
+                corners.append(tuple(int(v) for v in img[y, x]) in PALETTE)
+        check(not corners or any(corners),
+              f"debug image: no track box corner has a box colour ({len(corners)} tracks)")
+
+    # Bad input: the node logs, counts and keeps going.
+    h, w = args.height, args.width
+    short = make_image(frames[0], "rgb8", (1_700_002_000, 1), "cam_rgb_frame")
+    short.data = bytes(short.data)[:-1]
+    unknown = make_image(frames[0], "rgb8", (1_700_002_000, 2), "cam_rgb_frame")
+    unknown.encoding = "rgb42"
+    corrupt = make_jpeg(b"\xff\xd8\xff\xe0" + b"\x00" * 64, (1_700_002_000, 3), "cam_jpeg_frame")
+    cameras[0].pub.publish(short)
+    cameras[0].pub.publish(unknown)
+    cameras[2].pub.publish(corrupt)
+    stamp = (1_700_003_000, 0)
+    check(publish_lockstep(node, cameras, messages_for(1, stamp), stamp, args.frame_timeout_s),
+          "the node stopped answering after bad input")
+    bad_stamps = {(1_700_002_000, k) for k in (1, 2, 3)}
+    for c in cameras:
+        for k, msgs in c.received.items():
+            check(not any(stamp_of(m) in bad_stamps for m in msgs),
+                  f"{c.name}/{k}: published an output for a bad frame")
+
+    # /diagnostics: counts and the latency series, once a report covers every frame sent.
+    expected_frames = n_frames + extra_frames + 1
+
+    def diag_ok():
+        rgb, _ = latest_status(diags, "/cam_rgb/image_raw")
+        jpg, _ = latest_status(diags, "/cam_jpeg/image_raw/compressed")
+        published = [latest_status(diags, c.in_topic)[0] for c in cameras]
+        return rgb is not None and jpg is not None and rgb.get("decode_errors") == "2" \
+            and jpg.get("decode_errors") == "1" \
+            and all(p and p.get("frames_published") == str(expected_frames) for p in published)
+
+    spin_until(node, diag_ok, 5.0, "/diagnostics counting every frame and the bad ones")
+    for c in cameras:
+        kv, status = latest_status(diags, c.in_topic)
+        if not check(kv is not None, f"/diagnostics has no status for {c.in_topic}"):
+            continue
+        for key in ["input_rate_hz", "output_rate_hz", "frames_dropped", "decode_errors",
+                    "engine_ms_p50", "engine_ms_p99", "node_overhead_ms_p50",
+                    "node_overhead_ms_p99", "stamp_age_ms_p50", "decode_ms_p99"]:
+            check(key in kv, f"/diagnostics {c.in_topic}: no `{key}` (has {sorted(kv)})")
+        check(kv.get("frames_published") == str(expected_frames),
+              f"/diagnostics {c.in_topic}: frames_published {kv.get('frames_published')} "
+              f"!= {expected_frames}")
+        check(kv.get("frames_dropped") == "0",
+              f"/diagnostics {c.in_topic}: frames_dropped {kv.get('frames_dropped')} in lockstep")
+        check(status.hardware_id == c.in_topic, f"hardware_id {status.hardware_id!r}")
+    rgb, _ = latest_status(diags, "/cam_rgb/image_raw")
+    check(rgb is not None and int(rgb.get("debug_images", "0")) >= 1,
+          "/diagnostics counts no debug image for cam_rgb although one was received")
+    bgr, _ = latest_status(diags, "/cam_bgr/image_raw")
+    check(bgr is not None and bgr.get("decode_errors") == "0", "bgr camera counted errors")
+    check(bgr is not None and bgr.get("debug_images") == "0",
+          "bgr camera drew debug images nobody subscribed to")
+
+    # use_sim_time (set on the node's command line by test-ros.sh): the node's clock follows
+    # /clock, which this test holds at SIM_TIME_S, so the diagnostics stamps show it.
+    if args.sim_time:
+        n_before = len(diags)
+        spin_until(node, lambda: len(diags) > n_before + 1, 5.0, "diagnostics under sim time")
+        got = diags[-1].header.stamp.sec if diags else None
+        check(got == SIM_TIME_S, f"/diagnostics stamp {got} s does not follow /clock ({SIM_TIME_S} s)")
+
+    # Live policy under a burst: frames sent faster than the engine runs are replaced in the
+    # one-frame slot and counted; every frame is accounted for, nothing queues.
+    kv0, _ = latest_status(diags, "/cam_rgb/image_raw")
+    burst = [(1_700_004_000 + k, 0) for k in range(args.burst)]
+    out_before = len(cameras[0].received["detections"])
+    for k, stamp in enumerate(burst):
+        cameras[0].pub.publish(make_image(frames[k % n_frames], "rgb8", stamp, "cam_rgb_frame"))
+    def received_all():
+        kv, _ = latest_status(diags, "/cam_rgb/image_raw")
+        return kv is not None and \
+            int(kv["frames_received"]) == int(kv0["frames_received"]) + len(burst)
+
+    spin_until(node, received_all, 30.0, "the burst to be received")
+
+    def settled():
+        kv, _ = latest_status(diags, "/cam_rgb/image_raw")
+        return kv and int(kv["frames_published"]) + int(kv["frames_dropped"]) \
+            + int(kv["decode_errors"]) == int(kv["frames_received"])
+
+    spin_until(node, settled, 30.0, "every burst frame published or counted as dropped")
+    kv, _ = latest_status(diags, "/cam_rgb/image_raw")
+    published = int(kv["frames_published"]) - int(kv0["frames_published"])
+    spin_until(node, lambda: len(cameras[0].received["detections"]) - out_before >= published,
+               10.0, "the burst's outputs")
+    outputs = len(cameras[0].received["detections"]) - out_before
+    check(1 <= outputs == published <= len(burst),
+          f"burst of {len(burst)}: {outputs} outputs received, {published} published")
+    got = [stamp_of(m) for m in cameras[0].received["detections"][out_before:]]
+    check(got == sorted(got) and set(got) <= set(burst), f"burst outputs out of order: {got}")
+    print(f"burst: {len(burst)} frames sent, {outputs} published, "
+          f"{int(kv['frames_dropped']) - int(kv0['frames_dropped'])} dropped (newest wins)")
+
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump(results, f, indent=1, sort_keys=True)
+    print(f"ros_node_test: {n_frames} frames x {len(cameras)} cameras, "
+          f"{total_detections} detections, {len(diags)} diagnostics reports")
+
+
+def run_bench(args):
+    node = Node("lookout_bench")
+    pub = node.create_publisher(Image, "/bench/image_raw", RELIABLE)
+    got = []
+    node.create_subscription(Detection2DArray, f"{args.ns.rstrip('/')}/bench/detections",
+                             got.append, RELIABLE)
+    diags = []
+    node.create_subscription(DiagnosticArray, "/diagnostics", diags.append, RELIABLE)
+    spin_until(node, lambda: pub.get_subscription_count() >= 1, args.discovery_timeout_s,
+               "the bench subscription")
+    rng = np.random.default_rng(7)
+    frame = rng.integers(0, 256, size=(args.height, args.width, 3), dtype=np.uint8)
+    for i in range(args.frames):
+        stamp = (1_700_000_000 + i, 0)
+        pub.publish(make_image(frame, "rgb8", stamp, "bench"))
+        if not spin_until(node, lambda: any(stamp_of(m) == stamp for m in got),
+                          args.frame_timeout_s, f"bench output {i}"):
+            return
+    n_before = len(diags)
+    spin_until(node, lambda: len(diags) > n_before + 1, 5.0, "a diagnostics report")
+    kv, _ = latest_status(diags, "/bench/image_raw")
+    keys = ["decode_ms_p50", "decode_ms_p99", "node_overhead_ms_p50", "node_overhead_ms_p99",
+            "engine_ms_p50", "end_to_end_ms_p50", "frames_published"]
+    row = {k: (kv or {}).get(k) for k in keys}
+    print(json.dumps({"width": args.width, "height": args.height, **row}))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--mode", choices=["test", "bench"], default="test")
+    ap.add_argument("--ns", default="/")
+    ap.add_argument("--raw", help="concatenated rgb24 frames (ffmpeg -f rawvideo)")
+    ap.add_argument("--jpeg-dir")
+    ap.add_argument("--width", type=int, required=True)
+    ap.add_argument("--height", type=int, required=True)
+    ap.add_argument("--frames", type=int, default=10)
+    ap.add_argument("--confidence-min", type=float, default=0.4)
+    ap.add_argument("--out")
+    ap.add_argument("--start-ns", type=int, default=1_700_000_000_000_000_000)
+    ap.add_argument("--fps", type=float, default=7.0)
+    ap.add_argument("--sim-time", action="store_true", help="publish /clock (node has use_sim_time)")
+    ap.add_argument("--burst", type=int, default=6)
+    ap.add_argument("--discovery-timeout-s", type=float, default=60.0)
+    ap.add_argument("--frame-timeout-s", type=float, default=120.0)
+    args = ap.parse_args()
+    rclpy.init()
+    try:
+        (run_bench if args.mode == "bench" else run_test)(args)
+    finally:
+        rclpy.try_shutdown()
+    if failures:
+        print(f"0 passed, {len(failures)} failed", file=sys.stderr)
+        sys.exit(1)
+    print("ros_node_test: all checks passed")
+
+
+if __name__ == "__main__":
+    main()
