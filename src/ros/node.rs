@@ -32,9 +32,6 @@ use super::slot::{Slots, Taken};
 use super::stats::{self, CameraStats};
 use super::{convert, RosError};
 use crate::msgs::Detection2DArray;
-// MERGE NOTE: `main` now has `Detection2DArray::from_tracks` and no `output::track_array`; on
-// merging this branch, use `Detection2DArray::from_tracks` below and drop this import.
-use crate::pipeline::output::track_array;
 use crate::pipeline::{Engine, FrameOutput, Stage};
 use crate::types::{Frame, Header, RgbImage};
 
@@ -448,7 +445,7 @@ fn publish(out: &CameraOutputs, frame: &Frame, output: &FrameOutput, logger: &st
         &frame.header,
         &output.detections,
     ));
-    let tracks = convert::detection_array_to_r2r(&track_array(&frame.header, &output.tracks));
+    let tracks = convert::detection_array_to_r2r(&Detection2DArray::from_tracks(&frame.header, &output.tracks));
     let mut ok = true;
     let mut debug_image = false;
     for (name, msg, publisher) in [
