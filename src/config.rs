@@ -83,7 +83,7 @@ impl Default for ReplayConfig {
 }
 
 /// The node's cameras, as parallel lists (index i of each list describes camera i).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CamerasConfig {
     /// Image topics, e.g. `/camera/front/image_raw`.
@@ -92,6 +92,17 @@ pub struct CamerasConfig {
     pub transports: Vec<String>,
     /// `frame_id` overrides per topic; an empty string keeps the image's own `frame_id`.
     pub frame_ids: Vec<String>,
+}
+
+impl Default for CamerasConfig {
+    /// One raw camera on `/camera/image_raw`, keeping its `frame_id`.
+    fn default() -> Self {
+        Self {
+            topics: vec!["/camera/image_raw".into()],
+            transports: vec!["raw".into()],
+            frame_ids: vec![String::new()],
+        }
+    }
 }
 
 impl Config {
@@ -275,6 +286,7 @@ mod tests {
         assert_eq!(c.device, "cpu");
         assert_eq!(c.detector, crate::detect::DetectorConfig::default());
         assert_eq!(c.tracking, crate::track::TrackerConfig::default());
+        assert_eq!(c.cameras, CamerasConfig::default());
     }
 
     #[test]

@@ -445,7 +445,10 @@ fn publish(out: &CameraOutputs, frame: &Frame, output: &FrameOutput, logger: &st
         &frame.header,
         &output.detections,
     ));
-    let tracks = convert::detection_array_to_r2r(&Detection2DArray::from_tracks(&frame.header, &output.tracks));
+    let tracks = convert::detection_array_to_r2r(&Detection2DArray::from_tracks(
+        &frame.header,
+        &output.tracks,
+    ));
     let mut ok = true;
     let mut debug_image = false;
     for (name, msg, publisher) in [
