@@ -282,6 +282,10 @@ pub fn max_pool(
             for (i, o) in chunk.chunks_exact_mut(plane).enumerate() {
                 let c = task * per_task + i;
                 let channel = &input[c * in_shape.plane()..][..in_shape.plane()];
+                if size == 2 && stride == 2 && before == 0 {
+                    max_pool_2x2(channel, in_shape.w, out_shape, o);
+                    continue;
+                }
                 for oy in 0..out_shape.h {
                     let y0 = (oy * stride).saturating_sub(before);
                     let y1 = (oy * stride + size - before).min(in_shape.h);
@@ -301,6 +305,32 @@ pub fn max_pool(
             }
         });
     out_shape
+}
+
+/// The 2x2 stride-2 max-pool of one channel (the common darknet down-sampling), with the
+/// window clipped at the right and bottom edges of odd-sized inputs.
+fn max_pool_2x2(channel: &[f32], in_w: usize, out_shape: Chw, out: &mut [f32]) {
+    let in_h = channel.len() / in_w.max(1);
+    for (oy, o_row) in out.chunks_exact_mut(out_shape.w).enumerate() {
+        let r0 = &channel[2 * oy * in_w..][..in_w];
+        // A bottom window of an odd-height input holds one row: reuse it.
+        let r1 = if 2 * oy + 1 < in_h {
+            &channel[(2 * oy + 1) * in_w..][..in_w]
+        } else {
+            r0
+        };
+        let full = (in_w / 2).min(out_shape.w);
+        for ((o, a), b) in o_row[..full]
+            .iter_mut()
+            .zip(r0.chunks_exact(2))
+            .zip(r1.chunks_exact(2))
+        {
+            *o = a[0].max(a[1]).max(b[0].max(b[1]));
+        }
+        for (ox, o) in o_row.iter_mut().enumerate().skip(full) {
+            *o = r0[2 * ox].max(r1[2 * ox]);
+        }
+    }
 }
 
 pub fn max_pool_output(in_shape: Chw, size: usize, stride: usize, padding: usize) -> Chw {
@@ -324,8 +354,8 @@ pub fn upsample(input: &[f32], in_shape: Chw, stride: usize, out: &mut [f32]) {
                 let channel = &input[c * in_shape.plane()..][..in_shape.plane()];
                 for (oy, o_row) in o.chunks_exact_mut(out_w).enumerate() {
                     let in_row = &channel[(oy / stride) * in_shape.w..][..in_shape.w];
-                    for (ox, v) in o_row.iter_mut().enumerate() {
-                        *v = in_row[ox / stride];
+                    for (o, &v) in o_row.chunks_exact_mut(stride).zip(in_row) {
+                        o.fill(v);
                     }
                 }
             }
@@ -441,6 +471,34 @@ mod tests {
         let o = max_pool(&input, shape, 2, 2, 1, &mut out);
         assert_eq!(o, Chw { c: 2, h: 2, w: 2 });
         assert_eq!(out, [5.0, 7.0, 13.0, 15.0, 21.0, 23.0, 29.0, 31.0]);
+    }
+
+    /// The 2x2/2 fast path against the general window loop, on even and odd sizes.
+    #[test]
+    fn max_pool_2x2_fast_path_matches_general_loop() {
+        for (h, w) in [(4, 6), (5, 7), (13, 13), (1, 3)] {
+            let shape = Chw { c: 3, h, w };
+            let input = random(shape.floats(), (h * 100 + w) as u32);
+            let out_shape = max_pool_output(shape, 2, 2, 1);
+            let mut fast = vec![f32::NAN; out_shape.floats()];
+            max_pool(&input, shape, 2, 2, 1, &mut fast);
+            // the general loop, written out: window rows 2y..2y+2, cols 2x..2x+2, clipped
+            let mut reference = Vec::new();
+            for c in 0..3 {
+                for y in 0..out_shape.h {
+                    for x in 0..out_shape.w {
+                        let mut m = f32::NEG_INFINITY;
+                        for yy in 2 * y..(2 * y + 2).min(h) {
+                            for xx in 2 * x..(2 * x + 2).min(w) {
+                                m = m.max(input[c * h * w + yy * w + xx]);
+                            }
+                        }
+                        reference.push(m);
+                    }
+                }
+            }
+            assert_eq!(fast, reference, "{h}x{w}");
+        }
     }
 
     #[test]
