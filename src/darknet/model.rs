@@ -55,7 +55,7 @@ enum Block {
         bias_tensor: Tensor,
         /// The folded kernel on the host, `filters x (in/groups * k * k)` row-major: the left
         /// matrix of the CPU convolution's gemm, as is.
-        kernel_host: Vec<f32>,
+        kernel_host: HostFloats,
         geometry: ConvGeometry,
         stride: usize,
         padding: usize,
@@ -103,11 +103,31 @@ pub struct Darknet {
 }
 
 /// The CPU forward's buffers: every layer's output (`N x C x H x W`), grown on first use.
-#[derive(Debug, Default)]
+#[derive(Default)]
 struct Workspace {
     outputs: Vec<Vec<f32>>,
     shapes: Vec<Chw>,
     scratch: Vec<f32>,
+}
+
+impl std::fmt::Debug for Workspace {
+    // Sizes only: the buffers hold millions of floats.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let floats: usize = self.outputs.iter().map(Vec::len).sum::<usize>() + self.scratch.len();
+        f.debug_struct("Workspace")
+            .field("layers", &self.outputs.len())
+            .field("floats", &floats)
+            .finish()
+    }
+}
+
+/// Host floats that print as their count (a kernel has up to millions of values).
+struct HostFloats(Vec<f32>);
+
+impl std::fmt::Debug for HostFloats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "[{} f32]", self.0.len())
+    }
 }
 
 /// Grows `buf` to `len` floats (no allocation once it has been that large).
@@ -159,7 +179,7 @@ impl Darknet {
                         kernel,
                         bias,
                         bias_tensor,
-                        kernel_host,
+                        kernel_host: HostFloats(kernel_host),
                         geometry: ConvGeometry {
                             filters: conv.filters,
                             size: conv.size,
@@ -513,7 +533,7 @@ impl Darknet {
                     ..
                 } => {
                     let per_filter = geometry.size * geometry.size * geometry.filters;
-                    if xs.c * per_filter != kernel_host.len() * geometry.groups {
+                    if xs.c * per_filter != kernel_host.0.len() * geometry.groups {
                         return Err(arch(format!("convolution input has {} channels", xs.c)));
                     }
                     let os = geometry.output(xs);
@@ -523,7 +543,7 @@ impl Darknet {
                         cpu::conv2d(
                             &x[b * xs.floats()..][..xs.floats()],
                             xs,
-                            kernel_host,
+                            &kernel_host.0,
                             bias,
                             geometry,
                             *activation,
