@@ -2,12 +2,16 @@
 //! letterbox of a 768x576 frame, YOLO decoding of real head outputs, and class-aware NMS.
 //!
 //! Run: `cargo bench --bench detector` (needs the assets: scripts/fetch-assets.sh).
-//! `RAYON_NUM_THREADS` sets candle's thread count.
+//! `RAYON_NUM_THREADS` sets the thread count (candle's, gemm's and lookout's CPU kernels').
+//!
+//! Per-layer profile instead of the criterion runs:
+//! `LOOKOUT_LAYER_PROFILE=kernels|candle cargo bench --bench detector` prints each layer's
+//! median time over 20 forwards of both models (`candle` = candle's own CPU ops).
 
 use std::hint::black_box;
 
 use candle_core::{Device, Tensor};
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, Criterion};
 use lookout::darknet::Darknet;
 use lookout::detect::{decode_heads, nms, Candidate, ModelKind};
 use lookout::preprocess::Letterbox;
@@ -109,8 +113,61 @@ fn nms_bench(c: &mut Criterion) {
     group.finish();
 }
 
+/// Median per-layer times of both models; `kernels` false = candle's own CPU ops.
+fn layer_profile(kernels: bool) {
+    let x = input(&dog());
+    for kind in [ModelKind::Yolov4Tiny, ModelKind::Yolov3Tiny] {
+        let net = load(kind).with_cpu_kernels(kernels);
+        let runs = 20;
+        let mut per_layer: Vec<Vec<f64>> = Vec::new();
+        let mut totals = Vec::new();
+        for i in 0..runs + 3 {
+            let t = std::time::Instant::now();
+            let (_, times) = net.forward_profiled(&x).unwrap();
+            let total = t.elapsed().as_secs_f64() * 1e3;
+            if i < 3 {
+                continue;
+            }
+            per_layer.resize(times.len(), Vec::new());
+            for (v, t) in per_layer.iter_mut().zip(&times) {
+                v.push(t.as_secs_f64() * 1e3);
+            }
+            totals.push(total);
+        }
+        let median = |v: &mut Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        let total = median(&mut totals);
+        println!(
+            "\n{} (kernels: {kernels}), forward median {total:.1} ms",
+            kind.name()
+        );
+        println!("| layer | op | median ms | share |");
+        println!("|---|---|---|---|");
+        for (i, (v, d)) in per_layer
+            .iter_mut()
+            .zip(net.layer_descriptions())
+            .enumerate()
+        {
+            let m = median(v);
+            println!("| {i} | {d} | {m:.2} | {:.0}% |", 100.0 * m / total);
+        }
+    }
+}
+
 criterion_group!(benches, forward, letterbox, decode, nms_bench);
-criterion_main!(benches);
+
+fn main() {
+    match std::env::var("LOOKOUT_LAYER_PROFILE").as_deref() {
+        Ok("candle") => layer_profile(false),
+        Ok(_) => layer_profile(true),
+        Err(_) => {
+            benches();
+            Criterion::default().configure_from_args().final_summary();
+        }
+    }
+}
 
 fn cache_dir() -> std::path::PathBuf {
     lookout::assets::cache_dir().expect("no asset cache: set LOOKOUT_CACHE or HOME")

@@ -7,6 +7,7 @@
 //! 2020; YOLOv3, Redmon & Farhadi 2018).
 
 pub mod cfg;
+mod cpu;
 pub mod model;
 pub mod weights;
 

@@ -9,17 +9,24 @@
 //!   activated yet; [`crate::detect::decode`] does that.
 //!
 //! At load, batch-norm is folded into each convolution's kernel and bias (see
-//! [`super::weights::ConvWeights::folded`]). On the CPU the bias add and activation run as one
-//! in-place pass over the convolution output (a custom candle op) instead of two allocating ops.
+//! [`super::weights::ConvWeights::folded`]). On the CPU device the whole forward runs on plain
+//! buffers with the kernels of [`super::cpu`] (im2col + AVX-512/AVX2 gemm straight into the
+//! output, fused bias + activation, threaded pooling/upsample/route), reusing one set of
+//! per-layer buffers across calls, so a steady-state frame allocates only its head tensors.
+//! Other devices run the same layers as candle ops (with the bias add and activation as one
+//! in-place pass on CPU tensors, kept as the reference the CPU kernels are tested against).
 //! Layer semantics follow darknet (AlexeyAB fork): max-pool padding `size - 1` split as
 //! `padding / 2` before and the rest after, route `groups`/`group_id` channel slices,
 //! nearest-neighbour upsample, shortcut sum then activation.
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
-use candle_core::{CpuStorage, DType, Device, Layout, Tensor};
+use candle_core::{CpuStorage, DType, Device, Layout, Storage, Tensor};
 
 use super::cfg::{Activation, Layer, NetConfig};
+use super::cpu::{self, Chw, ConvGeometry};
 use super::weights::{load_weights, NetWeights};
 use super::ModelError;
 
@@ -46,6 +53,10 @@ enum Block {
         bias: Vec<f32>,
         /// Folded bias as `1 x filters x 1 x 1` (used on other devices).
         bias_tensor: Tensor,
+        /// The folded kernel on the host, `filters x (in/groups * k * k)` row-major: the left
+        /// matrix of the CPU convolution's gemm, as is.
+        kernel_host: HostFloats,
+        geometry: ConvGeometry,
         stride: usize,
         padding: usize,
         groups: usize,
@@ -84,6 +95,46 @@ pub struct Darknet {
     channels: usize,
     device: Device,
     cfg_path: PathBuf,
+    /// Per-layer output buffers and im2col scratch of the CPU forward, reused across calls
+    /// (a second concurrent caller waits: both would need the same memory bandwidth anyway).
+    workspace: Mutex<Workspace>,
+    /// On the CPU device: run [`cpu`]'s kernels (true) or candle's own ops (false).
+    cpu_kernels: bool,
+}
+
+/// The CPU forward's buffers: every layer's output (`N x C x H x W`), grown on first use.
+#[derive(Default)]
+struct Workspace {
+    outputs: Vec<Vec<f32>>,
+    shapes: Vec<Chw>,
+    scratch: Vec<f32>,
+}
+
+impl std::fmt::Debug for Workspace {
+    // Sizes only: the buffers hold millions of floats.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let floats: usize = self.outputs.iter().map(Vec::len).sum::<usize>() + self.scratch.len();
+        f.debug_struct("Workspace")
+            .field("layers", &self.outputs.len())
+            .field("floats", &floats)
+            .finish()
+    }
+}
+
+/// Host floats that print as their count (a kernel has up to millions of values).
+struct HostFloats(Vec<f32>);
+
+impl std::fmt::Debug for HostFloats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "[{} f32]", self.0.len())
+    }
+}
+
+/// Grows `buf` to `len` floats (no allocation once it has been that large).
+fn ensure_len(buf: &mut Vec<f32>, len: usize) {
+    if buf.len() < len {
+        buf.resize(len, 0.0);
+    }
 }
 
 impl Darknet {
@@ -119,8 +170,8 @@ impl Darknet {
                             message: "convolution without weights".into(),
                         });
                     };
-                    let (kernel, bias) = w.folded();
-                    let kernel = Tensor::from_vec(kernel, w.kernel_shape.to_vec(), device)
+                    let (kernel_host, bias) = w.folded();
+                    let kernel = Tensor::from_slice(&kernel_host, w.kernel_shape.to_vec(), device)
                         .map_err(candle)?;
                     let bias_tensor = Tensor::from_vec(bias.clone(), (1, bias.len(), 1, 1), device)
                         .map_err(candle)?;
@@ -128,6 +179,14 @@ impl Darknet {
                         kernel,
                         bias,
                         bias_tensor,
+                        kernel_host: HostFloats(kernel_host),
+                        geometry: ConvGeometry {
+                            filters: conv.filters,
+                            size: conv.size,
+                            stride: conv.stride,
+                            padding: conv.padding,
+                            groups: conv.groups,
+                        },
                         stride: conv.stride,
                         padding: conv.padding,
                         groups: conv.groups,
@@ -204,7 +263,16 @@ impl Darknet {
             channels: cfg.channels,
             device: device.clone(),
             cfg_path: cfg_path.to_path_buf(),
+            workspace: Mutex::new(Workspace::default()),
+            cpu_kernels: true,
         })
+    }
+
+    /// On the CPU device, whether to run lookout's own kernels (the default) or candle's CPU
+    /// ops (the reference the kernels are tested against, and the baseline in BENCHMARKS.md).
+    pub fn with_cpu_kernels(mut self, on: bool) -> Self {
+        self.cpu_kernels = on;
+        self
     }
 
     /// The device the weights live on.
@@ -215,6 +283,46 @@ impl Darknet {
     /// Runs the network on `input` (`N x C x H x W` f32, H and W multiples of 32) and returns
     /// the raw output of every `[yolo]` layer in cfg order.
     pub fn forward(&self, input: &Tensor) -> Result<Vec<YoloHead>, ModelError> {
+        self.forward_impl(input, None)
+    }
+
+    /// [`Self::forward`] plus the wall time of each layer (cfg order), for profiling.
+    pub fn forward_profiled(
+        &self,
+        input: &Tensor,
+    ) -> Result<(Vec<YoloHead>, Vec<Duration>), ModelError> {
+        let mut times = Vec::with_capacity(self.blocks.len());
+        let heads = self.forward_impl(input, Some(&mut times))?;
+        Ok((heads, times))
+    }
+
+    /// One line per layer naming its kind and geometry (for profiles).
+    pub fn layer_descriptions(&self) -> Vec<String> {
+        self.blocks
+            .iter()
+            .map(|b| match b {
+                Block::Conv {
+                    geometry,
+                    activation,
+                    ..
+                } => format!(
+                    "conv {}x{}/{} {} {:?}",
+                    geometry.size, geometry.size, geometry.stride, geometry.filters, activation
+                ),
+                Block::MaxPool { size, stride, .. } => format!("maxpool {size}x{size}/{stride}"),
+                Block::Route { layers, groups, .. } => format!("route {layers:?} groups {groups}"),
+                Block::Upsample { stride } => format!("upsample x{stride}"),
+                Block::Shortcut { from, .. } => format!("shortcut {from}"),
+                Block::Yolo { .. } => "yolo".to_owned(),
+            })
+            .collect()
+    }
+
+    fn forward_impl(
+        &self,
+        input: &Tensor,
+        times: Option<&mut Vec<Duration>>,
+    ) -> Result<Vec<YoloHead>, ModelError> {
         let dims = input.dims();
         let shape_ok = dims.len() == 4
             && dims[1] == self.channels
@@ -232,7 +340,20 @@ impl Darknet {
                 ),
             });
         }
-        let input_h = dims[2];
+        if self.cpu_kernels && self.device.is_cpu() && input.device().is_cpu() {
+            self.forward_cpu(input, times)
+        } else {
+            self.forward_candle(input, times)
+        }
+    }
+
+    /// The forward as candle ops on any device.
+    fn forward_candle(
+        &self,
+        input: &Tensor,
+        mut times: Option<&mut Vec<Duration>>,
+    ) -> Result<Vec<YoloHead>, ModelError> {
+        let input_h = input.dims()[2];
         let x0 = input
             .to_device(&self.device)
             .map_err(|source| ModelError::Candle {
@@ -243,6 +364,7 @@ impl Darknet {
         let mut heads = Vec::new();
         let mut x = x0;
         for (index, block) in self.blocks.iter().enumerate() {
+            let started = Instant::now();
             let candle = |source| ModelError::Candle {
                 context: format!("{}: layer {index}", self.cfg_path.display()),
                 source,
@@ -266,6 +388,7 @@ impl Darknet {
                     padding,
                     groups,
                     activation,
+                    ..
                 } => {
                     let y = x
                         .conv2d(kernel, *padding, *stride, 1, *groups)
@@ -344,6 +467,202 @@ impl Darknet {
             } else {
                 None
             });
+            if let Some(times) = times.as_deref_mut() {
+                times.push(started.elapsed());
+            }
+        }
+        Ok(heads)
+    }
+
+    /// The forward on the CPU kernels of [`cpu`], into the reused workspace.
+    fn forward_cpu(
+        &self,
+        input: &Tensor,
+        mut times: Option<&mut Vec<Duration>>,
+    ) -> Result<Vec<YoloHead>, ModelError> {
+        let candle = |context: &str, source| ModelError::Candle {
+            context: format!("{}: {context}", self.cfg_path.display()),
+            source,
+        };
+        let (n, c, h, w) = input.dims4().map_err(|e| candle("input shape", e))?;
+        let input_h = h;
+        let input = input
+            .contiguous()
+            .map_err(|e| candle("contiguous input", e))?;
+        let (storage, layout) = input.storage_and_layout();
+        let data: &[f32] = match (&*storage, layout.contiguous_offsets()) {
+            (Storage::Cpu(CpuStorage::F32(v)), Some((start, end))) => &v[start..end],
+            _ => {
+                return Err(ModelError::InputShape {
+                    shape: input.dims().to_vec(),
+                    message: "expected a contiguous f32 CPU tensor".into(),
+                })
+            }
+        };
+        // A panic in another forward cannot leave the buffers inconsistent in a way that
+        // matters: every layer overwrites its whole output before it is read.
+        let mut guard = self
+            .workspace
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let ws = &mut *guard;
+        ws.outputs.resize_with(self.blocks.len(), Vec::new);
+        ws.shapes.clear();
+        let in_shape = Chw { c, h, w };
+        let mut heads = Vec::new();
+        for (index, block) in self.blocks.iter().enumerate() {
+            let started = Instant::now();
+            let arch = |message: String| ModelError::Architecture {
+                path: self.cfg_path.clone(),
+                layer: index,
+                message,
+            };
+            let (done, rest) = ws.outputs.split_at_mut(index);
+            let out = &mut rest[0];
+            let (x, xs): (&[f32], Chw) = if index == 0 {
+                (data, in_shape)
+            } else {
+                (&done[index - 1], ws.shapes[index - 1])
+            };
+            let shape = match block {
+                Block::Conv {
+                    kernel_host,
+                    bias,
+                    geometry,
+                    activation,
+                    ..
+                } => {
+                    let per_filter = geometry.size * geometry.size * geometry.filters;
+                    if xs.c * per_filter != kernel_host.0.len() * geometry.groups {
+                        return Err(arch(format!("convolution input has {} channels", xs.c)));
+                    }
+                    let os = geometry.output(xs);
+                    ensure_len(out, n * os.floats());
+                    ensure_len(&mut ws.scratch, geometry.scratch_len(xs));
+                    for b in 0..n {
+                        cpu::conv2d(
+                            &x[b * xs.floats()..][..xs.floats()],
+                            xs,
+                            &kernel_host.0,
+                            bias,
+                            geometry,
+                            *activation,
+                            &mut out[b * os.floats()..][..os.floats()],
+                            &mut ws.scratch,
+                        );
+                    }
+                    os
+                }
+                &Block::MaxPool {
+                    size,
+                    stride,
+                    padding,
+                } => {
+                    let os = cpu::max_pool_output(xs, size, stride, padding);
+                    ensure_len(out, n * os.floats());
+                    for b in 0..n {
+                        cpu::max_pool(
+                            &x[b * xs.floats()..][..xs.floats()],
+                            xs,
+                            size,
+                            stride,
+                            padding,
+                            &mut out[b * os.floats()..][..os.floats()],
+                        );
+                    }
+                    os
+                }
+                Block::Route {
+                    layers,
+                    groups,
+                    group_id,
+                } => {
+                    let mut os = Chw { c: 0, h: 0, w: 0 };
+                    for &l in layers {
+                        let ls = *ws
+                            .shapes
+                            .get(l)
+                            .ok_or_else(|| arch(format!("layer {l} output not available")))?;
+                        if os.c > 0 && (ls.h != os.h || ls.w != os.w) {
+                            return Err(arch(format!("route inputs differ in size at layer {l}")));
+                        }
+                        os = Chw {
+                            c: os.c + ls.c / groups,
+                            h: ls.h,
+                            w: ls.w,
+                        };
+                    }
+                    ensure_len(out, n * os.floats());
+                    for b in 0..n {
+                        let mut at = b * os.floats();
+                        for &l in layers {
+                            let ls = ws.shapes[l];
+                            let part = ls.c / groups * ls.plane();
+                            let src = &done[l][b * ls.floats() + group_id * part..][..part];
+                            out[at..at + part].copy_from_slice(src);
+                            at += part;
+                        }
+                    }
+                    os
+                }
+                &Block::Upsample { stride } => {
+                    let os = Chw {
+                        c: xs.c,
+                        h: xs.h * stride,
+                        w: xs.w * stride,
+                    };
+                    ensure_len(out, n * os.floats());
+                    for b in 0..n {
+                        cpu::upsample(
+                            &x[b * xs.floats()..][..xs.floats()],
+                            xs,
+                            stride,
+                            &mut out[b * os.floats()..][..os.floats()],
+                        );
+                    }
+                    os
+                }
+                &Block::Shortcut { from, activation } => {
+                    if ws.shapes.get(from) != Some(&xs) {
+                        return Err(arch(format!("shortcut from layer {from} of another shape")));
+                    }
+                    ensure_len(out, n * xs.floats());
+                    cpu::shortcut(
+                        &x[..n * xs.floats()],
+                        &done[from][..n * xs.floats()],
+                        activation,
+                        &mut out[..n * xs.floats()],
+                    );
+                    xs
+                }
+                Block::Yolo {
+                    anchors,
+                    classes,
+                    scale_x_y,
+                } => {
+                    let output = Tensor::from_slice(
+                        &x[..n * xs.floats()],
+                        (n, xs.c, xs.h, xs.w),
+                        &Device::Cpu,
+                    )
+                    .map_err(|e| candle("head output", e))?;
+                    heads.push(YoloHead {
+                        output,
+                        anchors: anchors.clone(),
+                        stride_px: input_h / xs.h.max(1),
+                        classes: *classes,
+                        scale_x_y: *scale_x_y,
+                    });
+                    // Later layers may route to this one: its output is its input.
+                    ensure_len(out, n * xs.floats());
+                    out[..n * xs.floats()].copy_from_slice(&x[..n * xs.floats()]);
+                    xs
+                }
+            };
+            ws.shapes.push(shape);
+            if let Some(times) = times.as_deref_mut() {
+                times.push(started.elapsed());
+            }
         }
         Ok(heads)
     }
@@ -362,34 +681,6 @@ fn bias_activation(
         Ok(y)
     } else {
         activate(&y.broadcast_add(bias_tensor)?, activation)
-    }
-}
-
-/// Darknet's activations as scalar functions (`activations.h`).
-#[inline]
-fn activate_scalar(x: f32, activation: Activation) -> f32 {
-    match activation {
-        Activation::Linear => x,
-        Activation::Leaky => {
-            if x > 0.0 {
-                x
-            } else {
-                0.1 * x
-            }
-        }
-        Activation::Relu => x.max(0.0),
-        Activation::Logistic => 1.0 / (1.0 + (-x).exp()),
-        Activation::Mish => {
-            // darknet's softplus with threshold 20
-            let softplus = if x > 20.0 {
-                x
-            } else if x < -20.0 {
-                x.exp()
-            } else {
-                x.exp().ln_1p()
-            };
-            x * softplus.tanh()
-        }
     }
 }
 
@@ -434,7 +725,7 @@ impl candle_core::InplaceOp1 for BiasActivation<'_> {
             let b = self.bias[i % c];
             let act = self.activation;
             for v in chunk {
-                *v = activate_scalar(*v + b, act);
+                *v = cpu::activate_scalar(*v + b, act);
             }
         }
         Ok(())
@@ -485,6 +776,10 @@ mod tests {
         Darknet::from_parts(&cfg, &w, Path::new("t.cfg"), device).unwrap()
     }
 
+    fn net_candle_ops(device: &Device) -> Darknet {
+        net(device).with_cpu_kernels(false)
+    }
+
     #[test]
     fn forward_shapes_and_fused_matches_unfused() {
         let device = Device::Cpu;
@@ -497,6 +792,21 @@ mod tests {
         assert_eq!(h.output.dims(), &[2, 14, 32, 48]);
         assert_eq!(h.stride_px, 2);
         assert_eq!(h.anchors, vec![(10.0, 14.0), (23.0, 27.0)]);
+
+        // lookout's CPU kernels against candle's ops, twice (the second call reuses buffers)
+        let reference = net_candle_ops(&device).forward(&input).unwrap();
+        for _ in 0..2 {
+            let ours = net.forward(&input).unwrap();
+            assert_eq!(ours.len(), reference.len());
+            for (a, b) in ours.iter().zip(&reference) {
+                assert_eq!(a.output.dims(), b.output.dims());
+                let a = a.output.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+                let b = b.output.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+                for (x, y) in a.iter().zip(&b) {
+                    assert!((x - y).abs() <= 1e-4 * y.abs().max(1.0), "{x} vs {y}");
+                }
+            }
+        }
 
         // the fused CPU op against the plain candle ops
         let y = Tensor::randn(0f32, 3f32, (2, 3, 4, 5), &device).unwrap();
