@@ -143,7 +143,7 @@ fn rendered_jpeg_frames_show_tracks_in_their_colours() {
         (decoded["width"].as_u64(), decoded["height"].as_u64()),
         (Some(768), Some(576))
     );
-    check_colours(&decoded, &edges, 60);
+    check_colours(&decoded, &edges, 40);
 }
 
 #[test]

@@ -290,17 +290,17 @@ pub fn render_html(inputs: &ReportInputs<'_>) -> String {
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>lookout evaluation</title>\n<style>body{font-family:sans-serif;max-width:1400px;margin:1em auto;padding:0 1em}table{border-collapse:collapse}td,th{border:1px solid #bbb;padding:2px 8px;text-align:right}.missing{color:#a40;font-style:italic}.grid{display:flex;flex-wrap:wrap;gap:8px}.strip{display:flex;flex-wrap:wrap;gap:8px}.strip figure{margin:0}.strip img{max-width:420px}</style></head><body>\n<h1>lookout evaluation</h1>\n",
     );
     if let Some(e) = &inputs.error {
-        let _ = write!(
+        let _ = writeln!(
             html,
-            "<p class=\"missing\" id=\"error\">The evaluation could not run: {}</p>\n",
+            "<p class=\"missing\" id=\"error\">The evaluation could not run: {}</p>",
             esc(e)
         );
     }
     match inputs.evaluation {
         Some(ev) => {
-            let _ = write!(
+            let _ = writeln!(
                 html,
-                "<p>Replay <code>{}</code>, topic <code>{}</code>, {} frames; class <b>{}</b>, IoU &ge; {}. Ground truth: {} boxes scored, {} ignored (confidence 0), {} beyond the replay.</p>\n",
+                "<p>Replay <code>{}</code>, topic <code>{}</code>, {} frames; class <b>{}</b>, IoU &ge; {}. Ground truth: {} boxes scored, {} ignored (confidence 0), {} beyond the replay.</p>",
                 esc(&ev.replay.display().to_string()),
                 esc(&ev.tracks_topic),
                 ev.replay_frames,

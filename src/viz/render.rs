@@ -28,6 +28,8 @@ use crate::types::{BBox, Detection, Frame, RgbImage};
 
 /// Glyph scale: 8x8 glyphs drawn as 16x16 px.
 const TEXT_SCALE: u32 = 2;
+/// JPEG quality of rendered frames.
+const JPEG_QUALITY: u8 = 90;
 /// Height of one text line, px.
 pub const LINE_H_PX: u32 = 8 * TEXT_SCALE + 2;
 
@@ -304,11 +306,18 @@ impl FrameSink {
             Self::frame_name(&frame.stream, frame.index)
         };
         let path = self.dir.join(name);
-        img.save_with_format(&path, image::ImageFormat::Jpeg)
-            .map_err(|e| RenderError::Encode {
-                path: path.clone(),
-                message: e.to_string(),
-            })?;
+        let encode_err = |message: String| RenderError::Encode {
+            path: path.clone(),
+            message,
+        };
+        let file = std::fs::File::create(&path).map_err(|e| encode_err(e.to_string()))?;
+        // Quality 90: thin coloured lines keep their colour (the default 75 smears chroma).
+        image::codecs::jpeg::JpegEncoder::new_with_quality(
+            std::io::BufWriter::new(file),
+            JPEG_QUALITY,
+        )
+        .encode_image(img)
+        .map_err(|e| encode_err(e.to_string()))?;
         self.stamps_ns.push(frame.header.stamp.as_ns());
         self.count += 1;
         Ok(path)
