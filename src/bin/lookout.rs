@@ -186,6 +186,12 @@ struct EvalArgs {
     /// Also write the evaluation as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Folder of annotated frames (`lookout replay --render DIR`): a strip of them goes in the report.
+    #[arg(long)]
+    frames: Option<PathBuf>,
+    /// Frames in the report's strip.
+    #[arg(long, default_value_t = 6)]
+    sample_frames: usize,
 }
 
 #[derive(Args)]
@@ -530,6 +536,10 @@ fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
         }
         None => None,
     };
+    let samples = match &args.frames {
+        Some(dir) => report::sample_frames(dir, args.sample_frames)?,
+        None => Vec::new(),
+    };
     let inputs = eval::read_gt(&args.gt).and_then(|gt| {
         eval::read_replay(&args.replay, args.topic.as_deref()).map(|replay| (gt, replay))
     });
@@ -543,6 +553,7 @@ fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
                     &report::ReportInputs {
                         error: Some(e.to_string()),
                         replay_summary: summary.as_ref(),
+                        samples,
                         ..Default::default()
                     },
                 )?;
@@ -567,6 +578,7 @@ fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
             &report::ReportInputs {
                 evaluation: Some(&evaluation),
                 replay_summary: summary.as_ref(),
+                samples,
                 ..Default::default()
             },
         )?;

@@ -418,6 +418,53 @@ pub fn render_html(inputs: &ReportInputs<'_>) -> String {
     html
 }
 
+/// Up to `count` frames spread evenly over the `.jpg`/`.png` files of `dir` (name order, as
+/// `lookout replay --render DIR` names them), captioned with their file names.
+pub fn sample_frames(dir: &Path, count: usize) -> Result<Vec<SampleFrame>, EvalError> {
+    let read_err = |path: &Path, source| EvalError::Read {
+        path: path.to_owned(),
+        source,
+    };
+    let mut names: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| read_err(dir, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "jpg" | "jpeg" | "png"))
+        })
+        .collect();
+    names.sort();
+    if names.is_empty() || count == 0 {
+        return Ok(Vec::new());
+    }
+    let picks: Vec<usize> = if names.len() <= count {
+        (0..names.len()).collect()
+    } else {
+        (0..count)
+            .map(|k| k * (names.len() - 1) / (count - 1).max(1))
+            .collect()
+    };
+    picks
+        .into_iter()
+        .map(|i| {
+            let path = &names[i];
+            let bytes = std::fs::read(path).map_err(|e| read_err(path, e))?;
+            let is_png = path
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("png"));
+            Ok(SampleFrame {
+                caption: path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                mime: if is_png { "image/png" } else { "image/jpeg" },
+                bytes,
+            })
+        })
+        .collect()
+}
+
 /// Writes `<dir>/report.html` (creating `dir`) and returns its path.
 pub fn write_report(dir: &Path, inputs: &ReportInputs<'_>) -> Result<PathBuf, EvalError> {
     let path = dir.join("report.html");
