@@ -366,3 +366,32 @@ fn bad_inputs_give_clear_messages_and_say_so_in_the_report() {
     // Without --topic the only tracks topic is found, and it is empty.
     assert!(String::from_utf8_lossy(&out.stderr).contains("the replay is empty"));
 }
+
+/// PETS09-S2L1, full pipeline: a replay output and the `--mot-out` file of the same replay
+/// (their ground truth is not among the fetched assets, so this runs on request):
+/// `LOOKOUT_PETS09_REPLAY=out.mcap LOOKOUT_PETS09_MOT=tracks.txt LOOKOUT_PETS09_GT=gt.txt
+/// cargo test --test eval_motmetrics -- --ignored`.
+#[test]
+#[ignore = "needs a PETS09-S2L1 replay and the MOT15 ground truth (see the doc comment)"]
+fn pets09_replay_agrees_with_motmetrics() {
+    let var =
+        |name: &str| PathBuf::from(std::env::var_os(name).unwrap_or_else(|| panic!("set {name}")));
+    let (replay, mot, gt) = (
+        var("LOOKOUT_PETS09_REPLAY"),
+        var("LOOKOUT_PETS09_MOT"),
+        var("LOOKOUT_PETS09_GT"),
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let (out, ev) = eval_json(&replay, &gt, tmp.path());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ours = &ev.unwrap()["tracking"];
+    let reference = track_common::score(&gt, &mot);
+    eprintln!("PETS09: lookout eval {ours}\n  motmetrics {reference:?}");
+    assert!((ours["mota"].as_f64().unwrap() - reference.mota).abs() <= 1e-3);
+    assert!((ours["idf1"].as_f64().unwrap() - reference.idf1).abs() <= 1e-3);
+    assert_eq!(ours["num_switches"].as_i64().unwrap(), reference.switches);
+}
