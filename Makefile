@@ -15,8 +15,22 @@ DEMO_OUT := out/pets09-s2l1.detections.mcap
 
 .PHONY: demo test setup setup-ros build lint test-rust test-ros record-demo clean-out
 
+DEMO_FRAMES := out/pets09-s2l1.frames
+DEMO_SUMMARY := out/pets09-s2l1.summary.json
+DEMO_REPORT := out/pets09-s2l1.report
+# MOTChallenge ground truth of PETS09-S2L1 (MOT15 train/PETS09-S2L1/gt/gt.txt), to score the demo.
+DEMO_GT ?=
+
 demo: setup build $(DEMO_IN)
-	$(LOOKOUT) replay $(DEMO_IN) --out $(DEMO_OUT)
+	$(LOOKOUT) replay $(DEMO_IN) --out $(DEMO_OUT) --with-images --render $(DEMO_FRAMES) --summary-json $(DEMO_SUMMARY)
+	@if [ -n "$(DEMO_GT)" ]; then \
+	  $(LOOKOUT) eval --replay $(DEMO_OUT) --gt $(DEMO_GT) --summary-json $(DEMO_SUMMARY) \
+	    --frames $(DEMO_FRAMES) --report $(DEMO_REPORT); \
+	else \
+	  echo "report skipped: pass DEMO_GT=path/to/PETS09-S2L1/gt.txt to score the replay"; \
+	fi
+	@echo "results (open in Foxglove, see README): $(DEMO_OUT)"
+	@echo "annotated frames: $(DEMO_FRAMES)/"
 
 test: setup setup-ros lint test-rust test-ros
 

@@ -64,6 +64,9 @@ pub struct ReplayConfig {
     pub write_images: bool,
     /// Write the tracker's output (`tracks` and the JSON `tracks/state` topics).
     pub write_tracks: bool,
+    /// Write `foxglove.ImageAnnotations` (boxes, labels, track ids) per camera, so Foxglove
+    /// overlays them on the image (`<base>/annotations`, JSON).
+    pub write_annotations: bool,
     /// Log and skip frames that cannot be decoded instead of stopping the replay.
     pub skip_bad_frames: bool,
     /// Capacity of each bounded channel between stages (frames in flight per stage).
@@ -76,6 +79,7 @@ impl Default for ReplayConfig {
             topics: Vec::new(),
             write_images: false,
             write_tracks: true,
+            write_annotations: true,
             skip_bad_frames: false,
             channel_capacity: 4,
         }

@@ -19,6 +19,8 @@
 //! * [`pipeline`]: the replay engine (stages as threads on bounded channels).
 //! * [`config`]: the ROS parameter YAML in `configs/`, parsed and validated.
 //! * [`assets`]: the model and data cache with sha256 pins.
+//! * [`eval`]: `lookout eval`: MOTA/IDF1 (motmetrics definitions), AP50, the HTML report.
+//! * [`viz`]: Foxglove image annotations and the per-track colours of every visual output.
 
 pub mod assets;
 pub mod bench;
@@ -26,6 +28,7 @@ pub mod config;
 pub mod darknet;
 pub mod detect;
 pub mod error;
+pub mod eval;
 pub mod image_codec;
 pub mod mcap_io;
 pub mod mot;
@@ -37,6 +40,7 @@ pub mod record;
 pub mod ros;
 pub mod track;
 pub mod types;
+pub mod viz;
 
 pub use error::{Error, Result};
 pub use types::{BBox, Detection, Frame, Header, RgbImage, Time};

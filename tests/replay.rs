@@ -125,6 +125,12 @@ fn replay_output_is_real_ros2_mcap_with_every_field_right() {
         topics,
         vec![
             t(
+                "/camera/annotations",
+                "foxglove.ImageAnnotations",
+                "jsonschema",
+                "json"
+            ),
+            t(
                 "/camera/detections",
                 "vision_msgs/msg/Detection2DArray",
                 "ros2msg",

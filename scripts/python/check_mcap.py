@@ -11,11 +11,13 @@ check each field against what it wrote:
   type-specific fields (image dims and a sha256 of the data, Detection2DArray content);
 - `linear_message_count`: messages found by a plain forward read with CRC checks
   (`StreamReader(validate_crcs=True)`), which does not use the summary or indexes;
+- with `--validate-json`, every `json` message validated (PyPI `jsonschema`) against the
+  `jsonschema` schema stored for its channel; failures listed in `json_schema_errors`;
 - with `--video PATH`, for each camera message the mean absolute difference between its decoded
   pixels and frame i of the video decoded by OpenCV (`cv2.VideoCapture`);
 - with `--images DIR`, the same against the i-th image file of DIR in name order (`cv2.imread`).
 
-Usage: check_mcap.py FILE [--video PATH | --images DIR]
+Usage: check_mcap.py FILE [--validate-json] [--video PATH | --images DIR]
 """
 
 import argparse
@@ -97,7 +99,7 @@ def describe(schema_name, msg):
                 } for r in d.results],
             })
         return {"header": stamp(msg.header), "detections": dets}
-    if schema_name == "lookout.TrackArray":
+    if schema_name in ("lookout.TrackArray", "foxglove.ImageAnnotations"):
         return {"json": msg}
     return {}
 
@@ -126,6 +128,7 @@ def main():
     parser.add_argument("file")
     parser.add_argument("--video")
     parser.add_argument("--images")
+    parser.add_argument("--validate-json", action="store_true")
     args = parser.parse_args()
 
     out = {}
@@ -157,7 +160,21 @@ def main():
                                for c in summary.channels.values()}
         refs = reference_frames(args) if (args.video or args.images) else None
         messages = []
+        validators = {}
+        schema_errors = []
         for schema, channel, message, decoded in reader.iter_decoded_messages(log_time_order=True):
+            if args.validate_json and channel.message_encoding == "json":
+                import jsonschema
+
+                if schema.encoding != "jsonschema":
+                    schema_errors.append(f"{channel.topic}: schema encoding {schema.encoding}")
+                elif schema.id not in validators:
+                    doc = json.loads(schema.data)
+                    jsonschema.validators.validator_for(doc).check_schema(doc)
+                    validators[schema.id] = jsonschema.validators.validator_for(doc)(doc)
+                if schema.id in validators:
+                    for err in validators[schema.id].iter_errors(decoded):
+                        schema_errors.append(f"{channel.topic} seq {message.sequence}: {err.message}")
             entry = {"topic": channel.topic, "schema": schema.name, "log_time": message.log_time,
                      "publish_time": message.publish_time, "sequence": message.sequence}
             entry.update(describe(schema.name, decoded))
@@ -172,6 +189,9 @@ def main():
                             np.abs(ref.astype(np.int16) - rgb.astype(np.int16)).mean())
             messages.append(entry)
         out["messages"] = messages
+        if args.validate_json:
+            out["json_schema_errors"] = schema_errors
+            out["json_schemas_checked"] = len(validators)
 
     with open(args.file, "rb") as f:
         count = 0

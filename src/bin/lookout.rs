@@ -2,7 +2,8 @@
 //!
 //! Subcommands: `record` (video/images -> ROS 2 MCAP), `replay` (MCAP -> detections and tracks
 //! in MCAP), `track` (MOTChallenge detections -> MOTChallenge results), `topics` (list camera
-//! topics of a recording), `assets` (check the asset cache). Exit codes: 0 success, 1 error,
+//! topics of a recording), `eval` (score a replay against MOTChallenge ground truth),
+//! `assets` (check the asset cache). Exit codes: 0 success, 1 error,
 //! 130 interrupted (Ctrl-C; outputs are still valid and hold everything processed).
 
 use std::path::PathBuf;
@@ -38,6 +39,9 @@ enum Command {
         /// The recording.
         input: PathBuf,
     },
+    /// Score a replay output against a MOTChallenge ground truth: MOTA/IDF1/ID switches of
+    /// the tracks, precision/recall/AP50 of the detections, and an HTML report.
+    Eval(EvalArgs),
     /// Verify the model weights and test data in the asset cache against their sha256 pins.
     Assets,
     /// Detector forward time against OpenCV DNN (same model, input, image, threads, one run),
@@ -144,11 +148,50 @@ struct ReplayArgs {
     /// Write the detections of one class as a MOTChallenge detection file (`lookout track --det` reads it).
     #[arg(long)]
     mot_det_out: Option<PathBuf>,
+    /// Draw boxes, labels, track ids and trails on every frame: a folder of JPEG files, or a
+    /// `.mp4` video (encoded with ffmpeg).
+    #[arg(long)]
+    render: Option<PathBuf>,
     /// The class written to the MOTChallenge files.
     #[arg(long, default_value = "pedestrian")]
     mot_class: String,
     #[command(flatten)]
     config: ConfigArgs,
+}
+
+#[derive(Args)]
+struct EvalArgs {
+    /// Output MCAP of `lookout replay`.
+    #[arg(long)]
+    replay: PathBuf,
+    /// MOTChallenge ground truth (`frame,id,x,y,w,h,conf,...`); MOT frame n = message n-1 on the topic.
+    #[arg(long)]
+    gt: PathBuf,
+    /// Tracks topic (Detection2DArray); default: the only `.../tracks` topic. Detections are
+    /// read from the sibling `.../detections`.
+    #[arg(long)]
+    topic: Option<String>,
+    /// The output class the ground truth labels.
+    #[arg(long, default_value = "pedestrian")]
+    class: String,
+    /// Smallest IoU of a match.
+    #[arg(long, default_value_t = 0.5)]
+    iou_min: f64,
+    /// Write DIR/report.html (self-contained: plots inline).
+    #[arg(long)]
+    report: Option<PathBuf>,
+    /// `lookout replay --summary-json` output, for the latency plots of the report.
+    #[arg(long)]
+    summary_json: Option<PathBuf>,
+    /// Also write the evaluation as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Folder of annotated frames (`lookout replay --render DIR`): a strip of them goes in the report.
+    #[arg(long)]
+    frames: Option<PathBuf>,
+    /// Frames in the report's strip.
+    #[arg(long, default_value_t = 6)]
+    sample_frames: usize,
 }
 
 #[derive(Args)]
@@ -247,6 +290,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench(args) => bench(args),
+        Command::Eval(args) => eval(args),
         Command::Assets => {
             for line in lookout::assets::MANIFEST.lines() {
                 let Some((_, name)) = line.split_once("  ") else {
@@ -293,6 +337,7 @@ fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
                 label: args.mot_class.clone(),
             }
         }),
+        render: args.render.clone(),
     };
     let stop = stop_flag()?;
     let (summary, result) = lookout::pipeline::replay(&options, stop);
@@ -302,6 +347,9 @@ fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         std::fs::write(path, json).with_context(|| format!("cannot write {}", path.display()))?;
     }
     result?;
+    if let Some(target) = &args.render {
+        println!("annotated frames: {}", target.display());
+    }
     Ok(if summary.interrupted {
         ExitCode::from(130)
     } else {
@@ -445,6 +493,7 @@ fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
             max_frames: args.frames,
             progress: false,
             mot: None,
+            render: None,
         };
         let (summary, result) =
             lookout::pipeline::replay(&options, Arc::new(AtomicBool::new(false)));
@@ -470,6 +519,73 @@ fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     if let Some(path) = args.json {
         std::fs::write(&path, serde_json::to_string_pretty(&json)?)
             .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
+    use lookout::eval::{self, report};
+    let summary: Option<serde_json::Value> = match &args.summary_json {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            Some(
+                serde_json::from_str(&text)
+                    .with_context(|| format!("{}: not a replay summary (JSON)", path.display()))?,
+            )
+        }
+        None => None,
+    };
+    let samples = match &args.frames {
+        Some(dir) => report::sample_frames(dir, args.sample_frames)?,
+        None => Vec::new(),
+    };
+    let inputs = eval::read_gt(&args.gt).and_then(|gt| {
+        eval::read_replay(&args.replay, args.topic.as_deref()).map(|replay| (gt, replay))
+    });
+    let (gt, replay) = match inputs {
+        Ok(v) => v,
+        Err(e) => {
+            // The report still says what could not be computed, and why.
+            if let Some(dir) = &args.report {
+                let path = report::write_report(
+                    dir,
+                    &report::ReportInputs {
+                        error: Some(e.to_string()),
+                        replay_summary: summary.as_ref(),
+                        samples,
+                        ..Default::default()
+                    },
+                )?;
+                eprintln!("report (evaluation failed): {}", path.display());
+            }
+            return Err(e.into());
+        }
+    };
+    let options = eval::EvalOptions {
+        class: args.class.clone(),
+        iou_min: args.iou_min,
+    };
+    let evaluation = eval::evaluate(&gt, &replay, &options);
+    print!("{evaluation}");
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_string_pretty(&evaluation)?)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if let Some(dir) = &args.report {
+        let path = report::write_report(
+            dir,
+            &report::ReportInputs {
+                evaluation: Some(&evaluation),
+                replay_summary: summary.as_ref(),
+                samples,
+                ..Default::default()
+            },
+        )?;
+        println!("report: {}", path.display());
+    }
+    if evaluation.tracking.is_none() && evaluation.detection.is_none() {
+        anyhow::bail!("nothing could be scored: {}", evaluation.notes.join("; "));
     }
     Ok(ExitCode::SUCCESS)
 }

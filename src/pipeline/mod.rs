@@ -48,6 +48,10 @@ pub enum PipelineError {
     },
     #[error("a pipeline stage thread panicked: {stage}")]
     StagePanicked { stage: &'static str },
+    #[error("rendering an mp4 needs exactly one camera stream, the input has {streams}: select one with --topic, or render to a folder")]
+    VideoNeedsOneStream { streams: usize },
+    #[error("render: {0}")]
+    Render(#[from] crate::viz::render::RenderError),
 }
 
 /// What the engine made of one frame.
@@ -136,11 +140,13 @@ pub struct OutputTopics {
     pub detections: String,
     pub tracks: String,
     pub track_state: String,
+    /// `foxglove.ImageAnnotations` of the detections and tracks.
+    pub annotations: String,
 }
 
 impl OutputTopics {
     /// `/ns/cam/image_raw/compressed` -> `/ns/cam/detections`, `/ns/cam/tracks`,
-    /// `/ns/cam/tracks/state`: the image suffix is replaced, as image_transport users expect.
+    /// `/ns/cam/tracks/state`, `/ns/cam/annotations`: the image suffix is replaced, as image_transport users expect.
     pub fn for_camera(input_topic: &str) -> Self {
         let mut base = input_topic.trim_end_matches('/');
         base = base.strip_suffix("/compressed").unwrap_or(base);
@@ -161,6 +167,7 @@ impl OutputTopics {
             detections: format!("{base}/detections"),
             tracks: format!("{base}/tracks"),
             track_state: format!("{base}/tracks/state"),
+            annotations: format!("{base}/annotations"),
         }
     }
 }
@@ -178,6 +185,8 @@ pub struct ReplayOptions {
     /// MOTChallenge text outputs of the (single) camera stream, for scoring against a
     /// MOTChallenge ground truth; frame numbers are `index + 1`.
     pub mot: Option<MotOutputs>,
+    /// Annotated frames: a folder of JPEG files, or a `.mp4` video (encoded with ffmpeg).
+    pub render: Option<PathBuf>,
 }
 
 /// Where to write MOTChallenge files from a replay, and which class to keep.
@@ -209,7 +218,14 @@ pub struct ReplaySummary {
     pub stages: Vec<(&'static str, LatencySummary)>,
     /// True when a stop request (Ctrl-C) ended the replay before the end of the input.
     pub interrupted: bool,
+    /// Per-frame time of each stage in ms (the first [`STAGE_SAMPLES_MAX`] frames), for the
+    /// latency histograms of `lookout eval --report`.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub stage_samples_ms: BTreeMap<&'static str, Vec<f64>>,
 }
+
+/// Per-frame stage times kept in [`ReplaySummary::stage_samples_ms`] (bounded memory).
+pub const STAGE_SAMPLES_MAX: usize = 1 << 16;
 
 impl std::fmt::Display for ReplaySummary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -321,6 +337,13 @@ fn run_replay(
                 output::TRACK_STATE_JSON_SCHEMA,
             )?;
         }
+        if config.replay.write_annotations {
+            writer.add_json_topic(
+                &out.annotations,
+                crate::viz::foxglove::IMAGE_ANNOTATIONS_SCHEMA_NAME,
+                crate::viz::foxglove::IMAGE_ANNOTATIONS_JSON_SCHEMA,
+            )?;
+        }
         if config.replay.write_images {
             let schema = stream.kind.schema_name();
             writer.add_topic_with_schema(
@@ -353,6 +376,23 @@ fn run_replay(
     let mut mot_dets: Vec<MotDetection> = Vec::new();
     let mot_label = options.mot.as_ref().map(|m| m.label.as_str());
 
+    let mut render = match &options.render {
+        Some(target) => {
+            let is_video = target
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("mp4"));
+            if is_video && streams.len() != 1 {
+                return Err(PipelineError::VideoNeedsOneStream {
+                    streams: streams.len(),
+                }
+                .into());
+            }
+            let sink =
+                crate::viz::render::FrameSink::create(target).map_err(PipelineError::from)?;
+            Some((crate::viz::render::Renderer::default(), sink))
+        }
+        None => None,
+    };
     let mut stage_stats = StageStats::new(1 << 16);
     let mut write_result: Result<()> = Ok(());
     let (reader, decoder, engine_result) = std::thread::scope(|scope| {
@@ -435,7 +475,28 @@ fn run_replay(
                 output.timings.set(stage, f.timings.get(stage));
             }
             output.timings.set(Stage::Write, t.elapsed());
+            if let Some((renderer, sink)) = render.as_mut() {
+                let overlay = crate::viz::render::Overlay {
+                    stage_ms: Stage::ALL
+                        .iter()
+                        .map(|s| (s.name(), output.timings.get(*s).as_secs_f64() * 1e3))
+                        .collect(),
+                };
+                let drawn = renderer
+                    .draw(&f.frame, &output.detections, &output.tracks, &overlay)
+                    .and_then(|img| sink.write(&f.frame, &img));
+                if let Err(e) = drawn {
+                    write_result = Err(PipelineError::from(e).into());
+                    break;
+                }
+            }
             stage_stats.record(&output.timings);
+            for stage in Stage::ALL {
+                let samples = summary.stage_samples_ms.entry(stage.name()).or_default();
+                if samples.len() < STAGE_SAMPLES_MAX {
+                    samples.push(output.timings.get(stage).as_secs_f64() * 1e3);
+                }
+            }
             count_frame(summary, &f.frame, &output);
             if let Some(label) = mot_label {
                 collect_mot(&f.frame, &output, label, &mut mot_tracks, &mut mot_dets);
@@ -450,10 +511,16 @@ fn run_replay(
         let s = stage_stats.summary(stage);
         if s.count > 0 {
             summary.stages.push((stage.name(), s));
+        } else {
+            summary.stage_samples_ms.remove(stage.name());
         }
     }
     // Finish the files before reporting errors: an error part-way still leaves valid outputs.
     let finish_result = writer.finish();
+    let render_result = match render {
+        Some((_, sink)) => sink.finish().map(|_| ()).map_err(PipelineError::from),
+        None => Ok(()),
+    };
     let mot_result = match &options.mot {
         Some(mot) => write_mot(mot, &mot_tracks, &mot_dets),
         None => Ok(()),
@@ -463,6 +530,7 @@ fn run_replay(
     join_stage(engine_result, "engine")?;
     write_result?;
     finish_result?;
+    render_result?;
     mot_result
 }
 
@@ -550,6 +618,22 @@ fn write_frame(
         })?;
         writer.write(&out.track_state, log_time_ns, log_time_ns, sequence, &state)?;
     }
+    if config.replay.write_annotations {
+        // Without the tracker's topics the annotations show detections only, like the file.
+        let tracks: &[crate::track::TrackOutput] = if config.replay.write_tracks {
+            &output.tracks
+        } else {
+            &[]
+        };
+        let json =
+            crate::viz::foxglove::image_annotations_json(&frame.header, &output.detections, tracks)
+                .map_err(|e| crate::mcap_io::McapError::Json {
+                    path: writer.path().to_owned(),
+                    topic: out.annotations.clone(),
+                    message: e.to_string(),
+                })?;
+        writer.write(&out.annotations, log_time_ns, log_time_ns, sequence, &json)?;
+    }
     Ok(())
 }
 
@@ -601,6 +685,7 @@ mod tests {
         assert_eq!(t.detections, "/cam/front/detections");
         assert_eq!(t.tracks, "/cam/front/tracks");
         assert_eq!(t.track_state, "/cam/front/tracks/state");
+        assert_eq!(t.annotations, "/cam/front/annotations");
         assert_eq!(
             OutputTopics::for_camera("/left/image").detections,
             "/left/detections"

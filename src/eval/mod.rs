@@ -1,0 +1,603 @@
+//! `lookout eval`: scores a replay output against a MOTChallenge ground truth (`gt.txt`).
+//!
+//! Inputs: the replay's MCAP (a `vision_msgs/msg/Detection2DArray` tracks topic such as
+//! `/camera/tracks`, and its sibling `/camera/detections`) and `gt.txt`
+//! (`frame,id,x,y,w,h,conf,...`, one class). Outputs, in Rust and pure once the inputs are read:
+//! - tracking: MOTA, MOTP, IDF1, ID switches, FP, FN ([`clear`], py-motmetrics' definitions,
+//!   IoU >= 0.5);
+//! - detection: precision, recall and AP50 of the ground truth's class ([`ap`], VOC all-point);
+//! - [`report`]: a self-contained HTML page with plots (inline SVG).
+//!
+//! Frame mapping: the n-th message on the topic (from 0) is MOTChallenge frame `n + 1`, as
+//! `lookout replay --mot-out` writes it. A recording made from a video by `lookout record`
+//! holds every video frame in order, so video frame `k` (from 0) is MOT frame `k + 1`.
+//! Ground-truth rows with confidence 0 are ignored (motmetrics `min_confidence=1`); ground
+//! truth beyond the last replayed frame is left out of the scores and said so in the notes
+//! (a replay cut with `--max-frames` is scored on what it saw).
+
+pub mod ap;
+pub mod clear;
+pub mod report;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::msgs::{self, Detection2DArray, RosMessage};
+
+/// Why an evaluation could not run. Every variant names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum EvalError {
+    #[error("{path}: cannot read: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}: {message} (expected MOTChallenge `frame,id,x,y,w,h,conf,...`)")]
+    GtParse {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+    #[error("{path}: no ground-truth rows")]
+    EmptyGt { path: PathBuf },
+    #[error("{path}: not a readable MCAP file: {detail}")]
+    Mcap { path: PathBuf, detail: String },
+    #[error("{path}: topic {topic}: message {index}: not a Detection2DArray: {detail}")]
+    Decode {
+        path: PathBuf,
+        topic: String,
+        index: usize,
+        detail: String,
+    },
+    #[error("{path}: no tracks topic (vision_msgs/msg/Detection2DArray ending in /tracks); Detection2DArray topics: [{}]; pass --topic", .available.join(", "))]
+    NoTracksTopic {
+        path: PathBuf,
+        available: Vec<String>,
+    },
+    #[error("{path}: several tracks topics [{}]: pick one with --topic", .topics.join(", "))]
+    AmbiguousTopic { path: PathBuf, topics: Vec<String> },
+    #[error("{path}: topic `{topic}` is not a Detection2DArray topic of this file; Detection2DArray topics: [{}]", .available.join(", "))]
+    TopicNotFound {
+        path: PathBuf,
+        topic: String,
+        available: Vec<String>,
+    },
+    #[error("{path}: topic `{topic}` has no messages: the replay is empty, there is nothing to evaluate")]
+    EmptyReplay { path: PathBuf, topic: String },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// One row of a MOTChallenge ground truth.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GtRow {
+    pub frame: u32,
+    pub id: u64,
+    /// `(x, y, w, h)`, pixels.
+    pub tlwh: [f64; 4],
+    /// 0 = ignore (motmetrics keeps rows with confidence >= 1).
+    pub conf: f64,
+}
+
+impl GtRow {
+    pub fn ignored(&self) -> bool {
+        self.conf < 1.0
+    }
+}
+
+/// Parses a MOTChallenge `gt.txt`: at least 6 columns, `conf` (column 7) defaults to 1.
+pub fn parse_gt(text: &str, path: &Path) -> Result<Vec<GtRow>, EvalError> {
+    let mut rows = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
+        let raw = raw.trim();
+        if raw.is_empty() {
+            continue;
+        }
+        let err = |message: String| EvalError::GtParse {
+            path: path.to_owned(),
+            line: i + 1,
+            message,
+        };
+        let cols: Vec<&str> = raw.split(',').map(str::trim).collect();
+        if cols.len() < 6 {
+            return Err(err(format!("{} columns, need at least 6", cols.len())));
+        }
+        let num = |k: usize, name: &str| -> Result<f64, EvalError> {
+            cols[k]
+                .parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite())
+                .ok_or_else(|| err(format!("{name} `{}` is not a finite number", cols[k])))
+        };
+        let frame = num(0, "frame")?;
+        if frame < 1.0 || frame.fract() != 0.0 || frame > f64::from(u32::MAX) {
+            return Err(err(format!("frame `{}` is not an integer >= 1", cols[0])));
+        }
+        let id = num(1, "id")?;
+        if id < 0.0 || id.fract() != 0.0 {
+            return Err(err(format!("id `{}` is not an integer >= 0", cols[1])));
+        }
+        let tlwh = [num(2, "x")?, num(3, "y")?, num(4, "w")?, num(5, "h")?];
+        if tlwh[2] < 0.0 || tlwh[3] < 0.0 {
+            return Err(err("negative width or height".into()));
+        }
+        let conf = if cols.len() > 6 { num(6, "conf")? } else { 1.0 };
+        rows.push(GtRow {
+            frame: frame as u32,
+            id: id as u64,
+            tlwh,
+            conf,
+        });
+    }
+    if rows.is_empty() {
+        return Err(EvalError::EmptyGt {
+            path: path.to_owned(),
+        });
+    }
+    Ok(rows)
+}
+
+/// Reads and parses a ground-truth file.
+pub fn read_gt(path: &Path) -> Result<Vec<GtRow>, EvalError> {
+    let text = std::fs::read_to_string(path).map_err(|source| EvalError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    parse_gt(&text, path)
+}
+
+/// The messages of one `Detection2DArray` topic, in log-time order.
+#[derive(Debug, Clone, Default)]
+pub struct TopicMessages {
+    pub topic: String,
+    pub log_time_ns: Vec<u64>,
+    pub messages: Vec<Detection2DArray>,
+}
+
+/// What `lookout eval` reads from a replay output.
+#[derive(Debug, Clone)]
+pub struct ReplayData {
+    pub path: PathBuf,
+    pub tracks: TopicMessages,
+    /// The sibling detections topic, when present.
+    pub detections: Option<TopicMessages>,
+}
+
+/// Reads the tracks topic (given, or the only `.../tracks` Detection2DArray topic) and its
+/// sibling `.../detections` topic.
+pub fn read_replay(path: &Path, tracks_topic: Option<&str>) -> Result<ReplayData, EvalError> {
+    let bytes = std::fs::read(path).map_err(|source| EvalError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let mcap_err = |e: mcap::McapError| EvalError::Mcap {
+        path: path.to_owned(),
+        detail: e.to_string(),
+    };
+    let mut per_topic: BTreeMap<String, Vec<(u64, Vec<u8>)>> = BTreeMap::new();
+    for message in mcap::MessageStream::new(&bytes).map_err(mcap_err)? {
+        let message = message.map_err(mcap_err)?;
+        let is_array = message
+            .channel
+            .schema
+            .as_ref()
+            .is_some_and(|s| s.name == <Detection2DArray as RosMessage>::SCHEMA_NAME);
+        if is_array {
+            per_topic
+                .entry(message.channel.topic.clone())
+                .or_default()
+                .push((message.log_time, message.data.into_owned()));
+        }
+    }
+    // Topics are known from the summary's channels (so a topic without messages is an empty
+    // replay, not a missing topic) and from the messages (a file without summary).
+    let mut available: Vec<String> = per_topic.keys().cloned().collect();
+    if let Ok(Some(summary)) = mcap::Summary::read(&bytes) {
+        for channel in summary.channels.values() {
+            let is_array = channel
+                .schema
+                .as_ref()
+                .is_some_and(|s| s.name == <Detection2DArray as RosMessage>::SCHEMA_NAME);
+            if is_array && !available.contains(&channel.topic) {
+                available.push(channel.topic.clone());
+            }
+        }
+    }
+    available.sort();
+    let topic = match tracks_topic {
+        Some(t) => t.to_owned(),
+        None => {
+            let found: Vec<&String> = available
+                .iter()
+                .filter(|t| t.ends_with("/tracks"))
+                .collect();
+            match found.as_slice() {
+                [one] => (*one).clone(),
+                [] => {
+                    return Err(EvalError::NoTracksTopic {
+                        path: path.to_owned(),
+                        available,
+                    })
+                }
+                many => {
+                    return Err(EvalError::AmbiguousTopic {
+                        path: path.to_owned(),
+                        topics: many.iter().map(|s| (*s).clone()).collect(),
+                    })
+                }
+            }
+        }
+    };
+    let decode = |topic: &str, raw: Vec<(u64, Vec<u8>)>| -> Result<TopicMessages, EvalError> {
+        let mut raw = raw;
+        raw.sort_by_key(|(t, _)| *t);
+        let mut out = TopicMessages {
+            topic: topic.to_owned(),
+            ..Default::default()
+        };
+        for (index, (t, data)) in raw.into_iter().enumerate() {
+            let msg: Detection2DArray = msgs::from_cdr(&data).map_err(|e| EvalError::Decode {
+                path: path.to_owned(),
+                topic: topic.to_owned(),
+                index,
+                detail: e.to_string(),
+            })?;
+            out.log_time_ns.push(t);
+            out.messages.push(msg);
+        }
+        Ok(out)
+    };
+    let detections_topic = topic
+        .strip_suffix("/tracks")
+        .map(|base| format!("{base}/detections"));
+    let detections = match detections_topic.and_then(|t| per_topic.remove(&t).map(|raw| (t, raw))) {
+        Some((t, raw)) => Some(decode(&t, raw)?),
+        None => None,
+    };
+    let Some(raw) = per_topic.remove(&topic) else {
+        if !available.contains(&topic) {
+            return Err(EvalError::TopicNotFound {
+                path: path.to_owned(),
+                topic,
+                available,
+            });
+        }
+        return Err(EvalError::EmptyReplay {
+            path: path.to_owned(),
+            topic,
+        });
+    };
+    let tracks = decode(&topic, raw)?;
+    if tracks.messages.is_empty() {
+        return Err(EvalError::EmptyReplay {
+            path: path.to_owned(),
+            topic,
+        });
+    }
+    Ok(ReplayData {
+        path: path.to_owned(),
+        tracks,
+        detections,
+    })
+}
+
+/// Evaluation settings.
+#[derive(Debug, Clone)]
+pub struct EvalOptions {
+    /// The ground truth's class among the output classes, e.g. `pedestrian`.
+    pub class: String,
+    /// Smallest IoU of a match (0.5 for MOTChallenge and AP50).
+    pub iou_min: f64,
+}
+
+impl Default for EvalOptions {
+    fn default() -> Self {
+        Self {
+            class: "pedestrian".into(),
+            iou_min: 0.5,
+        }
+    }
+}
+
+/// Everything `lookout eval` computed, and what it could not.
+#[derive(Debug, Clone, Serialize)]
+pub struct Evaluation {
+    pub replay: PathBuf,
+    pub tracks_topic: String,
+    pub detections_topic: Option<String>,
+    pub class: String,
+    pub iou_min: f64,
+    /// Messages on the tracks topic (= MOT frames 1..=replay_frames).
+    pub replay_frames: u64,
+    /// Ground-truth rows scored (inside the replay's frames, confidence >= 1).
+    pub gt_rows_scored: u64,
+    pub gt_rows_ignored: u64,
+    /// Ground-truth rows beyond the last replayed frame (left out).
+    pub gt_rows_unseen: u64,
+    pub tracking: Option<clear::MotMetrics>,
+    pub detection: Option<ap::PrCurve>,
+    /// Detections of classes the ground truth does not label (counted, not scored).
+    pub unscored_classes: BTreeMap<String, u64>,
+    /// Detections of the scored class per frame, and of all classes per frame.
+    pub detections_per_frame: Vec<u32>,
+    pub all_detections_per_frame: Vec<u32>,
+    /// Tracks of the scored class per frame.
+    pub tracks_per_frame: Vec<u32>,
+    /// Seconds since the first frame, per frame (log time).
+    pub frame_time_s: Vec<f64>,
+    /// What was left out or could not be computed, in words.
+    pub notes: Vec<String>,
+}
+
+fn tlwh_of(d: &msgs::Detection2D) -> [f64; 4] {
+    let b = &d.bbox;
+    [
+        b.center.position.x - b.size_x / 2.0,
+        b.center.position.y - b.size_y / 2.0,
+        b.size_x,
+        b.size_y,
+    ]
+}
+
+fn class_of(d: &msgs::Detection2D) -> Option<(&str, f64)> {
+    d.results
+        .first()
+        .map(|r| (r.hypothesis.class_id.as_str(), r.hypothesis.score))
+}
+
+/// Scores `replay` against `gt`.
+pub fn evaluate(gt: &[GtRow], replay: &ReplayData, options: &EvalOptions) -> Evaluation {
+    let frames = replay.tracks.messages.len() as u64;
+    let mut notes = Vec::new();
+    let in_replay = |f: u32| u64::from(f) <= frames;
+    let gt_rows_unseen = gt.iter().filter(|g| !in_replay(g.frame)).count() as u64;
+    if gt_rows_unseen > 0 {
+        let max_gt = gt.iter().map(|g| g.frame).max().unwrap_or(0);
+        notes.push(format!(
+            "the ground truth reaches frame {max_gt} but the replay has {frames} frames: \
+             {gt_rows_unseen} ground-truth rows after frame {frames} are left out of every score"
+        ));
+    }
+    let scored: Vec<&GtRow> = gt.iter().filter(|g| in_replay(g.frame)).collect();
+    let gt_rows_ignored = scored.iter().filter(|g| g.ignored()).count() as u64;
+    let gt_ids: Vec<clear::IdBox> = scored
+        .iter()
+        .filter(|g| !g.ignored())
+        .map(|g| clear::IdBox {
+            frame: g.frame,
+            id: g.id,
+            tlwh: g.tlwh,
+        })
+        .collect();
+
+    let mut hyp = Vec::new();
+    let mut tracks_per_frame = Vec::with_capacity(frames as usize);
+    let mut bad_ids = 0u64;
+    for (n, msg) in replay.tracks.messages.iter().enumerate() {
+        let frame = u32::try_from(n + 1).unwrap_or(u32::MAX);
+        let mut count = 0;
+        for d in &msg.detections {
+            if class_of(d).is_none_or(|(c, _)| c != options.class) {
+                continue;
+            }
+            count += 1;
+            match d.id.parse::<u64>() {
+                Ok(id) => hyp.push(clear::IdBox {
+                    frame,
+                    id,
+                    tlwh: tlwh_of(d),
+                }),
+                Err(_) => bad_ids += 1,
+            }
+        }
+        tracks_per_frame.push(count);
+    }
+    if bad_ids > 0 {
+        notes.push(format!(
+            "{bad_ids} tracks on {} have no numeric id and were left out of the tracking scores",
+            replay.tracks.topic
+        ));
+    }
+    let tracking = if gt_ids.is_empty() {
+        notes.push(
+            "tracking metrics not computed: no ground-truth box inside the replayed frames".into(),
+        );
+        None
+    } else {
+        Some(clear::evaluate(&gt_ids, &hyp, options.iou_min))
+    };
+
+    let mut detections_per_frame = Vec::new();
+    let mut all_detections_per_frame = Vec::new();
+    let mut unscored_classes = BTreeMap::new();
+    let detection = match &replay.detections {
+        None => {
+            notes.push(format!(
+                "detection precision/recall/AP not computed: no detections topic next to {}",
+                replay.tracks.topic
+            ));
+            None
+        }
+        Some(dets) => {
+            if dets.messages.len() as u64 != frames {
+                notes.push(format!(
+                    "{} has {} messages but {} has {frames}: frames are numbered on each topic separately",
+                    dets.topic,
+                    dets.messages.len(),
+                    replay.tracks.topic
+                ));
+            }
+            let mut boxes = Vec::new();
+            for (n, msg) in dets.messages.iter().enumerate() {
+                let frame = u32::try_from(n + 1).unwrap_or(u32::MAX);
+                let mut count = 0;
+                for d in &msg.detections {
+                    let Some((class, score)) = class_of(d) else {
+                        continue;
+                    };
+                    if class == options.class {
+                        count += 1;
+                        boxes.push(ap::ScoredBox {
+                            frame,
+                            tlwh: tlwh_of(d),
+                            score,
+                        });
+                    } else {
+                        *unscored_classes.entry(class.to_owned()).or_insert(0u64) += 1;
+                    }
+                }
+                detections_per_frame.push(count);
+                all_detections_per_frame.push(msg.detections.len() as u32);
+            }
+            let gt_boxes: Vec<ap::GtBox> = scored
+                .iter()
+                .map(|g| ap::GtBox {
+                    frame: g.frame,
+                    tlwh: g.tlwh,
+                    ignore: g.ignored(),
+                })
+                .collect();
+            let curve = ap::average_precision(&gt_boxes, &boxes, options.iou_min);
+            if curve.is_none() {
+                notes.push(
+                    "detection AP not computed: no ground-truth box inside the replayed frames"
+                        .into(),
+                );
+            }
+            curve
+        }
+    };
+    if !unscored_classes.is_empty() {
+        notes.push(format!(
+            "the ground truth labels one class ({}); detections of other classes are counted, not scored",
+            options.class
+        ));
+    }
+    let t0 = replay.tracks.log_time_ns.first().copied().unwrap_or(0);
+    Evaluation {
+        replay: replay.path.clone(),
+        tracks_topic: replay.tracks.topic.clone(),
+        detections_topic: replay.detections.as_ref().map(|d| d.topic.clone()),
+        class: options.class.clone(),
+        iou_min: options.iou_min,
+        replay_frames: frames,
+        gt_rows_scored: gt_ids.len() as u64,
+        gt_rows_ignored,
+        gt_rows_unseen,
+        tracking,
+        detection,
+        unscored_classes,
+        detections_per_frame,
+        all_detections_per_frame,
+        tracks_per_frame,
+        frame_time_s: replay
+            .tracks
+            .log_time_ns
+            .iter()
+            .map(|t| t.saturating_sub(t0) as f64 * 1e-9)
+            .collect(),
+        notes,
+    }
+}
+
+fn fmt_opt(v: Option<f64>, scale: f64) -> String {
+    v.map_or_else(|| "n/a".to_owned(), |v| format!("{:.1}", v * scale))
+}
+
+impl std::fmt::Display for Evaluation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "eval {} ({}, {} frames), class {}, IoU >= {}",
+            self.replay.display(),
+            self.tracks_topic,
+            self.replay_frames,
+            self.class,
+            self.iou_min
+        )?;
+        writeln!(
+            f,
+            "  ground truth: {} boxes scored, {} ignored (conf 0), {} beyond the replay",
+            self.gt_rows_scored, self.gt_rows_ignored, self.gt_rows_unseen
+        )?;
+        match &self.tracking {
+            Some(m) => {
+                writeln!(
+                    f,
+                    "  tracking:  MOTA {}  MOTP {} (mean 1-IoU, %)  IDF1 {}  IDP {}  IDR {}",
+                    fmt_opt(m.mota, 100.0),
+                    fmt_opt(m.motp, 100.0),
+                    fmt_opt(m.idf1, 100.0),
+                    fmt_opt(m.idp, 100.0),
+                    fmt_opt(m.idr, 100.0)
+                )?;
+                writeln!(
+                    f,
+                    "             ID switches {}  FP {}  FN {}  matches {}  GT {}  objects {}",
+                    m.num_switches,
+                    m.num_false_positives,
+                    m.num_misses,
+                    m.num_matches,
+                    m.num_objects,
+                    m.num_unique_objects
+                )?;
+            }
+            None => writeln!(f, "  tracking:  not computed")?,
+        }
+        match &self.detection {
+            Some(c) => writeln!(
+                f,
+                "  detection ({}): AP50 {:.1}  precision {}  recall {}  (TP {}, FP {}, GT {})",
+                self.class,
+                c.ap * 100.0,
+                fmt_opt(c.final_precision(), 100.0),
+                fmt_opt(c.final_recall(), 100.0),
+                c.true_positives,
+                c.false_positives,
+                c.num_gt
+            )?,
+            None => writeln!(f, "  detection: not computed")?,
+        }
+        for (class, n) in &self.unscored_classes {
+            writeln!(
+                f,
+                "    {class}: {n} detections (no ground truth for this class)"
+            )?;
+        }
+        for note in &self.notes {
+            writeln!(f, "  note: {note}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gt_rows_parse_and_bad_lines_name_the_line() {
+        let p = Path::new("gt.txt");
+        let rows = parse_gt(
+            "1,2,10,20,30,40,1,-1,-1,-1\n\n2,3,1.5,2,3,4,0\n3,4,0,0,1,1\n",
+            p,
+        )
+        .unwrap();
+        assert_eq!(rows.len(), 3);
+        assert_eq!(rows[0].tlwh, [10.0, 20.0, 30.0, 40.0]);
+        assert!(rows[1].ignored());
+        assert!(!rows[2].ignored());
+        let e = parse_gt("1,2,10,20,30,40,1\n1,x,1,2,3,4,1\n", p).unwrap_err();
+        assert!(e.to_string().starts_with("gt.txt:2: id `x`"), "{e}");
+        let e = parse_gt("0,1,1,1,1,1\n", p).unwrap_err();
+        assert!(e.to_string().contains("frame `0`"), "{e}");
+        let e = parse_gt("1,1,1\n", p).unwrap_err();
+        assert!(e.to_string().contains("3 columns"), "{e}");
+        assert!(matches!(parse_gt("\n", p), Err(EvalError::EmptyGt { .. })));
+    }
+}

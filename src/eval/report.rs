@@ -1,0 +1,507 @@
+//! The evaluation report: one self-contained HTML file (no scripts, no external files; plots as
+//! inline SVG drawn by `plotters`' SVG backend, sample frames as inline base64 images) that a
+//! reviewer reads in a minute:
+//! - the scores and every note on what was left out or could not be computed;
+//! - the precision-recall curve of the scored class (with AP50);
+//! - per-stage latency histograms (from `lookout replay --summary-json`, which holds each
+//!   stage's per-frame times), or the p50/p99 table when only quantiles are there;
+//! - detections and tracks per frame over time;
+//! - a strip of annotated sample frames, when the caller has some.
+//!
+//! Each missing piece is replaced by a sentence saying why, so a report is always written.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use plotters::prelude::*;
+
+use super::{EvalError, Evaluation};
+
+/// Plot size, px.
+const PLOT_W: u32 = 640;
+const PLOT_H: u32 = 360;
+
+/// One sample frame for the strip: a caption and encoded image bytes (`image/jpeg` or
+/// `image/png`).
+#[derive(Debug, Clone)]
+pub struct SampleFrame {
+    pub caption: String,
+    pub mime: &'static str,
+    pub bytes: Vec<u8>,
+}
+
+/// What goes into a report.
+#[derive(Debug, Clone, Default)]
+pub struct ReportInputs<'a> {
+    /// The evaluation, or `None` when it could not run (then `error` says why).
+    pub evaluation: Option<&'a Evaluation>,
+    pub error: Option<String>,
+    /// `lookout replay --summary-json` output.
+    pub replay_summary: Option<&'a serde_json::Value>,
+    pub samples: Vec<SampleFrame>,
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// An SVG plot, or a sentence why there is none.
+type Plot = Result<String, String>;
+
+fn plot_error<E: std::fmt::Display>(e: E) -> String {
+    format!("the plot could not be drawn: {e}")
+}
+
+/// Precision over recall.
+pub fn pr_curve_svg(recall: &[f64], precision: &[f64], title: &str) -> Plot {
+    if recall.is_empty() {
+        return Err("no detection was judged, so there is no precision-recall curve".into());
+    }
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (PLOT_W, PLOT_H)).into_drawing_area();
+        root.fill(&WHITE).map_err(plot_error)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 18))
+            .margin(10)
+            .x_label_area_size(40)
+            .y_label_area_size(50)
+            .build_cartesian_2d(0.0f64..1.0, 0.0f64..1.02)
+            .map_err(plot_error)?;
+        chart
+            .configure_mesh()
+            .x_desc("recall")
+            .y_desc("precision")
+            .draw()
+            .map_err(plot_error)?;
+        chart
+            .draw_series(LineSeries::new(
+                recall.iter().copied().zip(precision.iter().copied()),
+                BLUE.stroke_width(2),
+            ))
+            .map_err(plot_error)?;
+        root.present().map_err(plot_error)?;
+    }
+    Ok(svg)
+}
+
+/// Counts per frame over time, one line per series.
+pub fn per_frame_svg(series: &[(&str, &[u32], RGBColor)], title: &str) -> Plot {
+    let frames = series.iter().map(|s| s.1.len()).max().unwrap_or(0);
+    if frames == 0 {
+        return Err("no frame to plot".into());
+    }
+    let y_max = series
+        .iter()
+        .flat_map(|s| s.1.iter().copied())
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (PLOT_W, PLOT_H)).into_drawing_area();
+        root.fill(&WHITE).map_err(plot_error)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 18))
+            .margin(10)
+            .x_label_area_size(40)
+            .y_label_area_size(50)
+            .build_cartesian_2d(1u32..(frames as u32).max(2), 0u32..(y_max + 1))
+            .map_err(plot_error)?;
+        chart
+            .configure_mesh()
+            .x_desc("frame (MOT numbering, from 1)")
+            .y_desc("boxes")
+            .draw()
+            .map_err(plot_error)?;
+        for (name, values, colour) in series {
+            let colour = *colour;
+            chart
+                .draw_series(LineSeries::new(
+                    values.iter().enumerate().map(|(i, v)| (i as u32 + 1, *v)),
+                    colour.stroke_width(1),
+                ))
+                .map_err(plot_error)?
+                .label(*name)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], colour));
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()
+            .map_err(plot_error)?;
+        root.present().map_err(plot_error)?;
+    }
+    Ok(svg)
+}
+
+/// A histogram of one stage's per-frame times.
+pub fn latency_histogram_svg(stage: &str, samples_ms: &[f64]) -> Plot {
+    let finite: Vec<f64> = samples_ms
+        .iter()
+        .copied()
+        .filter(|v| v.is_finite())
+        .collect();
+    if finite.is_empty() {
+        return Err(format!("no time recorded for stage {stage}"));
+    }
+    const BINS: usize = 30;
+    let max = finite.iter().copied().fold(0.0f64, f64::max).max(1e-3);
+    let width = max / BINS as f64;
+    let mut counts = [0u32; BINS];
+    for v in &finite {
+        let b = ((v / width) as usize).min(BINS - 1);
+        counts[b] += 1;
+    }
+    let top = counts.iter().copied().max().unwrap_or(1).max(1);
+    let mut svg = String::new();
+    {
+        let root =
+            SVGBackend::with_string(&mut svg, (PLOT_W / 2, PLOT_H * 2 / 3)).into_drawing_area();
+        root.fill(&WHITE).map_err(plot_error)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(
+                format!("{stage} ({} frames)", finite.len()),
+                ("sans-serif", 15),
+            )
+            .margin(8)
+            .x_label_area_size(30)
+            .y_label_area_size(40)
+            .build_cartesian_2d(0.0f64..max * 1.001, 0u32..top + 1)
+            .map_err(plot_error)?;
+        chart
+            .configure_mesh()
+            .x_desc("ms")
+            .y_desc("frames")
+            .x_labels(5)
+            .draw()
+            .map_err(plot_error)?;
+        chart
+            .draw_series(counts.iter().enumerate().map(|(i, c)| {
+                let x0 = i as f64 * width;
+                Rectangle::new([(x0, 0), (x0 + width, *c)], BLUE.mix(0.6).filled())
+            }))
+            .map_err(plot_error)?;
+        root.present().map_err(plot_error)?;
+    }
+    Ok(svg)
+}
+
+fn section(html: &mut String, title: &str, plot: Plot) {
+    let _ = write!(html, "<section><h2>{}</h2>", esc(title));
+    match plot {
+        Ok(svg) => {
+            let _ = write!(html, "<div class=\"plot\">{svg}</div>");
+        }
+        Err(why) => {
+            let _ = write!(html, "<p class=\"missing\">Not shown: {}</p>", esc(&why));
+        }
+    }
+    html.push_str("</section>\n");
+}
+
+fn pct(v: Option<f64>) -> String {
+    v.map_or_else(|| "n/a".into(), |v| format!("{:.1}", v * 100.0))
+}
+
+fn base64(bytes: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for k in 0..4 {
+            if k <= chunk.len() {
+                out.push(T[((n >> (18 - 6 * k)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// The latency plots: histograms from per-frame samples, else a quantile table, else why not.
+fn latency_section(html: &mut String, summary: Option<&serde_json::Value>) {
+    html.push_str("<section><h2>Per-stage latency</h2>");
+    let Some(summary) = summary else {
+        html.push_str("<p class=\"missing\">Not shown: no replay summary given (pass <code>--summary-json</code> written by <code>lookout replay --summary-json</code>); the MCAP output holds no timings.</p></section>\n");
+        return;
+    };
+    let samples = summary["stage_samples_ms"].as_object();
+    match samples {
+        Some(stages) if !stages.is_empty() => {
+            html.push_str("<div class=\"grid\">");
+            for (stage, values) in stages {
+                let v: Vec<f64> = values
+                    .as_array()
+                    .map(|a| a.iter().filter_map(serde_json::Value::as_f64).collect())
+                    .unwrap_or_default();
+                match latency_histogram_svg(stage, &v) {
+                    Ok(svg) => {
+                        let _ = write!(html, "<div class=\"plot\">{svg}</div>");
+                    }
+                    Err(why) => {
+                        let _ = write!(html, "<p class=\"missing\">{}</p>", esc(&why));
+                    }
+                }
+            }
+            html.push_str("</div>");
+        }
+        _ => html.push_str(
+            "<p class=\"missing\">No per-frame times in the summary (written by an older lookout): histograms not shown; quantiles below.</p>",
+        ),
+    }
+    if let Some(stages) = summary["stages"].as_array() {
+        html.push_str("<table><tr><th>stage</th><th>p50 ms</th><th>p99 ms</th><th>mean ms</th><th>max ms</th></tr>");
+        for s in stages {
+            let name = s[0].as_str().unwrap_or("?");
+            let q = &s[1];
+            let f = |k: &str| q[k].as_f64().map_or("n/a".into(), |v| format!("{v:.2}"));
+            let _ = write!(
+                html,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(name),
+                f("p50_ms"),
+                f("p99_ms"),
+                f("mean_ms"),
+                f("max_ms")
+            );
+        }
+        html.push_str("</table>");
+    }
+    if let Some(fps) = summary["frames_per_s"].as_f64() {
+        let _ = write!(html, "<p>End to end: {fps:.2} frames/s.</p>");
+    }
+    html.push_str("</section>\n");
+}
+
+/// The report as one HTML string.
+pub fn render_html(inputs: &ReportInputs<'_>) -> String {
+    let mut html = String::from(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>lookout evaluation</title>\n<style>body{font-family:sans-serif;max-width:1400px;margin:1em auto;padding:0 1em}table{border-collapse:collapse}td,th{border:1px solid #bbb;padding:2px 8px;text-align:right}.missing{color:#a40;font-style:italic}.grid{display:flex;flex-wrap:wrap;gap:8px}.strip{display:flex;flex-wrap:wrap;gap:8px}.strip figure{margin:0}.strip img{max-width:420px}</style></head><body>\n<h1>lookout evaluation</h1>\n",
+    );
+    if let Some(e) = &inputs.error {
+        let _ = writeln!(
+            html,
+            "<p class=\"missing\" id=\"error\">The evaluation could not run: {}</p>",
+            esc(e)
+        );
+    }
+    match inputs.evaluation {
+        Some(ev) => {
+            let _ = writeln!(
+                html,
+                "<p>Replay <code>{}</code>, topic <code>{}</code>, {} frames; class <b>{}</b>, IoU &ge; {}. Ground truth: {} boxes scored, {} ignored (confidence 0), {} beyond the replay.</p>",
+                esc(&ev.replay.display().to_string()),
+                esc(&ev.tracks_topic),
+                ev.replay_frames,
+                esc(&ev.class),
+                ev.iou_min,
+                ev.gt_rows_scored,
+                ev.gt_rows_ignored,
+                ev.gt_rows_unseen
+            );
+            html.push_str("<section><h2>Scores</h2><table id=\"scores\">");
+            match &ev.tracking {
+                Some(m) => {
+                    let _ = write!(
+                        html,
+                        "<tr><th>MOTA %</th><th>MOTP (1-IoU) %</th><th>IDF1 %</th><th>ID switches</th><th>FP</th><th>FN</th><th>GT</th></tr><tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                        pct(m.mota),
+                        pct(m.motp),
+                        pct(m.idf1),
+                        m.num_switches,
+                        m.num_false_positives,
+                        m.num_misses,
+                        m.num_objects
+                    );
+                }
+                None => html
+                    .push_str("<tr><td class=\"missing\">tracking metrics not computed</td></tr>"),
+            }
+            html.push_str("</table><table>");
+            match &ev.detection {
+                Some(c) => {
+                    let _ = write!(
+                        html,
+                        "<tr><th>class</th><th>AP50 %</th><th>precision %</th><th>recall %</th><th>TP</th><th>FP</th><th>GT</th></tr><tr><td>{}</td><td>{:.1}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                        esc(&ev.class),
+                        c.ap * 100.0,
+                        pct(c.final_precision()),
+                        pct(c.final_recall()),
+                        c.true_positives,
+                        c.false_positives,
+                        c.num_gt
+                    );
+                }
+                None => html
+                    .push_str("<tr><td class=\"missing\">detection metrics not computed</td></tr>"),
+            }
+            for (class, n) in &ev.unscored_classes {
+                let _ = write!(
+                    html,
+                    "<tr><td>{}</td><td colspan=\"6\" class=\"missing\">{n} detections, no ground truth for this class</td></tr>",
+                    esc(class)
+                );
+            }
+            html.push_str("</table></section>\n");
+            if !ev.notes.is_empty() {
+                html.push_str("<section><h2>Notes</h2><ul id=\"notes\">");
+                for n in &ev.notes {
+                    let _ = write!(html, "<li>{}</li>", esc(n));
+                }
+                html.push_str("</ul></section>\n");
+            }
+            let pr = match &ev.detection {
+                Some(c) => pr_curve_svg(
+                    &c.recall,
+                    &c.precision,
+                    &format!("{} precision-recall (AP50 {:.1} %)", ev.class, c.ap * 100.0),
+                ),
+                None => Err("detection metrics were not computed (see the notes)".into()),
+            };
+            section(&mut html, "Precision-recall", pr);
+            latency_section(&mut html, inputs.replay_summary);
+            let series: Vec<(&str, &[u32], RGBColor)> = [
+                (
+                    "detections (scored class)",
+                    ev.detections_per_frame.as_slice(),
+                    BLUE,
+                ),
+                (
+                    "detections (all classes)",
+                    ev.all_detections_per_frame.as_slice(),
+                    RGBColor(150, 150, 150),
+                ),
+                ("tracks (scored class)", ev.tracks_per_frame.as_slice(), RED),
+            ]
+            .into_iter()
+            .filter(|s| !s.1.is_empty())
+            .collect();
+            section(
+                &mut html,
+                "Detections per frame",
+                per_frame_svg(&series, "boxes per frame"),
+            );
+        }
+        None => {
+            html.push_str("<p class=\"missing\">No scores, precision-recall curve or per-frame plots: the evaluation did not run.</p>\n");
+            latency_section(&mut html, inputs.replay_summary);
+        }
+    }
+    html.push_str("<section><h2>Sample frames</h2>");
+    if inputs.samples.is_empty() {
+        html.push_str("<p class=\"missing\">Not shown: no annotated sample frames were given (render them with <code>lookout replay --render DIR</code>, or replay with <code>--with-images</code>).</p>");
+    } else {
+        html.push_str("<div class=\"strip\">");
+        for s in &inputs.samples {
+            let _ = write!(
+                html,
+                "<figure><img alt=\"{0}\" src=\"data:{1};base64,{2}\"><figcaption>{0}</figcaption></figure>",
+                esc(&s.caption),
+                s.mime,
+                base64(&s.bytes)
+            );
+        }
+        html.push_str("</div>");
+    }
+    html.push_str("</section>\n</body></html>\n");
+    html
+}
+
+/// Up to `count` frames spread evenly over the `.jpg`/`.png` files of `dir` (name order, as
+/// `lookout replay --render DIR` names them), captioned with their file names.
+pub fn sample_frames(dir: &Path, count: usize) -> Result<Vec<SampleFrame>, EvalError> {
+    let read_err = |path: &Path, source| EvalError::Read {
+        path: path.to_owned(),
+        source,
+    };
+    let mut names: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| read_err(dir, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "jpg" | "jpeg" | "png"))
+        })
+        .collect();
+    names.sort();
+    if names.is_empty() || count == 0 {
+        return Ok(Vec::new());
+    }
+    let picks: Vec<usize> = if names.len() <= count {
+        (0..names.len()).collect()
+    } else {
+        (0..count)
+            .map(|k| k * (names.len() - 1) / (count - 1).max(1))
+            .collect()
+    };
+    picks
+        .into_iter()
+        .map(|i| {
+            let path = &names[i];
+            let bytes = std::fs::read(path).map_err(|e| read_err(path, e))?;
+            let is_png = path
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("png"));
+            Ok(SampleFrame {
+                caption: path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                mime: if is_png { "image/png" } else { "image/jpeg" },
+                bytes,
+            })
+        })
+        .collect()
+}
+
+/// Writes `<dir>/report.html` (creating `dir`) and returns its path.
+pub fn write_report(dir: &Path, inputs: &ReportInputs<'_>) -> Result<PathBuf, EvalError> {
+    let path = dir.join("report.html");
+    let write_err = |source| EvalError::Write {
+        path: path.clone(),
+        source,
+    };
+    std::fs::create_dir_all(dir).map_err(write_err)?;
+    std::fs::write(&path, render_html(inputs)).map_err(write_err)?;
+    Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_rfc4648_vectors() {
+        assert_eq!(base64(b""), "");
+        assert_eq!(base64(b"f"), "Zg==");
+        assert_eq!(base64(b"fo"), "Zm8=");
+        assert_eq!(base64(b"foo"), "Zm9v");
+        assert_eq!(base64(b"foobar"), "Zm9vYmFy");
+    }
+
+    #[test]
+    fn plots_are_svg_and_missing_data_says_why() {
+        let svg = pr_curve_svg(&[0.1, 0.5, 0.6], &[1.0, 0.8, 0.5], "pr").unwrap();
+        assert!(svg.starts_with("<svg") && svg.contains("polyline"), "{svg}");
+        assert!(pr_curve_svg(&[], &[], "pr").is_err());
+        let h = latency_histogram_svg("forward", &[10.0, 11.0, 30.0]).unwrap();
+        assert!(h.contains("<rect"));
+        let html = render_html(&ReportInputs {
+            error: Some("gt.txt:3: bad <line>".into()),
+            ..Default::default()
+        });
+        assert!(html.contains("gt.txt:3: bad &lt;line&gt;"));
+        assert!(html.contains("no replay summary given"));
+    }
+}

@@ -1,0 +1,460 @@
+//! Annotated frames: the camera image with what lookout made of it, for people to look at.
+//!
+//! Drawn with `imageproc` (boxes, trail lines and dots) on `image` buffers; text uses the
+//! public-domain 8x8 bitmap glyphs of the `font8x8` crate (MIT), scaled 2x, so nothing needs a
+//! font file. Per frame:
+//! - detections: 1 px boxes in [`super::DETECTION_COLOR`];
+//! - tracks: 2 px boxes in [`super::track_color`] of the id (the same colour in every frame and
+//!   in Foxglove), a label `#id class score` on a filled tab above the box, and a trail through
+//!   the box centres of the last [`RenderOptions::trail_len`] frames the track was reported;
+//! - a corner overlay (top-left): header stamp, frames/s of the processing (from this frame's
+//!   stage times), and each stage's time in ms.
+//!
+//! [`FrameSink`] writes the frames as numbered JPEG files in a folder, or (for a `.mp4` path)
+//! encodes them with the ffmpeg binary at the stream's frame rate (from the header stamps).
+
+use std::collections::{BTreeMap, VecDeque};
+use std::path::{Path, PathBuf};
+
+use image::{Rgb, RgbImage as ImageBuf};
+use imageproc::drawing::{
+    draw_filled_circle_mut, draw_filled_rect_mut, draw_hollow_rect_mut, draw_line_segment_mut,
+};
+use imageproc::rect::Rect;
+
+use super::Rgb8;
+use crate::track::TrackOutput;
+use crate::types::{BBox, Detection, Frame, RgbImage};
+
+/// Glyph scale: 8x8 glyphs drawn as 16x16 px.
+const TEXT_SCALE: u32 = 2;
+/// JPEG quality of rendered frames.
+const JPEG_QUALITY: u8 = 90;
+/// Height of one text line, px.
+pub const LINE_H_PX: u32 = 8 * TEXT_SCALE + 2;
+
+/// A rendering error (file or encoder), naming the path.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: cannot encode the frame: {message}")]
+    Encode { path: PathBuf, message: String },
+    #[error("frame buffer {width}x{height} does not match its data ({len} bytes)")]
+    Buffer { width: u32, height: u32, len: usize },
+    #[error("ffmpeg not found: set $LOOKOUT_FFMPEG, or run scripts/setup.sh (links <cache>/bin/ffmpeg), or render to a folder")]
+    NoFfmpeg,
+    #[error("ffmpeg failed writing {path}: {message}")]
+    Ffmpeg { path: PathBuf, message: String },
+}
+
+/// Drawing settings.
+#[derive(Debug, Clone)]
+pub struct RenderOptions {
+    /// Past centres drawn per track.
+    pub trail_len: usize,
+}
+
+impl Default for RenderOptions {
+    fn default() -> Self {
+        Self { trail_len: 20 }
+    }
+}
+
+/// What the corner overlay shows.
+#[derive(Debug, Clone, Default)]
+pub struct Overlay {
+    /// Stage names and times, ms, in pipeline order.
+    pub stage_ms: Vec<(&'static str, f64)>,
+}
+
+/// Draws frames; keeps each track's past centres (per camera stream).
+#[derive(Debug, Default)]
+pub struct Renderer {
+    options: RenderOptions,
+    trails: BTreeMap<(String, u64), VecDeque<(f32, f32)>>,
+}
+
+fn rgb(c: Rgb8) -> Rgb<u8> {
+    Rgb(c)
+}
+
+/// Integer rectangle of a box, clipped to the image; `None` when nothing of it is inside.
+fn rect_of(bbox: &BBox, width: u32, height: u32) -> Option<Rect> {
+    let b = bbox.clip(width as f32, height as f32);
+    let (x0, y0) = (b.x_min.round() as i32, b.y_min.round() as i32);
+    let (x1, y1) = (b.x_max.round() as i32, b.y_max.round() as i32);
+    (x1 > x0 && y1 > y0).then(|| Rect::at(x0, y0).of_size((x1 - x0) as u32, (y1 - y0) as u32))
+}
+
+/// Draws `text` with its top-left at `(x, y)` (8x8 glyphs scaled by [`TEXT_SCALE`]).
+pub fn draw_text(img: &mut ImageBuf, x: i32, y: i32, text: &str, colour: Rgb8) {
+    let s = TEXT_SCALE as i32;
+    for (k, ch) in text.chars().enumerate() {
+        // Basic Latin only; anything else is drawn as a blank cell.
+        let glyph = font8x8::legacy::BASIC_LEGACY
+            .get(ch as usize)
+            .copied()
+            .unwrap_or([0; 8]);
+        for (row, bits) in glyph.iter().enumerate() {
+            for col in 0..8 {
+                if bits & (1 << col) == 0 {
+                    continue;
+                }
+                let px = x + (k as i32 * 8 + col) * s;
+                let py = y + row as i32 * s;
+                draw_filled_rect_mut(
+                    img,
+                    Rect::at(px, py).of_size(TEXT_SCALE, TEXT_SCALE),
+                    rgb(colour),
+                );
+            }
+        }
+    }
+}
+
+/// Width of `text` in px.
+pub fn text_width(text: &str) -> u32 {
+    text.chars().count() as u32 * 8 * TEXT_SCALE
+}
+
+/// Black or white, whichever reads better on `bg`.
+fn ink_on(bg: Rgb8) -> Rgb8 {
+    let luma = 0.299 * f64::from(bg[0]) + 0.587 * f64::from(bg[1]) + 0.114 * f64::from(bg[2]);
+    if luma > 140.0 {
+        [0, 0, 0]
+    } else {
+        [255, 255, 255]
+    }
+}
+
+impl Renderer {
+    pub fn new(options: RenderOptions) -> Self {
+        Self {
+            options,
+            trails: BTreeMap::new(),
+        }
+    }
+
+    /// The annotated image of one frame.
+    pub fn draw(
+        &mut self,
+        frame: &Frame,
+        detections: &[Detection],
+        tracks: &[TrackOutput],
+        overlay: &Overlay,
+    ) -> Result<ImageBuf, RenderError> {
+        let RgbImage {
+            width,
+            height,
+            data,
+        } = &frame.image;
+        let (w, h) = (*width, *height);
+        let mut img = ImageBuf::from_raw(w, h, data.clone()).ok_or(RenderError::Buffer {
+            width: w,
+            height: h,
+            len: data.len(),
+        })?;
+        for d in detections {
+            if let Some(r) = rect_of(&d.bbox, w, h) {
+                draw_hollow_rect_mut(&mut img, r, rgb(super::DETECTION_COLOR));
+            }
+        }
+        // Trails first, so boxes and labels stay on top.
+        let live: Vec<u64> = tracks.iter().map(|t| t.id).collect();
+        self.trails
+            .retain(|(stream, id), _| stream != &frame.stream || live.contains(id));
+        for t in tracks {
+            let trail = self.trails.entry((frame.stream.clone(), t.id)).or_default();
+            trail.push_back(t.bbox.center());
+            while trail.len() > self.options.trail_len.max(1) {
+                trail.pop_front();
+            }
+            let colour = rgb(super::track_color(t.id));
+            for pair in trail.iter().collect::<Vec<_>>().windows(2) {
+                draw_line_segment_mut(&mut img, *pair[0], *pair[1], colour);
+            }
+            for &(cx, cy) in trail.iter() {
+                draw_filled_circle_mut(&mut img, (cx.round() as i32, cy.round() as i32), 2, colour);
+            }
+        }
+        for t in tracks {
+            let colour = super::track_color(t.id);
+            let Some(r) = rect_of(&t.bbox, w, h) else {
+                continue;
+            };
+            draw_hollow_rect_mut(&mut img, r, rgb(colour));
+            if r.width() > 2 && r.height() > 2 {
+                let inner =
+                    Rect::at(r.left() + 1, r.top() + 1).of_size(r.width() - 2, r.height() - 2);
+                draw_hollow_rect_mut(&mut img, inner, rgb(colour));
+            }
+            let label = format!("#{} {} {:.2}", t.id, t.label, t.score);
+            // The tab sits above the box, or inside it at the top edge of the image.
+            let tab_y = if r.top() >= LINE_H_PX as i32 {
+                r.top() - LINE_H_PX as i32
+            } else {
+                r.top()
+            };
+            draw_filled_rect_mut(
+                &mut img,
+                Rect::at(r.left(), tab_y).of_size(text_width(&label) + 4, LINE_H_PX),
+                rgb(colour),
+            );
+            draw_text(&mut img, r.left() + 2, tab_y + 1, &label, ink_on(colour));
+        }
+        // Corner overlay.
+        let total_ms: f64 = overlay.stage_ms.iter().map(|(_, ms)| ms).sum();
+        let mut lines = vec![
+            format!(
+                "stamp {}.{:09}",
+                frame.header.stamp.sec, frame.header.stamp.nanosec
+            ),
+            if total_ms > 0.0 {
+                format!("{:.1} frames/s", 1000.0 / total_ms)
+            } else {
+                "- frames/s".to_owned()
+            },
+        ];
+        lines.extend(
+            overlay
+                .stage_ms
+                .iter()
+                .map(|(s, ms)| format!("{s:<11} {ms:7.1} ms")),
+        );
+        let box_w = lines.iter().map(|l| text_width(l)).max().unwrap_or(0) + 8;
+        let box_h = LINE_H_PX * lines.len() as u32 + 6;
+        draw_filled_rect_mut(
+            &mut img,
+            Rect::at(0, 0).of_size(box_w, box_h),
+            Rgb([0, 0, 0]),
+        );
+        for (i, line) in lines.iter().enumerate() {
+            draw_text(
+                &mut img,
+                4,
+                4 + (i as u32 * LINE_H_PX) as i32,
+                line,
+                [255, 255, 255],
+            );
+        }
+        Ok(img)
+    }
+}
+
+/// Where rendered frames go.
+#[derive(Debug)]
+pub struct FrameSink {
+    /// Folder the JPEG frames are written to (a temporary one for mp4).
+    dir: PathBuf,
+    /// `Some` for mp4 output: the video path and the folder to remove afterwards.
+    video: Option<(PathBuf, tempfile::TempDir)>,
+    /// Header stamps (ns) of the frames written, per stream, to set the video frame rate.
+    stamps_ns: Vec<i64>,
+    count: u64,
+}
+
+impl FrameSink {
+    /// A `.mp4` path renders a video (needs ffmpeg), anything else a folder of JPEG frames.
+    pub fn create(target: &Path) -> Result<Self, RenderError> {
+        let io = |source| RenderError::Io {
+            path: target.to_owned(),
+            source,
+        };
+        let is_video = target
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("mp4"));
+        if is_video {
+            find_ffmpeg().ok_or(RenderError::NoFfmpeg)?;
+            let tmp = tempfile::tempdir().map_err(io)?;
+            Ok(Self {
+                dir: tmp.path().to_owned(),
+                video: Some((target.to_owned(), tmp)),
+                stamps_ns: Vec::new(),
+                count: 0,
+            })
+        } else {
+            std::fs::create_dir_all(target).map_err(io)?;
+            Ok(Self {
+                dir: target.to_owned(),
+                video: None,
+                stamps_ns: Vec::new(),
+                count: 0,
+            })
+        }
+    }
+
+    /// The file name of frame `index` of `stream` in a folder sink: one folder per camera
+    /// when there are several is left to the caller; names sort in frame order.
+    pub fn frame_name(stream: &str, index: u64) -> String {
+        let clean: String = stream
+            .trim_matches('/')
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
+        format!("{clean}_{index:06}.jpg")
+    }
+
+    /// Writes one rendered frame.
+    pub fn write(&mut self, frame: &Frame, img: &ImageBuf) -> Result<PathBuf, RenderError> {
+        let name = if self.video.is_some() {
+            format!("{:06}.jpg", self.count)
+        } else {
+            Self::frame_name(&frame.stream, frame.index)
+        };
+        let path = self.dir.join(name);
+        let encode_err = |message: String| RenderError::Encode {
+            path: path.clone(),
+            message,
+        };
+        let file = std::fs::File::create(&path).map_err(|e| encode_err(e.to_string()))?;
+        // Quality 90: thin coloured lines keep their colour (the default 75 smears chroma).
+        image::codecs::jpeg::JpegEncoder::new_with_quality(
+            std::io::BufWriter::new(file),
+            JPEG_QUALITY,
+        )
+        .encode_image(img)
+        .map_err(|e| encode_err(e.to_string()))?;
+        self.stamps_ns.push(frame.header.stamp.as_ns());
+        self.count += 1;
+        Ok(path)
+    }
+
+    /// Frames written so far.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// Encodes the video (mp4 sinks); returns the output path.
+    pub fn finish(self) -> Result<PathBuf, RenderError> {
+        let Some((video, tmp)) = self.video else {
+            return Ok(self.dir);
+        };
+        let fps = frame_rate(&self.stamps_ns);
+        let ffmpeg = find_ffmpeg().ok_or(RenderError::NoFfmpeg)?;
+        let out = std::process::Command::new(ffmpeg)
+            .args(["-hide_banner", "-loglevel", "error", "-y", "-framerate"])
+            .arg(format!("{fps:.6}"))
+            .arg("-i")
+            .arg(tmp.path().join("%06d.jpg"))
+            .args([
+                "-vf",
+                "pad=ceil(iw/2)*2:ceil(ih/2)*2",
+                "-c:v",
+                "libx264",
+                "-pix_fmt",
+                "yuv420p",
+            ])
+            .arg(&video)
+            .output()
+            .map_err(|source| RenderError::Io {
+                path: video.clone(),
+                source,
+            })?;
+        if !out.status.success() {
+            return Err(RenderError::Ffmpeg {
+                path: video,
+                message: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+            });
+        }
+        Ok(video)
+    }
+}
+
+/// Frames per second from header stamps (median interval); 10 when it cannot be told.
+pub fn frame_rate(stamps_ns: &[i64]) -> f64 {
+    let mut dt: Vec<i64> = stamps_ns
+        .windows(2)
+        .map(|w| w[1] - w[0])
+        .filter(|d| *d > 0)
+        .collect();
+    if dt.is_empty() {
+        return 10.0;
+    }
+    dt.sort_unstable();
+    1e9 / dt[dt.len() / 2] as f64
+}
+
+/// `$LOOKOUT_FFMPEG`, then `<cache>/bin/ffmpeg`, then `ffmpeg` on `PATH` (as `lookout record`).
+pub fn find_ffmpeg() -> Option<PathBuf> {
+    crate::record::find_ffmpeg().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::track::TrackState;
+    use crate::types::{Header, Time};
+
+    fn frame() -> Frame {
+        Frame {
+            stream: "/cam".into(),
+            index: 0,
+            header: Header {
+                stamp: Time { sec: 1, nanosec: 0 },
+                frame_id: "cam".into(),
+            },
+            image: RgbImage::new(320, 240),
+        }
+    }
+
+    fn track(id: u64, bbox: BBox) -> TrackOutput {
+        TrackOutput {
+            id,
+            label: "pedestrian".into(),
+            class_index: 0,
+            score: 0.9,
+            state: TrackState::Confirmed,
+            age_s: 0.0,
+            hits: 1,
+            time_since_update_s: 0.0,
+            bbox,
+            velocity_px_per_s: [0.0; 2],
+            bbox_covariance: [[0.0; 4]; 4],
+        }
+    }
+
+    #[test]
+    fn boxes_are_drawn_on_their_edges_in_their_colours() {
+        let mut r = Renderer::new(RenderOptions::default());
+        let det = Detection {
+            bbox: BBox::from_tlwh(200.0, 150.0, 40.0, 50.0),
+            class_index: 0,
+            label: "pedestrian".into(),
+            score: 0.5,
+        };
+        let t = track(4, BBox::from_tlwh(100.0, 100.0, 60.0, 100.0));
+        let img = r.draw(&frame(), &[det], &[t], &Overlay::default()).unwrap();
+        assert_eq!(img.get_pixel(200, 175).0, crate::viz::DETECTION_COLOR);
+        assert_eq!(img.get_pixel(220, 150).0, crate::viz::DETECTION_COLOR);
+        assert_eq!(img.get_pixel(100, 180).0, crate::viz::track_color(4));
+        assert_eq!(img.get_pixel(130, 199).0, crate::viz::track_color(4));
+        // Inside the boxes (away from the trail dot at the centre) the image is untouched.
+        assert_eq!(img.get_pixel(115, 180).0, [0, 0, 0]);
+        assert_eq!(img.get_pixel(210, 160).0, [0, 0, 0]);
+    }
+
+    #[test]
+    fn trails_follow_a_track_and_forget_it_when_it_ends() {
+        let mut r = Renderer::new(RenderOptions { trail_len: 3 });
+        for k in 0..5 {
+            let t = track(
+                1,
+                BBox::from_tlwh(100.0 + 10.0 * k as f32, 100.0, 20.0, 40.0),
+            );
+            r.draw(&frame(), &[], &[t], &Overlay::default()).unwrap();
+        }
+        assert_eq!(r.trails[&("/cam".to_owned(), 1)].len(), 3);
+        r.draw(&frame(), &[], &[], &Overlay::default()).unwrap();
+        assert!(r.trails.is_empty());
+    }
+
+    #[test]
+    fn frame_rate_from_stamps() {
+        assert!((frame_rate(&[0, 142_857_143, 285_714_286]) - 7.0).abs() < 1e-6);
+        assert_eq!(frame_rate(&[5]), 10.0);
+    }
+}
