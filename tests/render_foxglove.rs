@@ -11,55 +11,11 @@ mod mcap_common;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 
-use mcap_common::{asset, check_mcap};
+use mcap_common::{check_mcap, lookout, messages, ok, vtest_recording};
 use serde_json::Value;
 
 const FRAMES: u64 = 5;
-
-fn lookout() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_lookout"))
-}
-
-fn ok(cmd: &mut Command) -> String {
-    let out = cmd.output().expect("run lookout");
-    assert!(
-        out.status.success(),
-        "lookout failed: {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// A recording of the first frames of vtest.avi, made once per test process.
-fn recording() -> &'static Path {
-    static REC: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
-    let (_, path) = REC.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("pets.mcap");
-        ok(lookout()
-            .arg("record")
-            .arg(asset("data/vtest.avi"))
-            .args(["--fps", "7", "--start-ns", "1700000000000000000"])
-            .arg("--max-frames")
-            .arg(FRAMES.to_string())
-            .arg("--out")
-            .arg(&path));
-        (dir, path)
-    });
-    path
-}
-
-fn messages<'a>(desc: &'a Value, topic: &str) -> Vec<&'a Value> {
-    desc["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|m| m["topic"] == topic)
-        .collect()
-}
 
 /// The 4 corners (clockwise from top-left) of a vision_msgs centre/size box.
 fn corners(d: &Value) -> Vec<(f64, f64)> {
@@ -85,7 +41,7 @@ fn annotations_validate_and_match_the_vision_msgs_boxes() {
     let out = dir.path().join("out.mcap");
     ok(lookout()
         .arg("replay")
-        .arg(recording())
+        .arg(vtest_recording(FRAMES))
         .arg("--out")
         .arg(&out)
         .args(["--no-progress", "--with-images"]));
@@ -172,7 +128,7 @@ fn annotations_can_be_switched_off() {
     let out = dir.path().join("out.mcap");
     ok(lookout()
         .arg("replay")
-        .arg(recording())
+        .arg(vtest_recording(FRAMES))
         .arg("--out")
         .arg(&out)
         .args(["--no-progress", "--max-frames", "1"])

@@ -9,45 +9,11 @@ mod mcap_common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 
-use mcap_common::{asset, check_mcap, oracle_python};
+use mcap_common::{check_mcap, lookout, ok, oracle_python, vtest_recording};
 use serde_json::Value;
 
 const FRAMES: u64 = 6;
-
-fn lookout() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_lookout"))
-}
-
-fn ok(cmd: &mut Command) -> String {
-    let out = cmd.output().expect("run lookout");
-    assert!(
-        out.status.success(),
-        "lookout failed: {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn recording() -> &'static Path {
-    static REC: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
-    let (_, path) = REC.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("pets.mcap");
-        ok(lookout()
-            .arg("record")
-            .arg(asset("data/vtest.avi"))
-            .args(["--fps", "7", "--start-ns", "1700000000000000000"])
-            .arg("--max-frames")
-            .arg(FRAMES.to_string())
-            .arg("--out")
-            .arg(&path));
-        (dir, path)
-    });
-    path
-}
 
 /// (frame, id, x on the left edge, y in the middle) of every confirmed track.
 fn track_edges(out_mcap: &Path) -> Vec<(usize, u64, i64, i64)> {
@@ -129,7 +95,7 @@ fn rendered_jpeg_frames_show_tracks_in_their_colours() {
     let frames_dir = dir.path().join("frames");
     let stdout = ok(lookout()
         .arg("replay")
-        .arg(recording())
+        .arg(vtest_recording(FRAMES))
         .arg("--out")
         .arg(&out)
         .arg("--render")
@@ -153,7 +119,7 @@ fn rendered_mp4_decodes_with_the_frames_and_colours() {
     let video = dir.path().join("annotated.mp4");
     ok(lookout()
         .arg("replay")
-        .arg(recording())
+        .arg(vtest_recording(FRAMES))
         .arg("--out")
         .arg(&out)
         .arg("--render")

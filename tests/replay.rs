@@ -10,58 +10,11 @@ mod mcap_common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::OnceLock;
 
-use mcap_common::{asset, check_mcap};
+use mcap_common::{asset, check_mcap, lookout, messages, ok, run, vtest_recording};
 use serde_json::Value;
 
 const FRAMES: u64 = 6;
-
-fn lookout() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_lookout"))
-}
-
-fn run(cmd: &mut Command) -> Output {
-    let out = cmd.output().expect("run lookout");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!stderr.contains("panicked"), "lookout panicked: {stderr}");
-    out
-}
-
-fn ok(cmd: &mut Command) -> String {
-    let out = run(cmd);
-    assert!(
-        out.status.success(),
-        "lookout failed: {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// A recording of the first frames of vtest.avi, made once per test process.
-fn recording() -> &'static Path {
-    static REC: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
-    let (_, path) = REC.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("pets.mcap");
-        ok(lookout()
-            .arg("record")
-            .arg(asset("data/vtest.avi"))
-            .args([
-                "--fps",
-                "7",
-                "--start-ns",
-                "1700000000000000000",
-                "--max-frames",
-            ])
-            .arg(FRAMES.to_string())
-            .arg("--out")
-            .arg(&path));
-        (dir, path)
-    });
-    path
-}
 
 fn replay(input: &Path, out: &Path, extra: &[&str]) -> Output {
     run(lookout()
@@ -73,20 +26,11 @@ fn replay(input: &Path, out: &Path, extra: &[&str]) -> Output {
         .args(extra))
 }
 
-fn messages<'a>(desc: &'a Value, topic: &str) -> Vec<&'a Value> {
-    desc["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|m| m["topic"] == topic)
-        .collect()
-}
-
 #[test]
 fn replay_output_is_real_ros2_mcap_with_every_field_right() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out.mcap");
-    let o = replay(recording(), &out, &["--with-images"]);
+    let o = replay(vtest_recording(FRAMES), &out, &["--with-images"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let summary = String::from_utf8_lossy(&o.stdout);
     assert!(summary.contains(&format!("frames: {FRAMES}")), "{summary}");
@@ -167,7 +111,7 @@ fn replay_output_is_real_ros2_mcap_with_every_field_right() {
     assert_eq!(states.len() as u64, FRAMES);
 
     // The input images are copied byte for byte.
-    let input = check_mcap(recording(), &[]);
+    let input = check_mcap(vtest_recording(FRAMES), &[]);
     let input_images = messages(&input, "/camera/image_raw/compressed");
     for (a, b) in images.iter().zip(&input_images) {
         assert_eq!(a["data_sha256"], b["data_sha256"]);
@@ -258,8 +202,8 @@ fn replay_matches_the_detector_on_the_same_frames_and_is_deterministic() {
     let dir = tempfile::tempdir().unwrap();
     let a = dir.path().join("a.mcap");
     let b = dir.path().join("b.mcap");
-    assert!(replay(recording(), &a, &[]).status.success());
-    assert!(replay(recording(), &b, &[]).status.success());
+    assert!(replay(vtest_recording(FRAMES), &a, &[]).status.success());
+    assert!(replay(vtest_recording(FRAMES), &b, &[]).status.success());
     assert_eq!(
         std::fs::read(&a).unwrap(),
         std::fs::read(&b).unwrap(),
@@ -269,7 +213,7 @@ fn replay_matches_the_detector_on_the_same_frames_and_is_deterministic() {
     let detector = Detector::load(&DetectorConfig::default(), &candle_core::Device::Cpu).unwrap();
     let desc = check_mcap(&a, &[]);
     let dets = messages(&desc, "/camera/detections");
-    let source = McapCameraSource::open(recording(), &[]).unwrap();
+    let source = McapCameraSource::open(vtest_recording(FRAMES), &[]).unwrap();
     let mut n = 0;
     for (msg, out) in source.zip(&dets) {
         let frame = decode_frame(&msg.unwrap()).unwrap();
@@ -299,7 +243,7 @@ fn recording_with_corrupt_frame(dir: &Path, bad_index: u64) -> PathBuf {
     writer
         .add_topic::<CompressedImage>("/camera/image_raw/compressed")
         .unwrap();
-    for msg in McapCameraSource::open(recording(), &[]).unwrap() {
+    for msg in McapCameraSource::open(vtest_recording(FRAMES), &[]).unwrap() {
         let msg = msg.unwrap();
         let mut img: CompressedImage = from_cdr(&msg.data).unwrap();
         if msg.index == bad_index {
@@ -399,7 +343,7 @@ fn bad_inputs_give_one_clear_error_and_no_panic() {
     let out = dir.path().join("out.mcap");
 
     // Truncated recording.
-    let bytes = std::fs::read(recording()).unwrap();
+    let bytes = std::fs::read(vtest_recording(FRAMES)).unwrap();
     let truncated = dir.path().join("truncated.mcap");
     std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
     let o = replay(&truncated, &out, &[]);
@@ -415,7 +359,7 @@ fn bad_inputs_give_one_clear_error_and_no_panic() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("junk.mcap"));
 
     // A topic that is not in the file.
-    let o = replay(recording(), &out, &["--topic", "/nope"]);
+    let o = replay(vtest_recording(FRAMES), &out, &["--topic", "/nope"]);
     assert_eq!(o.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(
@@ -424,7 +368,11 @@ fn bad_inputs_give_one_clear_error_and_no_panic() {
     );
 
     // An unknown config key.
-    let o = replay(recording(), &out, &["--set", "detector.confidence=0.3"]);
+    let o = replay(
+        vtest_recording(FRAMES),
+        &out,
+        &["--set", "detector.confidence=0.3"],
+    );
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("confidence"));
 
@@ -438,12 +386,12 @@ fn bad_inputs_give_one_clear_error_and_no_panic() {
     let mut weights = std::fs::read(asset("models/yolov4-tiny/yolov4-tiny.weights")).unwrap();
     weights.truncate(weights.len() - 4096);
     std::fs::write(model_dir.join("yolov4-tiny.weights"), weights).unwrap();
-    let o = replay(recording(), &out, &[]);
+    let o = replay(vtest_recording(FRAMES), &out, &[]);
     assert!(o.status.success());
     let o = run(lookout()
         .env("LOOKOUT_CACHE", &cache)
         .arg("replay")
-        .arg(recording())
+        .arg(vtest_recording(FRAMES))
         .arg("--out")
         .arg(&out)
         .arg("--no-progress"));
@@ -462,7 +410,7 @@ fn mot_outputs_agree_with_the_mot_interface() {
     let tracks = dir.path().join("tracks.txt");
     let dets = dir.path().join("det.txt");
     let o = replay(
-        recording(),
+        vtest_recording(FRAMES),
         &out,
         &[
             "--mot-out",
@@ -518,7 +466,7 @@ fn several_cameras_are_separate_streams_and_encodings_agree() {
         .unwrap();
     w.add_topic::<Image>("/left/image_raw").unwrap();
     w.add_topic::<Image>("/right/image").unwrap();
-    for msg in McapCameraSource::open(recording(), &[]).unwrap() {
+    for msg in McapCameraSource::open(vtest_recording(FRAMES), &[]).unwrap() {
         let msg = msg.unwrap();
         let frame = decode_frame(&msg).unwrap();
         let seq = msg.index as u32;

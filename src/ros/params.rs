@@ -427,9 +427,12 @@ mod tests {
     #[test]
     fn invalid_parameters_are_rejected_with_their_name() {
         let yaml = crate::config::DEFAULT_PARAMS_YAML;
-        let e = node_params(&flat_params(yaml), "/", None)
-            .unwrap_err()
-            .to_string();
+        // No cameras at all: the node has nothing to do.
+        let mut p = flat_params(yaml);
+        for key in ["cameras.topics", "cameras.transports", "cameras.frame_ids"] {
+            p.insert(key.into(), ParamValue::StringArray(Vec::new()));
+        }
+        let e = node_params(&p, "/", None).unwrap_err().to_string();
         assert!(e.contains("cameras.topics"), "{e}");
         let mut p = with_cameras(flat_params(yaml));
         p.insert("detector.bogus_key".into(), ParamValue::Integer(1));

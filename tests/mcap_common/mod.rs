@@ -64,3 +64,63 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         .map(|b| format!("{b:02x}"))
         .collect()
 }
+
+/// The `lookout` binary under test.
+pub fn lookout() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_lookout"))
+}
+
+/// Runs a command, failing the test if it panicked (whatever its exit status).
+pub fn run(cmd: &mut Command) -> std::process::Output {
+    let out = cmd.output().expect("run lookout");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "lookout panicked: {stderr}");
+    out
+}
+
+/// Runs a command that must succeed; returns its stdout.
+pub fn ok(cmd: &mut Command) -> String {
+    let out = run(cmd);
+    assert!(
+        out.status.success(),
+        "lookout failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A JPEG recording of the first `frames` frames of vtest.avi at 7 frames/s from
+/// 1700000000 s, made by `lookout record` once per test binary (the first call's `frames` wins).
+pub fn vtest_recording(frames: u64) -> &'static Path {
+    static REC: std::sync::OnceLock<(tempfile::TempDir, PathBuf)> = std::sync::OnceLock::new();
+    let (_, path) = REC.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("pets.mcap");
+        ok(lookout()
+            .arg("record")
+            .arg(asset("data/vtest.avi"))
+            .args([
+                "--fps",
+                "7",
+                "--start-ns",
+                "1700000000000000000",
+                "--max-frames",
+            ])
+            .arg(frames.to_string())
+            .arg("--out")
+            .arg(&path));
+        (dir, path)
+    });
+    path
+}
+
+/// The messages of one topic in a `check_mcap` description, in log-time order.
+pub fn messages<'a>(desc: &'a serde_json::Value, topic: &str) -> Vec<&'a serde_json::Value> {
+    desc["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .filter(|m| m["topic"] == topic)
+        .collect()
+}
