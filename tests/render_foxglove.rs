@@ -9,8 +9,6 @@
 mod mcap_common;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use mcap_common::{check_mcap, lookout, messages, ok, vtest_recording};
 use serde_json::Value;

@@ -7,7 +7,7 @@
 
 mod mcap_common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use mcap_common::{check_mcap, lookout, ok, oracle_python, vtest_recording};
