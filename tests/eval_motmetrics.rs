@@ -9,47 +9,20 @@
 //!
 //! Needs the motmetrics venv (`scripts/setup.sh`).
 
+mod mcap_common;
 mod track_common;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use lookout::mcap_io::Ros2McapWriter;
 use lookout::msgs::Detection2DArray;
 use lookout::types::{BBox, Detection, Header, Time};
+use mcap_common::{lookout, run};
 use serde_json::Value;
-
-fn lookout() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_lookout"))
-}
-
-fn run(cmd: &mut Command) -> Output {
-    let out = cmd.output().expect("run lookout");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!stderr.contains("panicked"), "lookout panicked: {stderr}");
-    out
-}
-
-/// A small deterministic generator (SplitMix64) for the synthetic detections.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn uniform(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-    fn normal(&mut self) -> f64 {
-        let (u, v) = (self.uniform().max(1e-12), self.uniform());
-        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
-    }
-}
+use track_common::Rng;
 
 type Row = (u32, f64, f64, f64, f64, f64); // frame, x, y, w, h, score-or-id
 
@@ -66,7 +39,7 @@ fn parse_rows(text: &str, col1: bool) -> Vec<(u32, f64, [f64; 4], f64)> {
 
 /// `<dir>/seq/{det/det.txt, seqinfo.ini}` with detections made from the ground truth.
 fn synthesize(gt: &Path, dir: &Path, seed: u64) -> PathBuf {
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
     let text = std::fs::read_to_string(gt).unwrap();
     let mut rows: Vec<Row> = Vec::new();
     let mut last = 0;

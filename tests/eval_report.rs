@@ -9,43 +9,19 @@
 
 mod mcap_common;
 
-use std::process::Command;
-
-use mcap_common::asset;
+use mcap_common::{lookout, ok, vtest_recording};
 
 const FRAMES: u64 = 6;
-
-fn ok(cmd: &mut Command) -> String {
-    let out = cmd.output().expect("run lookout");
-    assert!(
-        out.status.success(),
-        "lookout failed: {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn lookout() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_lookout"))
-}
 
 #[test]
 fn replay_scored_against_its_own_mot_output_is_perfect_and_the_report_is_complete() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let rec = d.join("pets.mcap");
-    ok(lookout()
-        .arg("record")
-        .arg(asset("data/vtest.avi"))
-        .args(["--fps", "7", "--max-frames"])
-        .arg(FRAMES.to_string())
-        .arg("--out")
-        .arg(&rec));
+    let rec = vtest_recording(FRAMES);
     let out = d.join("out.mcap");
     ok(lookout()
         .arg("replay")
-        .arg(&rec)
+        .arg(rec)
         .arg("--out")
         .arg(&out)
         .arg("--no-progress")
