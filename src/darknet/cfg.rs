@@ -438,27 +438,23 @@ impl Section<'_> {
     }
 
     fn ints(&self, key: &str) -> Result<Vec<i64>, ModelError> {
-        let (v, line) = self
-            .get(key)
-            .ok_or_else(|| self.err(format!("missing `{key}`")))?;
-        v.split(',')
-            .filter(|s| !s.is_empty())
-            .map(|s| {
-                s.parse::<i64>()
-                    .map_err(|_| self.value_err(key, v, line, "expected integers separated by ,"))
-            })
-            .collect()
+        self.list(key, "expected integers separated by ,")
     }
 
     fn floats(&self, key: &str) -> Result<Vec<f32>, ModelError> {
+        self.list(key, "expected numbers separated by ,")
+    }
+
+    /// A comma-separated list (`mask = 3,4,5`); empty items are skipped as darknet does.
+    fn list<T: std::str::FromStr>(&self, key: &str, expected: &str) -> Result<Vec<T>, ModelError> {
         let (v, line) = self
             .get(key)
             .ok_or_else(|| self.err(format!("missing `{key}`")))?;
         v.split(',')
             .filter(|s| !s.is_empty())
             .map(|s| {
-                s.parse::<f32>()
-                    .map_err(|_| self.value_err(key, v, line, "expected numbers separated by ,"))
+                s.parse::<T>()
+                    .map_err(|_| self.value_err(key, v, line, expected))
             })
             .collect()
     }
