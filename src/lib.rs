@@ -16,6 +16,7 @@
 //! * [`track`]: Kalman filters on nalgebra and a ByteTrack-style multi-object tracker.
 //! * [`msgs`]: ROS 2 messages as serde structs with their CDR encoding and definitions.
 //! * [`mcap_io`]: reading camera topics from and writing results to ROS 2 MCAP files.
+//! * [`cuda`]: lookout's CUDA kernels (preprocess, decode, NMS) for the GPU path (feature `cuda`).
 //! * [`pipeline`]: the replay engine (stages as threads on bounded channels).
 //! * [`config`]: the ROS parameter YAML in `configs/`, parsed and validated.
 //! * [`assets`]: the model and data cache with sha256 pins.
@@ -25,6 +26,7 @@
 pub mod assets;
 pub mod bench;
 pub mod config;
+pub mod cuda;
 pub mod darknet;
 pub mod detect;
 pub mod error;

@@ -77,6 +77,19 @@ pub enum ModelError {
     },
     #[error(transparent)]
     Asset(#[from] crate::assets::AssetError),
+    /// A camera image of a batch that cannot be used (`camera` is its index in the batch).
+    #[error("camera image {camera} of the batch: {source}")]
+    RawImage {
+        camera: usize,
+        source: crate::image_codec::ImageError,
+    },
+    /// A CUDA call that failed, named by the stage of the frame it served (`upload`,
+    /// `preprocess`, `forward`, `decode+nms`, `download`, or `load` at start).
+    #[error("GPU stage `{stage}`: {message}")]
+    Gpu {
+        stage: &'static str,
+        message: String,
+    },
     #[error("detector config `{field}`: {message}")]
     InvalidConfig {
         field: &'static str,

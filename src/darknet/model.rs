@@ -100,6 +100,8 @@ pub struct Darknet {
     workspace: Mutex<Workspace>,
     /// On the CPU device: run [`cpu`]'s kernels (true) or candle's own ops (false).
     cpu_kernels: bool,
+    /// Precision of the weights and activations of the candle path (f32, or f16 on CUDA).
+    dtype: DType,
 }
 
 /// The CPU forward's buffers: every layer's output (`N x C x H x W`), grown on first use.
@@ -265,7 +267,51 @@ impl Darknet {
             cfg_path: cfg_path.to_path_buf(),
             workspace: Mutex::new(Workspace::default()),
             cpu_kernels: true,
+            dtype: DType::F32,
         })
+    }
+
+    /// Converts the weights to `dtype` (`F32`, or `F16` / `BF16` on a CUDA device; lookout's
+    /// CPU kernels are f32 only). The forward still takes and returns f32: the input is cast
+    /// on the device and the heads cast back.
+    pub fn with_dtype(mut self, dtype: DType) -> Result<Self, ModelError> {
+        if dtype == self.dtype {
+            return Ok(self);
+        }
+        if self.device.is_cpu() || !matches!(dtype, DType::F32 | DType::F16 | DType::BF16) {
+            return Err(ModelError::InvalidConfig {
+                field: "precision",
+                message: format!(
+                    "{dtype:?} weights need a CUDA device (this network is on {:?})",
+                    self.device.location()
+                ),
+            });
+        }
+        for (index, block) in self.blocks.iter_mut().enumerate() {
+            if let Block::Conv {
+                kernel,
+                bias_tensor,
+                ..
+            } = block
+            {
+                let candle = |source| ModelError::Candle {
+                    context: format!(
+                        "{}: converting layer {index} to {dtype:?}",
+                        self.cfg_path.display()
+                    ),
+                    source,
+                };
+                *kernel = kernel.to_dtype(dtype).map_err(candle)?;
+                *bias_tensor = bias_tensor.to_dtype(dtype).map_err(candle)?;
+            }
+        }
+        self.dtype = dtype;
+        Ok(self)
+    }
+
+    /// Precision of the weights.
+    pub fn dtype(&self) -> DType {
+        self.dtype
     }
 
     /// On the CPU device, whether to run lookout's own kernels (the default) or candle's CPU
@@ -356,6 +402,7 @@ impl Darknet {
         let input_h = input.dims()[2];
         let x0 = input
             .to_device(&self.device)
+            .and_then(|x| x.to_dtype(self.dtype))
             .map_err(|source| ModelError::Candle {
                 context: "moving the input to the model's device".into(),
                 source,
@@ -453,7 +500,7 @@ impl Darknet {
                 } => {
                     let grid_h = x.dim(2).map_err(candle)?;
                     heads.push(YoloHead {
-                        output: x.clone(),
+                        output: x.to_dtype(DType::F32).map_err(candle)?,
                         anchors: anchors.clone(),
                         stride_px: input_h / grid_h.max(1),
                         classes: *classes,

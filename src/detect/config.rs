@@ -51,6 +51,21 @@ pub struct DetectorConfig {
     pub class_map: Vec<String>,
     /// Report classes missing from `class_map` under their model label instead of dropping them.
     pub keep_unmapped_classes: bool,
+    /// Candidates (after the confidence threshold, best first) that NMS considers per image, in
+    /// `[1, 8192]`; the rest are dropped. The same on CPU and GPU.
+    pub top_k: usize,
+    /// Most detections reported per image (best first), at least 1.
+    pub max_detections: usize,
+    /// Weights and activations of the network: `f32`, or `f16` (CUDA devices only).
+    pub precision: Precision,
+}
+
+/// Floating-point precision of the network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    F32,
+    F16,
 }
 
 impl Default for DetectorConfig {
@@ -65,6 +80,9 @@ impl Default for DetectorConfig {
             nms_iou_max: 0.45,
             class_map: DEFAULT_CLASS_MAP.iter().map(|s| s.to_string()).collect(),
             keep_unmapped_classes: false,
+            top_k: 1000,
+            max_detections: 300,
+            precision: Precision::F32,
         }
     }
 }
@@ -99,6 +117,19 @@ impl DetectorConfig {
                 "nms_iou_max",
                 format!("{} is outside [0, 1]", self.nms_iou_max),
             ));
+        }
+        if !(1..=crate::cuda::layout::NMS_CAPACITY).contains(&self.top_k) {
+            return Err(invalid(
+                "top_k",
+                format!(
+                    "{} is outside [1, {}]",
+                    self.top_k,
+                    crate::cuda::layout::NMS_CAPACITY
+                ),
+            ));
+        }
+        if self.max_detections == 0 {
+            return Err(invalid("max_detections", "must be at least 1".into()));
         }
         for entry in &self.class_map {
             parse_mapping_entry(entry).map_err(|m| invalid("class_map", m))?;

@@ -20,9 +20,11 @@ use crate::preprocess::{ImageFromModel, Letterbox};
 use crate::types::{Detection, RgbImage};
 
 pub use classes::{ClassMap, DEFAULT_CLASS_MAP};
-pub use config::{DetectorConfig, ModelKind, ModelPaths};
+pub use config::{DetectorConfig, ModelKind, ModelPaths, Precision};
 pub use decode::{decode_head, Candidate, HeadGeometry};
-pub use nms::nms;
+pub use nms::{nms, nms_limited};
+
+use crate::cuda::RawImageRef;
 
 /// Wall time of each detection stage for one image.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -32,6 +34,27 @@ pub struct DetectTimings {
     /// for an accelerator to finish).
     pub forward: Duration,
     pub decode_nms: Duration,
+}
+
+/// Wall time of each stage of a batch of camera images ([`Detector::detect_batch`]).
+///
+/// On a GPU with stage timing asked for, the stream is synchronised after each stage, so
+/// each is the device time of that stage plus its launch; without it only the sum is
+/// meaningful. On the CPU, `preprocess` is colour conversion plus letterbox and `upload` /
+/// `download` stay zero.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BatchTimings {
+    pub upload: Duration,
+    pub preprocess: Duration,
+    pub forward: Duration,
+    pub decode_nms: Duration,
+    pub download: Duration,
+}
+
+impl BatchTimings {
+    pub fn total(&self) -> Duration {
+        self.upload + self.preprocess + self.forward + self.decode_nms + self.download
+    }
 }
 
 /// Decodes the candidates of batch item `batch_index` from all heads (model pixels, before
@@ -110,6 +133,11 @@ pub struct Detector {
     net: Darknet,
     classes: ClassMap,
     letterbox: Letterbox,
+    /// Per model class: whether the class map reports it (the GPU decoder's filter).
+    class_allowed: Vec<bool>,
+    /// lookout's CUDA kernels, when the model is on a CUDA device.
+    #[cfg(feature = "cuda")]
+    gpu: Option<crate::cuda::GpuKernels>,
 }
 
 impl Detector {
@@ -120,7 +148,11 @@ impl Detector {
         let paths = config.model_paths()?;
         let net_cfg = crate::darknet::NetConfig::from_file(&paths.cfg)?;
         let weights = crate::darknet::weights::load_weights(&net_cfg, &paths.cfg, &paths.weights)?;
-        let net = Darknet::from_parts(&net_cfg, &weights, &paths.cfg, device)?;
+        let dtype = match config.precision {
+            Precision::F32 => candle_core::DType::F32,
+            Precision::F16 => candle_core::DType::F16,
+        };
+        let net = Darknet::from_parts(&net_cfg, &weights, &paths.cfg, device)?.with_dtype(dtype)?;
         let classes = ClassMap::from_names_file(
             &paths.names,
             &config.class_map,
@@ -142,12 +174,24 @@ impl Detector {
                 }
             }
         }
+        let class_allowed = (0..classes.names().len())
+            .map(|c| classes.label(c).is_some())
+            .collect();
+        #[cfg(feature = "cuda")]
+        let gpu = if device.is_cuda() {
+            Some(crate::cuda::GpuKernels::load(device)?)
+        } else {
+            None
+        };
         Ok(Self {
             config: config.clone(),
             paths,
             net,
             classes,
             letterbox: Letterbox::new(config.input_size_px),
+            class_allowed,
+            #[cfg(feature = "cuda")]
+            gpu,
         })
     }
 
@@ -182,6 +226,16 @@ impl Detector {
         &self,
         image: &RgbImage,
     ) -> Result<(Vec<Detection>, DetectTimings), ModelError> {
+        #[cfg(feature = "cuda")]
+        if self.gpu.is_some() {
+            let (mut detections, t) = self.detect_batch(&[RawImageRef::from_rgb(image)], true)?;
+            let timings = DetectTimings {
+                letterbox: t.upload + t.preprocess,
+                forward: t.forward,
+                decode_nms: t.decode_nms + t.download,
+            };
+            return Ok((detections.pop().unwrap_or_default(), timings));
+        }
         let t0 = Instant::now();
         let (blob, image_from_model) = self.letterbox.apply(image)?;
         let s = self.letterbox.size_px as usize;
@@ -194,21 +248,9 @@ impl Detector {
         })?;
         let heads = self.net.forward(&input)?;
         // Pull the heads to the host now, so that the forward time includes the device work.
-        let heads = heads
-            .into_iter()
-            .map(|mut h| {
-                h.output = h.output.to_device(&Device::Cpu)?;
-                Ok(h)
-            })
-            .collect::<candle_core::Result<Vec<_>>>()
-            .map_err(|source| ModelError::Candle {
-                context: "copying the yolo heads to the host".into(),
-                source,
-            })?;
+        let heads = heads_to_host(&heads)?;
         let t2 = Instant::now();
-        let mut candidates = decode_heads(&heads, 0, self.config.confidence_min)?;
-        candidates.retain(|c| self.classes.label(c.class_index).is_some());
-        let kept = nms(candidates, self.config.nms_iou_max);
+        let kept = self.decode_nms_host(&heads, 0)?;
         let detections = to_image_detections(
             &kept,
             &self.classes,
@@ -226,6 +268,149 @@ impl Detector {
             },
         ))
     }
+}
+
+impl Detector {
+    /// Decoding, class filter and NMS of batch item `batch_index` on the host (heads on the
+    /// host or copied there).
+    fn decode_nms_host(
+        &self,
+        heads: &[YoloHead],
+        batch_index: usize,
+    ) -> Result<Vec<Candidate>, ModelError> {
+        let mut candidates = decode_heads(heads, batch_index, self.config.confidence_min)?;
+        candidates.retain(|c| self.class_allowed.get(c.class_index) == Some(&true));
+        Ok(nms_limited(
+            candidates,
+            self.config.nms_iou_max,
+            self.config.top_k,
+            self.config.max_detections,
+        ))
+    }
+
+    /// Detects objects in a batch of camera images as they arrive (any encoding of
+    /// [`crate::image_codec::decode_raw`], any sizes); boxes in each image's pixels.
+    ///
+    /// On a CUDA device the whole batch runs on the GPU: one upload of the camera bytes, the
+    /// fused preprocessing kernel, one batched forward, decoding and NMS kernels, and one
+    /// download of the final boxes. On the CPU each image is converted and detected in turn.
+    /// `sync_stages` synchronises the GPU after each stage so that [`BatchTimings`] splits the
+    /// time by stage (it costs a few microseconds per stage).
+    pub fn detect_batch(
+        &self,
+        images: &[RawImageRef<'_>],
+        sync_stages: bool,
+    ) -> Result<(Vec<Vec<Detection>>, BatchTimings), ModelError> {
+        if images.is_empty() {
+            return Ok((Vec::new(), BatchTimings::default()));
+        }
+        #[cfg(feature = "cuda")]
+        if let Some(gpu) = &self.gpu {
+            return self.detect_batch_gpu(gpu, images, sync_stages);
+        }
+        let _ = sync_stages;
+        let mut timings = BatchTimings::default();
+        let mut out = Vec::with_capacity(images.len());
+        for (camera, raw) in images.iter().enumerate() {
+            let t0 = Instant::now();
+            let image = crate::image_codec::decode_raw(
+                raw.encoding,
+                raw.width,
+                raw.height,
+                raw.step,
+                raw.is_bigendian,
+                raw.data,
+            )
+            .map_err(|source| ModelError::RawImage { camera, source })?;
+            timings.preprocess += t0.elapsed();
+            let (detections, t) = self.detect_timed(&image)?;
+            timings.preprocess += t.letterbox;
+            timings.forward += t.forward;
+            timings.decode_nms += t.decode_nms;
+            out.push(detections);
+        }
+        Ok((out, timings))
+    }
+
+    #[cfg(feature = "cuda")]
+    fn detect_batch_gpu(
+        &self,
+        gpu: &crate::cuda::GpuKernels,
+        images: &[RawImageRef<'_>],
+        sync_stages: bool,
+    ) -> Result<(Vec<Vec<Detection>>, BatchTimings), ModelError> {
+        let mut timings = BatchTimings::default();
+        let (input, transforms) =
+            gpu.preprocess(images, self.letterbox, sync_stages.then_some(&mut timings))?;
+        let t_forward = Instant::now();
+        let heads = self.net.forward(&input)?;
+        if sync_stages {
+            gpu.synchronize("forward")?;
+            timings.forward = t_forward.elapsed();
+        }
+        let limits = crate::cuda::DecodeLimits {
+            confidence_min: self.config.confidence_min,
+            nms_iou_max: self.config.nms_iou_max,
+            top_k: self.config.top_k,
+            max_detections: self.config.max_detections,
+        };
+        let t_decode = Instant::now();
+        let kept = gpu.decode_nms(
+            &heads,
+            images.len(),
+            &self.class_allowed,
+            limits,
+            sync_stages.then_some(&mut timings),
+        )?;
+        if !sync_stages {
+            timings.decode_nms = t_decode.elapsed();
+        }
+        let mut host_heads: Option<Vec<YoloHead>> = None;
+        let mut out = Vec::with_capacity(images.len());
+        for (i, (kept, raw)) in kept.into_iter().zip(images).enumerate() {
+            let candidates = match kept {
+                Some(c) => c,
+                None => {
+                    // More candidates than the GPU buffer holds (a very low threshold): this
+                    // image is decoded on the CPU, with the same result.
+                    if host_heads.is_none() {
+                        host_heads = Some(heads_to_host(&heads)?);
+                    }
+                    let heads = host_heads.as_deref().unwrap_or_default();
+                    self.decode_nms_host(heads, i)?
+                }
+            };
+            let transform = transforms.get(i).copied().ok_or_else(|| ModelError::Gpu {
+                stage: "download",
+                message: format!("no letterbox transform for camera {i}"),
+            })?;
+            out.push(to_image_detections(
+                &candidates,
+                &self.classes,
+                &transform,
+                raw.width,
+                raw.height,
+            ));
+        }
+        Ok((out, timings))
+    }
+}
+
+/// Copies head outputs to the host.
+pub fn heads_to_host(heads: &[YoloHead]) -> Result<Vec<YoloHead>, ModelError> {
+    heads
+        .iter()
+        .map(|h| {
+            Ok(YoloHead {
+                output: h.output.to_device(&Device::Cpu)?,
+                ..h.clone()
+            })
+        })
+        .collect::<candle_core::Result<Vec<_>>>()
+        .map_err(|source| ModelError::Candle {
+            context: "copying the yolo heads to the host".into(),
+            source,
+        })
 }
 
 #[cfg(test)]

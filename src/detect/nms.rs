@@ -22,10 +22,25 @@ pub fn candidate_order(a: &Candidate, b: &Candidate) -> Ordering {
 
 /// Keeps the best candidate of each overlapping same-class group; output sorted by
 /// [`candidate_order`].
-pub fn nms(mut candidates: Vec<Candidate>, iou_max: f32) -> Vec<Candidate> {
+pub fn nms(candidates: Vec<Candidate>, iou_max: f32) -> Vec<Candidate> {
+    nms_limited(candidates, iou_max, usize::MAX, usize::MAX)
+}
+
+/// [`nms`] over only the `top_k` best candidates, keeping at most `max_out` (the detector's
+/// limits; the GPU's `lookout_sort_nms` does exactly this).
+pub fn nms_limited(
+    mut candidates: Vec<Candidate>,
+    iou_max: f32,
+    top_k: usize,
+    max_out: usize,
+) -> Vec<Candidate> {
     candidates.sort_by(candidate_order);
-    let mut kept: Vec<Candidate> = Vec::with_capacity(candidates.len());
+    candidates.truncate(top_k);
+    let mut kept: Vec<Candidate> = Vec::with_capacity(candidates.len().min(max_out));
     for c in candidates {
+        if kept.len() >= max_out {
+            break;
+        }
         let suppressed = kept
             .iter()
             .any(|k| k.class_index == c.class_index && k.bbox_model.iou(&c.bbox_model) > iou_max);

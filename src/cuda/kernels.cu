@@ -1,0 +1,299 @@
+// lookout's own CUDA kernels, compiled by build.rs with nvcc (only with `--features cuda`) into
+// one fatbin for the configured architectures and loaded through candle's cudarc.
+//
+// Every kernel mirrors a CPU function of the crate, which is its reference in the parity tests
+// (tests/cuda_parity.rs):
+//
+//   lookout_preprocess   image_codec::decode_raw (colour conversion, Bayer demosaic) followed by
+//                        preprocess::Letterbox::apply_into (darknet's letterbox), for a batch of
+//                        cameras of any size and encoding, straight into the NCHW f32 input.
+//   lookout_yolo_decode  detect::decode::decode_head plus the class filter of the class map.
+//   lookout_sort_nms     detect::nms (candidate_order, then greedy class-aware NMS) with the
+//                        detector's top-k and max-detections limits.
+//
+// Arithmetic follows the CPU code operation by operation; build.rs compiles with
+// `-fmad=false` so that no multiply-add is contracted into an FMA that the CPU code does not
+// do, which makes the letterbox bit-identical to the CPU one. expf differs from the host's by
+// an ulp or two, so decoded boxes agree to ~1e-4 px, not bit for bit.
+
+#include <stdint.h>
+
+// Per-camera parameters of lookout_preprocess, one row of PARAMS_LEN int64 values, written by
+// src/cuda/layout.rs (`CameraParams::to_row`); keep the two in step.
+#define P_OFFSET 0     // first byte of this camera in the bytes buffer
+#define P_ENCODING 1   // ENC_* below
+#define P_WIDTH 2
+#define P_HEIGHT 3
+#define P_STEP 4       // bytes per source row
+#define P_BIG_ENDIAN 5 // mono16 only
+#define P_NEW_W 6      // letterbox: scaled size and paste offset, model pixels
+#define P_NEW_H 7
+#define P_OFF_X 8
+#define P_OFF_Y 9
+#define P_BAYER 10     // Bayer pattern: channel (0 R, 1 G, 2 B) of (x%2, y%2) as 2-bit fields
+#define PARAMS_LEN 12
+
+#define ENC_RGB8 0
+#define ENC_BGR8 1
+#define ENC_RGBA8 2
+#define ENC_BGRA8 3
+#define ENC_MONO8 4
+#define ENC_MONO16 5
+#define ENC_UYVY 6
+#define ENC_YUYV 7
+#define ENC_BAYER8 8
+
+// Candidate rows of the decode and NMS kernels: x_min, y_min, x_max, y_max, score, class.
+#define CAND_LEN 6
+
+// OpenCV's BT.601 fixed-point YUV -> RGB, as image_codec::yuv_pair_to_rgb.
+#define BT601_SHIFT 20
+#define BT601_CY 1220542
+#define BT601_CUB 2116026
+#define BT601_CUG (-409993)
+#define BT601_CVG (-852492)
+#define BT601_CVR 1673527
+
+__device__ __forceinline__ int clamp255(int v) { return v < 0 ? 0 : (v > 255 ? 255 : v); }
+
+__device__ __forceinline__ int reflect101(int i, int n) {
+    if (n == 1) return 0;
+    int r = i < 0 ? -i : (i >= n ? 2 * n - 2 - i : i);
+    return r < 0 ? 0 : (r > n - 1 ? n - 1 : r);
+}
+
+__device__ __forceinline__ int bayer_channel(long long pattern, int x, int y) {
+    int slot = (y & 1) * 2 + (x & 1);
+    return (int)((pattern >> (2 * slot)) & 3);
+}
+
+// Channel k (0 R, 1 G, 2 B) of source pixel (x, y) as the u8 that image_codec::decode_raw gives.
+__device__ int source_channel(const uint8_t* img, const long long* p, int x, int y, int k) {
+    const long long step = p[P_STEP];
+    const uint8_t* row = img + (long long)y * step;
+    switch ((int)p[P_ENCODING]) {
+    case ENC_RGB8: return row[3 * x + k];
+    case ENC_BGR8: return row[3 * x + 2 - k];
+    case ENC_RGBA8: return row[4 * x + k];
+    case ENC_BGRA8: return row[4 * x + 2 - k];
+    case ENC_MONO8: return row[x];
+    case ENC_MONO16: return p[P_BIG_ENDIAN] ? row[2 * x] : row[2 * x + 1];
+    case ENC_UYVY:
+    case ENC_YUYV: {
+        const uint8_t* s = row + 4 * (x / 2);
+        int yy, u, v;
+        if (p[P_ENCODING] == ENC_UYVY) {
+            u = s[0]; v = s[2]; yy = (x & 1) ? s[3] : s[1];
+        } else {
+            u = s[1]; v = s[3]; yy = (x & 1) ? s[2] : s[0];
+        }
+        int uu = u - 128, vv = v - 128;
+        int half = 1 << (BT601_SHIFT - 1);
+        int c = (yy - 16 > 0 ? yy - 16 : 0) * BT601_CY;
+        int uv = k == 0 ? half + BT601_CVR * vv
+               : k == 1 ? half + BT601_CVG * vv + BT601_CUG * uu
+                        : half + BT601_CUB * uu;
+        return clamp255((c + uv) >> BT601_SHIFT);
+    }
+    case ENC_BAYER8: {
+        const int w = (int)p[P_WIDTH], h = (int)p[P_HEIGHT];
+        const long long pattern = p[P_BAYER];
+        if (bayer_channel(pattern, x, y) == k) return row[x];
+        unsigned sum = 0, count = 0;
+        for (int dy = -1; dy <= 1; ++dy) {
+            for (int dx = -1; dx <= 1; ++dx) {
+                if (dx == 0 && dy == 0) continue;
+                int nx = reflect101(x + dx, w), ny = reflect101(y + dy, h);
+                if (bayer_channel(pattern, nx, ny) == k) {
+                    sum += img[(long long)ny * step + nx];
+                    count += 1;
+                }
+            }
+        }
+        return count ? (int)((sum + count / 2) / count) : 0;
+    }
+    default: return 0;
+    }
+}
+
+__device__ __forceinline__ float source_value(const uint8_t* img, const long long* p, int x, int y, int k) {
+    return (float)source_channel(img, p, x, y, k) / 255.0f;
+}
+
+// darknet's horizontal resize pass (the `part` image of Letterbox::apply_into) at column c of
+// source row `row`.
+__device__ float resized_row_value(const uint8_t* img, const long long* p, int c, int row, int k,
+                                   float w_scale) {
+    const int w = (int)p[P_WIDTH], new_w = (int)p[P_NEW_W];
+    if (c == new_w - 1 || w == 1) return source_value(img, p, w - 1, row, k);
+    float sx = (float)c * w_scale;
+    int ix = (int)sx;
+    float dx = sx - (float)ix;
+    return (1.0f - dx) * source_value(img, p, ix, row, k) + dx * source_value(img, p, ix + 1, row, k);
+}
+
+// One thread per model input pixel of one camera: grid (ceil(S*S / block), cameras).
+// out: cameras x 3 x S x S f32.
+extern "C" __global__ void lookout_preprocess(const uint8_t* bytes, const long long* params,
+                                              float* out, int size_px) {
+    const int camera = blockIdx.y;
+    const long long plane = (long long)size_px * size_px;
+    const long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= plane) return;
+    const long long* p = params + (long long)camera * PARAMS_LEN;
+    const uint8_t* img = bytes + p[P_OFFSET];
+    float* dst = out + (long long)camera * 3 * plane + i;
+    const int ox = (int)(i % size_px), oy = (int)(i / size_px);
+    const int w = (int)p[P_WIDTH], h = (int)p[P_HEIGHT];
+    const int new_w = (int)p[P_NEW_W], new_h = (int)p[P_NEW_H];
+    const int c = ox - (int)p[P_OFF_X], r = oy - (int)p[P_OFF_Y];
+    if (c < 0 || c >= new_w || r < 0 || r >= new_h) {
+        dst[0] = 0.5f; dst[plane] = 0.5f; dst[2 * plane] = 0.5f;
+        return;
+    }
+    const float w_scale = new_w > 1 ? (float)(w - 1) / (float)(new_w - 1) : 0.0f;
+    const float h_scale = new_h > 1 ? (float)(h - 1) / (float)(new_h - 1) : 0.0f;
+    const float sy = (float)r * h_scale;
+    int iy = (int)sy;
+    if (iy > h - 1) iy = h - 1;
+    const float dy = sy - (float)iy;
+    const bool last = r == new_h - 1 || h == 1;
+    for (int k = 0; k < 3; ++k) {
+        float val = (1.0f - dy) * resized_row_value(img, p, c, iy, k, w_scale);
+        if (!last) val += dy * resized_row_value(img, p, c, iy + 1, k, w_scale);
+        dst[k * plane] = val;
+    }
+}
+
+__device__ __forceinline__ float sigmoidf_(float x) { return 1.0f / (1.0f + expf(-x)); }
+
+// One thread per (anchor, cell) of one head for one image: grid (ceil(A*gh*gw / block), images).
+// head: images x (A * (5 + classes)) x gh x gw f32 (contiguous). anchors: 2A floats (w, h).
+// Appends candidates to cand[image][capacity][CAND_LEN] through count[image]; count keeps
+// counting past capacity, so the host sees an overflow.
+extern "C" __global__ void lookout_yolo_decode(const float* head, const float* anchors, int num_anchors,
+                                               int classes, int grid_w, int grid_h, float cell_w,
+                                               float cell_h, float scale_x_y, float confidence_min,
+                                               const uint8_t* class_allowed, float* cand, int* count,
+                                               int capacity) {
+    const int image = blockIdx.y;
+    const int plane = grid_w * grid_h;
+    const int t = blockIdx.x * blockDim.x + threadIdx.x;
+    if (t >= num_anchors * plane) return;
+    const int a = t / plane, loc = t % plane;
+    const int entries = 5 + classes;
+    const float* base = head + ((long long)image * num_anchors * entries + (long long)a * entries) * plane;
+    const float objectness = sigmoidf_(base[4 * plane + loc]);
+    if (objectness <= confidence_min) return;
+    const int row = loc / grid_w, col = loc % grid_w;
+    const float s = scale_x_y;
+    bool have_box = false;
+    float x_min = 0.f, y_min = 0.f, x_max = 0.f, y_max = 0.f;
+    for (int cls = 0; cls < classes; ++cls) {
+        if (!class_allowed[cls]) continue;
+        const float score = objectness * sigmoidf_(base[(5 + cls) * plane + loc]);
+        if (score <= confidence_min) continue;
+        if (!have_box) {
+            const float sx = sigmoidf_(base[loc]) * s - 0.5f * (s - 1.0f);
+            const float sy = sigmoidf_(base[plane + loc]) * s - 0.5f * (s - 1.0f);
+            const float cx = ((float)col + sx) * cell_w;
+            const float cy = ((float)row + sy) * cell_h;
+            const float bw = expf(base[2 * plane + loc]) * anchors[2 * a];
+            const float bh = expf(base[3 * plane + loc]) * anchors[2 * a + 1];
+            x_min = cx - bw / 2.0f; y_min = cy - bh / 2.0f;
+            x_max = cx + bw / 2.0f; y_max = cy + bh / 2.0f;
+            have_box = true;
+        }
+        const int slot = atomicAdd(&count[image], 1);
+        if (slot < capacity) {
+            float* c = cand + ((long long)image * capacity + slot) * CAND_LEN;
+            c[0] = x_min; c[1] = y_min; c[2] = x_max; c[3] = y_max; c[4] = score; c[5] = (float)cls;
+        }
+    }
+}
+
+// detect::nms::candidate_order: score descending, then class, then corners.
+__device__ __forceinline__ bool before(const float* a, const float* b) {
+    if (a[4] != b[4]) return a[4] > b[4];
+    if (a[5] != b[5]) return a[5] < b[5];
+    for (int i = 0; i < 4; ++i) {
+        if (a[i] != b[i]) return a[i] < b[i];
+    }
+    return false;
+}
+
+__device__ __forceinline__ bool same(const float* a, const float* b) {
+    for (int i = 0; i < CAND_LEN; ++i) {
+        if (a[i] != b[i]) return false;
+    }
+    return true;
+}
+
+__device__ __forceinline__ float area(const float* b) {
+    float w = b[2] - b[0], h = b[3] - b[1];
+    return (w > 0.f ? w : 0.f) * (h > 0.f ? h : 0.f);
+}
+
+// BBox::iou with `a` the kept box.
+__device__ __forceinline__ float iou(const float* a, const float* b) {
+    float w = fminf(a[2], b[2]) - fmaxf(a[0], b[0]);
+    float h = fminf(a[3], b[3]) - fmaxf(a[1], b[1]);
+    w = w > 0.f ? w : 0.f;
+    h = h > 0.f ? h : 0.f;
+    const float inter = w * h;
+    const float uni = area(a) + area(b) - inter;
+    return uni <= 0.f ? 0.f : inter / uni;
+}
+
+#define NMS_MAX 8192
+
+// One block per image. Sorts the image's candidates by candidate_order (each thread ranks its
+// candidates against all others: deterministic whatever order the atomics appended them in),
+// keeps the first top_k, runs greedy class-aware NMS, and writes
+// out[image] = [kept count, kept rows...] with at most max_out rows; a count of -1 marks an
+// overflow of the candidate buffer (the host then decodes that image on the CPU).
+extern "C" __global__ void lookout_sort_nms(const float* cand, const int* count, int capacity,
+                                            float* sorted, int top_k, float iou_max, int max_out,
+                                            float* out) {
+    __shared__ unsigned char removed[NMS_MAX];
+    const int image = blockIdx.x;
+    const int total = count[image];
+    float* o = out + (long long)image * (1 + (long long)max_out * CAND_LEN);
+    if (total > capacity || capacity > NMS_MAX) {
+        if (threadIdx.x == 0) o[0] = -1.0f;
+        return;
+    }
+    const float* c = cand + (long long)image * capacity * CAND_LEN;
+    float* srt = sorted + (long long)image * capacity * CAND_LEN;
+    for (int i = threadIdx.x; i < total; i += blockDim.x) {
+        const float* ci = c + (long long)i * CAND_LEN;
+        int rank = 0;
+        for (int j = 0; j < total; ++j) {
+            const float* cj = c + (long long)j * CAND_LEN;
+            if (before(cj, ci) || (j < i && same(cj, ci))) rank += 1;
+        }
+        for (int e = 0; e < CAND_LEN; ++e) srt[(long long)rank * CAND_LEN + e] = ci[e];
+    }
+    const int m = total < top_k ? total : top_k;
+    for (int i = threadIdx.x; i < m; i += blockDim.x) removed[i] = 0;
+    __syncthreads();
+    for (int i = 0; i < m; ++i) {
+        if (!removed[i]) {
+            const float* k = srt + (long long)i * CAND_LEN;
+            for (int j = i + 1 + threadIdx.x; j < m; j += blockDim.x) {
+                const float* cj = srt + (long long)j * CAND_LEN;
+                if (!removed[j] && cj[5] == k[5] && iou(k, cj) > iou_max) removed[j] = 1;
+            }
+        }
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) {
+        int kept = 0;
+        for (int i = 0; i < m && kept < max_out; ++i) {
+            if (removed[i]) continue;
+            for (int e = 0; e < CAND_LEN; ++e) o[1 + kept * CAND_LEN + e] = srt[(long long)i * CAND_LEN + e];
+            kept += 1;
+        }
+        o[0] = (float)kept;
+    }
+}

@@ -1,0 +1,23 @@
+//! The whole frame on an NVIDIA GPU: lookout's own CUDA kernels beside candle's CUDA backend.
+//!
+//! * [`layout`] (every build): the kernels' data layout on the host side, the validation of raw
+//!   camera images and the upload plan of a batch; tested without a GPU.
+//! * `device` (feature `cuda`): the kernels of `kernels.cu`, compiled by `build.rs` with nvcc
+//!   into a fatbin for `LOOKOUT_CUDA_ARCHS` (default sm_80 and sm_90), loaded on candle's CUDA
+//!   device and launched on its stream: fused preprocessing (colour conversion + letterbox +
+//!   normalisation into the NCHW input, batched over cameras), YOLO decoding with the
+//!   confidence threshold, and sort + top-k + class-aware NMS, so that only the final boxes
+//!   come back to the host. [`crate::detect::Detector`] uses them whenever its device is CUDA.
+//!
+//! Each kernel has a CPU reference, the code the CPU path runs (`image_codec::decode_raw`,
+//! `Letterbox::apply_into`, `decode_head`, `nms_limited`), and a parity test in
+//! `tests/cuda_parity.rs` (run by `scripts/gpu-check.sh` on a machine with a GPU).
+
+pub mod layout;
+
+#[cfg(feature = "cuda")]
+pub mod device;
+
+#[cfg(feature = "cuda")]
+pub use device::{DecodeLimits, GpuKernels};
+pub use layout::RawImageRef;

@@ -1,0 +1,375 @@
+//! lookout's CUDA kernels (src/cuda/kernels.cu) run on the CPU by an emulation harness
+//! (tests/cuda_emu/harness.cpp, built here with the system C++ compiler), compared with the
+//! CPU code they mirror. This runs on every machine, GPU or not: it checks the kernels'
+//! indexing, colour conversion, letterbox arithmetic, decoding, sort order, top-k and NMS
+//! against `decode_raw` + `Letterbox::apply_into`, `decode_head` and `nms_limited`, bit for bit
+//! (same operations, no FMA contraction, the same libm `expf`). What only a GPU shows (races,
+//! launch limits, the device's `expf`) is tests/cuda_parity.rs's job on a GPU.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use lookout::cuda::layout::{output_stride, plan_batch, read_output_block, RawImageRef, CAND_LEN};
+use lookout::detect::{decode_head, nms_limited, Candidate, HeadGeometry};
+use lookout::image_codec::decode_raw;
+use lookout::preprocess::Letterbox;
+
+/// SplitMix64: seeded test data without a dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn bytes(&mut self, n: usize) -> Vec<u8> {
+        (0..n).map(|_| self.next_u64() as u8).collect()
+    }
+    /// Uniform in `[lo, hi)`.
+    fn uniform(&mut self, lo: f32, hi: f32) -> f32 {
+        lo + (hi - lo) * ((self.next_u64() >> 40) as f32 / (1u64 << 24) as f32)
+    }
+}
+
+fn work_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("lookout-cuda-emu-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    })
+}
+
+/// Builds the harness once per test process.
+fn harness() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let bin = work_dir().join("harness");
+        let cxx = std::env::var("CXX").unwrap_or_else(|_| "c++".into());
+        let out = Command::new(&cxx)
+            .args(["-std=c++17", "-O2", "-ffp-contract=off", "-o"])
+            .arg(&bin)
+            .arg(root.join("tests/cuda_emu/harness.cpp"))
+            .output()
+            .unwrap_or_else(|e| {
+                panic!("cannot run the C++ compiler `{cxx}` ({e}): run scripts/setup.sh (installs g++)")
+            });
+        assert!(
+            out.status.success(),
+            "building the kernel emulation harness failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        bin
+    })
+}
+
+fn write<T: Copy>(name: &str, values: &[T]) -> PathBuf {
+    let path = work_dir().join(name);
+    // SAFETY: plain-old-data slices (u8, i32, i64, f32) viewed as bytes.
+    let bytes = unsafe {
+        std::slice::from_raw_parts(values.as_ptr().cast::<u8>(), std::mem::size_of_val(values))
+    };
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+fn read_f32(path: &Path) -> Vec<f32> {
+    std::fs::read(path)
+        .unwrap()
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
+}
+
+fn read_i32(path: &Path) -> Vec<i32> {
+    std::fs::read(path)
+        .unwrap()
+        .chunks_exact(4)
+        .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
+}
+
+fn run(args: &[&dyn AsRef<std::ffi::OsStr>]) {
+    let mut cmd = Command::new(harness());
+    for a in args {
+        cmd.arg(a);
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "harness {:?} failed: {}",
+        cmd,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+struct Camera {
+    encoding: &'static str,
+    width: u32,
+    height: u32,
+    step: u32,
+    big_endian: bool,
+    data: Vec<u8>,
+}
+
+fn camera(rng: &mut Rng, encoding: &'static str, width: u32, height: u32, pad: u32) -> Camera {
+    let bpp = match encoding {
+        "rgb8" | "bgr8" => 3,
+        "rgba8" | "bgra8" => 4,
+        "mono16" | "uyvy" | "yuv422" | "yuyv" | "yuv422_yuy2" => 2,
+        _ => 1,
+    };
+    let step = width * bpp + pad;
+    Camera {
+        encoding,
+        width,
+        height,
+        step,
+        big_endian: encoding == "mono16" && width % 2 == 1,
+        data: rng.bytes((step * height) as usize),
+    }
+}
+
+#[test]
+fn preprocess_kernel_equals_decode_raw_then_letterbox_bit_for_bit() {
+    let mut rng = Rng(7);
+    let cams = vec![
+        camera(&mut rng, "rgb8", 37, 23, 0),
+        camera(&mut rng, "bgr8", 40, 61, 5),
+        camera(&mut rng, "rgba8", 33, 33, 3),
+        camera(&mut rng, "bgra8", 64, 20, 0),
+        camera(&mut rng, "mono8", 1, 9, 2),
+        camera(&mut rng, "mono16", 15, 4, 1),
+        camera(&mut rng, "mono16", 16, 4, 0),
+        camera(&mut rng, "uyvy", 38, 17, 4),
+        camera(&mut rng, "yuyv", 12, 30, 0),
+        camera(&mut rng, "bayer_rggb8", 21, 13, 3),
+        camera(&mut rng, "bayer_bggr8", 2, 2, 0),
+        camera(&mut rng, "bayer_gbrg8", 30, 1, 0),
+        camera(&mut rng, "bayer_grbg8", 45, 29, 7),
+        camera(&mut rng, "rgb8", 7, 1, 0),
+    ];
+    let raws: Vec<RawImageRef<'_>> = cams
+        .iter()
+        .map(|c| RawImageRef {
+            encoding: c.encoding,
+            width: c.width,
+            height: c.height,
+            step: c.step,
+            is_bigendian: c.big_endian,
+            data: &c.data,
+        })
+        .collect();
+    for size in [32u32, 64] {
+        let letterbox = Letterbox::new(size);
+        let (params, total) = plan_batch(&raws, letterbox).unwrap();
+        let mut bytes = vec![0u8; total];
+        for (raw, p) in raws.iter().zip(&params) {
+            let at = p.row[0] as usize;
+            bytes[at..at + raw.data.len()].copy_from_slice(raw.data);
+        }
+        let rows: Vec<i64> = params.iter().flat_map(|p| p.row).collect();
+        let b = write("pre_bytes.bin", &bytes);
+        let p = write("pre_params.bin", &rows);
+        let out = work_dir().join("pre_out.bin");
+        let n = raws.len().to_string();
+        let s = size.to_string();
+        run(&[&"preprocess", &b, &p, &n, &s, &out]);
+        let got = read_f32(&out);
+        let plane = 3 * (size * size) as usize;
+        assert_eq!(got.len(), raws.len() * plane);
+        for (i, (raw, p)) in raws.iter().zip(&params).enumerate() {
+            let rgb = decode_raw(
+                raw.encoding,
+                raw.width,
+                raw.height,
+                raw.step,
+                raw.is_bigendian,
+                raw.data,
+            )
+            .unwrap();
+            let mut want = Vec::new();
+            let transform = letterbox.apply_into(&rgb, &mut want).unwrap();
+            assert_eq!(transform, p.image_from_model, "camera {i} transform");
+            let mine = &got[i * plane..(i + 1) * plane];
+            let diff = mine
+                .iter()
+                .zip(&want)
+                .position(|(a, b)| a.to_bits() != b.to_bits());
+            assert_eq!(
+                diff,
+                None,
+                "camera {i} ({} {}x{}) at size {size}: first difference at {:?}: kernel {:?}, cpu {:?}",
+                raw.encoding,
+                raw.width,
+                raw.height,
+                diff,
+                diff.map(|d| mine[d]),
+                diff.map(|d| want[d])
+            );
+        }
+    }
+}
+
+/// A head with clustered, overlapping boxes so that NMS has work, for `images` images.
+fn head(rng: &mut Rng, g: &HeadGeometry, images: usize) -> Vec<f32> {
+    let entries = 5 + g.classes;
+    let plane = g.grid_w * g.grid_h;
+    let per_image = g.anchors.len() * entries * plane;
+    let mut data = vec![0f32; images * per_image];
+    for image in 0..images {
+        for a in 0..g.anchors.len() {
+            for loc in 0..plane {
+                let at = |e: usize| image * per_image + (a * entries + e) * plane + loc;
+                data[at(0)] = rng.uniform(-2.0, 2.0);
+                data[at(1)] = rng.uniform(-2.0, 2.0);
+                data[at(2)] = rng.uniform(-0.5, 1.5);
+                data[at(3)] = rng.uniform(-0.5, 1.5);
+                // most cells confident: many candidates, many overlaps
+                data[at(4)] = rng.uniform(-3.0, 6.0);
+                for c in 0..g.classes {
+                    data[at(5 + c)] = rng.uniform(-4.0, 4.0);
+                }
+            }
+        }
+    }
+    data
+}
+
+#[test]
+fn decode_and_nms_kernels_equal_decode_head_and_nms_limited() {
+    let mut rng = Rng(11);
+    let images = 3;
+    let heads = [
+        HeadGeometry {
+            grid_w: 7,
+            grid_h: 5,
+            anchors: vec![(30.0, 40.0), (60.0, 45.0), (90.0, 120.0)],
+            classes: 6,
+            scale_x_y: 1.05,
+            input_w_px: 224,
+            input_h_px: 160,
+        },
+        HeadGeometry {
+            grid_w: 14,
+            grid_h: 10,
+            anchors: vec![(10.0, 14.0), (23.0, 27.0), (37.0, 58.0)],
+            classes: 6,
+            scale_x_y: 1.05,
+            input_w_px: 224,
+            input_h_px: 160,
+        },
+    ];
+    let data: Vec<Vec<f32>> = heads.iter().map(|g| head(&mut rng, g, images)).collect();
+    let allowed = [1u8, 0, 1, 1, 0, 1];
+    let confidence_min = 0.3f32;
+    let capacity = 4096usize;
+
+    // CPU reference per image: all heads, class filter, then NMS with the limits.
+    let cpu = |image: usize, top_k: usize, max_out: usize, iou_max: f32| -> Vec<Candidate> {
+        let mut c = Vec::new();
+        for (g, d) in heads.iter().zip(&data) {
+            let per = d.len() / images;
+            decode_head(
+                &d[image * per..(image + 1) * per],
+                g,
+                confidence_min,
+                &mut c,
+            )
+            .unwrap();
+        }
+        c.retain(|c| allowed[c.class_index] == 1);
+        nms_limited(c, iou_max, top_k, max_out)
+    };
+
+    // The kernels: decode every head into one candidate buffer, then sort + NMS.
+    let mut cand = vec![0f32; images * capacity * CAND_LEN];
+    let mut count = vec![0i32; images];
+    for (h, (g, d)) in heads.iter().zip(&data).enumerate() {
+        let anchors: Vec<f32> = g.anchors.iter().flat_map(|&(w, h)| [w, h]).collect();
+        let c = write("dec_cand.bin", &cand);
+        let n = write("dec_count.bin", &count);
+        run(&[
+            &"decode",
+            &write(&format!("dec_head{h}.bin"), d),
+            &write("dec_anchors.bin", &anchors),
+            &g.anchors.len().to_string(),
+            &g.classes.to_string(),
+            &g.grid_w.to_string(),
+            &g.grid_h.to_string(),
+            &(g.input_w_px as f32 / g.grid_w as f32).to_string(),
+            &(g.input_h_px as f32 / g.grid_h as f32).to_string(),
+            &g.scale_x_y.to_string(),
+            &confidence_min.to_string(),
+            &write("dec_allowed.bin", &allowed),
+            &images.to_string(),
+            &capacity.to_string(),
+            &c,
+            &n,
+        ]);
+        cand = read_f32(&c);
+        count = read_i32(&n);
+    }
+    for (image, &n) in count.iter().enumerate() {
+        let all = cpu(image, usize::MAX, usize::MAX, 1.0);
+        assert_eq!(n as usize, all.len(), "image {image}: candidates decoded");
+        assert!(all.len() > 40, "test data should give many candidates");
+    }
+
+    for (top_k, max_out, iou_max) in [(4096, 4096, 0.45f32), (25, 300, 0.45), (4096, 5, 0.3)] {
+        let out = work_dir().join("nms_out.bin");
+        run(&[
+            &"sort_nms",
+            &write("nms_cand.bin", &cand),
+            &write("nms_count.bin", &count),
+            &images.to_string(),
+            &capacity.to_string(),
+            &top_k.to_string(),
+            &iou_max.to_string(),
+            &max_out.to_string(),
+            &out,
+        ]);
+        let got = read_f32(&out);
+        let stride = output_stride(max_out);
+        assert_eq!(got.len(), images * stride);
+        for image in 0..images {
+            let kernel = read_output_block(&got[image * stride..(image + 1) * stride]).unwrap();
+            let want = cpu(image, top_k, max_out, iou_max);
+            assert!(!want.is_empty());
+            assert_eq!(
+                kernel, want,
+                "image {image}, top_k {top_k}, max_out {max_out}, iou_max {iou_max}"
+            );
+        }
+    }
+
+    // More candidates than the buffer holds: flagged, not silently truncated.
+    let small = 16usize;
+    let mut few = vec![0f32; images * small * CAND_LEN];
+    for i in 0..images {
+        few[i * small * CAND_LEN..(i + 1) * small * CAND_LEN].copy_from_slice(
+            &cand[i * capacity * CAND_LEN..i * capacity * CAND_LEN + small * CAND_LEN],
+        );
+    }
+    let out = work_dir().join("nms_overflow.bin");
+    run(&[
+        &"sort_nms",
+        &write("nms_few.bin", &few),
+        &write("nms_count.bin", &count),
+        &images.to_string(),
+        &small.to_string(),
+        &"100",
+        &"0.45",
+        &"10",
+        &out,
+    ]);
+    let got = read_f32(&out);
+    for image in 0..images {
+        assert!(read_output_block(&got[image * output_stride(10)..]).is_none());
+    }
+}
