@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
@@ -47,6 +48,40 @@ enum Command {
     /// Detector forward time against OpenCV DNN (same model, input, image, threads, one run),
     /// and end-to-end replay throughput on a recording.
     Bench(BenchArgs),
+    /// Camera bytes to boxes on the host, per stage (upload, preprocess, forward, decode+NMS,
+    /// download) and end to end, at several batch sizes, on `--device` (the GPU benchmark).
+    BenchStages(BenchStagesArgs),
+}
+
+#[derive(Args)]
+struct BenchStagesArgs {
+    /// Device: cpu or cuda:N (CUDA needs a `--features cuda` build).
+    #[arg(long, default_value = "cpu")]
+    device: String,
+    /// Model: yolov4-tiny or yolov3-tiny.
+    #[arg(long, default_value = "yolov4-tiny")]
+    model: String,
+    /// Network precision: f32, or f16 (CUDA only).
+    #[arg(long, default_value = "f32")]
+    precision: String,
+    /// Network input size in pixels.
+    #[arg(long, default_value_t = 416)]
+    input_size: u32,
+    /// Batch sizes (comma-separated), each a batch of copies of the camera frame.
+    #[arg(long, value_delimiter = ',', default_value = "1,8")]
+    batch: Vec<usize>,
+    /// Camera frame size, WIDTHxHEIGHT; the frame is data/darknet/person.jpg resized, as bgr8.
+    #[arg(long, default_value = "1920x1080")]
+    frame: String,
+    /// Untimed warm-up runs per batch size.
+    #[arg(long, default_value_t = 20)]
+    warmup: usize,
+    /// Timed runs per batch size (each of staged and end-to-end).
+    #[arg(long, default_value_t = 200)]
+    runs: usize,
+    /// Write the results as JSON here.
+    #[arg(long)]
+    json: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -290,6 +325,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench(args) => bench(args),
+        Command::BenchStages(args) => bench_stages(args),
         Command::Eval(args) => eval(args),
         Command::Assets => {
             for line in lookout::assets::MANIFEST.lines() {
@@ -420,6 +456,85 @@ fn track(args: TrackArgs) -> anyhow::Result<ExitCode> {
         s.output.display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+fn bench_stages(args: BenchStagesArgs) -> anyhow::Result<ExitCode> {
+    let (width, height) = args
+        .frame
+        .split_once('x')
+        .and_then(|(w, h)| Some((w.parse::<u32>().ok()?, h.parse::<u32>().ok()?)))
+        .filter(|&(w, h)| w > 0 && h > 0)
+        .ok_or_else(|| anyhow::anyhow!("--frame {}: expected WIDTHxHEIGHT", args.frame))?;
+    let config = ConfigArgs {
+        config: None,
+        overrides: vec![
+            format!("device={}", args.device),
+            format!("detector.model={}", args.model),
+            format!("detector.precision={}", args.precision),
+            format!("detector.input_size_px={}", args.input_size),
+        ],
+    }
+    .load(Vec::new())?;
+    let device = lookout::pipeline::select_device(&config.device)?;
+    let started = Instant::now();
+    let detector = lookout::detect::Detector::load(&config.detector, &device)?;
+    let image_path = lookout::assets::verified_path("data/darknet/person.jpg")?;
+    let bytes = std::fs::read(&image_path)
+        .with_context(|| format!("cannot read {}", image_path.display()))?;
+    let image = lookout::image_codec::decode_compressed("", &bytes)
+        .with_context(|| format!("cannot decode {}", image_path.display()))?;
+    let frame = lookout::cuda::bench::RawFrame::bgr8_from(&image, width, height)?;
+    let options = lookout::cuda::bench::StageBenchOptions {
+        batches: args.batch.clone(),
+        warmup: args.warmup,
+        runs: args.runs,
+        frame,
+    };
+    println!(
+        "{} on {} ({:?}), input {} px, {}x{} bgr8 frames, {} warm-up + {} timed runs per batch; \
+         model loaded in {:.0} ms",
+        args.model,
+        config.device,
+        config.detector.precision,
+        args.input_size,
+        width,
+        height,
+        args.warmup,
+        args.runs,
+        started.elapsed().as_secs_f64() * 1e3
+    );
+    println!("{}", lookout::cuda::bench::TABLE_HEADER);
+    let results = lookout::cuda::bench::run(&detector, &options)?;
+    for r in &results {
+        println!("{r}");
+    }
+    if let Some(path) = args.json {
+        let json = serde_json::json!({
+            "device": config.device,
+            "model": args.model,
+            "precision": config.detector.precision,
+            "input_size_px": args.input_size,
+            "frame": {"width": width, "height": height, "encoding": "bgr8"},
+            "cuda_architectures": cuda_architectures(),
+            "results": results,
+        });
+        std::fs::write(&path, serde_json::to_string_pretty(&json)?)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        println!("results: {}", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The compute capabilities this build's kernels were compiled for (empty without CUDA).
+fn cuda_architectures() -> &'static str {
+    #[cfg(feature = "cuda")]
+    {
+        lookout::cuda::device::ARCHITECTURES
+    }
+    #[cfg(not(feature = "cuda"))]
+    {
+        ""
+    }
 }
 
 fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {

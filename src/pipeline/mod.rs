@@ -130,8 +130,18 @@ pub fn select_device(device: &str) -> Result<candle_core::Device> {
             err("this build has no CUDA support: rebuild with `--features cuda`".into()).into(),
         );
     }
-    candle_core::Device::new_cuda(ordinal)
-        .map_err(|e| err(format!("cannot open the GPU: {e}")).into())
+    candle_core::Device::new_cuda(ordinal).map_err(|e| {
+        // The driver's reason is the message; candle's backtrace (RUST_BACKTRACE) is noise here.
+        let e = match e {
+            candle_core::Error::WithBacktrace { inner, .. } => *inner,
+            e => e,
+        };
+        err(format!(
+            "cannot open the GPU: {e} (is an NVIDIA driver installed and a GPU visible? \
+             `device: cpu` runs without one)"
+        ))
+        .into()
+    })
 }
 
 /// Output topic names for one camera stream.

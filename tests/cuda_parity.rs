@@ -1,0 +1,329 @@
+//! The GPU path against the CPU path, on a CUDA device (`cargo test --features cuda --test
+//! cuda_parity -- --include-ignored`, which scripts/gpu-check.sh runs).
+//!
+//! The tests that need a GPU are `#[ignore]`d, so that on a machine without one `cargo test`
+//! reports them as ignored (not run), never as passed; run with `--include-ignored` on a
+//! machine without a GPU, they fail with the driver's reason. The one test that runs
+//! everywhere checks that asking for a GPU that is not there is a clear error.
+#![cfg(feature = "cuda")]
+
+use candle_core::{DType, Device, Tensor};
+use lookout::cuda::layout::{plan_batch, RawImageRef};
+use lookout::cuda::{DecodeLimits, GpuKernels};
+use lookout::detect::{
+    decode_heads, heads_to_host, nms_limited, Detector, DetectorConfig, ModelKind, Precision,
+};
+use lookout::image_codec::decode_raw;
+use lookout::preprocess::Letterbox;
+use lookout::types::Detection;
+
+fn gpu() -> Device {
+    lookout::pipeline::select_device("cuda:0")
+        .unwrap_or_else(|e| panic!("no usable CUDA device for a GPU test: {e}"))
+}
+
+#[test]
+fn asking_for_a_missing_gpu_is_a_clear_error() {
+    match lookout::pipeline::select_device("cuda:0") {
+        // A machine with a GPU: the device works (the ignored tests below are the real check).
+        Ok(device) => assert!(device.is_cuda()),
+        Err(e) => {
+            let message = e.to_string();
+            assert!(message.contains("cuda:0"), "{message}");
+            assert!(message.contains("cannot open the GPU"), "{message}");
+            // one line with the driver's reason, no backtrace
+            assert!(!message.contains("\n  0:"), "{message}");
+        }
+    }
+    // Not CUDA at all: named as such.
+    let e = lookout::pipeline::select_device("cuda:x").unwrap_err();
+    assert!(e.to_string().contains("cuda:x"), "{e}");
+}
+
+#[test]
+fn the_fatbin_is_embedded() {
+    let fatbin = lookout::cuda::device::fatbin();
+    assert!(fatbin.len() > 1024, "fatbin of {} bytes", fatbin.len());
+    assert_eq!(&fatbin[..4], &0xBA55_ED50u32.to_le_bytes(), "fatbin magic");
+    assert!(!lookout::cuda::device::ARCHITECTURES.is_empty());
+}
+
+struct Img {
+    encoding: &'static str,
+    width: u32,
+    height: u32,
+    step: u32,
+    data: Vec<u8>,
+}
+
+fn images() -> Vec<Img> {
+    let mut state = 99u64;
+    let mut byte = move || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (state >> 56) as u8
+    };
+    let mut img = |encoding: &'static str, width: u32, height: u32, bpp: u32, pad: u32| {
+        let step = width * bpp + pad;
+        Img {
+            encoding,
+            width,
+            height,
+            step,
+            data: (0..step * height).map(|_| byte()).collect(),
+        }
+    };
+    vec![
+        img("bgr8", 1920, 1080, 3, 0),
+        img("rgb8", 641, 479, 3, 5),
+        img("rgba8", 320, 240, 4, 0),
+        img("bgra8", 99, 301, 4, 12),
+        img("mono8", 1280, 720, 1, 0),
+        img("uyvy", 640, 480, 2, 0),
+        img("yuyv", 322, 200, 2, 6),
+        img("bayer_rggb8", 1024, 768, 1, 0),
+        img("bayer_grbg8", 333, 211, 1, 3),
+    ]
+}
+
+fn raws(images: &[Img]) -> Vec<RawImageRef<'_>> {
+    images
+        .iter()
+        .map(|i| RawImageRef {
+            encoding: i.encoding,
+            width: i.width,
+            height: i.height,
+            step: i.step,
+            is_bigendian: false,
+            data: &i.data,
+        })
+        .collect()
+}
+
+#[test]
+#[ignore = "needs an NVIDIA GPU: scripts/gpu-check.sh runs it"]
+fn preprocess_kernel_matches_decode_raw_and_letterbox() {
+    let device = gpu();
+    let kernels = GpuKernels::load(&device).unwrap();
+    let imgs = images();
+    let raws = raws(&imgs);
+    let letterbox = Letterbox::new(416);
+    let (input, transforms) = kernels.preprocess(&raws, letterbox, None).unwrap();
+    assert_eq!(input.dims(), &[raws.len(), 3, 416, 416]);
+    let got: Vec<f32> = input
+        .to_device(&Device::Cpu)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap();
+    let (params, _) = plan_batch(&raws, letterbox).unwrap();
+    let plane = 3 * 416 * 416;
+    for (i, raw) in raws.iter().enumerate() {
+        let rgb = decode_raw(
+            raw.encoding,
+            raw.width,
+            raw.height,
+            raw.step,
+            false,
+            raw.data,
+        )
+        .unwrap();
+        let mut want = Vec::new();
+        let t = letterbox.apply_into(&rgb, &mut want).unwrap();
+        assert_eq!(t, transforms[i]);
+        assert_eq!(t, params[i].image_from_model);
+        let max_diff = got[i * plane..(i + 1) * plane]
+            .iter()
+            .zip(&want)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        // Same operations in the same order without FMA contraction: equal to float rounding.
+        assert!(
+            max_diff <= 1e-6,
+            "camera {i} ({}): max |diff| {max_diff}",
+            raw.encoding
+        );
+    }
+}
+
+fn detector(device: &Device, precision: Precision) -> Detector {
+    let config = DetectorConfig {
+        model: ModelKind::Yolov4Tiny,
+        precision,
+        ..DetectorConfig::default()
+    };
+    Detector::load(&config, device).unwrap()
+}
+
+fn frames() -> Vec<lookout::RgbImage> {
+    ["dog", "person", "horses"]
+        .iter()
+        .map(|name| {
+            let path = lookout::assets::verified_path(&format!("data/darknet/{name}.jpg"))
+                .unwrap_or_else(|e| panic!("{e} (run scripts/fetch-assets.sh)"));
+            lookout::image_codec::decode_compressed("", &std::fs::read(path).unwrap()).unwrap()
+        })
+        .collect()
+}
+
+/// Each detection of `a` has one of `b` with the same class and every corner within `tol_px`.
+fn assert_same_boxes(a: &[Detection], b: &[Detection], tol_px: f32, what: &str) {
+    assert_eq!(
+        a.len(),
+        b.len(),
+        "{what}: {} vs {} detections",
+        a.len(),
+        b.len()
+    );
+    for d in a {
+        let found = b.iter().any(|e| {
+            e.class_index == d.class_index
+                && (e.bbox.x_min - d.bbox.x_min).abs() <= tol_px
+                && (e.bbox.y_min - d.bbox.y_min).abs() <= tol_px
+                && (e.bbox.x_max - d.bbox.x_max).abs() <= tol_px
+                && (e.bbox.y_max - d.bbox.y_max).abs() <= tol_px
+        });
+        assert!(found, "{what}: no match within {tol_px} px for {d:?}");
+    }
+}
+
+#[test]
+#[ignore = "needs an NVIDIA GPU: scripts/gpu-check.sh runs it"]
+fn decode_and_nms_kernels_match_the_cpu_on_the_same_heads() {
+    let device = gpu();
+    let det = detector(&device, Precision::F32);
+    let kernels = GpuKernels::load(&device).unwrap();
+    let imgs = frames();
+    let raws: Vec<RawImageRef<'_>> = imgs.iter().map(RawImageRef::from_rgb).collect();
+    let (input, _) = kernels.preprocess(&raws, det.letterbox(), None).unwrap();
+    let heads = det.network().forward(&input).unwrap();
+    let allowed: Vec<bool> = (0..det.class_map().names().len())
+        .map(|c| det.class_map().label(c).is_some())
+        .collect();
+    let config = det.config();
+    for (top_k, max_out) in [(config.top_k, config.max_detections), (5, 3)] {
+        let limits = DecodeLimits {
+            confidence_min: config.confidence_min,
+            nms_iou_max: config.nms_iou_max,
+            top_k,
+            max_detections: max_out,
+        };
+        let gpu_kept = kernels
+            .decode_nms(&heads, raws.len(), &allowed, limits, None)
+            .unwrap();
+        let host = heads_to_host(&heads).unwrap();
+        for (i, kept) in gpu_kept.into_iter().enumerate() {
+            let kept = kept.expect("no overflow at the default threshold");
+            let mut cpu = decode_heads(&host, i, config.confidence_min).unwrap();
+            cpu.retain(|c| allowed[c.class_index]);
+            let cpu = nms_limited(cpu, config.nms_iou_max, top_k, max_out);
+            assert_eq!(kept.len(), cpu.len(), "image {i}, top_k {top_k}");
+            for (g, c) in kept.iter().zip(&cpu) {
+                assert_eq!(g.class_index, c.class_index, "image {i}");
+                assert!(
+                    (g.score - c.score).abs() < 1e-5,
+                    "image {i}: {g:?} vs {c:?}"
+                );
+                for (a, b) in [
+                    (g.bbox_model.x_min, c.bbox_model.x_min),
+                    (g.bbox_model.y_min, c.bbox_model.y_min),
+                    (g.bbox_model.x_max, c.bbox_model.x_max),
+                    (g.bbox_model.y_max, c.bbox_model.y_max),
+                ] {
+                    assert!((a - b).abs() < 0.01, "image {i}: {g:?} vs {c:?}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+#[ignore = "needs an NVIDIA GPU: scripts/gpu-check.sh runs it"]
+fn gpu_detector_matches_the_cpu_detector_within_half_a_pixel() {
+    let cpu = detector(&Device::Cpu, Precision::F32);
+    let gpu_det = detector(&gpu(), Precision::F32);
+    let imgs = frames();
+    let raws: Vec<RawImageRef<'_>> = imgs.iter().map(RawImageRef::from_rgb).collect();
+    let (batch, _) = gpu_det.detect_batch(&raws, false).unwrap();
+    let (staged, timings) = gpu_det.detect_batch(&raws, true).unwrap();
+    assert!(timings.forward > std::time::Duration::ZERO);
+    for (i, img) in imgs.iter().enumerate() {
+        let want = cpu.detect(img).unwrap();
+        assert!(!want.is_empty(), "image {i} has detections on the CPU");
+        assert_same_boxes(&batch[i], &want, 0.5, &format!("image {i}, batch"));
+        assert_same_boxes(&staged[i], &want, 0.5, &format!("image {i}, staged"));
+        // the single-image entry point takes the same path
+        let single = gpu_det.detect(img).unwrap();
+        assert_same_boxes(&single, &want, 0.5, &format!("image {i}, single"));
+    }
+}
+
+#[test]
+#[ignore = "needs an NVIDIA GPU: scripts/gpu-check.sh runs it"]
+fn f16_detector_finds_the_same_objects() {
+    let cpu = detector(&Device::Cpu, Precision::F32);
+    let half = detector(&gpu(), Precision::F16);
+    assert_eq!(half.network().dtype(), DType::F16);
+    for (i, img) in frames().iter().enumerate() {
+        let want = cpu.detect(img).unwrap();
+        let got = half.detect(img).unwrap();
+        // f16 moves scores near the threshold: compare the confident ones, by IoU.
+        for d in want.iter().filter(|d| d.score > 0.5) {
+            let best = got
+                .iter()
+                .filter(|g| g.class_index == d.class_index)
+                .map(|g| g.bbox.iou(&d.bbox))
+                .fold(0f32, f32::max);
+            assert!(best > 0.9, "image {i}: f16 lost {d:?} (best IoU {best})");
+        }
+    }
+}
+
+#[test]
+#[ignore = "needs an NVIDIA GPU: scripts/gpu-check.sh runs it"]
+fn bad_camera_bytes_are_an_error_naming_the_camera() {
+    let det = detector(&gpu(), Precision::F32);
+    let data = vec![0u8; 100];
+    let good = RawImageRef {
+        encoding: "mono8",
+        width: 10,
+        height: 10,
+        step: 10,
+        is_bigendian: false,
+        data: &data,
+    };
+    let bad = RawImageRef { height: 11, ..good };
+    let e = det.detect_batch(&[good, bad], false).unwrap_err();
+    assert!(e.to_string().contains("camera image 1"), "{e}");
+    // the detector still works afterwards
+    assert!(det.detect_batch(&[good], false).is_ok());
+}
+
+#[test]
+#[ignore = "needs an NVIDIA GPU: scripts/gpu-check.sh runs it"]
+fn the_forward_on_the_gpu_matches_the_cpu_kernels() {
+    let cpu = detector(&Device::Cpu, Precision::F32);
+    let device = gpu();
+    let gpu_det = detector(&device, Precision::F32);
+    let img = &frames()[0];
+    let (blob, _) = cpu.letterbox().apply(img).unwrap();
+    let input = Tensor::from_vec(blob, (1, 3, 416, 416), &Device::Cpu).unwrap();
+    let want = cpu.network().forward(&input).unwrap();
+    let got = gpu_det
+        .network()
+        .forward(&input.to_device(&device).unwrap())
+        .unwrap();
+    for (w, g) in want.iter().zip(&got) {
+        let diff = (w.output.clone() - g.output.to_device(&Device::Cpu).unwrap())
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        assert!(diff < 1e-2, "head max |diff| {diff}");
+    }
+}
