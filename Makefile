@@ -13,7 +13,7 @@ LOOKOUT := $(CARGO_TARGET_DIR)/release/lookout
 DEMO_IN := recordings/pets09-s2l1.mcap
 DEMO_OUT := out/pets09-s2l1.detections.mcap
 
-.PHONY: demo test setup setup-ros build lint test-rust test-ros record-demo clean-out
+.PHONY: demo test setup setup-ros build lint test-rust test-ros check-cuda gpu-check record-demo clean-out
 
 DEMO_FRAMES := out/pets09-s2l1.frames
 DEMO_SUMMARY := out/pets09-s2l1.summary.json
@@ -32,7 +32,7 @@ demo: setup build $(DEMO_IN)
 	@echo "results (open in Foxglove, see README): $(DEMO_OUT)"
 	@echo "annotated frames: $(DEMO_FRAMES)/"
 
-test: setup setup-ros lint test-rust test-ros
+test: setup setup-ros lint test-rust test-ros check-cuda
 
 setup:
 	scripts/setup.sh
@@ -65,6 +65,14 @@ test-rust:
 
 test-ros:
 	scripts/test-ros.sh
+
+# --features cuda builds, lints and fails clearly without a GPU (nvcc from PyPI; no GPU needed).
+check-cuda:
+	scripts/check-cuda.sh
+
+# On a machine with an NVIDIA GPU: GPU parity tests and the GPU benchmark (out/gpu-check/).
+gpu-check:
+	scripts/gpu-check.sh
 
 clean-out:
 	rm -rf out $(DEMO_IN)

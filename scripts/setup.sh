@@ -13,6 +13,8 @@ py=${PYTHON:-python3}
 
 need_debs=()
 command -v unzip >/dev/null || need_debs+=(unzip)
+# the CPU emulation of the CUDA kernels (tests/cuda_kernels_emulated.rs) is built with g++
+command -v c++ >/dev/null || need_debs+=(g++)
 "$py" -c 'import venv, ensurepip' 2>/dev/null || need_debs+=(python3-venv)
 if [ ${#need_debs[@]} -gt 0 ]; then
   apt-get update -qq && apt-get install -y -qq "${need_debs[@]}" >/dev/null
