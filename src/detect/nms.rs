@@ -81,6 +81,22 @@ mod tests {
     }
 
     #[test]
+    fn limits_cut_candidates_before_and_detections_after_nms() {
+        let cands = vec![
+            cand(0.0, 0.0, 10.0, 10.0, 0, 0.9),
+            cand(1.0, 0.0, 10.0, 10.0, 0, 0.8), // suppressed by the first
+            cand(50.0, 0.0, 10.0, 10.0, 0, 0.7),
+            cand(100.0, 0.0, 10.0, 10.0, 1, 0.6),
+        ];
+        let scores = |v: Vec<Candidate>| v.iter().map(|c| c.score).collect::<Vec<_>>();
+        assert_eq!(scores(nms(cands.clone(), 0.45)), vec![0.9, 0.7, 0.6]);
+        // top_k 2: only the two best enter NMS, and one of them is suppressed
+        assert_eq!(scores(nms_limited(cands.clone(), 0.45, 2, 10)), vec![0.9]);
+        // max_out 2: the two best survivors
+        assert_eq!(scores(nms_limited(cands, 0.45, 10, 2)), vec![0.9, 0.7]);
+    }
+
+    #[test]
     fn iou_equal_to_threshold_is_kept() {
         // nested boxes: IoU exactly 50 / 100
         let a = cand(0.0, 0.0, 10.0, 10.0, 0, 0.9);

@@ -52,6 +52,13 @@ pub enum PipelineError {
     VideoNeedsOneStream { streams: usize },
     #[error("render: {0}")]
     Render(#[from] crate::viz::render::RenderError),
+    /// A frame the engine failed on (detector, GPU stage or tracker), named by topic and index.
+    #[error("{topic} message {index}: {source}")]
+    Frame {
+        topic: String,
+        index: u64,
+        source: Box<crate::Error>,
+    },
 }
 
 /// What the engine made of one frame.
@@ -457,7 +464,12 @@ fn run_replay(
             for item in dec_rx {
                 let out = match item {
                     Item::Frame(f) => {
-                        let output = engine.process(&f.frame)?;
+                        let output =
+                            engine.process(&f.frame).map_err(|e| PipelineError::Frame {
+                                topic: f.frame.stream.clone(),
+                                index: f.frame.index,
+                                source: Box::new(e),
+                            })?;
                         Item::Frame((f, output))
                     }
                     Item::Skipped => Item::Skipped,
