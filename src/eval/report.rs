@@ -191,8 +191,8 @@ pub fn latency_histogram_svg(stage: &str, samples_ms: &[f64]) -> Plot {
     Ok(svg)
 }
 
-fn section(html: &mut String, title: &str, plot: Plot) {
-    let _ = write!(html, "<section><h2>{}</h2>", esc(title));
+fn section(html: &mut String, id: &str, title: &str, plot: Plot) {
+    let _ = write!(html, "<section id=\"{id}\"><h2>{}</h2>", esc(title));
     match plot {
         Ok(svg) => {
             let _ = write!(html, "<div class=\"plot\">{svg}</div>");
@@ -231,7 +231,7 @@ fn base64(bytes: &[u8]) -> String {
 
 /// The latency plots: histograms from per-frame samples, else a quantile table, else why not.
 fn latency_section(html: &mut String, summary: Option<&serde_json::Value>) {
-    html.push_str("<section><h2>Per-stage latency</h2>");
+    html.push_str("<section id=\"latency\"><h2>Per-stage latency</h2>");
     let Some(summary) = summary else {
         html.push_str("<p class=\"missing\">Not shown: no replay summary given (pass <code>--summary-json</code> written by <code>lookout replay --summary-json</code>); the MCAP output holds no timings.</p></section>\n");
         return;
@@ -239,8 +239,20 @@ fn latency_section(html: &mut String, summary: Option<&serde_json::Value>) {
     let samples = summary["stage_samples_ms"].as_object();
     match samples {
         Some(stages) if !stages.is_empty() => {
+            // Pipeline order (the quantile list keeps it; the samples map is sorted by name).
+            let mut order: Vec<&str> = summary["stages"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|s| s[0].as_str()).collect())
+                .unwrap_or_default();
+            order.retain(|s| stages.contains_key(*s));
+            for name in stages.keys() {
+                if !order.contains(&name.as_str()) {
+                    order.push(name);
+                }
+            }
             html.push_str("<div class=\"grid\">");
-            for (stage, values) in stages {
+            for stage in order {
+                let values = &stages[stage];
                 let v: Vec<f64> = values
                     .as_array()
                     .map(|a| a.iter().filter_map(serde_json::Value::as_f64).collect())
@@ -284,6 +296,40 @@ fn latency_section(html: &mut String, summary: Option<&serde_json::Value>) {
     html.push_str("</section>\n");
 }
 
+/// Detections and distinct tracks per class, and tracks per frame: what the replay did,
+/// with or without ground truth.
+fn counts_section(html: &mut String, ev: &Evaluation) {
+    html.push_str("<section id=\"counts\"><h2>Counts</h2><table><tr><th>class</th><th>detections</th><th>distinct tracks</th></tr>");
+    let classes: std::collections::BTreeSet<&String> = ev
+        .detections_by_class
+        .keys()
+        .chain(ev.tracks_by_class.keys())
+        .collect();
+    for c in classes {
+        let n = |m: &std::collections::BTreeMap<String, u64>| m.get(c).copied().unwrap_or(0);
+        let _ = write!(
+            html,
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(c),
+            n(&ev.detections_by_class),
+            n(&ev.tracks_by_class)
+        );
+    }
+    html.push_str("</table>");
+    if !ev.tracks_per_frame.is_empty() {
+        let total: u64 = ev.tracks_per_frame.iter().map(|&v| u64::from(v)).sum();
+        let max = ev.tracks_per_frame.iter().copied().max().unwrap_or(0);
+        let _ = write!(
+            html,
+            "<p>{} tracks per frame: mean {:.1}, max {max}, over {} frames.</p>",
+            esc(&ev.class),
+            total as f64 / ev.tracks_per_frame.len() as f64,
+            ev.tracks_per_frame.len()
+        );
+    }
+    html.push_str("</section>\n");
+}
+
 /// The report as one HTML string.
 pub fn render_html(inputs: &ReportInputs<'_>) -> String {
     let mut html = String::from(
@@ -298,22 +344,33 @@ pub fn render_html(inputs: &ReportInputs<'_>) -> String {
     }
     match inputs.evaluation {
         Some(ev) => {
-            let _ = writeln!(
+            let _ = write!(
                 html,
-                "<p>Replay <code>{}</code>, topic <code>{}</code>, {} frames; class <b>{}</b>, IoU &ge; {}. Ground truth: {} boxes scored, {} ignored (confidence 0), {} beyond the replay.</p>",
+                "<p>Replay <code>{}</code>, topic <code>{}</code>, {} frames; class <b>{}</b>, IoU &ge; {}. ",
                 esc(&ev.replay.display().to_string()),
                 esc(&ev.tracks_topic),
                 ev.replay_frames,
                 esc(&ev.class),
                 ev.iou_min,
-                ev.gt_rows_scored,
-                ev.gt_rows_ignored,
-                ev.gt_rows_unseen
             );
-            html.push_str("<section><h2>Scores</h2><table id=\"scores\">");
-            match &ev.tracking {
-                Some(m) => {
-                    let _ = write!(
+            if ev.ground_truth {
+                let _ = writeln!(
+                    html,
+                    "Ground truth: {} boxes scored, {} ignored (confidence 0), {} beyond the replay.</p>",
+                    ev.gt_rows_scored, ev.gt_rows_ignored, ev.gt_rows_unseen
+                );
+            } else {
+                html.push_str("No ground truth.</p>\n");
+            }
+            if !ev.ground_truth {
+                html.push_str(
+                    "<section id=\"scores\"><h2>Scores</h2><p class=\"missing\" id=\"no-gt\">Not computed: no ground truth was given, so there is no MOTA, IDF1, ID switch count, precision, recall or AP50. Pass <code>--gt path/to/gt.txt</code> (MOTChallenge <code>frame,id,x,y,w,h,conf,...</code>) to <code>lookout eval</code>, or <code>make demo DEMO_GT=path/to/gt.txt</code> for the demo. The counts and plots below need no ground truth.</p></section>\n",
+                );
+            } else {
+                html.push_str("<section id=\"scores\"><h2>Scores</h2><table>");
+                match &ev.tracking {
+                    Some(m) => {
+                        let _ = write!(
                         html,
                         "<tr><th>MOTA %</th><th>MOTP (1-IoU) %</th><th>IDF1 %</th><th>ID switches</th><th>FP</th><th>FN</th><th>GT</th></tr><tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                         pct(m.mota),
@@ -324,14 +381,15 @@ pub fn render_html(inputs: &ReportInputs<'_>) -> String {
                         m.num_misses,
                         m.num_objects
                     );
+                    }
+                    None => html.push_str(
+                        "<tr><td class=\"missing\">tracking metrics not computed</td></tr>",
+                    ),
                 }
-                None => html
-                    .push_str("<tr><td class=\"missing\">tracking metrics not computed</td></tr>"),
-            }
-            html.push_str("</table><table>");
-            match &ev.detection {
-                Some(c) => {
-                    let _ = write!(
+                html.push_str("</table><table>");
+                match &ev.detection {
+                    Some(c) => {
+                        let _ = write!(
                         html,
                         "<tr><th>class</th><th>AP50 %</th><th>precision %</th><th>recall %</th><th>TP</th><th>FP</th><th>GT</th></tr><tr><td>{}</td><td>{:.1}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                         esc(&ev.class),
@@ -342,21 +400,30 @@ pub fn render_html(inputs: &ReportInputs<'_>) -> String {
                         c.false_positives,
                         c.num_gt
                     );
+                    }
+                    None => html.push_str(
+                        "<tr><td class=\"missing\">detection metrics not computed</td></tr>",
+                    ),
                 }
-                None => html
-                    .push_str("<tr><td class=\"missing\">detection metrics not computed</td></tr>"),
-            }
-            for (class, n) in &ev.unscored_classes {
-                let _ = write!(
+                for (class, n) in &ev.unscored_classes {
+                    let _ = write!(
                     html,
                     "<tr><td>{}</td><td colspan=\"6\" class=\"missing\">{n} detections, no ground truth for this class</td></tr>",
                     esc(class)
                 );
+                }
+                html.push_str("</table></section>\n");
             }
-            html.push_str("</table></section>\n");
-            if !ev.notes.is_empty() {
+            counts_section(&mut html, ev);
+            // The no-ground-truth note is already said, with markup, under Scores.
+            let notes: Vec<&String> = ev
+                .notes
+                .iter()
+                .filter(|n| n.as_str() != super::NO_GT_NOTE)
+                .collect();
+            if !notes.is_empty() {
                 html.push_str("<section><h2>Notes</h2><ul id=\"notes\">");
-                for n in &ev.notes {
+                for n in notes {
                     let _ = write!(html, "<li>{}</li>", esc(n));
                 }
                 html.push_str("</ul></section>\n");
@@ -367,9 +434,12 @@ pub fn render_html(inputs: &ReportInputs<'_>) -> String {
                     &c.precision,
                     &format!("{} precision-recall (AP50 {:.1} %)", ev.class, c.ap * 100.0),
                 ),
+                None if !ev.ground_truth => {
+                    Err("no ground truth was given (see Scores for how to pass it).".into())
+                }
                 None => Err("detection metrics were not computed (see the notes)".into()),
             };
-            section(&mut html, "Precision-recall", pr);
+            section(&mut html, "pr-curve", "Precision-recall", pr);
             latency_section(&mut html, inputs.replay_summary);
             let series: Vec<(&str, &[u32], RGBColor)> = [
                 (
@@ -389,6 +459,7 @@ pub fn render_html(inputs: &ReportInputs<'_>) -> String {
             .collect();
             section(
                 &mut html,
+                "per-frame",
                 "Detections per frame",
                 per_frame_svg(&series, "boxes per frame"),
             );
@@ -398,7 +469,7 @@ pub fn render_html(inputs: &ReportInputs<'_>) -> String {
             latency_section(&mut html, inputs.replay_summary);
         }
     }
-    html.push_str("<section><h2>Sample frames</h2>");
+    html.push_str("<section id=\"samples\"><h2>Sample frames</h2>");
     if inputs.samples.is_empty() {
         html.push_str("<p class=\"missing\">Not shown: no annotated sample frames were given (render them with <code>lookout replay --render DIR</code>, or replay with <code>--with-images</code>).</p>");
     } else {
