@@ -156,8 +156,8 @@ fn overlap_area(a: &Rect, b: &Rect) -> i64 {
 }
 
 /// Where a label tab of `tab_w` x `tab_h` goes for box `r`: above it, else inside its top,
-/// else below it, else inside its bottom: the first that overlaps none of `taken`, or the one
-/// that overlaps them least; shifted to stay inside the image.
+/// else below it, else inside its bottom: the first inside the image that overlaps none of
+/// `taken`, or the one that overlaps them least; shifted left to stay inside the image.
 fn place_tab(r: &Rect, tab_w: u32, tab_h: u32, width: u32, height: u32, taken: &[Rect]) -> Rect {
     let x = r.left().min(width as i32 - tab_w as i32).max(0);
     let max_y = (height as i32 - tab_h as i32).max(0);
@@ -168,8 +168,9 @@ fn place_tab(r: &Rect, tab_w: u32, tab_h: u32, width: u32, height: u32, taken: &
         r.bottom() - 1 - tab_h as i32,
     ];
     let mut best: Option<(i64, Rect)> = None;
-    for y in candidates {
-        let tab = Rect::at(x, y.clamp(0, max_y)).of_size(tab_w, tab_h);
+    // Places off the image (above a box at the top edge) are not tried.
+    for y in candidates.into_iter().filter(|y| (0..=max_y).contains(y)) {
+        let tab = Rect::at(x, y).of_size(tab_w, tab_h);
         let covered: i64 = taken.iter().map(|o| overlap_area(&tab, o)).sum();
         if covered == 0 {
             return tab;
@@ -178,7 +179,7 @@ fn place_tab(r: &Rect, tab_w: u32, tab_h: u32, width: u32, height: u32, taken: &
             best = Some((covered, tab));
         }
     }
-    // `candidates` is not empty, so `best` is set; the fallback only satisfies the types.
+    // No place fits (an image lower than one text line): the top of the image.
     best.map_or(Rect::at(x, 0).of_size(tab_w, tab_h), |(_, t)| t)
 }
 
@@ -543,6 +544,49 @@ mod tests {
         assert_eq!(r.trails[&("/cam".to_owned(), 1)].len(), 3);
         r.draw(&frame(), &[], &[], &Overlay::default()).unwrap();
         assert!(r.trails.is_empty());
+    }
+
+    #[test]
+    fn label_tabs_avoid_each_other_and_stay_in_the_image() {
+        let (w, h) = (320, 240);
+        let mut taken = Vec::new();
+        // Two boxes side by side at the same height: the second tab may not cover the first.
+        for left in [100, 130] {
+            let r = Rect::at(left, 50).of_size(20, 60);
+            let tab = place_tab(&r, 90, 10, w, h, &taken);
+            assert!(
+                taken.iter().all(|t| overlap_area(&tab, t) == 0),
+                "{tab:?} {taken:?}"
+            );
+            taken.push(tab);
+        }
+        assert_eq!(taken[0].top(), 40, "the first tab sits above its box");
+        // A box at the right edge: the tab is shifted left to stay whole.
+        let r = Rect::at(300, 100).of_size(20, 40);
+        let tab = place_tab(&r, 90, 10, w, h, &[]);
+        assert_eq!(tab.right(), w as i32 - 1);
+        // A box at the top edge: the tab goes inside it, not off the image.
+        let r = Rect::at(10, 0).of_size(40, 40);
+        assert_eq!(place_tab(&r, 50, 10, w, h, &[]).top(), 2);
+    }
+
+    #[test]
+    fn overlay_is_compact_and_translucent() {
+        let mut img_frame = frame();
+        img_frame.image.data.fill(200);
+        let overlay = Overlay {
+            stage_ms: vec![("forward", 100.0), ("track", 1.0)],
+        };
+        let img = Renderer::default()
+            .draw(&img_frame, &[], &[], &overlay)
+            .unwrap();
+        // Darkened, not black: the scene shows through the panel.
+        let p = img.get_pixel(1, 1).0;
+        assert!(p[0] > 40 && p[0] < 100, "{p:?}");
+        // 4 lines at 1x: the panel ends well above a quarter of the image height.
+        assert_eq!(img.get_pixel(1, 60).0, [200, 200, 200]);
+        assert_eq!(text_scale(576), 1);
+        assert_eq!(text_scale(1080), 2);
     }
 
     #[test]
