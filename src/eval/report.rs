@@ -20,6 +20,8 @@ use super::{EvalError, Evaluation};
 /// Plot size, px.
 const PLOT_W: u32 = 640;
 const PLOT_H: u32 = 360;
+/// Width of plots over time, px: a long sequence needs the room.
+const WIDE_W: u32 = 1100;
 
 /// One sample frame for the strip: a caption and encoded image bytes (`image/jpeg` or
 /// `image/png`).
@@ -88,8 +90,12 @@ pub fn pr_curve_svg(recall: &[f64], precision: &[f64], title: &str) -> Plot {
     Ok(svg)
 }
 
+/// One line of [`per_frame_svg`]: name, value per frame, colour, stroke width (px). Lines are
+/// drawn in order, so a wide line drawn first still shows around a thin one that equals it.
+pub type Series<'a> = (&'a str, &'a [u32], RGBColor, u32);
+
 /// Counts per frame over time, one line per series.
-pub fn per_frame_svg(series: &[(&str, &[u32], RGBColor)], title: &str) -> Plot {
+pub fn per_frame_svg(series: &[Series<'_>], title: &str) -> Plot {
     let frames = series.iter().map(|s| s.1.len()).max().unwrap_or(0);
     if frames == 0 {
         return Err("no frame to plot".into());
@@ -102,14 +108,15 @@ pub fn per_frame_svg(series: &[(&str, &[u32], RGBColor)], title: &str) -> Plot {
         .max(1);
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (PLOT_W, PLOT_H)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, (WIDE_W, PLOT_H)).into_drawing_area();
         root.fill(&WHITE).map_err(plot_error)?;
         let mut chart = ChartBuilder::on(&root)
             .caption(title, ("sans-serif", 18))
             .margin(10)
             .x_label_area_size(40)
             .y_label_area_size(50)
-            .build_cartesian_2d(1u32..(frames as u32).max(2), 0u32..(y_max + 1))
+            // Headroom above the highest line for the legend.
+            .build_cartesian_2d(1u32..(frames as u32).max(2), 0u32..(y_max * 4 / 3 + 2))
             .map_err(plot_error)?;
         chart
             .configure_mesh()
@@ -117,19 +124,22 @@ pub fn per_frame_svg(series: &[(&str, &[u32], RGBColor)], title: &str) -> Plot {
             .y_desc("boxes")
             .draw()
             .map_err(plot_error)?;
-        for (name, values, colour) in series {
+        for (name, values, colour, width) in series {
             let colour = *colour;
             chart
                 .draw_series(LineSeries::new(
                     values.iter().enumerate().map(|(i, v)| (i as u32 + 1, *v)),
-                    colour.stroke_width(1),
+                    colour.stroke_width(*width),
                 ))
                 .map_err(plot_error)?
                 .label(*name)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], colour));
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(3))
+                });
         }
         chart
             .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
             .background_style(WHITE.mix(0.8))
             .border_style(BLACK)
             .draw()
@@ -333,7 +343,7 @@ fn counts_section(html: &mut String, ev: &Evaluation) {
 /// The report as one HTML string.
 pub fn render_html(inputs: &ReportInputs<'_>) -> String {
     let mut html = String::from(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>lookout evaluation</title>\n<style>body{font-family:sans-serif;max-width:1400px;margin:1em auto;padding:0 1em}table{border-collapse:collapse}td,th{border:1px solid #bbb;padding:2px 8px;text-align:right}.missing{color:#a40;font-style:italic}.grid{display:flex;flex-wrap:wrap;gap:8px}.strip{display:flex;flex-wrap:wrap;gap:8px}.strip figure{margin:0}.strip img{max-width:420px}</style></head><body>\n<h1>lookout evaluation</h1>\n",
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>lookout evaluation</title>\n<style>body{font-family:sans-serif;max-width:1400px;margin:1em auto;padding:0 1em}table{border-collapse:collapse}td,th{border:1px solid #bbb;padding:2px 8px;text-align:right}.missing{color:#a40;font-style:italic}.grid{display:flex;flex-wrap:wrap;gap:8px}.strip{display:grid;grid-template-columns:repeat(auto-fill,minmax(600px,1fr));gap:12px}.strip figure{margin:0}.strip img{width:100%;height:auto;display:block}figcaption{font-size:small;color:#555}</style></head><body>\n<h1>lookout evaluation</h1>\n",
     );
     if let Some(e) = &inputs.error {
         let _ = writeln!(
@@ -441,18 +451,25 @@ pub fn render_html(inputs: &ReportInputs<'_>) -> String {
             };
             section(&mut html, "pr-curve", "Precision-recall", pr);
             latency_section(&mut html, inputs.replay_summary);
-            let series: Vec<(&str, &[u32], RGBColor)> = [
-                (
-                    "detections (scored class)",
-                    ev.detections_per_frame.as_slice(),
-                    BLUE,
-                ),
+            let series: Vec<Series<'_>> = [
                 (
                     "detections (all classes)",
                     ev.all_detections_per_frame.as_slice(),
-                    RGBColor(150, 150, 150),
+                    RGBColor(230, 140, 0),
+                    2,
                 ),
-                ("tracks (scored class)", ev.tracks_per_frame.as_slice(), RED),
+                (
+                    "detections (scored class)",
+                    ev.detections_per_frame.as_slice(),
+                    RGBColor(110, 150, 255),
+                    5,
+                ),
+                (
+                    "tracks (scored class)",
+                    ev.tracks_per_frame.as_slice(),
+                    RGBColor(200, 0, 0),
+                    2,
+                ),
             ]
             .into_iter()
             .filter(|s| !s.1.is_empty())
