@@ -160,14 +160,28 @@ pub fn latency_histogram_svg(stage: &str, samples_ms: &[f64]) -> Plot {
         return Err(format!("no time recorded for stage {stage}"));
     }
     const BINS: usize = 30;
-    let max = finite.iter().copied().fold(0.0f64, f64::max).max(1e-3);
-    let width = max / BINS as f64;
+    let mut sorted = finite.clone();
+    sorted.sort_by(f64::total_cmp);
+    let quantile = |q: f64| sorted[((sorted.len() - 1) as f64 * q).round() as usize];
+    let (p50, p99) = (quantile(0.5), quantile(0.99));
+    let max = sorted[sorted.len() - 1].max(1e-3);
+    // A few slow frames (the first decode, a cache miss) would squeeze the body of the
+    // distribution into one bar: past 1.5x the 99th percentile, the axis ends at 1.2x it and
+    // the slower frames are counted in the last bar, which the axis title says.
+    let x_max = if max <= 1.5 * p99 { max } else { 1.2 * p99 };
+    let slower = finite.iter().filter(|v| **v > x_max).count();
+    let width = x_max / BINS as f64;
     let mut counts = [0u32; BINS];
     for v in &finite {
         let b = ((v / width) as usize).min(BINS - 1);
         counts[b] += 1;
     }
     let top = counts.iter().copied().max().unwrap_or(1).max(1);
+    let x_desc = if slower > 0 {
+        format!("ms (last bar: +{slower} slower, up to {max:.1} ms)")
+    } else {
+        "ms".to_owned()
+    };
     let mut svg = String::new();
     {
         let root =
@@ -175,17 +189,17 @@ pub fn latency_histogram_svg(stage: &str, samples_ms: &[f64]) -> Plot {
         root.fill(&WHITE).map_err(plot_error)?;
         let mut chart = ChartBuilder::on(&root)
             .caption(
-                format!("{stage} ({} frames)", finite.len()),
+                format!("{stage}: p50 {p50:.2} ms, {} frames", finite.len()),
                 ("sans-serif", 15),
             )
             .margin(8)
             .x_label_area_size(30)
             .y_label_area_size(40)
-            .build_cartesian_2d(0.0f64..max * 1.001, 0u32..top + 1)
+            .build_cartesian_2d(0.0f64..x_max * 1.001, 0u32..top + 1)
             .map_err(plot_error)?;
         chart
             .configure_mesh()
-            .x_desc("ms")
+            .x_desc(x_desc)
             .y_desc("frames")
             .x_labels(5)
             .draw()
@@ -195,6 +209,13 @@ pub fn latency_histogram_svg(stage: &str, samples_ms: &[f64]) -> Plot {
                 let x0 = i as f64 * width;
                 Rectangle::new([(x0, 0), (x0 + width, *c)], BLUE.mix(0.6).filled())
             }))
+            .map_err(plot_error)?;
+        // The median, so the typical time reads off the axis.
+        chart
+            .draw_series(std::iter::once(PathElement::new(
+                vec![(p50, 0), (p50, top + 1)],
+                RED.stroke_width(1),
+            )))
             .map_err(plot_error)?;
         root.present().map_err(plot_error)?;
     }
@@ -584,7 +605,12 @@ mod tests {
         assert!(svg.starts_with("<svg") && svg.contains("polyline"), "{svg}");
         assert!(pr_curve_svg(&[], &[], "pr").is_err());
         let h = latency_histogram_svg("forward", &[10.0, 11.0, 30.0]).unwrap();
-        assert!(h.contains("<rect"));
+        assert!(h.contains("<rect") && h.contains("p50 11.00 ms"), "{h}");
+        // One slow frame among 200 does not set the axis: it is counted in the last bar.
+        let mut v: Vec<f64> = (0..200).map(|i| 10.0 + f64::from(i % 10)).collect();
+        v.push(500.0);
+        let h = latency_histogram_svg("decode", &v).unwrap();
+        assert!(h.contains("last bar: +1 slower, up to 500.0 ms"), "{h}");
         let html = render_html(&ReportInputs {
             error: Some("gt.txt:3: bad <line>".into()),
             ..Default::default()
