@@ -315,7 +315,11 @@ impl Renderer {
             overlay
                 .stage_ms
                 .iter()
-                .map(|(s, ms)| format!("{s:<11}{ms:6.1} ms")),
+                // Sub-10 ms stages (track, postprocess) need the second decimal to read.
+                .map(|(s, ms)| {
+                    let digits = if *ms < 10.0 { 2 } else { 1 };
+                    format!("{s:<11}{ms:7.digits$} ms")
+                }),
         );
         let box_w = lines
             .iter()
