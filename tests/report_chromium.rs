@@ -196,8 +196,9 @@ fn render(report: &Path, work: &Path, name: &str) -> Rendered {
     Rendered { dom, layout, shot }
 }
 
-/// Luma standard deviation and the share of non-white pixels of a screenshot region.
-fn region_stats(shot: &image::RgbImage, b: &Value) -> (f64, f64) {
+/// Luma standard deviation, the share of non-white pixels and the share of saturated pixels
+/// (the data marks: axes, grid and text are grey) of a screenshot region.
+fn region_stats(shot: &image::RgbImage, b: &Value) -> (f64, f64, f64) {
     let f = |k: &str| b[k].as_f64().unwrap();
     let (x0, y0) = (f("x").max(0.0) as u32, f("y").max(0.0) as u32);
     let x1 = ((f("x") + f("w")) as u32).min(shot.width());
@@ -206,7 +207,7 @@ fn region_stats(shot: &image::RgbImage, b: &Value) -> (f64, f64) {
         x1 > x0 + 50 && y1 > y0 + 50,
         "region too small or off the page: {b}"
     );
-    let (mut n, mut sum, mut sum2, mut ink) = (0f64, 0f64, 0f64, 0f64);
+    let (mut n, mut sum, mut sum2, mut ink, mut colour) = (0f64, 0f64, 0f64, 0f64, 0f64);
     for y in y0..y1 {
         for x in x0..x1 {
             let p = shot.get_pixel(x, y).0;
@@ -217,10 +218,18 @@ fn region_stats(shot: &image::RgbImage, b: &Value) -> (f64, f64) {
             if p.iter().any(|&c| c < 235) {
                 ink += 1.0;
             }
+            let (lo, hi) = (p.iter().min().unwrap(), p.iter().max().unwrap());
+            if hi - lo > 80 {
+                colour += 1.0;
+            }
         }
     }
     let mean = sum / n;
-    ((sum2 / n - mean * mean).max(0.0).sqrt(), ink / n)
+    (
+        (sum2 / n - mean * mean).max(0.0).sqrt(),
+        ink / n,
+        colour / n,
+    )
 }
 
 /// The plots of one section: as many as expected, each with marks in the DOM and drawn in the
@@ -248,14 +257,19 @@ fn check_plots(r: &Rendered, section: &str, expected: usize, what: &str) {
             p["texts"].as_u64().unwrap() >= 3,
             "{section}: no axis labels: {p}"
         );
-        let (std, ink) = region_stats(&r.shot, &p["box"]);
+        let (std, ink, colour) = region_stats(&r.shot, &p["box"]);
         eprintln!(
-            "{section}: plot at {} luma std {std:.1}, ink {ink:.3}",
+            "{section}: plot at {} luma std {std:.1}, ink {ink:.3}, colour {colour:.4}",
             p["box"]
         );
         assert!(
             std > 8.0 && ink > 0.01,
             "{section}: the plot at {} looks blank in the screenshot (luma std {std:.1}, non-white {ink:.3})",
+            p["box"]
+        );
+        assert!(
+            colour > 0.002,
+            "{section}: the plot at {} shows axes but no data in the screenshot (saturated share {colour:.4})",
             p["box"]
         );
     }
@@ -272,7 +286,7 @@ fn check_samples(r: &Rendered) {
             (Some(768), Some(576)),
             "a sample frame did not decode in Chromium: {img}"
         );
-        let (std, _) = region_stats(&r.shot, &img["box"]);
+        let (std, _, _) = region_stats(&r.shot, &img["box"]);
         assert!(
             std > 15.0,
             "a sample frame looks flat in the screenshot: {img} (std {std:.1})"
