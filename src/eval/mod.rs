@@ -8,6 +8,10 @@
 //! - detection: precision, recall and AP50 of the ground truth's class ([`ap`], VOC all-point);
 //! - [`report`]: a self-contained HTML page with plots (inline SVG).
 //!
+//! Without ground truth ([`evaluate`] with `gt = None`) nothing is scored; the counts (detections
+//! and distinct tracks per class, boxes per frame) are still computed, and the notes say what
+//! is missing and how to pass it ([`NO_GT_NOTE`]).
+//!
 //! Frame mapping: the n-th message on the topic (from 0) is MOTChallenge frame `n + 1`, as
 //! `lookout replay --mot-out` writes it. A recording made from a video by `lookout record`
 //! holds every video frame in order, so video frame `k` (from 0) is MOT frame `k + 1`.

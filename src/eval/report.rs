@@ -1,12 +1,17 @@
 //! The evaluation report: one self-contained HTML file (no scripts, no external files; plots as
 //! inline SVG drawn by `plotters`' SVG backend, sample frames as inline base64 images) that a
-//! reviewer reads in a minute:
-//! - the scores and every note on what was left out or could not be computed;
-//! - the precision-recall curve of the scored class (with AP50);
-//! - per-stage latency histograms (from `lookout replay --summary-json`, which holds each
-//!   stage's per-frame times), or the p50/p99 table when only quantiles are there;
-//! - detections and tracks per frame over time;
-//! - a strip of annotated sample frames, when the caller has some.
+//! reviewer reads in a minute. Sections (each a `<section id=...>`, which the Chromium
+//! screenshot test, tests/report_chromium.rs, looks up):
+//! - `scores`: the scores, or, without ground truth, that none was given and how to pass it;
+//! - `counts`: detections and distinct tracks per class, tracks per frame (no ground truth
+//!   needed);
+//! - the notes on what was left out or could not be computed;
+//! - `pr-curve`: the precision-recall curve of the scored class (with AP50);
+//! - `latency`: per-stage latency histograms in pipeline order with the median marked (from
+//!   `lookout replay --summary-json`, which holds each stage's per-frame times), and the
+//!   p50/p99 table;
+//! - `per-frame`: detections and tracks per frame over time;
+//! - `samples`: a strip of annotated sample frames, when the caller has some.
 //!
 //! Each missing piece is replaced by a sentence saying why, so a report is always written.
 
