@@ -4,6 +4,7 @@
 #   - model weights and test data          -> scripts/fetch-assets.sh (sha256-pinned)
 #   - Python oracles in two venvs          -> $LOOKOUT_CACHE/venv-oracle, $LOOKOUT_CACHE/venv-mot
 #   - an ffmpeg binary (imageio-ffmpeg)    -> $LOOKOUT_CACHE/bin/ffmpeg
+#   - headless Chromium (Debian `chromium`) -> the report screenshot test (tests/report_chromium.rs)
 # ROS 2 (for the node and its tests) is separate: scripts/setup-ros.sh.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -16,8 +17,11 @@ command -v unzip >/dev/null || need_debs+=(unzip)
 # the CPU emulation of the CUDA kernels (tests/cuda_kernels_emulated.rs) is built with g++
 command -v c++ >/dev/null || need_debs+=(g++)
 "$py" -c 'import venv, ensurepip' 2>/dev/null || need_debs+=(python3-venv)
+# The report screenshot test renders the eval report in headless Chromium (Debian's package;
+# $LOOKOUT_CHROMIUM overrides the binary the test runs).
+[ -n "${LOOKOUT_CHROMIUM:-}" ] || command -v chromium >/dev/null || need_debs+=(chromium)
 if [ ${#need_debs[@]} -gt 0 ]; then
-  apt-get update -qq && apt-get install -y -qq "${need_debs[@]}" >/dev/null
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_debs[@]}" >/dev/null
 fi
 
 "$here/scripts/fetch-assets.sh"

@@ -311,6 +311,43 @@ fn bad_inputs_give_clear_messages_and_say_so_in_the_report() {
         html.contains("could not run") && html.contains("bad.txt:2"),
         "{html}"
     );
+    // The replay was readable: what needs no ground truth is still reported.
+    assert!(
+        html.contains("id=\"counts\"") && html.contains("id=\"per-frame\""),
+        "{html}"
+    );
+
+    // No ground truth at all: nothing is scored, the counts are, and both say how to score.
+    let json = dir.join("no-gt.json");
+    let out = run(lookout()
+        .args(["eval", "--replay"])
+        .arg(&mcap)
+        .arg("--json")
+        .arg(&json)
+        .arg("--report")
+        .arg(dir.join("report-no-gt")));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("ground truth: none given") && stdout.contains("--gt"),
+        "{stdout}"
+    );
+    let ev: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(ev["ground_truth"], false);
+    assert!(
+        ev["tracking"].is_null() && ev["detection"].is_null(),
+        "{ev}"
+    );
+    assert_eq!(ev["detections_by_class"]["pedestrian"], 1);
+    assert_eq!(ev["tracks_by_class"]["pedestrian"], 1);
+    assert_eq!(ev["tracks_per_frame"], serde_json::json!([1, 1, 0]));
+    let html = std::fs::read_to_string(dir.join("report-no-gt/report.html")).unwrap();
+    assert!(html.contains("id=\"no-gt\""), "{html}");
+    assert!(!html.contains("could not run"), "{html}");
 
     // Empty replay: the tracks topic has no messages.
     let empty = dir.join("empty.mcap");

@@ -200,8 +200,9 @@ struct EvalArgs {
     #[arg(long)]
     replay: PathBuf,
     /// MOTChallenge ground truth (`frame,id,x,y,w,h,conf,...`); MOT frame n = message n-1 on the topic.
+    /// Without it nothing is scored: the counts, latency and per-frame plots are still reported.
     #[arg(long)]
-    gt: PathBuf,
+    gt: Option<PathBuf>,
     /// Tracks topic (Detection2DArray); default: the only `.../tracks` topic. Detections are
     /// read from the sibling `.../detections`.
     #[arg(long)]
@@ -638,6 +639,33 @@ fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// An evaluation that could not run: the report (when asked for) still says why, and shows
+/// what needs no ground truth when the replay could be read; then the error is returned.
+fn eval_failed(
+    args: &EvalArgs,
+    error: lookout::eval::EvalError,
+    replay: Option<&lookout::eval::ReplayData>,
+    options: &lookout::eval::EvalOptions,
+    summary: Option<&serde_json::Value>,
+    samples: Vec<lookout::eval::report::SampleFrame>,
+) -> anyhow::Result<ExitCode> {
+    use lookout::eval::{self, report};
+    if let Some(dir) = &args.report {
+        let partial = replay.map(|r| eval::evaluate(None, r, options));
+        let path = report::write_report(
+            dir,
+            &report::ReportInputs {
+                evaluation: partial.as_ref(),
+                error: Some(error.to_string()),
+                replay_summary: summary,
+                samples,
+            },
+        )?;
+        eprintln!("report (evaluation failed): {}", path.display());
+    }
+    Err(error.into())
+}
+
 fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
     use lookout::eval::{self, report};
     let summary: Option<serde_json::Value> = match &args.summary_json {
@@ -655,33 +683,20 @@ fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
         Some(dir) => report::sample_frames(dir, args.sample_frames)?,
         None => Vec::new(),
     };
-    let inputs = eval::read_gt(&args.gt).and_then(|gt| {
-        eval::read_replay(&args.replay, args.topic.as_deref()).map(|replay| (gt, replay))
-    });
-    let (gt, replay) = match inputs {
-        Ok(v) => v,
-        Err(e) => {
-            // The report still says what could not be computed, and why.
-            if let Some(dir) = &args.report {
-                let path = report::write_report(
-                    dir,
-                    &report::ReportInputs {
-                        error: Some(e.to_string()),
-                        replay_summary: summary.as_ref(),
-                        samples,
-                        ..Default::default()
-                    },
-                )?;
-                eprintln!("report (evaluation failed): {}", path.display());
-            }
-            return Err(e.into());
-        }
-    };
     let options = eval::EvalOptions {
         class: args.class.clone(),
         iou_min: args.iou_min,
     };
-    let evaluation = eval::evaluate(&gt, &replay, &options);
+    let replay = eval::read_replay(&args.replay, args.topic.as_deref());
+    let gt = args.gt.as_deref().map(eval::read_gt).transpose();
+    let (replay, gt) = match (replay, gt) {
+        (Ok(replay), Ok(gt)) => (replay, gt),
+        (Ok(replay), Err(e)) => {
+            return eval_failed(&args, e, Some(&replay), &options, summary.as_ref(), samples)
+        }
+        (Err(e), _) => return eval_failed(&args, e, None, &options, summary.as_ref(), samples),
+    };
+    let evaluation = eval::evaluate(gt.as_deref(), &replay, &options);
     print!("{evaluation}");
     if let Some(path) = &args.json {
         std::fs::write(path, serde_json::to_string_pretty(&evaluation)?)
@@ -699,7 +714,7 @@ fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
         )?;
         println!("report: {}", path.display());
     }
-    if evaluation.tracking.is_none() && evaluation.detection.is_none() {
+    if evaluation.ground_truth && evaluation.tracking.is_none() && evaluation.detection.is_none() {
         anyhow::bail!("nothing could be scored: {}", evaluation.notes.join("; "));
     }
     Ok(ExitCode::SUCCESS)

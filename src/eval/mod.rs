@@ -8,6 +8,10 @@
 //! - detection: precision, recall and AP50 of the ground truth's class ([`ap`], VOC all-point);
 //! - [`report`]: a self-contained HTML page with plots (inline SVG).
 //!
+//! Without ground truth ([`evaluate`] with `gt = None`) nothing is scored; the counts (detections
+//! and distinct tracks per class, boxes per frame) are still computed, and the notes say what
+//! is missing and how to pass it ([`NO_GT_NOTE`]).
+//!
 //! Frame mapping: the n-th message on the topic (from 0) is MOTChallenge frame `n + 1`, as
 //! `lookout replay --mot-out` writes it. A recording made from a video by `lookout record`
 //! holds every video frame in order, so video frame `k` (from 0) is MOT frame `k + 1`.
@@ -312,6 +316,8 @@ pub struct Evaluation {
     pub detections_topic: Option<String>,
     pub class: String,
     pub iou_min: f64,
+    /// Whether ground truth was given (without it only the counts are computed).
+    pub ground_truth: bool,
     /// Messages on the tracks topic (= MOT frames 1..=replay_frames).
     pub replay_frames: u64,
     /// Ground-truth rows scored (inside the replay's frames, confidence >= 1).
@@ -321,8 +327,13 @@ pub struct Evaluation {
     pub gt_rows_unseen: u64,
     pub tracking: Option<clear::MotMetrics>,
     pub detection: Option<ap::PrCurve>,
-    /// Detections of classes the ground truth does not label (counted, not scored).
+    /// Detections of classes the ground truth does not label (counted, not scored); every
+    /// class when there is no ground truth.
     pub unscored_classes: BTreeMap<String, u64>,
+    /// Detections per class over the whole replay (the detections topic).
+    pub detections_by_class: BTreeMap<String, u64>,
+    /// Distinct track ids per class over the whole replay (the tracks topic).
+    pub tracks_by_class: BTreeMap<String, u64>,
     /// Detections of the scored class per frame, and of all classes per frame.
     pub detections_per_frame: Vec<u32>,
     pub all_detections_per_frame: Vec<u32>,
@@ -350,20 +361,28 @@ fn class_of(d: &msgs::Detection2D) -> Option<(&str, f64)> {
         .map(|r| (r.hypothesis.class_id.as_str(), r.hypothesis.score))
 }
 
-/// Scores `replay` against `gt`.
-pub fn evaluate(gt: &[GtRow], replay: &ReplayData, options: &EvalOptions) -> Evaluation {
+/// The note of an evaluation without ground truth: what is not computed and how to get it.
+pub const NO_GT_NOTE: &str = "no ground truth given: tracking (MOTA, IDF1, ID switches) and \
+     detection (precision, recall, AP50) scores are not computed; pass `--gt path/to/gt.txt` \
+     (MOTChallenge `frame,id,x,y,w,h,conf,...`) to `lookout eval`, or \
+     `make demo DEMO_GT=path/to/gt.txt` for the demo";
+
+/// Scores `replay` against `gt`; with `gt = None` only the ground-truth-free parts (counts per
+/// frame and per class, distinct tracks) are computed and the notes say why the scores are not.
+pub fn evaluate(gt: Option<&[GtRow]>, replay: &ReplayData, options: &EvalOptions) -> Evaluation {
     let frames = replay.tracks.messages.len() as u64;
     let mut notes = Vec::new();
     let in_replay = |f: u32| u64::from(f) <= frames;
-    let gt_rows_unseen = gt.iter().filter(|g| !in_replay(g.frame)).count() as u64;
+    let gt_all = gt.unwrap_or(&[]);
+    let gt_rows_unseen = gt_all.iter().filter(|g| !in_replay(g.frame)).count() as u64;
     if gt_rows_unseen > 0 {
-        let max_gt = gt.iter().map(|g| g.frame).max().unwrap_or(0);
+        let max_gt = gt_all.iter().map(|g| g.frame).max().unwrap_or(0);
         notes.push(format!(
             "the ground truth reaches frame {max_gt} but the replay has {frames} frames: \
              {gt_rows_unseen} ground-truth rows after frame {frames} are left out of every score"
         ));
     }
-    let scored: Vec<&GtRow> = gt.iter().filter(|g| in_replay(g.frame)).collect();
+    let scored: Vec<&GtRow> = gt_all.iter().filter(|g| in_replay(g.frame)).collect();
     let gt_rows_ignored = scored.iter().filter(|g| g.ignored()).count() as u64;
     let gt_ids: Vec<clear::IdBox> = scored
         .iter()
@@ -377,12 +396,20 @@ pub fn evaluate(gt: &[GtRow], replay: &ReplayData, options: &EvalOptions) -> Eva
 
     let mut hyp = Vec::new();
     let mut tracks_per_frame = Vec::with_capacity(frames as usize);
+    let mut track_ids: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
     let mut bad_ids = 0u64;
     for (n, msg) in replay.tracks.messages.iter().enumerate() {
         let frame = u32::try_from(n + 1).unwrap_or(u32::MAX);
         let mut count = 0;
         for d in &msg.detections {
-            if class_of(d).is_none_or(|(c, _)| c != options.class) {
+            let Some((class, _)) = class_of(d) else {
+                continue;
+            };
+            track_ids
+                .entry(class.to_owned())
+                .or_default()
+                .insert(d.id.clone());
+            if class != options.class {
                 continue;
             }
             count += 1;
@@ -403,7 +430,12 @@ pub fn evaluate(gt: &[GtRow], replay: &ReplayData, options: &EvalOptions) -> Eva
             replay.tracks.topic
         ));
     }
-    let tracking = if gt_ids.is_empty() {
+    if gt.is_none() {
+        notes.push(NO_GT_NOTE.to_owned());
+    }
+    let tracking = if gt.is_none() {
+        None
+    } else if gt_ids.is_empty() {
         notes.push(
             "tracking metrics not computed: no ground-truth box inside the replayed frames".into(),
         );
@@ -414,11 +446,11 @@ pub fn evaluate(gt: &[GtRow], replay: &ReplayData, options: &EvalOptions) -> Eva
 
     let mut detections_per_frame = Vec::new();
     let mut all_detections_per_frame = Vec::new();
-    let mut unscored_classes = BTreeMap::new();
+    let mut detections_by_class = BTreeMap::new();
     let detection = match &replay.detections {
         None => {
             notes.push(format!(
-                "detection precision/recall/AP not computed: no detections topic next to {}",
+                "detection counts and precision/recall/AP not computed: no detections topic next to {}",
                 replay.tracks.topic
             ));
             None
@@ -440,6 +472,7 @@ pub fn evaluate(gt: &[GtRow], replay: &ReplayData, options: &EvalOptions) -> Eva
                     let Some((class, score)) = class_of(d) else {
                         continue;
                     };
+                    *detections_by_class.entry(class.to_owned()).or_insert(0u64) += 1;
                     if class == options.class {
                         count += 1;
                         boxes.push(ap::ScoredBox {
@@ -447,32 +480,39 @@ pub fn evaluate(gt: &[GtRow], replay: &ReplayData, options: &EvalOptions) -> Eva
                             tlwh: tlwh_of(d),
                             score,
                         });
-                    } else {
-                        *unscored_classes.entry(class.to_owned()).or_insert(0u64) += 1;
                     }
                 }
                 detections_per_frame.push(count);
                 all_detections_per_frame.push(msg.detections.len() as u32);
             }
-            let gt_boxes: Vec<ap::GtBox> = scored
-                .iter()
-                .map(|g| ap::GtBox {
-                    frame: g.frame,
-                    tlwh: g.tlwh,
-                    ignore: g.ignored(),
-                })
-                .collect();
-            let curve = ap::average_precision(&gt_boxes, &boxes, options.iou_min);
-            if curve.is_none() {
-                notes.push(
-                    "detection AP not computed: no ground-truth box inside the replayed frames"
-                        .into(),
-                );
+            if gt.is_none() {
+                None
+            } else {
+                let gt_boxes: Vec<ap::GtBox> = scored
+                    .iter()
+                    .map(|g| ap::GtBox {
+                        frame: g.frame,
+                        tlwh: g.tlwh,
+                        ignore: g.ignored(),
+                    })
+                    .collect();
+                let curve = ap::average_precision(&gt_boxes, &boxes, options.iou_min);
+                if curve.is_none() {
+                    notes.push(
+                        "detection AP not computed: no ground-truth box inside the replayed frames"
+                            .into(),
+                    );
+                }
+                curve
             }
-            curve
         }
     };
-    if !unscored_classes.is_empty() {
+    let unscored_classes: BTreeMap<String, u64> = detections_by_class
+        .iter()
+        .filter(|(c, _)| gt.is_none() || **c != options.class)
+        .map(|(c, n)| (c.clone(), *n))
+        .collect();
+    if gt.is_some() && !unscored_classes.is_empty() {
         notes.push(format!(
             "the ground truth labels one class ({}); detections of other classes are counted, not scored",
             options.class
@@ -485,6 +525,7 @@ pub fn evaluate(gt: &[GtRow], replay: &ReplayData, options: &EvalOptions) -> Eva
         detections_topic: replay.detections.as_ref().map(|d| d.topic.clone()),
         class: options.class.clone(),
         iou_min: options.iou_min,
+        ground_truth: gt.is_some(),
         replay_frames: frames,
         gt_rows_scored: gt_ids.len() as u64,
         gt_rows_ignored,
@@ -492,6 +533,11 @@ pub fn evaluate(gt: &[GtRow], replay: &ReplayData, options: &EvalOptions) -> Eva
         tracking,
         detection,
         unscored_classes,
+        detections_by_class,
+        tracks_by_class: track_ids
+            .into_iter()
+            .map(|(c, ids)| (c, ids.len() as u64))
+            .collect(),
         detections_per_frame,
         all_detections_per_frame,
         tracks_per_frame,
@@ -520,10 +566,26 @@ impl std::fmt::Display for Evaluation {
             self.class,
             self.iou_min
         )?;
+        if self.ground_truth {
+            writeln!(
+                f,
+                "  ground truth: {} boxes scored, {} ignored (conf 0), {} beyond the replay",
+                self.gt_rows_scored, self.gt_rows_ignored, self.gt_rows_unseen
+            )?;
+        } else {
+            writeln!(f, "  ground truth: none given, nothing is scored")?;
+        }
+        let join = |m: &BTreeMap<String, u64>| {
+            m.iter()
+                .map(|(c, n)| format!("{c} {n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         writeln!(
             f,
-            "  ground truth: {} boxes scored, {} ignored (conf 0), {} beyond the replay",
-            self.gt_rows_scored, self.gt_rows_ignored, self.gt_rows_unseen
+            "  counts:    detections [{}]  distinct tracks [{}]",
+            join(&self.detections_by_class),
+            join(&self.tracks_by_class)
         )?;
         match &self.tracking {
             Some(m) => {
@@ -563,7 +625,7 @@ impl std::fmt::Display for Evaluation {
             )?,
             None => writeln!(f, "  detection: not computed")?,
         }
-        for (class, n) in &self.unscored_classes {
+        for (class, n) in self.unscored_classes.iter().filter(|_| self.ground_truth) {
             writeln!(
                 f,
                 "    {class}: {n} detections (no ground truth for this class)"

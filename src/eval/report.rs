@@ -1,12 +1,17 @@
 //! The evaluation report: one self-contained HTML file (no scripts, no external files; plots as
 //! inline SVG drawn by `plotters`' SVG backend, sample frames as inline base64 images) that a
-//! reviewer reads in a minute:
-//! - the scores and every note on what was left out or could not be computed;
-//! - the precision-recall curve of the scored class (with AP50);
-//! - per-stage latency histograms (from `lookout replay --summary-json`, which holds each
-//!   stage's per-frame times), or the p50/p99 table when only quantiles are there;
-//! - detections and tracks per frame over time;
-//! - a strip of annotated sample frames, when the caller has some.
+//! reviewer reads in a minute. Sections (each a `<section id=...>`, which the Chromium
+//! screenshot test, tests/report_chromium.rs, looks up):
+//! - `scores`: the scores, or, without ground truth, that none was given and how to pass it;
+//! - `counts`: detections and distinct tracks per class, tracks per frame (no ground truth
+//!   needed);
+//! - the notes on what was left out or could not be computed;
+//! - `pr-curve`: the precision-recall curve of the scored class (with AP50);
+//! - `latency`: per-stage latency histograms in pipeline order with the median marked (from
+//!   `lookout replay --summary-json`, which holds each stage's per-frame times), and the
+//!   p50/p99 table;
+//! - `per-frame`: detections and tracks per frame over time;
+//! - `samples`: a strip of annotated sample frames, when the caller has some.
 //!
 //! Each missing piece is replaced by a sentence saying why, so a report is always written.
 
@@ -20,6 +25,8 @@ use super::{EvalError, Evaluation};
 /// Plot size, px.
 const PLOT_W: u32 = 640;
 const PLOT_H: u32 = 360;
+/// Width of plots over time, px: a long sequence needs the room.
+const WIDE_W: u32 = 1100;
 
 /// One sample frame for the strip: a caption and encoded image bytes (`image/jpeg` or
 /// `image/png`).
@@ -88,8 +95,12 @@ pub fn pr_curve_svg(recall: &[f64], precision: &[f64], title: &str) -> Plot {
     Ok(svg)
 }
 
+/// One line of [`per_frame_svg`]: name, value per frame, colour, stroke width (px). Lines are
+/// drawn in order, so a wide line drawn first still shows around a thin one that equals it.
+pub type Series<'a> = (&'a str, &'a [u32], RGBColor, u32);
+
 /// Counts per frame over time, one line per series.
-pub fn per_frame_svg(series: &[(&str, &[u32], RGBColor)], title: &str) -> Plot {
+pub fn per_frame_svg(series: &[Series<'_>], title: &str) -> Plot {
     let frames = series.iter().map(|s| s.1.len()).max().unwrap_or(0);
     if frames == 0 {
         return Err("no frame to plot".into());
@@ -102,14 +113,15 @@ pub fn per_frame_svg(series: &[(&str, &[u32], RGBColor)], title: &str) -> Plot {
         .max(1);
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (PLOT_W, PLOT_H)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, (WIDE_W, PLOT_H)).into_drawing_area();
         root.fill(&WHITE).map_err(plot_error)?;
         let mut chart = ChartBuilder::on(&root)
             .caption(title, ("sans-serif", 18))
             .margin(10)
             .x_label_area_size(40)
             .y_label_area_size(50)
-            .build_cartesian_2d(1u32..(frames as u32).max(2), 0u32..(y_max + 1))
+            // Headroom above the highest line for the legend.
+            .build_cartesian_2d(1u32..(frames as u32).max(2), 0u32..(y_max * 4 / 3 + 2))
             .map_err(plot_error)?;
         chart
             .configure_mesh()
@@ -117,19 +129,22 @@ pub fn per_frame_svg(series: &[(&str, &[u32], RGBColor)], title: &str) -> Plot {
             .y_desc("boxes")
             .draw()
             .map_err(plot_error)?;
-        for (name, values, colour) in series {
+        for (name, values, colour, width) in series {
             let colour = *colour;
             chart
                 .draw_series(LineSeries::new(
                     values.iter().enumerate().map(|(i, v)| (i as u32 + 1, *v)),
-                    colour.stroke_width(1),
+                    colour.stroke_width(*width),
                 ))
                 .map_err(plot_error)?
                 .label(*name)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], colour));
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(3))
+                });
         }
         chart
             .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
             .background_style(WHITE.mix(0.8))
             .border_style(BLACK)
             .draw()
@@ -150,14 +165,28 @@ pub fn latency_histogram_svg(stage: &str, samples_ms: &[f64]) -> Plot {
         return Err(format!("no time recorded for stage {stage}"));
     }
     const BINS: usize = 30;
-    let max = finite.iter().copied().fold(0.0f64, f64::max).max(1e-3);
-    let width = max / BINS as f64;
+    let mut sorted = finite.clone();
+    sorted.sort_by(f64::total_cmp);
+    let quantile = |q: f64| sorted[((sorted.len() - 1) as f64 * q).round() as usize];
+    let (p50, p99) = (quantile(0.5), quantile(0.99));
+    let max = sorted[sorted.len() - 1].max(1e-3);
+    // A few slow frames (the first decode, a cache miss) would squeeze the body of the
+    // distribution into one bar: past 1.5x the 99th percentile, the axis ends at 1.2x it and
+    // the slower frames are counted in the last bar, which the axis title says.
+    let x_max = if max <= 1.5 * p99 { max } else { 1.2 * p99 };
+    let slower = finite.iter().filter(|v| **v > x_max).count();
+    let width = x_max / BINS as f64;
     let mut counts = [0u32; BINS];
     for v in &finite {
         let b = ((v / width) as usize).min(BINS - 1);
         counts[b] += 1;
     }
     let top = counts.iter().copied().max().unwrap_or(1).max(1);
+    let x_desc = if slower > 0 {
+        format!("ms (last bar: +{slower} slower, up to {max:.1} ms)")
+    } else {
+        "ms".to_owned()
+    };
     let mut svg = String::new();
     {
         let root =
@@ -165,17 +194,17 @@ pub fn latency_histogram_svg(stage: &str, samples_ms: &[f64]) -> Plot {
         root.fill(&WHITE).map_err(plot_error)?;
         let mut chart = ChartBuilder::on(&root)
             .caption(
-                format!("{stage} ({} frames)", finite.len()),
+                format!("{stage}: p50 {p50:.2} ms, {} frames", finite.len()),
                 ("sans-serif", 15),
             )
             .margin(8)
             .x_label_area_size(30)
             .y_label_area_size(40)
-            .build_cartesian_2d(0.0f64..max * 1.001, 0u32..top + 1)
+            .build_cartesian_2d(0.0f64..x_max * 1.001, 0u32..top + 1)
             .map_err(plot_error)?;
         chart
             .configure_mesh()
-            .x_desc("ms")
+            .x_desc(x_desc)
             .y_desc("frames")
             .x_labels(5)
             .draw()
@@ -186,13 +215,20 @@ pub fn latency_histogram_svg(stage: &str, samples_ms: &[f64]) -> Plot {
                 Rectangle::new([(x0, 0), (x0 + width, *c)], BLUE.mix(0.6).filled())
             }))
             .map_err(plot_error)?;
+        // The median, so the typical time reads off the axis.
+        chart
+            .draw_series(std::iter::once(PathElement::new(
+                vec![(p50, 0), (p50, top + 1)],
+                RED.stroke_width(1),
+            )))
+            .map_err(plot_error)?;
         root.present().map_err(plot_error)?;
     }
     Ok(svg)
 }
 
-fn section(html: &mut String, title: &str, plot: Plot) {
-    let _ = write!(html, "<section><h2>{}</h2>", esc(title));
+fn section(html: &mut String, id: &str, title: &str, plot: Plot) {
+    let _ = write!(html, "<section id=\"{id}\"><h2>{}</h2>", esc(title));
     match plot {
         Ok(svg) => {
             let _ = write!(html, "<div class=\"plot\">{svg}</div>");
@@ -231,7 +267,7 @@ fn base64(bytes: &[u8]) -> String {
 
 /// The latency plots: histograms from per-frame samples, else a quantile table, else why not.
 fn latency_section(html: &mut String, summary: Option<&serde_json::Value>) {
-    html.push_str("<section><h2>Per-stage latency</h2>");
+    html.push_str("<section id=\"latency\"><h2>Per-stage latency</h2>");
     let Some(summary) = summary else {
         html.push_str("<p class=\"missing\">Not shown: no replay summary given (pass <code>--summary-json</code> written by <code>lookout replay --summary-json</code>); the MCAP output holds no timings.</p></section>\n");
         return;
@@ -239,8 +275,20 @@ fn latency_section(html: &mut String, summary: Option<&serde_json::Value>) {
     let samples = summary["stage_samples_ms"].as_object();
     match samples {
         Some(stages) if !stages.is_empty() => {
+            // Pipeline order (the quantile list keeps it; the samples map is sorted by name).
+            let mut order: Vec<&str> = summary["stages"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|s| s[0].as_str()).collect())
+                .unwrap_or_default();
+            order.retain(|s| stages.contains_key(*s));
+            for name in stages.keys() {
+                if !order.contains(&name.as_str()) {
+                    order.push(name);
+                }
+            }
             html.push_str("<div class=\"grid\">");
-            for (stage, values) in stages {
+            for stage in order {
+                let values = &stages[stage];
                 let v: Vec<f64> = values
                     .as_array()
                     .map(|a| a.iter().filter_map(serde_json::Value::as_f64).collect())
@@ -284,10 +332,44 @@ fn latency_section(html: &mut String, summary: Option<&serde_json::Value>) {
     html.push_str("</section>\n");
 }
 
+/// Detections and distinct tracks per class, and tracks per frame: what the replay did,
+/// with or without ground truth.
+fn counts_section(html: &mut String, ev: &Evaluation) {
+    html.push_str("<section id=\"counts\"><h2>Counts</h2><table><tr><th>class</th><th>detections</th><th>distinct tracks</th></tr>");
+    let classes: std::collections::BTreeSet<&String> = ev
+        .detections_by_class
+        .keys()
+        .chain(ev.tracks_by_class.keys())
+        .collect();
+    for c in classes {
+        let n = |m: &std::collections::BTreeMap<String, u64>| m.get(c).copied().unwrap_or(0);
+        let _ = write!(
+            html,
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(c),
+            n(&ev.detections_by_class),
+            n(&ev.tracks_by_class)
+        );
+    }
+    html.push_str("</table>");
+    if !ev.tracks_per_frame.is_empty() {
+        let total: u64 = ev.tracks_per_frame.iter().map(|&v| u64::from(v)).sum();
+        let max = ev.tracks_per_frame.iter().copied().max().unwrap_or(0);
+        let _ = write!(
+            html,
+            "<p>{} tracks per frame: mean {:.1}, max {max}, over {} frames.</p>",
+            esc(&ev.class),
+            total as f64 / ev.tracks_per_frame.len() as f64,
+            ev.tracks_per_frame.len()
+        );
+    }
+    html.push_str("</section>\n");
+}
+
 /// The report as one HTML string.
 pub fn render_html(inputs: &ReportInputs<'_>) -> String {
     let mut html = String::from(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>lookout evaluation</title>\n<style>body{font-family:sans-serif;max-width:1400px;margin:1em auto;padding:0 1em}table{border-collapse:collapse}td,th{border:1px solid #bbb;padding:2px 8px;text-align:right}.missing{color:#a40;font-style:italic}.grid{display:flex;flex-wrap:wrap;gap:8px}.strip{display:flex;flex-wrap:wrap;gap:8px}.strip figure{margin:0}.strip img{max-width:420px}</style></head><body>\n<h1>lookout evaluation</h1>\n",
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>lookout evaluation</title>\n<style>body{font-family:sans-serif;max-width:1400px;margin:1em auto;padding:0 1em}table{border-collapse:collapse}td,th{border:1px solid #bbb;padding:2px 8px;text-align:right}.missing{color:#a40;font-style:italic}.grid{display:flex;flex-wrap:wrap;gap:8px}.strip{display:grid;grid-template-columns:repeat(auto-fill,minmax(600px,1fr));gap:12px}.strip figure{margin:0}.strip img{width:100%;height:auto;display:block}figcaption{font-size:small;color:#555}</style></head><body>\n<h1>lookout evaluation</h1>\n",
     );
     if let Some(e) = &inputs.error {
         let _ = writeln!(
@@ -298,22 +380,33 @@ pub fn render_html(inputs: &ReportInputs<'_>) -> String {
     }
     match inputs.evaluation {
         Some(ev) => {
-            let _ = writeln!(
+            let _ = write!(
                 html,
-                "<p>Replay <code>{}</code>, topic <code>{}</code>, {} frames; class <b>{}</b>, IoU &ge; {}. Ground truth: {} boxes scored, {} ignored (confidence 0), {} beyond the replay.</p>",
+                "<p>Replay <code>{}</code>, topic <code>{}</code>, {} frames; class <b>{}</b>, IoU &ge; {}. ",
                 esc(&ev.replay.display().to_string()),
                 esc(&ev.tracks_topic),
                 ev.replay_frames,
                 esc(&ev.class),
                 ev.iou_min,
-                ev.gt_rows_scored,
-                ev.gt_rows_ignored,
-                ev.gt_rows_unseen
             );
-            html.push_str("<section><h2>Scores</h2><table id=\"scores\">");
-            match &ev.tracking {
-                Some(m) => {
-                    let _ = write!(
+            if ev.ground_truth {
+                let _ = writeln!(
+                    html,
+                    "Ground truth: {} boxes scored, {} ignored (confidence 0), {} beyond the replay.</p>",
+                    ev.gt_rows_scored, ev.gt_rows_ignored, ev.gt_rows_unseen
+                );
+            } else {
+                html.push_str("No ground truth.</p>\n");
+            }
+            if !ev.ground_truth {
+                html.push_str(
+                    "<section id=\"scores\"><h2>Scores</h2><p class=\"missing\" id=\"no-gt\">Not computed: no ground truth was given, so there is no MOTA, IDF1, ID switch count, precision, recall or AP50. Pass <code>--gt path/to/gt.txt</code> (MOTChallenge <code>frame,id,x,y,w,h,conf,...</code>) to <code>lookout eval</code>, or <code>make demo DEMO_GT=path/to/gt.txt</code> for the demo. The counts and plots below need no ground truth.</p></section>\n",
+                );
+            } else {
+                html.push_str("<section id=\"scores\"><h2>Scores</h2><table>");
+                match &ev.tracking {
+                    Some(m) => {
+                        let _ = write!(
                         html,
                         "<tr><th>MOTA %</th><th>MOTP (1-IoU) %</th><th>IDF1 %</th><th>ID switches</th><th>FP</th><th>FN</th><th>GT</th></tr><tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                         pct(m.mota),
@@ -324,14 +417,15 @@ pub fn render_html(inputs: &ReportInputs<'_>) -> String {
                         m.num_misses,
                         m.num_objects
                     );
+                    }
+                    None => html.push_str(
+                        "<tr><td class=\"missing\">tracking metrics not computed</td></tr>",
+                    ),
                 }
-                None => html
-                    .push_str("<tr><td class=\"missing\">tracking metrics not computed</td></tr>"),
-            }
-            html.push_str("</table><table>");
-            match &ev.detection {
-                Some(c) => {
-                    let _ = write!(
+                html.push_str("</table><table>");
+                match &ev.detection {
+                    Some(c) => {
+                        let _ = write!(
                         html,
                         "<tr><th>class</th><th>AP50 %</th><th>precision %</th><th>recall %</th><th>TP</th><th>FP</th><th>GT</th></tr><tr><td>{}</td><td>{:.1}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                         esc(&ev.class),
@@ -342,21 +436,30 @@ pub fn render_html(inputs: &ReportInputs<'_>) -> String {
                         c.false_positives,
                         c.num_gt
                     );
+                    }
+                    None => html.push_str(
+                        "<tr><td class=\"missing\">detection metrics not computed</td></tr>",
+                    ),
                 }
-                None => html
-                    .push_str("<tr><td class=\"missing\">detection metrics not computed</td></tr>"),
-            }
-            for (class, n) in &ev.unscored_classes {
-                let _ = write!(
+                for (class, n) in &ev.unscored_classes {
+                    let _ = write!(
                     html,
                     "<tr><td>{}</td><td colspan=\"6\" class=\"missing\">{n} detections, no ground truth for this class</td></tr>",
                     esc(class)
                 );
+                }
+                html.push_str("</table></section>\n");
             }
-            html.push_str("</table></section>\n");
-            if !ev.notes.is_empty() {
+            counts_section(&mut html, ev);
+            // The no-ground-truth note is already said, with markup, under Scores.
+            let notes: Vec<&String> = ev
+                .notes
+                .iter()
+                .filter(|n| n.as_str() != super::NO_GT_NOTE)
+                .collect();
+            if !notes.is_empty() {
                 html.push_str("<section><h2>Notes</h2><ul id=\"notes\">");
-                for n in &ev.notes {
+                for n in notes {
                     let _ = write!(html, "<li>{}</li>", esc(n));
                 }
                 html.push_str("</ul></section>\n");
@@ -367,28 +470,39 @@ pub fn render_html(inputs: &ReportInputs<'_>) -> String {
                     &c.precision,
                     &format!("{} precision-recall (AP50 {:.1} %)", ev.class, c.ap * 100.0),
                 ),
+                None if !ev.ground_truth => {
+                    Err("no ground truth was given (see Scores for how to pass it).".into())
+                }
                 None => Err("detection metrics were not computed (see the notes)".into()),
             };
-            section(&mut html, "Precision-recall", pr);
+            section(&mut html, "pr-curve", "Precision-recall", pr);
             latency_section(&mut html, inputs.replay_summary);
-            let series: Vec<(&str, &[u32], RGBColor)> = [
-                (
-                    "detections (scored class)",
-                    ev.detections_per_frame.as_slice(),
-                    BLUE,
-                ),
+            let series: Vec<Series<'_>> = [
                 (
                     "detections (all classes)",
                     ev.all_detections_per_frame.as_slice(),
-                    RGBColor(150, 150, 150),
+                    RGBColor(230, 140, 0),
+                    2,
                 ),
-                ("tracks (scored class)", ev.tracks_per_frame.as_slice(), RED),
+                (
+                    "detections (scored class)",
+                    ev.detections_per_frame.as_slice(),
+                    RGBColor(110, 150, 255),
+                    5,
+                ),
+                (
+                    "tracks (scored class)",
+                    ev.tracks_per_frame.as_slice(),
+                    RGBColor(200, 0, 0),
+                    2,
+                ),
             ]
             .into_iter()
             .filter(|s| !s.1.is_empty())
             .collect();
             section(
                 &mut html,
+                "per-frame",
                 "Detections per frame",
                 per_frame_svg(&series, "boxes per frame"),
             );
@@ -398,7 +512,7 @@ pub fn render_html(inputs: &ReportInputs<'_>) -> String {
             latency_section(&mut html, inputs.replay_summary);
         }
     }
-    html.push_str("<section><h2>Sample frames</h2>");
+    html.push_str("<section id=\"samples\"><h2>Sample frames</h2>");
     if inputs.samples.is_empty() {
         html.push_str("<p class=\"missing\">Not shown: no annotated sample frames were given (render them with <code>lookout replay --render DIR</code>, or replay with <code>--with-images</code>).</p>");
     } else {
@@ -496,7 +610,12 @@ mod tests {
         assert!(svg.starts_with("<svg") && svg.contains("polyline"), "{svg}");
         assert!(pr_curve_svg(&[], &[], "pr").is_err());
         let h = latency_histogram_svg("forward", &[10.0, 11.0, 30.0]).unwrap();
-        assert!(h.contains("<rect"));
+        assert!(h.contains("<rect") && h.contains("p50 11.00 ms"), "{h}");
+        // One slow frame among 200 does not set the axis: it is counted in the last bar.
+        let mut v: Vec<f64> = (0..200).map(|i| 10.0 + f64::from(i % 10)).collect();
+        v.push(500.0);
+        let h = latency_histogram_svg("decode", &v).unwrap();
+        assert!(h.contains("last bar: +1 slower, up to 500.0 ms"), "{h}");
         let html = render_html(&ReportInputs {
             error: Some("gt.txt:3: bad <line>".into()),
             ..Default::default()

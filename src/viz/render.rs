@@ -1,14 +1,17 @@
 //! Annotated frames: the camera image with what lookout made of it, for people to look at.
 //!
 //! Drawn with `imageproc` (boxes, trail lines and dots) on `image` buffers; text uses the
-//! public-domain 8x8 bitmap glyphs of the `font8x8` crate (MIT), scaled 2x, so nothing needs a
-//! font file. Per frame:
-//! - detections: 1 px boxes in [`super::DETECTION_COLOR`];
+//! public-domain 8x8 bitmap glyphs of the `font8x8` crate (MIT), scaled by [`text_scale`]
+//! (1x up to 1079 px high images, 2x from 1080 px), so nothing needs a font file. Per frame:
+//! - detections: 1 px boxes in [`super::DETECTION_COLOR`]; the ones no track covers (IoU < 0.5)
+//!   get a small grey `class score` tab, so untracked classes are still named;
 //! - tracks: 2 px boxes in [`super::track_color`] of the id (the same colour in every frame and
-//!   in Foxglove), a label `#id class score` on a filled tab above the box, and a trail through
-//!   the box centres of the last [`RenderOptions::trail_len`] frames the track was reported;
-//! - a corner overlay (top-left): header stamp, frames/s of the processing (from this frame's
-//!   stage times), and each stage's time in ms.
+//!   in Foxglove), a label `#id class score` on a filled tab, and a trail through the box
+//!   centres of the last [`RenderOptions::trail_len`] frames the track was reported;
+//! - label tabs go above the box, else inside its top, else below it: the first place that
+//!   overlaps no tab drawn before (tracks first, by id), kept inside the image;
+//! - a compact corner overlay (top-left) on a translucent panel, so the scene stays visible
+//!   under it: header stamp, frames/s and total ms of this frame's stages, each stage's ms.
 //!
 //! [`FrameSink`] writes the frames as numbered JPEG files in a folder, or (for a `.mp4` path)
 //! encodes them with the ffmpeg binary at the stream's frame rate (from the header stamps).
@@ -26,12 +29,21 @@ use super::Rgb8;
 use crate::track::TrackOutput;
 use crate::types::{BBox, Detection, Frame, RgbImage};
 
-/// Glyph scale: 8x8 glyphs drawn as 16x16 px.
-const TEXT_SCALE: u32 = 2;
 /// JPEG quality of rendered frames.
 const JPEG_QUALITY: u8 = 90;
-/// Height of one text line, px.
-pub const LINE_H_PX: u32 = 8 * TEXT_SCALE + 2;
+/// How much of the image shows through the overlay panel.
+const PANEL_SHOW_THROUGH: f32 = 0.35;
+
+/// Glyph scale for an image `height_px` high: 8x8 glyphs are legible at 1x on VGA-to-PAL
+/// frames and small enough not to hide the scene; full HD and up gets 2x.
+pub fn text_scale(height_px: u32) -> u32 {
+    (height_px / 1080 + 1).min(4)
+}
+
+/// Height of one text line at `scale`, px.
+pub fn line_height_px(scale: u32) -> u32 {
+    8 * scale + 2 * scale
+}
 
 /// A rendering error (file or encoder), naming the path.
 #[derive(Debug, thiserror::Error)]
@@ -90,9 +102,9 @@ fn rect_of(bbox: &BBox, width: u32, height: u32) -> Option<Rect> {
     (x1 > x0 && y1 > y0).then(|| Rect::at(x0, y0).of_size((x1 - x0) as u32, (y1 - y0) as u32))
 }
 
-/// Draws `text` with its top-left at `(x, y)` (8x8 glyphs scaled by [`TEXT_SCALE`]).
-pub fn draw_text(img: &mut ImageBuf, x: i32, y: i32, text: &str, colour: Rgb8) {
-    let s = TEXT_SCALE as i32;
+/// Draws `text` with its top-left at `(x, y)`, 8x8 glyphs scaled by `scale`.
+pub fn draw_text(img: &mut ImageBuf, x: i32, y: i32, text: &str, scale: u32, colour: Rgb8) {
+    let s = scale.max(1) as i32;
     for (k, ch) in text.chars().enumerate() {
         // Basic Latin only; anything else is drawn as a blank cell.
         let glyph = font8x8::legacy::BASIC_LEGACY
@@ -108,7 +120,7 @@ pub fn draw_text(img: &mut ImageBuf, x: i32, y: i32, text: &str, colour: Rgb8) {
                 let py = y + row as i32 * s;
                 draw_filled_rect_mut(
                     img,
-                    Rect::at(px, py).of_size(TEXT_SCALE, TEXT_SCALE),
+                    Rect::at(px, py).of_size(s as u32, s as u32),
                     rgb(colour),
                 );
             }
@@ -116,9 +128,59 @@ pub fn draw_text(img: &mut ImageBuf, x: i32, y: i32, text: &str, colour: Rgb8) {
     }
 }
 
-/// Width of `text` in px.
-pub fn text_width(text: &str) -> u32 {
-    text.chars().count() as u32 * 8 * TEXT_SCALE
+/// Width of `text` at `scale`, px.
+pub fn text_width(text: &str, scale: u32) -> u32 {
+    text.chars().count() as u32 * 8 * scale.max(1)
+}
+
+/// Darkens `r` (clipped to the image) so white text reads on it while the scene shows through.
+fn darken(img: &mut ImageBuf, r: Rect) {
+    let (w, h) = img.dimensions();
+    let x1 = (r.right() + 1).clamp(0, w as i32) as u32;
+    let y1 = (r.bottom() + 1).clamp(0, h as i32) as u32;
+    for y in r.top().max(0) as u32..y1 {
+        for x in r.left().max(0) as u32..x1 {
+            let p = img.get_pixel_mut(x, y);
+            for c in p.0.iter_mut() {
+                *c = (f32::from(*c) * PANEL_SHOW_THROUGH) as u8;
+            }
+        }
+    }
+}
+
+/// Pixels two rectangles share.
+fn overlap_area(a: &Rect, b: &Rect) -> i64 {
+    let w = (a.right().min(b.right()) - a.left().max(b.left()) + 1).max(0);
+    let h = (a.bottom().min(b.bottom()) - a.top().max(b.top()) + 1).max(0);
+    i64::from(w) * i64::from(h)
+}
+
+/// Where a label tab of `tab_w` x `tab_h` goes for box `r`: above it, else inside its top,
+/// else below it, else inside its bottom: the first inside the image that overlaps none of
+/// `taken`, or the one that overlaps them least; shifted left to stay inside the image.
+fn place_tab(r: &Rect, tab_w: u32, tab_h: u32, width: u32, height: u32, taken: &[Rect]) -> Rect {
+    let x = r.left().min(width as i32 - tab_w as i32).max(0);
+    let max_y = (height as i32 - tab_h as i32).max(0);
+    let candidates = [
+        r.top() - tab_h as i32,
+        r.top() + 2,
+        r.bottom() + 1,
+        r.bottom() - 1 - tab_h as i32,
+    ];
+    let mut best: Option<(i64, Rect)> = None;
+    // Places off the image (above a box at the top edge) are not tried.
+    for y in candidates.into_iter().filter(|y| (0..=max_y).contains(y)) {
+        let tab = Rect::at(x, y).of_size(tab_w, tab_h);
+        let covered: i64 = taken.iter().map(|o| overlap_area(&tab, o)).sum();
+        if covered == 0 {
+            return tab;
+        }
+        if best.is_none_or(|(c, _)| covered < c) {
+            best = Some((covered, tab));
+        }
+    }
+    // No place fits (an image lower than one text line): the top of the image.
+    best.map_or(Rect::at(x, 0).of_size(tab_w, tab_h), |(_, t)| t)
 }
 
 /// Black or white, whichever reads better on `bg`.
@@ -158,6 +220,9 @@ impl Renderer {
             height: h,
             len: data.len(),
         })?;
+        let scale = text_scale(h);
+        let line_h = line_height_px(scale);
+        let pad = scale as i32;
         for d in detections {
             if let Some(r) = rect_of(&d.bbox, w, h) {
                 draw_hollow_rect_mut(&mut img, r, rgb(super::DETECTION_COLOR));
@@ -181,7 +246,10 @@ impl Renderer {
                 draw_filled_circle_mut(&mut img, (cx.round() as i32, cy.round() as i32), 2, colour);
             }
         }
-        for t in tracks {
+        let mut by_id: Vec<&TrackOutput> = tracks.iter().collect();
+        by_id.sort_by_key(|t| t.id);
+        let mut labels: Vec<(Rect, String, Rgb8)> = Vec::new();
+        for t in by_id {
             let colour = super::track_color(t.id);
             let Some(r) = rect_of(&t.bbox, w, h) else {
                 continue;
@@ -193,28 +261,52 @@ impl Renderer {
                 draw_hollow_rect_mut(&mut img, inner, rgb(colour));
             }
             let label = format!("#{} {} {:.2}", t.id, t.label, t.score);
-            // The tab sits above the box, or inside it at the top edge of the image.
-            let tab_y = if r.top() >= LINE_H_PX as i32 {
-                r.top() - LINE_H_PX as i32
-            } else {
-                r.top()
-            };
-            draw_filled_rect_mut(
-                &mut img,
-                Rect::at(r.left(), tab_y).of_size(text_width(&label) + 4, LINE_H_PX),
-                rgb(colour),
+            labels.push((r, label, colour));
+        }
+        // Untracked detections are named too, in their grey, after the tracks' labels.
+        for d in detections {
+            if tracks.iter().any(|t| t.bbox.iou(&d.bbox) >= 0.5) {
+                continue;
+            }
+            if let Some(r) = rect_of(&d.bbox, w, h) {
+                labels.push((
+                    r,
+                    format!("{} {:.2}", d.label, d.score),
+                    super::DETECTION_COLOR,
+                ));
+            }
+        }
+        let mut taken: Vec<Rect> = Vec::new();
+        for (r, label, colour) in &labels {
+            let tab = place_tab(
+                r,
+                text_width(label, scale) + 2 * pad as u32,
+                line_h,
+                w,
+                h,
+                &taken,
             );
-            draw_text(&mut img, r.left() + 2, tab_y + 1, &label, ink_on(colour));
+            draw_filled_rect_mut(&mut img, tab, rgb(*colour));
+            draw_text(
+                &mut img,
+                tab.left() + pad,
+                tab.top() + pad,
+                label,
+                scale,
+                ink_on(*colour),
+            );
+            taken.push(tab);
         }
         // Corner overlay.
         let total_ms: f64 = overlay.stage_ms.iter().map(|(_, ms)| ms).sum();
         let mut lines = vec![
             format!(
-                "stamp {}.{:09}",
-                frame.header.stamp.sec, frame.header.stamp.nanosec
+                "t {}.{:03} s",
+                frame.header.stamp.sec,
+                frame.header.stamp.nanosec / 1_000_000
             ),
             if total_ms > 0.0 {
-                format!("{:.1} frames/s", 1000.0 / total_ms)
+                format!("{:.1} frames/s {:.0} ms", 1000.0 / total_ms, total_ms)
             } else {
                 "- frames/s".to_owned()
             },
@@ -223,21 +315,27 @@ impl Renderer {
             overlay
                 .stage_ms
                 .iter()
-                .map(|(s, ms)| format!("{s:<11} {ms:7.1} ms")),
+                // Sub-10 ms stages (track, postprocess) need the second decimal to read.
+                .map(|(s, ms)| {
+                    let digits = if *ms < 10.0 { 2 } else { 1 };
+                    format!("{s:<11}{ms:7.digits$} ms")
+                }),
         );
-        let box_w = lines.iter().map(|l| text_width(l)).max().unwrap_or(0) + 8;
-        let box_h = LINE_H_PX * lines.len() as u32 + 6;
-        draw_filled_rect_mut(
-            &mut img,
-            Rect::at(0, 0).of_size(box_w, box_h),
-            Rgb([0, 0, 0]),
-        );
+        let box_w = lines
+            .iter()
+            .map(|l| text_width(l, scale))
+            .max()
+            .unwrap_or(0)
+            + 4 * pad as u32;
+        let box_h = line_h * lines.len() as u32 + 2 * pad as u32;
+        darken(&mut img, Rect::at(0, 0).of_size(box_w, box_h));
         for (i, line) in lines.iter().enumerate() {
             draw_text(
                 &mut img,
-                4,
-                4 + (i as u32 * LINE_H_PX) as i32,
+                2 * pad,
+                2 * pad + (i as u32 * line_h) as i32,
                 line,
+                scale,
                 [255, 255, 255],
             );
         }
@@ -450,6 +548,49 @@ mod tests {
         assert_eq!(r.trails[&("/cam".to_owned(), 1)].len(), 3);
         r.draw(&frame(), &[], &[], &Overlay::default()).unwrap();
         assert!(r.trails.is_empty());
+    }
+
+    #[test]
+    fn label_tabs_avoid_each_other_and_stay_in_the_image() {
+        let (w, h) = (320, 240);
+        let mut taken = Vec::new();
+        // Two boxes side by side at the same height: the second tab may not cover the first.
+        for left in [100, 130] {
+            let r = Rect::at(left, 50).of_size(20, 60);
+            let tab = place_tab(&r, 90, 10, w, h, &taken);
+            assert!(
+                taken.iter().all(|t| overlap_area(&tab, t) == 0),
+                "{tab:?} {taken:?}"
+            );
+            taken.push(tab);
+        }
+        assert_eq!(taken[0].top(), 40, "the first tab sits above its box");
+        // A box at the right edge: the tab is shifted left to stay whole.
+        let r = Rect::at(300, 100).of_size(20, 40);
+        let tab = place_tab(&r, 90, 10, w, h, &[]);
+        assert_eq!(tab.right(), w as i32 - 1);
+        // A box at the top edge: the tab goes inside it, not off the image.
+        let r = Rect::at(10, 0).of_size(40, 40);
+        assert_eq!(place_tab(&r, 50, 10, w, h, &[]).top(), 2);
+    }
+
+    #[test]
+    fn overlay_is_compact_and_translucent() {
+        let mut img_frame = frame();
+        img_frame.image.data.fill(200);
+        let overlay = Overlay {
+            stage_ms: vec![("forward", 100.0), ("track", 1.0)],
+        };
+        let img = Renderer::default()
+            .draw(&img_frame, &[], &[], &overlay)
+            .unwrap();
+        // Darkened, not black: the scene shows through the panel.
+        let p = img.get_pixel(1, 1).0;
+        assert!(p[0] > 40 && p[0] < 100, "{p:?}");
+        // 4 lines at 1x: the panel ends well above a quarter of the image height.
+        assert_eq!(img.get_pixel(1, 60).0, [200, 200, 200]);
+        assert_eq!(text_scale(576), 1);
+        assert_eq!(text_scale(1080), 2);
     }
 
     #[test]
