@@ -47,6 +47,32 @@ pub struct TrackerConfig {
     /// every live confirmed or lost track. Reported lost tracks carry `state: lost` and their
     /// `time_since_update_s`.
     pub output_lost_max_s: f64,
+    /// OC-SORT's observation-centric re-update (ORU; Cao et al., *Observation-Centric SORT*,
+    /// CVPR 2023, §4.1): when a track that missed detections is matched again, its filter is
+    /// rewound to the belief after its last observation and re-run through boxes interpolated
+    /// linearly between that observation and the new one (one per missed frame, evenly spread
+    /// over the gap's stamp time), instead of updating the prediction that coasted through the
+    /// gap. The velocity then agrees with the observed displacement over the gap.
+    pub oc_reupdate: bool,
+    /// OC-SORT's observation-centric momentum (OCM, §4.2): weight of the motion-direction
+    /// consistency term added to the first pass's similarity. For a track with a known
+    /// direction (from the observation nearest [`Self::oc_momentum_delta_s`] before its last
+    /// one to its last one) and a candidate detection, the term is
+    /// `weight · score · (π/2 − θ) / π`, θ the angle between that direction and the direction
+    /// from the track's observation nearest `oc_momentum_delta_s` before now to the detection
+    /// (in [−weight/2, weight/2] per unit score). 0 turns it off; OC-SORT uses 0.2. A pair
+    /// whose similarity drops to 0 or below cannot match.
+    pub oc_momentum_weight: f64,
+    /// Baseline of OCM's directions, in seconds of stamp time: the observation used is the one
+    /// nearest this long before the reference (OC-SORT's `delta_t = 3` frames at 30 frames/s,
+    /// 0.1 s; at lower frame rates the nearest is one frame back).
+    pub oc_momentum_delta_s: f64,
+    /// OC-SORT's observation-centric recovery (OCR, §4.3): after the low-score pass, confirmed
+    /// and lost tracks still unmatched get a last chance against the remaining high-score
+    /// detections, by IoU with their *last observed* box rather than their prediction.
+    pub oc_recovery: bool,
+    /// Least IoU (last observed box vs detection) of an OCR match; OC-SORT uses 0.3.
+    pub oc_recovery_iou_min: f32,
     /// Kalman filter noise, relative to box size and per second.
     pub noise: KalmanNoise,
 }
@@ -73,6 +99,11 @@ impl Default for TrackerConfig {
             mahalanobis_gate: false,
             mahalanobis_gate_chi2: 9.4877,
             output_lost_max_s: 0.0,
+            oc_reupdate: false,
+            oc_momentum_weight: 0.0,
+            oc_momentum_delta_s: 0.1,
+            oc_recovery: false,
+            oc_recovery_iou_min: 0.3,
             noise: KalmanNoise::default(),
         }
     }
@@ -146,6 +177,7 @@ impl TrackerConfig {
             ("iou_match_min", self.iou_match_min),
             ("iou_match_low_min", self.iou_match_low_min),
             ("iou_match_tentative_min", self.iou_match_tentative_min),
+            ("oc_recovery_iou_min", self.oc_recovery_iou_min),
         ] {
             unit(field, v)?;
             if v <= 0.0 {
@@ -166,6 +198,8 @@ impl TrackerConfig {
             });
         }
         positive("mahalanobis_gate_chi2", self.mahalanobis_gate_chi2)?;
+        nonneg("oc_momentum_weight", self.oc_momentum_weight)?;
+        positive("oc_momentum_delta_s", self.oc_momentum_delta_s)?;
         let n = &self.noise;
         nonneg("noise.accel_std_rel_per_s2", n.accel_std_rel_per_s2)?;
         nonneg(
