@@ -73,6 +73,12 @@ pub struct TrackerConfig {
     pub oc_recovery: bool,
     /// Least IoU (last observed box vs detection) of an OCR match; OC-SORT uses 0.3.
     pub oc_recovery_iou_min: f32,
+    /// Huber-robust Kalman update (see [`super::kalman::update_robust`]): a matched detection
+    /// whose normalised innovation squared (4 degrees of freedom) exceeds this value updates
+    /// the track with its measurement noise inflated by `sqrt(NIS / robust_update_chi2)`, so a
+    /// box merging two people or cut by occlusion drags the track's position and velocity
+    /// less. 0 turns it off (every update is the plain one).
+    pub robust_update_chi2: f64,
     /// Kalman filter noise, relative to box size and per second.
     pub noise: KalmanNoise,
 }
@@ -93,17 +99,18 @@ impl Default for TrackerConfig {
             iou_match_low_min: 0.5,
             iou_match_tentative_min: 0.3,
             fuse_score: true,
-            max_age_s: 1.0,
+            max_age_s: 2.0,
             min_hits: 2,
             class_agnostic: false,
             mahalanobis_gate: false,
             mahalanobis_gate_chi2: 9.4877,
             output_lost_max_s: 0.0,
             oc_reupdate: false,
-            oc_momentum_weight: 0.0,
-            oc_momentum_delta_s: 0.1,
-            oc_recovery: false,
+            oc_momentum_weight: 0.2,
+            oc_momentum_delta_s: 0.3,
+            oc_recovery: true,
             oc_recovery_iou_min: 0.3,
+            robust_update_chi2: 4.0,
             noise: KalmanNoise::default(),
         }
     }
@@ -200,6 +207,7 @@ impl TrackerConfig {
         positive("mahalanobis_gate_chi2", self.mahalanobis_gate_chi2)?;
         nonneg("oc_momentum_weight", self.oc_momentum_weight)?;
         positive("oc_momentum_delta_s", self.oc_momentum_delta_s)?;
+        nonneg("robust_update_chi2", self.robust_update_chi2)?;
         let n = &self.noise;
         nonneg("noise.accel_std_rel_per_s2", n.accel_std_rel_per_s2)?;
         nonneg(
@@ -250,5 +258,25 @@ mod tests {
             ..TrackerConfig::default()
         };
         assert_eq!(bad.validate().unwrap_err().field, "iou_match_min");
+        let bad = TrackerConfig {
+            oc_recovery_iou_min: 0.0,
+            ..TrackerConfig::default()
+        };
+        assert_eq!(bad.validate().unwrap_err().field, "oc_recovery_iou_min");
+        let bad = TrackerConfig {
+            oc_momentum_delta_s: 0.0,
+            ..TrackerConfig::default()
+        };
+        assert_eq!(bad.validate().unwrap_err().field, "oc_momentum_delta_s");
+        let bad = TrackerConfig {
+            oc_momentum_weight: -0.1,
+            ..TrackerConfig::default()
+        };
+        assert_eq!(bad.validate().unwrap_err().field, "oc_momentum_weight");
+        let bad = TrackerConfig {
+            robust_update_chi2: f64::INFINITY,
+            ..TrackerConfig::default()
+        };
+        assert_eq!(bad.validate().unwrap_err().field, "robust_update_chi2");
     }
 }

@@ -85,7 +85,7 @@ struct Observation {
 
 /// How many past observations a track keeps for OC-SORT's momentum term: enough for a
 /// `oc_momentum_delta_s` of a few tenths of a second at 30 frames/s.
-const OBSERVATION_HISTORY: usize = 8;
+const OBSERVATION_HISTORY: usize = 16;
 
 /// The latest [`OBSERVATION_HISTORY`] observations of a track, in a fixed ring (no heap).
 #[derive(Debug, Clone, Copy)]
@@ -559,6 +559,8 @@ impl Tracker {
                 let z = measurement_of(&det_boxes[det]);
                 let updated = if cfg.oc_reupdate && t.missed_updates > 0 {
                     reupdate(t, stamp_ns, &z, noise)
+                } else if cfg.robust_update_chi2 > 0.0 {
+                    kalman::update_robust(&filters[i], &z, noise, cfg.robust_update_chi2)
                 } else {
                     kalman::update(&filters[i], &z, noise)
                 };
@@ -727,6 +729,39 @@ mod tests {
 
     fn at(s: f64) -> Time {
         Time::from_ns((s * 1e9).round() as i64)
+    }
+
+    #[test]
+    fn observation_ring_keeps_the_newest_and_finds_the_baseline() {
+        let obs = |k: i64| Observation {
+            stamp_ns: k * 100_000_000,
+            z: MeasurementVector::new(10.0 * k as f64, 0.0, 4.0, 8.0),
+        };
+        let mut ring = Observations::new(obs(0));
+        assert_eq!(ring.direction(300_000_000), None);
+        for k in 1..=20 {
+            ring.push(obs(k));
+        }
+        // Wrapped around: the newest OBSERVATION_HISTORY, newest first.
+        let stamps: Vec<i64> = ring.iter().map(|o| o.stamp_ns / 100_000_000).collect();
+        let want: Vec<i64> = (0..OBSERVATION_HISTORY as i64).map(|k| 20 - k).collect();
+        assert_eq!(stamps, want);
+        // 0.3 s before 2.0 s is the observation at 1.7 s; before 2.1 s (not yet observed), 1.8 s.
+        assert_eq!(
+            ring.nearest_before(2_000_000_000, 300_000_000),
+            Some(&obs(17))
+        );
+        assert_eq!(
+            ring.nearest_before(2_100_000_000, 300_000_000),
+            Some(&obs(18))
+        );
+        // Further back than the history: the oldest kept.
+        assert_eq!(
+            ring.nearest_before(2_000_000_000, 10_000_000_000),
+            Some(&obs(20 - OBSERVATION_HISTORY as i64 + 1))
+        );
+        let d = ring.direction(300_000_000).unwrap();
+        assert!((d[0] - 1.0).abs() < 1e-12 && d[1].abs() < 1e-12, "{d:?}");
     }
 
     #[test]
