@@ -86,10 +86,27 @@ pub struct TrackerConfig {
 impl Default for TrackerConfig {
     /// ByteTrack's own settings for MOT17 (`tools/track.py`: `track_thresh 0.6`, low `0.1`,
     /// new track `track_thresh + 0.1`, `match_thresh 0.9` i.e. IoU 0.1 on score-fused IoU,
-    /// second pass IoU 0.5, unconfirmed IoU 0.3, `track_buffer 30` frames at 30 frames/s,
-    /// i.e. 1 s), with time in seconds. `min_hits 2`: ByteTrack confirms on the second hit.
+    /// second pass IoU 0.5, unconfirmed IoU 0.3), with time in seconds, except as listed
+    /// below. `min_hits 2`: ByteTrack confirms on the second hit.
     /// The Mahalanobis gate is off: on MOT15 it cut more true matches (merged boxes of people
     /// walking side by side) than false ones (numbers in tests/track_mot15.rs).
+    ///
+    /// Departures from ByteTrack, each measured alone and together on two MOT15 sequences
+    /// (7 and 25 frames/s) and two seeded TUD sequences (BENCHMARKS.md, "Tracker accuracy"):
+    /// * `robust_update_chi2 = 4`: Huber-robust update above the NIS's expectation (4 degrees
+    ///   of freedom), i.e. only measurements worse than an average inlier are down-weighted;
+    ///   2 to 9.5 all helped on both MOT15 sequences.
+    /// * OCM with OC-SORT's weight 0.2 and a 0.3 s baseline rather than OC-SORT's 3 frames
+    ///   (0.1 s at 30 frames/s): a direction is only as good as the displacement over the
+    ///   baseline is large against the ~0.05 box-size measurement noise, and a pedestrian
+    ///   moves about 0.5 box sizes per second, so 0.1 s makes the direction mostly noise
+    ///   (it cost 4 MOTA points on TUD-Campus at 25 frames/s) where 0.3 s does not.
+    /// * OCR with OC-SORT's IoU 0.3.
+    /// * `max_age_s = 2`: with OCR and the robust velocity, lost tracks are worth keeping
+    ///   about as long as DeepSORT's 70 frames at 30 frames/s; 1.5 to 3 s measured alike.
+    /// * ORU stays off: on these sequences it cost MOTA on TUD-Campus (65.2 -> 63.2) and
+    ///   switches on PETS09-S2L1 on top of the rest; the time-based process noise already lets
+    ///   a single update after a gap move the velocity a long way.
     fn default() -> Self {
         Self {
             track_score_high_min: 0.6,

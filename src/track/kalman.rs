@@ -276,15 +276,27 @@ pub fn update_robust(
 ) -> Result<Gaussian, KalmanError> {
     check_measurement(z)?;
     let r = measurement_noise(z, noise);
-    let (z_pred, s) = project(g, &r);
-    let chol = Cholesky::new(s).ok_or(KalmanError::SingularInnovation)?;
-    let y = z - z_pred;
-    let d2 = y.dot(&chol.solve(&y));
+    let s_inv = innovation_inverse(g, &r)?;
+    let y = z - g.mean.fixed_rows::<4>(0);
+    let d2 = y.dot(&(s_inv * y));
     if d2 > chi2_max && chi2_max > 0.0 {
-        update_with(g, z, &(r * (d2 / chi2_max).sqrt()))
+        let inflated = r * (d2 / chi2_max).sqrt();
+        let s_inv = innovation_inverse(g, &inflated)?;
+        update_given(g, z, &inflated, &s_inv)
     } else {
-        update_with(g, z, &r)
+        update_given(g, z, &r, &s_inv)
     }
+}
+
+/// `S⁻¹` for measurement noise `r`. Cholesky proves `S` positive definite; the closed-form
+/// 4x4 inverse is then cheaper than two triangular solves against 8 right-hand sides.
+fn innovation_inverse(
+    g: &Gaussian,
+    r: &MeasurementCovariance,
+) -> Result<MeasurementCovariance, KalmanError> {
+    let (_, s) = project(g, r);
+    Cholesky::new(s).ok_or(KalmanError::SingularInnovation)?;
+    s.try_inverse().ok_or(KalmanError::SingularInnovation)
 }
 
 /// The update with a given (diagonal) measurement noise `r`.
@@ -293,11 +305,18 @@ fn update_with(
     z: &MeasurementVector,
     r: &MeasurementCovariance,
 ) -> Result<Gaussian, KalmanError> {
-    let (z_pred, s) = project(g, r);
-    // Cholesky proves S positive definite; the closed-form 4x4 inverse is then cheaper than
-    // two triangular solves against 8 right-hand sides.
-    Cholesky::new(s).ok_or(KalmanError::SingularInnovation)?;
-    let s_inv = s.try_inverse().ok_or(KalmanError::SingularInnovation)?;
+    let s_inv = innovation_inverse(g, r)?;
+    update_given(g, z, r, &s_inv)
+}
+
+/// The update with `r` and its innovation covariance's inverse `s_inv` already computed.
+fn update_given(
+    g: &Gaussian,
+    z: &MeasurementVector,
+    r: &MeasurementCovariance,
+    s_inv: &MeasurementCovariance,
+) -> Result<Gaussian, KalmanError> {
+    let z_pred = g.mean.fixed_rows::<4>(0).into_owned();
     // P Hᵀ is the first four columns of P; K = P Hᵀ S⁻¹.
     let pht: SMatrix<f64, 8, 4> = g.covariance.fixed_view::<8, 4>(0, 0).into_owned();
     let k: SMatrix<f64, 8, 4> = pht * s_inv;

@@ -21,6 +21,20 @@
 //! Every assignment is optimal (see [`super::assign`]) and optionally gated by the squared
 //! Mahalanobis distance of the detection from the track's predicted measurement.
 //!
+//! From OC-SORT (Cao et al., *Observation-Centric SORT*, CVPR 2023), each a config option:
+//! * momentum (OCM, on by default): step 2's similarity gains a term for the consistency of
+//!   the direction to the detection with the track's observed direction of motion, both taken
+//!   over a baseline of `oc_momentum_delta_s` seconds of observations;
+//! * recovery (OCR, on by default): between steps 3 and 4, confirmed and lost tracks still
+//!   unmatched are matched to the remaining high-score detections by IoU with their last
+//!   *observed* box (a track whose prediction ran off while the object stopped or turned);
+//! * re-update (ORU, off by default): a track matched after missed frames re-runs its filter
+//!   from its last observation along boxes interpolated to the new one.
+//!
+//! Matched detections update the filter with a Huber-robust update
+//! ([`super::kalman::update_robust`], `robust_update_chi2`): a box that merges two people or
+//! is cut by occlusion drags the track less.
+//!
 //! Stamps: each update's stamp must be strictly later than the previous one. A duplicate or
 //! earlier stamp returns [`TrackError::NonMonotonicStamp`] and leaves the tracker exactly as
 //! it was (the caller decides: skip the frame, or start a new tracker); ids are never reset
@@ -125,9 +139,19 @@ impl Observations {
     /// before `reference_ns` (ties: the newer one); `None` if there is none.
     fn nearest_before(&self, reference_ns: i64, delta_ns: i64) -> Option<&Observation> {
         let target = reference_ns - delta_ns;
-        self.iter()
-            .filter(|o| o.stamp_ns < reference_ns)
-            .min_by_key(|o| (o.stamp_ns - target).abs())
+        let mut best: Option<&Observation> = None;
+        // Newest first, so stamps decrease: the first one at or before the target ends the
+        // search (older ones are further away still).
+        for o in self.iter().filter(|o| o.stamp_ns < reference_ns) {
+            if o.stamp_ns <= target {
+                return match best {
+                    Some(b) if b.stamp_ns - target <= target - o.stamp_ns => Some(b),
+                    _ => Some(o),
+                };
+            }
+            best = Some(o);
+        }
+        best
     }
 
     /// Unit direction of the observed motion (OC-SORT's track "velocity" direction): from the
@@ -331,18 +355,8 @@ impl Tracker {
         }
         let track_boxes: Vec<BBox> = predicted.iter().map(|g| bbox_of(&g.mean)).collect();
         let det_boxes: Vec<BBox> = dets.iter().map(|d| d.bbox).collect();
-        // Last observed boxes, only needed by OCR.
-        let last_boxes: Vec<BBox> = if cfg.oc_recovery {
-            self.tracks
-                .iter()
-                .map(|t| {
-                    let z = &t.observations.last().z;
-                    BBox::from_center(z[0] as f32, z[1] as f32, z[2] as f32, z[3] as f32)
-                })
-                .collect()
-        } else {
-            Vec::new()
-        };
+        // Last observed boxes, for OCR; filled at its first use.
+        let mut last_boxes: Vec<BBox> = Vec::new();
 
         // Group by class (one group when class-agnostic); BTreeMap keeps the order fixed.
         let mut groups: BTreeMap<usize, (Vec<usize>, Vec<usize>)> = BTreeMap::new();
@@ -387,17 +401,8 @@ impl Tracker {
                 // OCM: the track's observed direction and the observation the direction to
                 // each detection starts from (the latest one when the track has been lost
                 // longer than the baseline, as OC-SORT's `k_previous_obs`).
-                let momentum_of = if momentum && momentum_weight > 0.0 {
-                    let obs = &self.tracks[ti].observations;
-                    obs.direction(momentum_delta_ns).map(|dir| {
-                        let from = obs
-                            .nearest_before(stamp_ns, momentum_delta_ns)
-                            .unwrap_or(obs.last());
-                        (dir, from.z)
-                    })
-                } else {
-                    None
-                };
+                // Computed at the first candidate only (most tracks have one or two).
+                let mut momentum_of: Option<Option<([f64; 2], MeasurementVector)>> = None;
                 for dj in pool.near(tb) {
                     let iou = tb.iou(&det_boxes[dj]);
                     if iou < iou_min || iou <= 0.0 {
@@ -421,7 +426,19 @@ impl Tracker {
                     } else {
                         f64::from(iou)
                     };
-                    if let Some((dir, from)) = &momentum_of {
+                    let momentum_of = momentum_of.get_or_insert_with(|| {
+                        if !(momentum && momentum_weight > 0.0) {
+                            return None;
+                        }
+                        let obs = &self.tracks[ti].observations;
+                        obs.direction(momentum_delta_ns).map(|dir| {
+                            let from = obs
+                                .nearest_before(stamp_ns, momentum_delta_ns)
+                                .unwrap_or(obs.last());
+                            (dir, from.z)
+                        })
+                    });
+                    if let Some((dir, from)) = momentum_of {
                         let to = measurement_of(&det_boxes[dj]);
                         // A detection on the track's last observed centre has no direction:
                         // no evidence either way.
@@ -508,12 +525,26 @@ impl Tracker {
             let mut high_left: Vec<usize> =
                 high.iter().copied().filter(|&j| !det_used[j]).collect();
             // OCR: unmatched confirmed and lost tracks, by their last observed box.
-            if cfg.oc_recovery {
-                let unmatched: Vec<usize> = active
+            let unmatched: Vec<usize> = if cfg.oc_recovery && !high_left.is_empty() {
+                active
                     .iter()
                     .copied()
                     .filter(|&i| matches!(fate[i], Fate::Missed))
-                    .collect();
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            if !unmatched.is_empty() {
+                if last_boxes.is_empty() {
+                    last_boxes = self
+                        .tracks
+                        .iter()
+                        .map(|t| {
+                            let z = &t.observations.last().z;
+                            BBox::from_center(z[0] as f32, z[1] as f32, z[2] as f32, z[3] as f32)
+                        })
+                        .collect();
+                }
                 let c = candidates(
                     &unmatched,
                     &high_left,
