@@ -440,8 +440,8 @@ impl Tracker {
                     });
                     if let Some((dir, from)) = momentum_of {
                         let to = measurement_of(&det_boxes[dj]);
-                        // A detection on the track's last observed centre has no direction:
-                        // no evidence either way.
+                        // A detection exactly on the baseline observation's centre has no
+                        // direction: no evidence either way.
                         if let Some(d) = unit_direction(from, &to) {
                             let cos = (dir[0] * d[0] + dir[1] * d[1]).clamp(-1.0, 1.0);
                             let angle = cos.acos();
