@@ -15,15 +15,17 @@
 //!
 //! | sequence    | tracker               | MOTA | IDF1 | IDsw |
 //! |-------------|-----------------------|------|------|------|
-//! | PETS09-S2L1 | lookout               | 65.8 | 48.8 |   66 |
+//! | PETS09-S2L1 | lookout               | 66.5 | 55.8 |   48 |
 //! | PETS09-S2L1 | SORT (bar)            | 61.9 | 35.1 |  103 |
 //! | PETS09-S2L1 | supervision ByteTrack | 58.6 | 42.9 |   83 |
-//! | TUD-Campus  | lookout               | 65.2 | 76.8 |    2 |
+//! | TUD-Campus  | lookout               | 65.2 | 76.5 |    2 |
 //! | TUD-Campus  | SORT (bar)            | 62.7 | 60.6 |    6 |
 //! | TUD-Campus  | supervision ByteTrack | 59.6 | 66.6 |    7 |
 //!
-//! PETS09-S2L1's remaining switches are mostly swaps between live tracks of people walking
-//! side by side whose detections merge and jitter between them (7 frames/s, no appearance).
+//! The goal, at most half SORT's id switches, is asserted: PETS09-S2L1 has 48 for a
+//! limit of 51, a thin margin (settings next to the defaults give 44 to 56, see
+//! BENCHMARKS.md). The remaining switches are mostly people walking side by side or crossing
+//! whose detections merge into one box (7 frames/s, no appearance model).
 
 mod track_common;
 
@@ -91,10 +93,8 @@ fn beats_sort_on_mot15() {
             summary.score_max,
             summary.score_normalization
         );
-        // The goal is at most half SORT's switches; that is met on TUD-Campus, not on
-        // PETS09-S2L1 (see the module doc), so the test holds the line at fewer than SORT's
-        // and prints where the goal stands.
-        if !(s.mota > mota_bar && s.idf1 > idf1_bar && s.switches < sw_bar) {
+        // The goal: higher MOTA and IDF1 than SORT and at most half its switches.
+        if !(s.mota > mota_bar && s.idf1 > idf1_bar && s.switches * 2 <= sw_bar) {
             failures.push(format!(
                 "{seq}: {s:?} vs SORT {mota_bar}/{idf1_bar}/{sw_bar}"
             ));
@@ -109,5 +109,8 @@ fn beats_sort_on_mot15() {
             }
         );
     }
-    assert!(failures.is_empty(), "below the SORT bar: {failures:#?}");
+    assert!(
+        failures.is_empty(),
+        "short of the goal (MOTA, IDF1 above SORT; at most half its switches): {failures:#?}"
+    );
 }

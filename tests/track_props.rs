@@ -1,6 +1,7 @@
 //! Property tests of the Kalman filter: the covariance stays symmetric positive definite over
 //! random sequences of predict/update with random `dt` and box sizes, and the velocity
-//! estimate converges on constant-velocity input whatever the (irregular) sampling.
+//! estimate converges on constant-velocity input whatever the (irregular) sampling; both for
+//! the plain update and the Huber-robust one (`kalman::update_robust`).
 //!
 //! Between two updates the filter predicts at most 3 s ahead (in 0 to 3 steps of up to 1 s):
 //! the tracker removes a track `max_age_s` after its last update, and pure prediction for
@@ -77,6 +78,7 @@ proptest! {
         w in 4.0f64..600.0,
         aspect in 0.2f64..5.0,
         steps in prop::collection::vec(step(), 1..80),
+        robust_chi2 in prop::option::of(0.5f64..20.0),
     ) {
         let z0 = MeasurementVector::new(500.0, 300.0, w, w * aspect);
         let mut g: Gaussian = kalman::initiate(&z0, &noise).unwrap();
@@ -103,7 +105,10 @@ proptest! {
                     let z = MeasurementVector::new(
                         g.mean[0] + dx * bw, g.mean[1] + dy * bh, bw * k, bh * k,
                     );
-                    g = kalman::update(&g, &z, &noise).unwrap();
+                    g = match robust_chi2 {
+                        Some(c) => kalman::update_robust(&g, &z, &noise, c).unwrap(),
+                        None => kalman::update(&g, &z, &noise).unwrap(),
+                    };
                     since_update_s = 0.0;
                     let d2 = kalman::mahalanobis_squared(&g, &z, &noise).unwrap();
                     prop_assert!(d2.is_finite() && d2 >= 0.0);
@@ -119,6 +124,7 @@ proptest! {
         vy in -300.0f64..300.0,
         w in 10.0f64..300.0,
         dts in prop::collection::vec(0.02f64..0.4, 40..60),
+        robust in any::<bool>(),
     ) {
         let noise = KalmanNoise::default();
         let (x0, y0, h) = (400.0, 300.0, 2.0 * w);
@@ -128,7 +134,12 @@ proptest! {
             t += dt;
             g = kalman::predict(&g, *dt, &noise).unwrap();
             let z = MeasurementVector::new(x0 + vx * t, y0 + vy * t, w, h);
-            g = kalman::update(&g, &z, &noise).unwrap();
+            g = if robust {
+                // The tracker's default threshold.
+                kalman::update_robust(&g, &z, &noise, 4.0).unwrap()
+            } else {
+                kalman::update(&g, &z, &noise).unwrap()
+            };
         }
         let tol = 0.02 * (vx.abs() + vy.abs()) + 0.5;
         prop_assert!((g.mean[4] - vx).abs() < tol, "vx {} vs {vx}", g.mean[4]);

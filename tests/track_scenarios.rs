@@ -328,3 +328,151 @@ fn crossing_scenario_discriminates_a_tracker_without_velocity() {
     );
     eprintln!("zero-velocity control: ids {ids:?}, worst {worst_px} px");
 }
+
+fn exact(cx: f32, cy: f32) -> Detection {
+    Detection {
+        bbox: BBox::from_center(cx, cy, 40.0, 80.0),
+        class_index: 0,
+        label: "person".into(),
+        score: 0.9,
+    }
+}
+
+/// A walker at 100 px/s for 1 s (10 Hz), unseen for `gap_frames` frames, seen again `dx_px`
+/// further on and from then on walking at `pace_px_per_s`. Returns the velocity the tracker
+/// reports when it finds the walker again (same id), and three frames later.
+fn velocity_after_gap(
+    cfg: TrackerConfig,
+    gap_frames: u32,
+    dx_px: f32,
+    pace_px_per_s: f32,
+) -> (f64, f64) {
+    let mut tracker = Tracker::new(cfg).unwrap();
+    for k in 0..=10 {
+        let t = k as f64 * 0.1;
+        tracker
+            .update(stamp(t), &[exact(100.0 + 100.0 * t as f32, 200.0)])
+            .unwrap();
+    }
+    for k in 11..=10 + gap_frames {
+        tracker.update(stamp(f64::from(k) * 0.1), &[]).unwrap();
+    }
+    let mut found = Vec::new();
+    for i in 0..4u32 {
+        let t = f64::from(11 + gap_frames + i) * 0.1;
+        let cx = 200.0 + dx_px + pace_px_per_s * 0.1 * i as f32;
+        let out = tracker.update(stamp(t), &[exact(cx, 200.0)]).unwrap();
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert_eq!(out[0].id, 1, "the walker keeps its id: {out:?}");
+        found.push(out[0].velocity_px_per_s[0]);
+    }
+    (found[0], found[3])
+}
+
+#[test]
+fn re_update_after_a_gap_gives_the_observed_velocity() {
+    // The walker slows down while unseen for 1 s: it reappears 20 px further on, 1.1 s after
+    // its last detection (18.2 px/s over the gap), and keeps that pace. OCR
+    // finds it by its last observed box (the prediction has run ~110 px ahead). OC-SORT's ORU
+    // re-runs the filter along the observed displacement, so the velocity is the gap's pace;
+    // updating the coasted prediction instead leaves a large velocity error.
+    const PACE: f32 = 20.0 / 1.1;
+    let plain = TrackerConfig {
+        oc_reupdate: false,
+        oc_recovery: true,
+        ..TrackerConfig::default()
+    };
+    let oru = TrackerConfig {
+        oc_reupdate: true,
+        ..plain.clone()
+    };
+    let (v_plain, v_plain_later) = velocity_after_gap(plain, 10, 20.0, PACE);
+    let (v_oru, v_oru_later) = velocity_after_gap(oru, 10, 20.0, PACE);
+    let pace = f64::from(PACE);
+    assert!(
+        (v_oru - pace).abs() < 5.0,
+        "ORU velocity {v_oru} px/s, observed {pace} over the gap"
+    );
+    assert!(
+        (v_oru - pace).abs() < 0.5 * (v_plain - pace).abs(),
+        "ORU {v_oru} vs plain {v_plain} px/s (observed {pace})"
+    );
+    // Three frames later ORU is still closer to the truth.
+    assert!(
+        (v_oru_later - pace).abs() < (v_plain_later - pace).abs(),
+        "later: ORU {v_oru_later} vs plain {v_plain_later} px/s (truth {pace})"
+    );
+}
+
+#[test]
+fn recovery_by_last_observation_keeps_the_id_of_a_stopped_object() {
+    // A walker at 200 px/s stops dead and is missed for 0.5 s: the coasting prediction runs
+    // ~100 px ahead (no overlap with the walker), so only OC-SORT's OCR (IoU with the last
+    // *observed* box) can give it its id back; without it the walker is a new track.
+    let run = |oc_recovery: bool| {
+        let cfg = TrackerConfig {
+            oc_recovery,
+            oc_reupdate: false,
+            ..TrackerConfig::default()
+        };
+        let mut tracker = Tracker::new(cfg).unwrap();
+        for k in 0..=10 {
+            let t = k as f64 * 0.1;
+            tracker
+                .update(stamp(t), &[exact(100.0 + 200.0 * t as f32, 200.0)])
+                .unwrap();
+        }
+        for k in 11..=15 {
+            tracker.update(stamp(k as f64 * 0.1), &[]).unwrap();
+        }
+        let mut ids = BTreeSet::new();
+        for k in 16..=20 {
+            for o in tracker
+                .update(stamp(k as f64 * 0.1), &[exact(300.0, 200.0)])
+                .unwrap()
+            {
+                ids.insert(o.id);
+            }
+        }
+        ids
+    };
+    assert_eq!(run(true), BTreeSet::from([1]));
+    assert_eq!(run(false), BTreeSet::from([2]));
+}
+
+#[test]
+fn momentum_prefers_the_detection_along_the_motion() {
+    // A walker moving right at 100 px/s (10 Hz), then two detections near its prediction:
+    // A 10 px ahead (IoU 0.60 with the predicted box), B 19 px below (IoU 0.62). IoU alone
+    // takes B; OC-SORT's OCM term favours A, which lies along the observed direction of
+    // motion. The chosen one pulls the track: its centre stays on y = 200 with A.
+    let run = |oc_momentum_weight: f64| {
+        let cfg = TrackerConfig {
+            oc_momentum_weight,
+            ..TrackerConfig::default()
+        };
+        let mut tracker = Tracker::new(cfg).unwrap();
+        for k in 0..=10 {
+            let t = k as f64 * 0.1;
+            tracker
+                .update(stamp(t), &[exact(100.0 + 100.0 * t as f32, 200.0)])
+                .unwrap();
+        }
+        // Predicted centre at t = 1.1 s: about (210, 200).
+        let out = tracker
+            .update(stamp(1.1), &[exact(220.0, 200.0), exact(210.0, 219.0)])
+            .unwrap();
+        let track = out.iter().find(|o| o.id == 1).expect("track 1 reported");
+        track.bbox.center()
+    };
+    let (_, y_momentum) = run(0.2);
+    let (_, y_iou) = run(0.0);
+    assert!(
+        y_momentum < 202.0,
+        "with OCM the track took B: y = {y_momentum}"
+    );
+    assert!(
+        y_iou > 205.0,
+        "IoU alone should take B (y = {y_iou}); scenario broken"
+    );
+}

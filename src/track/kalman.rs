@@ -258,12 +258,65 @@ pub fn update(
     noise: &KalmanNoise,
 ) -> Result<Gaussian, KalmanError> {
     check_measurement(z)?;
+    update_with(g, z, &measurement_noise(z, noise))
+}
+
+/// [`update`] made robust to outlying measurements (a box that merges two people, a box
+/// cut by occlusion) by Huber's M-estimator: when the normalised innovation squared `d²`
+/// exceeds `chi2_max`, the measurement noise is inflated by `d / sqrt(chi2_max)`, so the
+/// correction grows only like `sqrt(d)` instead of linearly with the innovation (one
+/// reweighting step of the iteratively reweighted Kalman update; Huber, *Robust Statistics*,
+/// 1981; Karlgaard & Schaub, *Huber-based divided difference filtering*, 2007). Inliers
+/// (`d² <= chi2_max`) get exactly [`update`].
+pub fn update_robust(
+    g: &Gaussian,
+    z: &MeasurementVector,
+    noise: &KalmanNoise,
+    chi2_max: f64,
+) -> Result<Gaussian, KalmanError> {
+    check_measurement(z)?;
     let r = measurement_noise(z, noise);
-    let (z_pred, s) = project(g, &r);
-    // Cholesky proves S positive definite; the closed-form 4x4 inverse is then cheaper than
-    // two triangular solves against 8 right-hand sides.
+    let s_inv = innovation_inverse(g, &r)?;
+    let y = z - g.mean.fixed_rows::<4>(0);
+    let d2 = y.dot(&(s_inv * y));
+    if d2 > chi2_max && chi2_max > 0.0 {
+        let inflated = r * (d2 / chi2_max).sqrt();
+        let s_inv = innovation_inverse(g, &inflated)?;
+        update_given(g, z, &inflated, &s_inv)
+    } else {
+        update_given(g, z, &r, &s_inv)
+    }
+}
+
+/// `S⁻¹` for measurement noise `r`. Cholesky proves `S` positive definite; the closed-form
+/// 4x4 inverse is then cheaper than two triangular solves against 8 right-hand sides.
+fn innovation_inverse(
+    g: &Gaussian,
+    r: &MeasurementCovariance,
+) -> Result<MeasurementCovariance, KalmanError> {
+    let (_, s) = project(g, r);
     Cholesky::new(s).ok_or(KalmanError::SingularInnovation)?;
-    let s_inv = s.try_inverse().ok_or(KalmanError::SingularInnovation)?;
+    s.try_inverse().ok_or(KalmanError::SingularInnovation)
+}
+
+/// The update with a given (diagonal) measurement noise `r`.
+fn update_with(
+    g: &Gaussian,
+    z: &MeasurementVector,
+    r: &MeasurementCovariance,
+) -> Result<Gaussian, KalmanError> {
+    let s_inv = innovation_inverse(g, r)?;
+    update_given(g, z, r, &s_inv)
+}
+
+/// The update with `r` and its innovation covariance's inverse `s_inv` already computed.
+fn update_given(
+    g: &Gaussian,
+    z: &MeasurementVector,
+    r: &MeasurementCovariance,
+    s_inv: &MeasurementCovariance,
+) -> Result<Gaussian, KalmanError> {
+    let z_pred = g.mean.fixed_rows::<4>(0).into_owned();
     // P Hᵀ is the first four columns of P; K = P Hᵀ S⁻¹.
     let pht: SMatrix<f64, 8, 4> = g.covariance.fixed_view::<8, 4>(0, 0).into_owned();
     let k: SMatrix<f64, 8, 4> = pht * s_inv;
@@ -410,6 +463,34 @@ mod tests {
             5.0,
             epsilon = 1e-9
         );
+    }
+
+    #[test]
+    fn robust_update_inflates_noise_of_outliers_only() {
+        // As in `mahalanobis_is_scaled_innovation`: S_xx = 4 + 1, a 5 px offset gives d² = 5.
+        let z0 = MeasurementVector::new(100.0, 50.0, 10.0, 10.0);
+        let g = initiate(&z0, &noise()).unwrap();
+        let z = MeasurementVector::new(105.0, 50.0, 10.0, 10.0);
+        // An inlier (d² <= chi2_max) gets exactly the plain update: x = 100 + 4/5 * 5.
+        let inlier = update_robust(&g, &z, &noise(), 5.0).unwrap();
+        assert_eq!(inlier, update(&g, &z, &noise()).unwrap());
+        assert_relative_eq!(inlier.mean[0], 104.0, epsilon = 1e-9);
+        // chi2_max = 1.25: R is inflated by sqrt(5 / 1.25) = 2, so R_xx = 2, S_xx = 6,
+        // K = 4/6: x = 100 + 4/6 * 5, var_x = (1 - K)² 4 + K² 2 = 4/3.
+        let outlier = update_robust(&g, &z, &noise(), 1.25).unwrap();
+        assert_relative_eq!(outlier.mean[0], 100.0 + 4.0 / 6.0 * 5.0, epsilon = 1e-9);
+        assert_relative_eq!(outlier.covariance[(0, 0)], 4.0 / 3.0, epsilon = 1e-9);
+        // The inflated update is less sure than the plain one, never more.
+        assert!(outlier.covariance[(0, 0)] > inlier.covariance[(0, 0)]);
+        assert!(matches!(
+            update_robust(
+                &g,
+                &MeasurementVector::new(f64::NAN, 0.0, 1.0, 1.0),
+                &noise(),
+                1.0
+            ),
+            Err(KalmanError::InvalidMeasurement { .. })
+        ));
     }
 
     /// The dense textbook formulas the structured ones must equal.

@@ -21,6 +21,20 @@
 //! Every assignment is optimal (see [`super::assign`]) and optionally gated by the squared
 //! Mahalanobis distance of the detection from the track's predicted measurement.
 //!
+//! From OC-SORT (Cao et al., *Observation-Centric SORT*, CVPR 2023), each a config option:
+//! * momentum (OCM, on by default): step 2's similarity gains a term for the consistency of
+//!   the direction to the detection with the track's observed direction of motion, both taken
+//!   over a baseline of `oc_momentum_delta_s` seconds of observations;
+//! * recovery (OCR, on by default): between steps 3 and 4, confirmed and lost tracks still
+//!   unmatched are matched to the remaining high-score detections by IoU with their last
+//!   *observed* box (a track whose prediction ran off while the object stopped or turned);
+//! * re-update (ORU, off by default): a track matched after missed frames re-runs its filter
+//!   from its last observation along boxes interpolated to the new one.
+//!
+//! Matched detections update the filter with a Huber-robust update
+//! ([`super::kalman::update_robust`], `robust_update_chi2`): a box that merges two people or
+//! is cut by occlusion drags the track less.
+//!
 //! Stamps: each update's stamp must be strictly later than the previous one. A duplicate or
 //! earlier stamp returns [`TrackError::NonMonotonicStamp`] and leaves the tracker exactly as
 //! it was (the caller decides: skip the frame, or start a new tracker); ids are never reset
@@ -76,6 +90,87 @@ pub struct TrackOutput {
     pub bbox_covariance: [[f64; 4]; 4],
 }
 
+/// A matched detection as it was observed (not filtered).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Observation {
+    stamp_ns: i64,
+    z: MeasurementVector,
+}
+
+/// How many past observations a track keeps for OC-SORT's momentum term: enough for a
+/// `oc_momentum_delta_s` of a few tenths of a second at 30 frames/s.
+const OBSERVATION_HISTORY: usize = 16;
+
+/// The latest [`OBSERVATION_HISTORY`] observations of a track, in a fixed ring (no heap).
+#[derive(Debug, Clone, Copy)]
+struct Observations {
+    ring: [Observation; OBSERVATION_HISTORY],
+    len: usize,
+    /// Index of the newest entry.
+    newest: usize,
+}
+
+impl Observations {
+    fn new(first: Observation) -> Self {
+        Self {
+            ring: [first; OBSERVATION_HISTORY],
+            len: 1,
+            newest: 0,
+        }
+    }
+
+    fn push(&mut self, o: Observation) {
+        self.newest = (self.newest + 1) % OBSERVATION_HISTORY;
+        self.ring[self.newest] = o;
+        self.len = (self.len + 1).min(OBSERVATION_HISTORY);
+    }
+
+    /// Newest first.
+    fn iter(&self) -> impl Iterator<Item = &Observation> + '_ {
+        (0..self.len)
+            .map(move |k| &self.ring[(self.newest + OBSERVATION_HISTORY - k) % OBSERVATION_HISTORY])
+    }
+
+    fn last(&self) -> &Observation {
+        &self.ring[self.newest]
+    }
+
+    /// The observation whose stamp is nearest `reference_ns - delta_ns`, among those strictly
+    /// before `reference_ns` (ties: the newer one); `None` if there is none.
+    fn nearest_before(&self, reference_ns: i64, delta_ns: i64) -> Option<&Observation> {
+        let target = reference_ns - delta_ns;
+        let mut best: Option<&Observation> = None;
+        // Newest first, so stamps decrease: the first one at or before the target ends the
+        // search (older ones are further away still).
+        for o in self.iter().filter(|o| o.stamp_ns < reference_ns) {
+            if o.stamp_ns <= target {
+                return match best {
+                    Some(b) if b.stamp_ns - target <= target - o.stamp_ns => Some(b),
+                    _ => Some(o),
+                };
+            }
+            best = Some(o);
+        }
+        best
+    }
+
+    /// Unit direction of the observed motion (OC-SORT's track "velocity" direction): from the
+    /// observation nearest `delta_ns` before the last one, to the last one. `None` with a
+    /// single observation or no displacement.
+    fn direction(&self, delta_ns: i64) -> Option<[f64; 2]> {
+        let last = self.last();
+        let from = self.nearest_before(last.stamp_ns, delta_ns)?;
+        unit_direction(&from.z, &last.z)
+    }
+}
+
+/// Unit vector from box centre `a` to box centre `b`; `None` when they coincide.
+fn unit_direction(a: &MeasurementVector, b: &MeasurementVector) -> Option<[f64; 2]> {
+    let (dx, dy) = (b[0] - a[0], b[1] - a[1]);
+    let n = dx.hypot(dy);
+    (n > 1e-9).then(|| [dx / n, dy / n])
+}
+
 #[derive(Debug, Clone)]
 struct Track {
     id: u64,
@@ -87,6 +182,11 @@ struct Track {
     score: f32,
     start_ns: i64,
     last_update_ns: i64,
+    /// The filter's belief right after the last update (OC-SORT's re-update starts from it).
+    filter_at_last_update: Gaussian,
+    /// Updates (frames) since the last match; 0 when matched in the latest one.
+    missed_updates: u32,
+    observations: Observations,
 }
 
 /// A ByteTrack-style multi-object tracker for one camera stream.
@@ -255,6 +355,8 @@ impl Tracker {
         }
         let track_boxes: Vec<BBox> = predicted.iter().map(|g| bbox_of(&g.mean)).collect();
         let det_boxes: Vec<BBox> = dets.iter().map(|d| d.bbox).collect();
+        // Last observed boxes, for OCR; filled at its first use.
+        let mut last_boxes: Vec<BBox> = Vec::new();
 
         // Group by class (one group when class-agnostic); BTreeMap keeps the order fixed.
         let mut groups: BTreeMap<usize, (Vec<usize>, Vec<usize>)> = BTreeMap::new();
@@ -275,11 +377,19 @@ impl Tracker {
         let mut det_used = vec![false; dets.len()];
         let mut new_dets: Vec<usize> = Vec::new();
 
-        // Candidate pairs of one pass, gated.
+        let momentum_delta_ns = (cfg.oc_momentum_delta_s * 1e9).round() as i64;
+        let momentum_weight = cfg.oc_momentum_weight;
+        // OCM's similarities can exceed 1 by weight/2; dividing every one by the same factor
+        // keeps them in (0, 1] (what `assign` expects) without changing the optimum.
+        let momentum_norm = 1.0 / (1.0 + 0.5 * momentum_weight);
+
+        // Candidate pairs of one pass, gated. `boxes`: the track boxes IoU is taken against.
         let candidates = |tracks: &[usize],
                           pool_dets: &[usize],
+                          boxes: &[BBox],
                           iou_min: f32,
-                          fuse: bool|
+                          fuse: bool,
+                          momentum: bool|
          -> Result<Vec<Candidate>, TrackError> {
             if tracks.is_empty() || pool_dets.is_empty() {
                 return Ok(Vec::new());
@@ -287,7 +397,12 @@ impl Tracker {
             let pool = Pool::new(&det_boxes, pool_dets);
             let mut out = Vec::new();
             for (r, &ti) in tracks.iter().enumerate() {
-                let tb = &track_boxes[ti];
+                let tb = &boxes[ti];
+                // OCM: the track's observed direction and the observation the direction to
+                // each detection starts from (the latest one when the track has been lost
+                // longer than the baseline, as OC-SORT's `k_previous_obs`).
+                // Computed at the first candidate only (most tracks have one or two).
+                let mut momentum_of: Option<Option<([f64; 2], MeasurementVector)>> = None;
                 for dj in pool.near(tb) {
                     let iou = tb.iou(&det_boxes[dj]);
                     if iou < iou_min || iou <= 0.0 {
@@ -305,11 +420,39 @@ impl Tracker {
                             continue;
                         }
                     }
-                    let similarity = if fuse {
-                        f64::from(iou) * f64::from(dets[dj].score)
+                    let score = f64::from(dets[dj].score);
+                    let mut similarity = if fuse {
+                        f64::from(iou) * score
                     } else {
                         f64::from(iou)
                     };
+                    let momentum_of = momentum_of.get_or_insert_with(|| {
+                        if !(momentum && momentum_weight > 0.0) {
+                            return None;
+                        }
+                        let obs = &self.tracks[ti].observations;
+                        obs.direction(momentum_delta_ns).map(|dir| {
+                            let from = obs
+                                .nearest_before(stamp_ns, momentum_delta_ns)
+                                .unwrap_or(obs.last());
+                            (dir, from.z)
+                        })
+                    });
+                    if let Some((dir, from)) = momentum_of {
+                        let to = measurement_of(&det_boxes[dj]);
+                        // A detection exactly on the baseline observation's centre has no
+                        // direction: no evidence either way.
+                        if let Some(d) = unit_direction(from, &to) {
+                            let cos = (dir[0] * d[0] + dir[1] * d[1]).clamp(-1.0, 1.0);
+                            let angle = cos.acos();
+                            similarity +=
+                                momentum_weight * score * (std::f64::consts::FRAC_PI_2 - angle)
+                                    / std::f64::consts::PI;
+                        }
+                    }
+                    if momentum && momentum_weight > 0.0 {
+                        similarity *= momentum_norm;
+                    }
                     out.push(Candidate {
                         row: r,
                         // Column = the detection index itself; `assign` only needs an upper bound.
@@ -347,7 +490,14 @@ impl Tracker {
                 .collect();
 
             // Pass 1: high-score detections vs confirmed and lost tracks.
-            let c1 = candidates(&active, &high, cfg.iou_match_min, cfg.fuse_score)?;
+            let c1 = candidates(
+                &active,
+                &high,
+                &track_boxes,
+                cfg.iou_match_min,
+                cfg.fuse_score,
+                true,
+            )?;
             for (r, j) in assign(active.len(), dets.len(), &c1) {
                 fate[active[r]] = Fate::Matched { det: j };
                 det_used[j] = true;
@@ -360,14 +510,64 @@ impl Tracker {
                     matches!(fate[i], Fate::Missed) && self.tracks[i].state == TrackState::Confirmed
                 })
                 .collect();
-            let c2 = candidates(&remaining, &low, cfg.iou_match_low_min, false)?;
+            let c2 = candidates(
+                &remaining,
+                &low,
+                &track_boxes,
+                cfg.iou_match_low_min,
+                false,
+                false,
+            )?;
             for (r, j) in assign(remaining.len(), dets.len(), &c2) {
                 fate[remaining[r]] = Fate::Matched { det: j };
                 det_used[j] = true;
             }
+            let mut high_left: Vec<usize> =
+                high.iter().copied().filter(|&j| !det_used[j]).collect();
+            // OCR: unmatched confirmed and lost tracks, by their last observed box.
+            let unmatched: Vec<usize> = if cfg.oc_recovery && !high_left.is_empty() {
+                active
+                    .iter()
+                    .copied()
+                    .filter(|&i| matches!(fate[i], Fate::Missed))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            if !unmatched.is_empty() {
+                if last_boxes.is_empty() {
+                    last_boxes = self
+                        .tracks
+                        .iter()
+                        .map(|t| {
+                            let z = &t.observations.last().z;
+                            BBox::from_center(z[0] as f32, z[1] as f32, z[2] as f32, z[3] as f32)
+                        })
+                        .collect();
+                }
+                let c = candidates(
+                    &unmatched,
+                    &high_left,
+                    &last_boxes,
+                    cfg.oc_recovery_iou_min,
+                    false,
+                    false,
+                )?;
+                for (r, j) in assign(unmatched.len(), dets.len(), &c) {
+                    fate[unmatched[r]] = Fate::Matched { det: j };
+                    det_used[j] = true;
+                }
+                high_left.retain(|&j| !det_used[j]);
+            }
             // Pass 3: remaining high-score detections vs tentative tracks.
-            let high_left: Vec<usize> = high.iter().copied().filter(|&j| !det_used[j]).collect();
-            let c3 = candidates(&tentative, &high_left, cfg.iou_match_tentative_min, false)?;
+            let c3 = candidates(
+                &tentative,
+                &high_left,
+                &track_boxes,
+                cfg.iou_match_tentative_min,
+                false,
+                false,
+            )?;
             for (r, j) in assign(tentative.len(), dets.len(), &c3) {
                 fate[tentative[r]] = Fate::Matched { det: j };
                 det_used[j] = true;
@@ -386,12 +586,18 @@ impl Tracker {
         let mut filters = predicted;
         for (i, f) in fate.iter().enumerate() {
             if let Fate::Matched { det } = *f {
+                let t = &self.tracks[i];
                 let z = measurement_of(&det_boxes[det]);
-                filters[i] = kalman::update(&filters[i], &z, noise).map_err(|source| {
-                    TrackError::Kalman {
-                        track_id: self.tracks[i].id,
-                        source,
-                    }
+                let updated = if cfg.oc_reupdate && t.missed_updates > 0 {
+                    reupdate(t, stamp_ns, &z, noise)
+                } else if cfg.robust_update_chi2 > 0.0 {
+                    kalman::update_robust(&filters[i], &z, noise, cfg.robust_update_chi2)
+                } else {
+                    kalman::update(&filters[i], &z, noise)
+                };
+                filters[i] = updated.map_err(|source| TrackError::Kalman {
+                    track_id: t.id,
+                    source,
                 })?;
             }
         }
@@ -419,6 +625,12 @@ impl Tracker {
                     t.hits += 1;
                     t.score = d.score;
                     t.last_update_ns = stamp_ns;
+                    t.filter_at_last_update = t.filter;
+                    t.missed_updates = 0;
+                    t.observations.push(Observation {
+                        stamp_ns,
+                        z: measurement_of(&d.bbox),
+                    });
                     if cfg.class_agnostic {
                         t.class_index = d.class_index;
                         t.label.clone_from(&d.label);
@@ -429,6 +641,7 @@ impl Tracker {
                     };
                 }
                 Fate::Missed => {
+                    t.missed_updates = t.missed_updates.saturating_add(1);
                     keep[i] = match t.state {
                         TrackState::Tentative => false,
                         TrackState::Confirmed | TrackState::Lost => {
@@ -449,6 +662,12 @@ impl Tracker {
                 class_index: d.class_index,
                 label: d.label.clone(),
                 filter: g,
+                filter_at_last_update: g,
+                missed_updates: 0,
+                observations: Observations::new(Observation {
+                    stamp_ns,
+                    z: measurement_of(&d.bbox),
+                }),
                 state: if min_hits <= 1 {
                     TrackState::Confirmed
                 } else {
@@ -476,6 +695,30 @@ impl Tracker {
             .collect();
         Ok(out)
     }
+}
+
+/// OC-SORT's observation-centric re-update: rewind `t`'s filter to its belief after its last
+/// observation and run it through a virtual trajectory to the new measurement `z` at
+/// `stamp_ns`: one box per missed update plus the real one, linearly interpolated between the
+/// last observation and `z`, at evenly spread stamps over the gap (the missed frames' own
+/// stamps are not kept; evenly spread is exact at a constant frame rate).
+fn reupdate(
+    t: &Track,
+    stamp_ns: i64,
+    z: &MeasurementVector,
+    noise: &kalman::KalmanNoise,
+) -> Result<Gaussian, kalman::KalmanError> {
+    let from = t.observations.last();
+    let steps = t.missed_updates + 1;
+    let dt_s = (stamp_ns - from.stamp_ns) as f64 * 1e-9 / f64::from(steps);
+    let mut g = t.filter_at_last_update;
+    for k in 1..=steps {
+        let a = f64::from(k) / f64::from(steps);
+        let virtual_z = from.z + (z - from.z) * a;
+        g = kalman::predict(&g, dt_s, noise)?;
+        g = kalman::update(&g, &virtual_z, noise)?;
+    }
+    Ok(g)
 }
 
 fn output_of(t: &Track, stamp_ns: i64) -> TrackOutput {
@@ -517,6 +760,39 @@ mod tests {
 
     fn at(s: f64) -> Time {
         Time::from_ns((s * 1e9).round() as i64)
+    }
+
+    #[test]
+    fn observation_ring_keeps_the_newest_and_finds_the_baseline() {
+        let obs = |k: i64| Observation {
+            stamp_ns: k * 100_000_000,
+            z: MeasurementVector::new(10.0 * k as f64, 0.0, 4.0, 8.0),
+        };
+        let mut ring = Observations::new(obs(0));
+        assert_eq!(ring.direction(300_000_000), None);
+        for k in 1..=20 {
+            ring.push(obs(k));
+        }
+        // Wrapped around: the newest OBSERVATION_HISTORY, newest first.
+        let stamps: Vec<i64> = ring.iter().map(|o| o.stamp_ns / 100_000_000).collect();
+        let want: Vec<i64> = (0..OBSERVATION_HISTORY as i64).map(|k| 20 - k).collect();
+        assert_eq!(stamps, want);
+        // 0.3 s before 2.0 s is the observation at 1.7 s; before 2.1 s (not yet observed), 1.8 s.
+        assert_eq!(
+            ring.nearest_before(2_000_000_000, 300_000_000),
+            Some(&obs(17))
+        );
+        assert_eq!(
+            ring.nearest_before(2_100_000_000, 300_000_000),
+            Some(&obs(18))
+        );
+        // Further back than the history: the oldest kept.
+        assert_eq!(
+            ring.nearest_before(2_000_000_000, 10_000_000_000),
+            Some(&obs(20 - OBSERVATION_HISTORY as i64 + 1))
+        );
+        let d = ring.direction(300_000_000).unwrap();
+        assert!((d[0] - 1.0).abs() < 1e-12 && d[1].abs() < 1e-12, "{d:?}");
     }
 
     #[test]
