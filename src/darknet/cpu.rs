@@ -101,7 +101,7 @@ pub fn activate_scalar(x: f32, activation: Activation) -> f32 {
 /// `plane[i] = act(plane[i] + bias)`, with the common activations as their own loops so the
 /// compiler vectorises them.
 #[inline]
-fn bias_activate_plane(plane: &mut [f32], bias: f32, activation: Activation) {
+pub(super) fn bias_activate_plane(plane: &mut [f32], bias: f32, activation: Activation) {
     match activation {
         Activation::Linear => plane.iter_mut().for_each(|v| *v += bias),
         Activation::Leaky => plane.iter_mut().for_each(|v| {

@@ -28,6 +28,7 @@ use candle_core::{CpuStorage, DType, Device, Layout, Storage, Tensor};
 use super::cfg::{Activation, Layer, NetConfig};
 use super::cpu::{self, Chw, ConvGeometry};
 use super::weights::{load_weights, NetWeights};
+use super::winograd::{self, WinogradKernel};
 use super::ModelError;
 
 /// One detection head's raw output plus what decoding needs to interpret it.
@@ -56,6 +57,9 @@ enum Block {
         /// The folded kernel on the host, `filters x (in/groups * k * k)` row-major: the left
         /// matrix of the CPU convolution's gemm, as is.
         kernel_host: HostFloats,
+        /// The kernel transformed for Winograd F(4x4, 3x3), for the 3x3 stride-1 layers
+        /// where that path is faster (built at load, on the CPU device only).
+        winograd: Option<WinogradKernel>,
         geometry: ConvGeometry,
         stride: usize,
         padding: usize,
@@ -171,6 +175,16 @@ impl Darknet {
                         });
                     };
                     let (kernel_host, bias) = w.folded();
+                    let [filters, c_in, _, _] = w.kernel_shape;
+                    let geometry = ConvGeometry {
+                        filters: conv.filters,
+                        size: conv.size,
+                        stride: conv.stride,
+                        padding: conv.padding,
+                        groups: conv.groups,
+                    };
+                    let winograd = (device.is_cpu() && winograd::applies(&geometry, c_in))
+                        .then(|| WinogradKernel::new(&kernel_host, filters, c_in));
                     let kernel = Tensor::from_slice(&kernel_host, w.kernel_shape.to_vec(), device)
                         .map_err(candle)?;
                     let bias_tensor = Tensor::from_vec(bias.clone(), (1, bias.len(), 1, 1), device)
@@ -180,13 +194,8 @@ impl Darknet {
                         bias,
                         bias_tensor,
                         kernel_host: HostFloats(kernel_host),
-                        geometry: ConvGeometry {
-                            filters: conv.filters,
-                            size: conv.size,
-                            stride: conv.stride,
-                            padding: conv.padding,
-                            groups: conv.groups,
-                        },
+                        winograd,
+                        geometry,
                         stride: conv.stride,
                         padding: conv.padding,
                         groups: conv.groups,
@@ -527,6 +536,7 @@ impl Darknet {
             let shape = match block {
                 Block::Conv {
                     kernel_host,
+                    winograd,
                     bias,
                     geometry,
                     activation,
@@ -538,18 +548,33 @@ impl Darknet {
                     }
                     let os = geometry.output(xs);
                     ensure_len(out, n * os.floats());
-                    ensure_len(&mut ws.scratch, geometry.scratch_len(xs));
-                    for b in 0..n {
-                        cpu::conv2d(
-                            &x[b * xs.floats()..][..xs.floats()],
-                            xs,
-                            &kernel_host.0,
-                            bias,
-                            geometry,
-                            *activation,
-                            &mut out[b * os.floats()..][..os.floats()],
-                            &mut ws.scratch,
-                        );
+                    if let Some(wk) = winograd.as_ref().filter(|_| winograd::pays_off(xs)) {
+                        ensure_len(&mut ws.scratch, winograd::scratch_len(xs, geometry.filters));
+                        for b in 0..n {
+                            winograd::conv3x3(
+                                &x[b * xs.floats()..][..xs.floats()],
+                                xs,
+                                wk,
+                                bias,
+                                *activation,
+                                &mut out[b * os.floats()..][..os.floats()],
+                                &mut ws.scratch,
+                            );
+                        }
+                    } else {
+                        ensure_len(&mut ws.scratch, geometry.scratch_len(xs));
+                        for b in 0..n {
+                            cpu::conv2d(
+                                &x[b * xs.floats()..][..xs.floats()],
+                                xs,
+                                &kernel_host.0,
+                                bias,
+                                geometry,
+                                *activation,
+                                &mut out[b * os.floats()..][..os.floats()],
+                                &mut ws.scratch,
+                            );
+                        }
                     }
                     os
                 }
