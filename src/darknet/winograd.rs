@@ -38,18 +38,10 @@ const LANES: usize = 16;
 
 type Lanes = [f32; LANES];
 
-/// `G` of F(4, 3): the kernel transform, 6x3.
-const G: [[f64; 3]; ALPHA] = [
-    [1.0 / 4.0, 0.0, 0.0],
-    [-1.0 / 6.0, -1.0 / 6.0, -1.0 / 6.0],
-    [-1.0 / 6.0, 1.0 / 6.0, -1.0 / 6.0],
-    [1.0 / 24.0, 1.0 / 12.0, 1.0 / 6.0],
-    [1.0 / 24.0, -1.0 / 12.0, 1.0 / 6.0],
-    [0.0, 0.0, 1.0],
-];
-
-/// A 3x3 kernel transformed for F(4x4, 3x3): `U[ξ][filter][channel]`, 36 row-major
-/// `filters x channels` matrices (the left operands of the 36 products).
+/// A 3x3 kernel transformed for F(4x4, 3x3): `U[filter][ξ][channel]`, that is 36
+/// `filters x channels` matrices with a row stride of `36 * channels` (the left operands of
+/// the 36 products; gemm packs them either way, and this layout lets the transform be split
+/// by filter).
 pub struct WinogradKernel {
     filters: usize,
     channels: usize,
@@ -67,35 +59,98 @@ impl std::fmt::Debug for WinogradKernel {
 }
 
 impl WinogradKernel {
-    /// Transforms `kernel` (`filters x channels x 3 x 3`, row-major).
+    /// Transforms `kernel` (`filters x channels x 3 x 3`, row-major), in f64 so that only
+    /// the final rounding to f32 is lost; split across threads by filter (a few ms for the
+    /// largest shipped layer, part of the model's start-up).
     pub fn new(kernel: &[f32], filters: usize, channels: usize) -> Self {
         assert_eq!(kernel.len(), filters * channels * 9, "3x3 kernel size");
         let mut u = vec![0f32; POINTS * filters * channels];
-        for f in 0..filters {
-            for c in 0..channels {
-                let g = &kernel[(f * channels + c) * 9..][..9];
-                // t = G g (6x3), then U = t G^T (6x6), in f64 so that only the final rounding
-                // to f32 is lost.
-                let mut t = [[0f64; 3]; ALPHA];
-                for (i, row) in t.iter_mut().enumerate() {
-                    for (j, v) in row.iter_mut().enumerate() {
-                        *v = (0..3).map(|k| G[i][k] * f64::from(g[k * 3 + j])).sum();
+        advise_huge_pages(&mut u);
+        u.par_chunks_mut(POINTS * channels)
+            .zip(kernel.par_chunks(9 * channels))
+            .for_each(|(u_f, g_f)| {
+                // Blocks of channels as lanes, so that the arithmetic vectorises and U's
+                // rows (`ξ`, channel) are written contiguously.
+                for c0 in (0..channels).step_by(KT_LANES) {
+                    let n = KT_LANES.min(channels - c0);
+                    let mut g = [[0f64; KT_LANES]; 9];
+                    for (l, g_c) in g_f[c0 * 9..][..n * 9].chunks_exact(9).enumerate() {
+                        for (tap, &v) in g_c.iter().enumerate() {
+                            g[tap][l] = f64::from(v);
+                        }
+                    }
+                    // t = G g (6x3), column by column, then U = t G^T row by row.
+                    let mut t = [[[0f64; KT_LANES]; 3]; ALPHA];
+                    for b in 0..3 {
+                        let col = g_transform([g[b], g[3 + b], g[6 + b]]);
+                        for (row, v) in t.iter_mut().zip(col) {
+                            row[b] = v;
+                        }
+                    }
+                    for (i, row) in t.iter().enumerate() {
+                        for (j, v) in g_transform(*row).into_iter().enumerate() {
+                            let dst = &mut u_f[(i * ALPHA + j) * channels + c0..][..n];
+                            for (d, &x) in dst.iter_mut().zip(&v) {
+                                *d = x as f32;
+                            }
+                        }
                     }
                 }
-                for i in 0..ALPHA {
-                    for j in 0..ALPHA {
-                        let v: f64 = (0..3).map(|k| t[i][k] * G[j][k]).sum();
-                        u[((i * ALPHA + j) * filters + f) * channels + c] = v as f32;
-                    }
-                }
-            }
-        }
+            });
         Self {
             filters,
             channels,
             u,
         }
     }
+}
+
+/// Asks Linux to back `buf` (fresh, untouched) with transparent huge pages where the system
+/// allows it on request (`madvise` mode): the transformed kernels of yolov3-tiny are 130 MB,
+/// and faulting them in 4 KiB pages took most of the transform's 100 ms at start-up. Only a
+/// hint: without it (other systems, THP off) the same memory is used in small pages.
+fn advise_huge_pages(buf: &mut [f32]) {
+    #[cfg(target_os = "linux")]
+    {
+        const HUGE_PAGE: usize = 2 << 20;
+        let start = buf.as_mut_ptr() as usize;
+        let end = start + std::mem::size_of_val(buf);
+        let aligned = start.next_multiple_of(HUGE_PAGE);
+        if end > aligned + HUGE_PAGE {
+            let len = (end - aligned) / HUGE_PAGE * HUGE_PAGE;
+            // SAFETY: [aligned, aligned + len) lies inside `buf`, which we borrow mutably;
+            // MADV_HUGEPAGE changes only how the kernel backs the pages, never their contents,
+            // so no Rust-visible memory changes. The result is ignored: it is a hint.
+            unsafe {
+                libc::madvise(aligned as *mut libc::c_void, len, libc::MADV_HUGEPAGE);
+            }
+        }
+    }
+}
+
+/// Channels transformed together by [`WinogradKernel::new`].
+const KT_LANES: usize = 8;
+
+type KtLanes = [f64; KT_LANES];
+
+/// `G x` of F(4, 3) for a 3-vector `x` of lanes (multiplications by the f64 reciprocals, not
+/// divisions, which made the transform of yolov3-tiny take 150 ms).
+#[inline(always)]
+fn g_transform([g0, g1, g2]: [KtLanes; 3]) -> [KtLanes; ALPHA] {
+    const SIXTH: f64 = 1.0 / 6.0;
+    const TWELFTH: f64 = 1.0 / 12.0;
+    const TWENTY_FOURTH: f64 = 1.0 / 24.0;
+    let mut r = [[0f64; KT_LANES]; ALPHA];
+    for l in 0..KT_LANES {
+        let (outer, inner) = (g0[l] + g2[l], g2[l] * SIXTH + g0[l] * TWENTY_FOURTH);
+        r[0][l] = g0[l] * 0.25;
+        r[1][l] = -(outer + g1[l]) * SIXTH;
+        r[2][l] = -(outer - g1[l]) * SIXTH;
+        r[3][l] = inner + g1[l] * TWELFTH;
+        r[4][l] = inner - g1[l] * TWELFTH;
+        r[5][l] = g2[l];
+    }
+    r
 }
 
 /// Whether a convolution can run as Winograd F(4x4, 3x3): 3x3, stride 1, padding 1, no
@@ -149,6 +204,11 @@ pub fn conv3x3(
     assert_eq!(input.len(), in_shape.floats());
     assert_eq!(out.len(), k * in_shape.plane());
     assert_eq!(bias.len(), k);
+    // 32-bit tile offsets (gather indices) into the padded planes.
+    assert!(
+        (TILE * th + 2) * (TILE * tw + 2) < u32::MAX as usize,
+        "plane too large"
+    );
     let (v, rest) = scratch.split_at_mut(POINTS * n_tiles * c);
     let m = &mut rest[..POINTS * n_tiles * k];
     let block = POINTS * n_tiles;
@@ -158,8 +218,8 @@ pub fn conv3x3(
     v.par_chunks_mut(block)
         .zip(input.par_chunks(plane))
         .for_each_init(
-            || vec![0f32; ALPHA * padded_row_len(tw)],
-            |rows, (v_c, in_c)| input_transform(in_c, in_shape, th, tw, rows, v_c),
+            || vec![0f32; (TILE * th + 2) * (TILE * tw + 2)],
+            |padded, (v_c, in_c)| input_transform(in_c, in_shape, th, tw, padded, v_c),
         );
 
     // The 36 products, one single-threaded gemm each. Rows of V and M are `block` apart.
@@ -169,8 +229,8 @@ pub fn conv3x3(
         kernel.u.as_ptr() as usize,
     );
     (0..POINTS).into_par_iter().for_each(|xi| {
-        // SAFETY: for point ξ the gemm reads U[ξ] (k x c at xi * k * c, inside `kernel.u`
-        // of 36 * k * c floats), reads V's columns [ξ * tiles, (ξ + 1) * tiles) of its c rows
+        // SAFETY: for point ξ the gemm reads U[.][ξ] (k rows of c floats at f * 36 c + ξ c,
+        // inside `kernel.u` of 36 * k * c floats), reads V's columns [ξ * tiles, (ξ + 1) * tiles) of its c rows
         // (row r at r * block, inside `v` of c * block floats) and writes the same columns of
         // M's k rows (inside `m` of k * block floats). Different ξ touch disjoint columns, so
         // the concurrent writes never overlap, and nothing else accesses `m` or `v` until
@@ -184,9 +244,9 @@ pub fn conv3x3(
                 1,
                 block as isize,
                 false,
-                (u_addr as *const f32).add(xi * k * c),
+                (u_addr as *const f32).add(xi * c),
                 1,
-                c as isize,
+                (POINTS * c) as isize,
                 (v_addr as *const f32).add(xi * n_tiles),
                 1,
                 block as isize,
@@ -206,49 +266,30 @@ pub fn conv3x3(
         .zip(m.par_chunks(block))
         .zip(bias.par_iter())
         .for_each_init(
-            || vec![0f32; TILE * TILE * tw.div_ceil(LANES) * LANES],
-            |rows, ((out_k, m_k), &b)| {
-                output_transform(m_k, out_shape, th, tw, b, activation, rows, out_k);
+            || vec![0f32; TILE * th * TILE * tw],
+            |staged, ((out_k, m_k), &b)| {
+                output_transform(m_k, out_shape, th, tw, b, activation, staged, out_k);
             },
         );
 }
 
-/// Floats in one zero-padded input row copy: one pixel of padding on the left, and on the
-/// right up to the last lane's tile.
-fn padded_row_len(tw: usize) -> usize {
-    TILE * tw.div_ceil(LANES) * LANES + 2
-}
-
 /// `V[ξ][t] = (B^T d_t B)[ξ]` for every tile t of one channel, into `v_c` (`36 x tiles`).
-/// `rows` holds six padded input rows.
+/// `padded` holds the channel zero-padded to whole tiles.
 fn input_transform(
     in_c: &[f32],
     shape: Chw,
     th: usize,
     tw: usize,
-    rows: &mut [f32],
+    padded: &mut [f32],
     v_c: &mut [f32],
 ) {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx512f") {
         // SAFETY: the CPU has AVX-512F (checked just above).
-        unsafe { input_transform_avx512(in_c, shape, th, tw, rows, v_c) };
+        unsafe { avx512::input_transform(in_c, shape, th, tw, padded, v_c) };
         return;
     }
-    input_transform_generic(in_c, shape, th, tw, rows, v_c);
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn input_transform_avx512(
-    in_c: &[f32],
-    shape: Chw,
-    th: usize,
-    tw: usize,
-    rows: &mut [f32],
-    v_c: &mut [f32],
-) {
-    input_transform_generic(in_c, shape, th, tw, rows, v_c);
+    input_transform_generic(in_c, shape, th, tw, padded, v_c);
 }
 
 /// `B^T x` of F(4, 3) on six lane vectors.
@@ -288,56 +329,84 @@ fn input_transform_generic(
     shape: Chw,
     th: usize,
     tw: usize,
-    rows: &mut [f32],
+    padded: &mut [f32],
     v_c: &mut [f32],
 ) {
     let n_tiles = th * tw;
-    let row_len = padded_row_len(tw);
-    for ty in 0..th {
-        // The six input rows of this tile row, zero-padded: padded column x is input
-        // column x - 1.
-        for (i, row) in rows.chunks_exact_mut(row_len).enumerate() {
-            let y = (ty * TILE + i) as isize - 1;
-            if y < 0 || y >= shape.h as isize {
-                row.fill(0.0);
-            } else {
-                row[0] = 0.0;
-                row[1..=shape.w].copy_from_slice(&in_c[y as usize * shape.w..][..shape.w]);
-                row[shape.w + 1..].fill(0.0);
+    let pw = TILE * tw + 2;
+    let padded = pad_channel(in_c, shape, th, tw, padded);
+    // Tiles in lane groups across tile rows, so that small images fill the lanes too.
+    for t0 in (0..n_tiles).step_by(LANES) {
+        let valid = LANES.min(n_tiles - t0);
+        let offsets = tile_offsets(t0, n_tiles, tw, pw);
+        // d[i][j][l] = padded (row 4 ty + i, column 4 tx + j) of tile t0 + l; first B^T d.
+        let mut cols = [[[0f32; LANES]; ALPHA]; ALPHA];
+        for j in 0..ALPHA {
+            let mut d = [[0f32; LANES]; ALPHA];
+            for (i, di) in d.iter_mut().enumerate() {
+                for (v, &o) in di.iter_mut().zip(&offsets) {
+                    // SAFETY: o <= 4 (th - 1) pw + 4 (tw - 1) (tile_offsets), and i, j <= 5,
+                    // so the index is at most (4 th + 1) pw + 4 tw + 1 < (4 th + 2) pw, the
+                    // length of `padded`. Unchecked so that the 16 loads become one gather.
+                    *v = unsafe { *padded.get_unchecked(o as usize + i * pw + j) };
+                }
+            }
+            // column j of B^T d
+            let r = bt(d);
+            for i in 0..ALPHA {
+                cols[i][j] = r[i];
             }
         }
-        for tx0 in (0..tw).step_by(LANES) {
-            // d[i][j][l] = padded input (row i, column 4 (tx0 + l) + j); rows first: B^T d.
-            let mut cols = [[[0f32; LANES]; ALPHA]; ALPHA];
-            for j in 0..ALPHA {
-                let mut d = [[0f32; LANES]; ALPHA];
-                for (i, di) in d.iter_mut().enumerate() {
-                    let row = &rows[i * row_len + TILE * tx0..][..TILE * LANES + 2];
-                    for (l, v) in di.iter_mut().enumerate() {
-                        *v = row[TILE * l + j];
-                    }
-                }
-                // column j of B^T d
-                let r = bt(d);
-                for i in 0..ALPHA {
-                    cols[i][j] = r[i];
-                }
-            }
-            // (B^T d) B: the same transform along each row.
-            let valid = LANES.min(tw - tx0);
-            let t0 = ty * tw + tx0;
-            for (i, row) in cols.into_iter().enumerate() {
-                let r = bt(row);
-                for (j, lanes) in r.iter().enumerate() {
-                    v_c[(i * ALPHA + j) * n_tiles + t0..][..valid].copy_from_slice(&lanes[..valid]);
-                }
+        // (B^T d) B: the same transform along each row.
+        for (i, row) in cols.into_iter().enumerate() {
+            let r = bt(row);
+            for (j, lanes) in r.iter().enumerate() {
+                v_c[(i * ALPHA + j) * n_tiles + t0..][..valid].copy_from_slice(&lanes[..valid]);
             }
         }
     }
 }
 
+/// Copies one input channel into `padded`, zero-padded to whole tiles: padded (y, x) is input
+/// (y - 1, x - 1); returns the `(4 th + 2) x (4 tw + 2)` plane.
+#[inline(always)]
+fn pad_channel<'a>(
+    in_c: &[f32],
+    shape: Chw,
+    th: usize,
+    tw: usize,
+    padded: &'a mut [f32],
+) -> &'a [f32] {
+    let pw = TILE * tw + 2;
+    let padded = &mut padded[..(TILE * th + 2) * pw];
+    padded[..pw].fill(0.0);
+    for (y, row) in padded[pw..].chunks_exact_mut(pw).enumerate() {
+        if y < shape.h {
+            row[0] = 0.0;
+            row[1..=shape.w].copy_from_slice(&in_c[y * shape.w..][..shape.w]);
+            row[shape.w + 1..].fill(0.0);
+        } else {
+            row.fill(0.0);
+        }
+    }
+    padded
+}
+
+/// Where tiles `t0..t0 + LANES` start in a plane `width` floats wide (the top-left pixel of
+/// each tile's block); lanes past the last tile repeat it.
+#[inline(always)]
+fn tile_offsets(t0: usize, n_tiles: usize, tw: usize, width: usize) -> [u32; LANES] {
+    let mut offsets = [0u32; LANES];
+    for (l, o) in offsets.iter_mut().enumerate() {
+        let t = (t0 + l).min(n_tiles - 1);
+        // Planes are far below 2^32 floats (checked in conv3x3).
+        *o = ((t / tw) * TILE * width + (t % tw) * TILE) as u32;
+    }
+    offsets
+}
+
 /// One filter's output plane from its `M` block (`36 x tiles`), plus bias and activation.
-/// `rows` holds four output rows of whole lane groups.
+/// `staged` holds the plane in whole tiles.
 #[allow(clippy::too_many_arguments)]
 fn output_transform(
     m_k: &[f32],
@@ -346,32 +415,16 @@ fn output_transform(
     tw: usize,
     bias: f32,
     activation: Activation,
-    rows: &mut [f32],
+    staged: &mut [f32],
     out_k: &mut [f32],
 ) {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx512f") {
         // SAFETY: the CPU has AVX-512F (checked just above).
-        unsafe { output_transform_avx512(m_k, shape, th, tw, bias, activation, rows, out_k) };
+        unsafe { avx512::output_transform(m_k, shape, th, tw, bias, activation, staged, out_k) };
         return;
     }
-    output_transform_generic(m_k, shape, th, tw, bias, activation, rows, out_k);
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn output_transform_avx512(
-    m_k: &[f32],
-    shape: Chw,
-    th: usize,
-    tw: usize,
-    bias: f32,
-    activation: Activation,
-    rows: &mut [f32],
-    out_k: &mut [f32],
-) {
-    output_transform_generic(m_k, shape, th, tw, bias, activation, rows, out_k);
+    output_transform_generic(m_k, shape, th, tw, bias, activation, staged, out_k);
 }
 
 #[inline(always)]
@@ -383,45 +436,195 @@ fn output_transform_generic(
     tw: usize,
     bias: f32,
     activation: Activation,
-    rows: &mut [f32],
+    staged: &mut [f32],
     out_k: &mut [f32],
 ) {
     let n_tiles = th * tw;
-    let row_len = rows.len() / TILE;
-    for ty in 0..th {
-        for tx0 in (0..tw).step_by(LANES) {
-            let valid = LANES.min(tw - tx0);
-            let t0 = ty * tw + tx0;
-            // A^T m along each of the six rows of the 6x6 block.
-            let mut half = [[[0f32; LANES]; TILE]; ALPHA];
+    // The plane in whole tiles, cropped into `out_k` at the end.
+    let sw = TILE * tw;
+    let staged = &mut staged[..TILE * th * sw];
+    for t0 in (0..n_tiles).step_by(LANES) {
+        let valid = LANES.min(n_tiles - t0);
+        let offsets = tile_offsets(t0, n_tiles, tw, sw);
+        // A^T m along each of the six rows of the 6x6 block.
+        let mut half = [[[0f32; LANES]; TILE]; ALPHA];
+        for (i, h) in half.iter_mut().enumerate() {
+            let mut x = [[0f32; LANES]; ALPHA];
+            for (j, lanes) in x.iter_mut().enumerate() {
+                lanes[..valid].copy_from_slice(&m_k[(i * ALPHA + j) * n_tiles + t0..][..valid]);
+            }
+            *h = at(x);
+        }
+        // then down each column: output (a, b) = A^T half[.][b] at row a.
+        for b in 0..TILE {
+            let col = [
+                half[0][b], half[1][b], half[2][b], half[3][b], half[4][b], half[5][b],
+            ];
+            let o = at(col);
+            for (a, lanes) in o.iter().enumerate() {
+                for (&v, &off) in lanes[..valid].iter().zip(&offsets) {
+                    // SAFETY: off <= 4 (th - 1) sw + 4 (tw - 1) (tile_offsets) and a, b <= 3,
+                    // so the index is below 4 th sw, the length of `staged`.
+                    unsafe { *staged.get_unchecked_mut(off as usize + a * sw + b) = v };
+                }
+            }
+        }
+    }
+    for (dst, src) in out_k.chunks_exact_mut(shape.w).zip(staged.chunks_exact(sw)) {
+        dst.copy_from_slice(&src[..shape.w]);
+        bias_activate_plane(dst, bias, activation);
+    }
+}
+
+/// The transforms with AVX-512 intrinsics: 16 tiles per register, the 36 loads of a tile
+/// group as gathers and the 16 stores of its outputs as scatters.
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use std::arch::x86_64::*;
+
+    use super::{bias_activate_plane, pad_channel, tile_offsets, Activation, Chw};
+    use super::{ALPHA, LANES, TILE};
+
+    /// `B^T x` of F(4, 3).
+    #[inline(always)]
+    unsafe fn bt(d: [__m512; ALPHA]) -> [__m512; ALPHA] {
+        let (four, five, two) = (
+            _mm512_set1_ps(4.0),
+            _mm512_set1_ps(-5.0),
+            _mm512_set1_ps(2.0),
+        );
+        let m4 = _mm512_set1_ps(-4.0);
+        [
+            _mm512_fmadd_ps(four, d[0], _mm512_fmadd_ps(five, d[2], d[4])),
+            _mm512_fmadd_ps(m4, _mm512_add_ps(d[1], d[2]), _mm512_add_ps(d[3], d[4])),
+            _mm512_fmadd_ps(four, _mm512_sub_ps(d[1], d[2]), _mm512_sub_ps(d[4], d[3])),
+            _mm512_fmadd_ps(two, _mm512_sub_ps(d[3], d[1]), _mm512_sub_ps(d[4], d[2])),
+            _mm512_fmadd_ps(two, _mm512_sub_ps(d[1], d[3]), _mm512_sub_ps(d[4], d[2])),
+            _mm512_fmadd_ps(four, d[1], _mm512_fmadd_ps(five, d[3], d[5])),
+        ]
+    }
+
+    /// `A^T x` of F(4, 3).
+    #[inline(always)]
+    unsafe fn at(m: [__m512; ALPHA]) -> [__m512; TILE] {
+        let s12 = _mm512_add_ps(m[1], m[2]);
+        let d12 = _mm512_sub_ps(m[1], m[2]);
+        let s34 = _mm512_add_ps(m[3], m[4]);
+        let d34 = _mm512_sub_ps(m[3], m[4]);
+        [
+            _mm512_add_ps(_mm512_add_ps(m[0], s12), s34),
+            _mm512_fmadd_ps(_mm512_set1_ps(2.0), d34, d12),
+            _mm512_fmadd_ps(_mm512_set1_ps(4.0), s34, s12),
+            _mm512_add_ps(_mm512_fmadd_ps(_mm512_set1_ps(8.0), d34, d12), m[5]),
+        ]
+    }
+
+    /// Lanes `0..valid` set.
+    #[inline(always)]
+    fn mask(valid: usize) -> __mmask16 {
+        ((1u32 << valid) - 1) as __mmask16
+    }
+
+    /// See [`super::input_transform`].
+    ///
+    /// # Safety
+    /// The CPU must have AVX-512F.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn input_transform(
+        in_c: &[f32],
+        shape: Chw,
+        th: usize,
+        tw: usize,
+        padded: &mut [f32],
+        v_c: &mut [f32],
+    ) {
+        let n_tiles = th * tw;
+        let pw = TILE * tw + 2;
+        let padded = pad_channel(in_c, shape, th, tw, padded);
+        assert!(v_c.len() >= ALPHA * ALPHA * n_tiles);
+        let base = padded.as_ptr();
+        for t0 in (0..n_tiles).step_by(LANES) {
+            let valid = LANES.min(n_tiles - t0);
+            let offsets = tile_offsets(t0, n_tiles, tw, pw);
+            let offsets = _mm512_loadu_si512(offsets.as_ptr().cast());
+            let mut cols = [[_mm512_setzero_ps(); ALPHA]; ALPHA];
+            for j in 0..ALPHA {
+                let mut d = [_mm512_setzero_ps(); ALPHA];
+                for (i, di) in d.iter_mut().enumerate() {
+                    // SAFETY: every offset is <= 4 (th - 1) pw + 4 (tw - 1) (tile_offsets)
+                    // and i, j <= 5, so each lane reads below (4 th + 2) pw = padded.len().
+                    *di = _mm512_i32gather_ps::<4>(offsets, base.add(i * pw + j).cast());
+                }
+                let r = bt(d);
+                for i in 0..ALPHA {
+                    cols[i][j] = r[i];
+                }
+            }
+            for (i, row) in cols.into_iter().enumerate() {
+                for (j, v) in bt(row).into_iter().enumerate() {
+                    // SAFETY: lanes t0..t0 + valid of row i * 6 + j, inside the asserted
+                    // 36 * n_tiles floats.
+                    let dst = v_c.as_mut_ptr().add((i * ALPHA + j) * n_tiles + t0);
+                    _mm512_mask_storeu_ps(dst, mask(valid), v);
+                }
+            }
+        }
+    }
+
+    /// See [`super::output_transform`].
+    ///
+    /// # Safety
+    /// The CPU must have AVX-512F.
+    #[target_feature(enable = "avx512f")]
+    #[allow(clippy::too_many_arguments)]
+    pub(super) unsafe fn output_transform(
+        m_k: &[f32],
+        shape: Chw,
+        th: usize,
+        tw: usize,
+        bias: f32,
+        activation: Activation,
+        staged: &mut [f32],
+        out_k: &mut [f32],
+    ) {
+        let n_tiles = th * tw;
+        let sw = TILE * tw;
+        let staged = &mut staged[..TILE * th * sw];
+        assert!(m_k.len() >= ALPHA * ALPHA * n_tiles);
+        let base = staged.as_mut_ptr();
+        for t0 in (0..n_tiles).step_by(LANES) {
+            let valid = LANES.min(n_tiles - t0);
+            let offsets = tile_offsets(t0, n_tiles, tw, sw);
+            let offsets = _mm512_loadu_si512(offsets.as_ptr().cast());
+            let mut half = [[_mm512_setzero_ps(); TILE]; ALPHA];
             for (i, h) in half.iter_mut().enumerate() {
-                let mut x = [[0f32; LANES]; ALPHA];
-                for (j, lanes) in x.iter_mut().enumerate() {
-                    lanes[..valid].copy_from_slice(&m_k[(i * ALPHA + j) * n_tiles + t0..][..valid]);
+                let mut x = [_mm512_setzero_ps(); ALPHA];
+                for (j, v) in x.iter_mut().enumerate() {
+                    // SAFETY: lanes t0..t0 + valid of row i * 6 + j, inside the asserted
+                    // 36 * n_tiles floats.
+                    let src = m_k.as_ptr().add((i * ALPHA + j) * n_tiles + t0);
+                    *v = _mm512_maskz_loadu_ps(mask(valid), src);
                 }
                 *h = at(x);
             }
-            // then down each column: output (a, b) = A^T half[.][b] at row a.
             for b in 0..TILE {
                 let col = [
                     half[0][b], half[1][b], half[2][b], half[3][b], half[4][b], half[5][b],
                 ];
-                let o = at(col);
-                for (a, lanes) in o.iter().enumerate() {
-                    let row = &mut rows[a * row_len + TILE * tx0..][..TILE * LANES];
-                    for (l, &v) in lanes.iter().enumerate() {
-                        row[TILE * l + b] = v;
-                    }
+                for (a, v) in at(col).into_iter().enumerate() {
+                    // SAFETY: every offset is <= 4 (th - 1) sw + 4 (tw - 1) and a, b <= 3,
+                    // so each lane writes below 4 th sw = staged.len().
+                    _mm512_mask_i32scatter_ps::<4>(
+                        base.add(a * sw + b).cast(),
+                        mask(valid),
+                        offsets,
+                        v,
+                    );
                 }
             }
         }
-        for a in 0..TILE {
-            let y = ty * TILE + a;
-            if y >= shape.h {
-                break;
-            }
-            let dst = &mut out_k[y * shape.w..][..shape.w];
-            dst.copy_from_slice(&rows[a * row_len..][..shape.w]);
+        for (dst, src) in out_k.chunks_exact_mut(shape.w).zip(staged.chunks_exact(sw)) {
+            dst.copy_from_slice(&src[..shape.w]);
             bias_activate_plane(dst, bias, activation);
         }
     }
@@ -578,6 +781,158 @@ mod timing {
                 "{c}x{h}x{w} -> {k}: im2col {:.2} ms, winograd {:.2} ms",
                 best[0], best[1]
             );
+        }
+    }
+}
+
+#[cfg(test)]
+mod load_timing {
+    #[test]
+    #[ignore]
+    fn time_load() {
+        let dir = crate::assets::cache_dir().unwrap().join("models");
+        for name in ["yolov4-tiny", "yolov3-tiny"] {
+            for _ in 0..3 {
+                let t = std::time::Instant::now();
+                let d = dir.join(name);
+                let net = crate::darknet::Darknet::load(
+                    &d.join(format!("{name}.cfg")),
+                    &d.join(format!("{name}.weights")),
+                    &candle_core::Device::Cpu,
+                )
+                .unwrap();
+                eprintln!("{name}: load {:.1} ms", t.elapsed().as_secs_f64() * 1e3);
+                drop(net);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod gemm_timing {
+    use std::time::Instant;
+    /// 36 gemms K x C * C x T, row-major dst (transposed inside gemm) vs column-major dst.
+    #[test]
+    #[ignore]
+    fn layouts() {
+        for (c, k, t) in [
+            (512, 512, 16),
+            (512, 1024, 16),
+            (384, 256, 49),
+            (256, 256, 49),
+            (128, 128, 169),
+            (64, 64, 676),
+        ] {
+            let u = vec![0.01f32; 36 * k * c];
+            let v = vec![0.01f32; 36 * c * t];
+            let mut m = vec![0f32; 36 * k * t];
+            let mut best = [f64::MAX; 3];
+            for _ in 0..10 {
+                for mode in 0..3 {
+                    let s = Instant::now();
+                    let (ua, va, ma) = (
+                        u.as_ptr() as usize,
+                        v.as_ptr() as usize,
+                        m.as_mut_ptr() as usize,
+                    );
+                    use rayon::prelude::*;
+                    (0..36).into_par_iter().for_each(|xi| unsafe {
+                        let up = (ua as *const f32).add(xi * k * c);
+                        let vp = (va as *const f32).add(xi * c * t);
+                        let mp = (ma as *mut f32).add(xi * k * t);
+                        match mode {
+                            // row-major everything
+                            0 => gemm::gemm(
+                                k,
+                                t,
+                                c,
+                                mp,
+                                1,
+                                t as isize,
+                                false,
+                                up,
+                                1,
+                                c as isize,
+                                vp,
+                                1,
+                                t as isize,
+                                0.0,
+                                1.0,
+                                false,
+                                false,
+                                false,
+                                gemm::Parallelism::None,
+                            ),
+                            // dst col-major, lhs col-major, rhs row-major
+                            1 => gemm::gemm(
+                                k,
+                                t,
+                                c,
+                                mp,
+                                k as isize,
+                                1,
+                                false,
+                                up,
+                                k as isize,
+                                1,
+                                vp,
+                                1,
+                                t as isize,
+                                0.0,
+                                1.0,
+                                false,
+                                false,
+                                false,
+                                gemm::Parallelism::None,
+                            ),
+                            // dst col-major, lhs col-major, rhs col-major
+                            _ => gemm::gemm(
+                                k,
+                                t,
+                                c,
+                                mp,
+                                k as isize,
+                                1,
+                                false,
+                                up,
+                                k as isize,
+                                1,
+                                vp,
+                                c as isize,
+                                1,
+                                0.0,
+                                1.0,
+                                false,
+                                false,
+                                false,
+                                gemm::Parallelism::None,
+                            ),
+                        }
+                    });
+                    best[mode] = best[mode].min(s.elapsed().as_secs_f64() * 1e3);
+                }
+            }
+            eprintln!(
+                "c {c} k {k} t {t}: row-major {:.2} ms, col-major dst {:.2}, all col-major {:.2}",
+                best[0], best[1], best[2]
+            );
+        }
+    }
+}
+#[cfg(test)]
+mod kt_timing {
+    #[test]
+    #[ignore]
+    fn kernel_transform() {
+        let k = vec![0.1f32; 1024 * 512 * 9];
+        for _ in 0..3 {
+            let t = std::time::Instant::now();
+            let w = super::WinogradKernel::new(&k, 1024, 512);
+            eprintln!(
+                "512->1024 transform {:.1} ms",
+                t.elapsed().as_secs_f64() * 1e3
+            );
+            drop(w);
         }
     }
 }
