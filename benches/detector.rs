@@ -140,18 +140,24 @@ fn layer_profile(kernels: bool) {
         };
         let total = median(&mut totals);
         println!(
-            "\n{} (kernels: {kernels}), forward median {total:.1} ms",
-            kind.name()
+            "\n{} (kernels: {kernels}), forward median {total:.1} ms, min {:.1} ms",
+            kind.name(),
+            totals[0]
         );
-        println!("| layer | op | median ms | share |");
-        println!("|---|---|---|---|");
+        // The minimum too: on a shared machine it is the least disturbed run of each layer.
+        println!("| layer | op | median ms | min ms | share |");
+        println!("|---|---|---|---|---|");
         for (i, (v, d)) in per_layer
             .iter_mut()
             .zip(net.layer_descriptions())
             .enumerate()
         {
             let m = median(v);
-            println!("| {i} | {d} | {m:.2} | {:.0}% |", 100.0 * m / total);
+            println!(
+                "| {i} | {d} | {m:.2} | {:.2} | {:.0}% |",
+                v[0],
+                100.0 * m / total
+            );
         }
     }
 }
