@@ -229,8 +229,8 @@ fn sgemm_row_major(m: usize, n: usize, k: usize, lhs: &[f32], rhs: &[f32], dst: 
     }
 }
 
-/// Splits every input row into `stride` phases, `phased[c][y][p][i] = input[c][y][i * stride
-/// + p]` (0 past the row's end), so that a strided convolution's im2col rows become contiguous
+/// Splits every input row into `stride` phases, `phased[c][y][p][i] =
+/// input[c][y][i * stride + p]` (0 past the row's end), so that a strided convolution's im2col rows become contiguous
 /// copies (a strided gather per element took as long as the layer's gemm).
 fn split_phases(input: &[f32], shape: Chw, stride: usize, phased: &mut [f32]) {
     let wp = shape.w.div_ceil(stride);

@@ -777,9 +777,14 @@ mod tests {
         [yolo]\nmask=0,1\nanchors=10,14, 23,27\nclasses=2\nnum=2\nscale_x_y=1.05\n";
 
     fn net(device: &Device) -> Darknet {
-        let cfg = NetConfig::parse(CFG, Path::new("t.cfg")).unwrap();
         let counts = [8 + 24 + 8 * 27, 8 + 8 * 72, 8 + 8 * 4, 14 + 14 * 16];
-        let floats: usize = counts.iter().sum();
+        net_with_random_weights(CFG, counts.iter().sum(), device)
+    }
+
+    /// `cfg` with `floats` pseudo-random weights (floats 24..32, the first layer's batch-norm
+    /// variances if it has batch-norm, made positive).
+    fn net_with_random_weights(cfg: &str, floats: usize, device: &Device) -> Darknet {
+        let cfg = NetConfig::parse(cfg, Path::new("t.cfg")).unwrap();
         let mut bytes = Vec::new();
         for v in [0i32, 2, 0] {
             bytes.extend(v.to_le_bytes());
@@ -859,6 +864,76 @@ mod tests {
             for (a, b) in reference.iter().zip(&fused) {
                 assert!((a - b).abs() < 1e-5, "{act:?}: {a} vs {b}");
             }
+        }
+    }
+
+    /// The 3x3 stride-1 layers with enough input channels run as Winograd F(4x4, 3x3) on the
+    /// CPU kernels: the whole forward against candle's conv2d, on a batch of two. The last
+    /// Winograd layer sees 4x6 (64x96 input) and 6x2 (96x32) images, which do not fill whole
+    /// 4x4 tiles.
+    #[test]
+    fn winograd_layers_match_candle_conv2d() {
+        const WINO_CFG: &str = "[net]\nchannels=3\n\
+            [convolutional]\nfilters=32\nsize=3\nstride=2\npad=1\nactivation=leaky\n\
+            [convolutional]\nfilters=40\nsize=3\npad=1\nactivation=leaky\n\
+            [maxpool]\nsize=2\nstride=2\n\
+            [convolutional]\nfilters=36\nsize=3\npad=1\nactivation=linear\n\
+            [maxpool]\nsize=2\nstride=2\n\
+            [maxpool]\nsize=2\nstride=2\n\
+            [convolutional]\nfilters=33\nsize=3\npad=1\nactivation=mish\n\
+            [convolutional]\nfilters=14\nsize=1\nactivation=linear\n\
+            [yolo]\nmask=0,1\nanchors=10,14, 23,27\nclasses=2\nnum=2\n";
+        let device = Device::Cpu;
+        let floats = (32 + 32 * 27)
+            + (40 + 40 * 32 * 9)
+            + (36 + 36 * 40 * 9)
+            + (33 + 33 * 36 * 9)
+            + (14 + 14 * 33);
+        let net = net_with_random_weights(WINO_CFG, floats, &device);
+        let winograd_layers: Vec<usize> = net
+            .blocks
+            .iter()
+            .enumerate()
+            .filter_map(|(i, b)| match b {
+                Block::Conv {
+                    winograd: Some(_), ..
+                } => Some(i),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(winograd_layers, [1, 3, 6]);
+        let reference_net =
+            net_with_random_weights(WINO_CFG, floats, &device).with_cpu_kernels(false);
+        for (h, w) in [(64, 96), (96, 32)] {
+            let input = Tensor::rand(0f32, 1f32, (2, 3, h, w), &device).unwrap();
+            let ours = net.forward(&input).unwrap();
+            let reference = reference_net.forward(&input).unwrap();
+            let a = ours[0]
+                .output
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap();
+            let b = reference[0]
+                .output
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap();
+            assert_eq!(a.len(), 2 * 14 * (h / 16) * (w / 16));
+            assert_eq!(a.len(), b.len());
+            // Relative to the output's scale: random weights make activations grow, and an
+            // output near 0 carries the rounding of those large terms.
+            let scale = b.iter().fold(1f32, |m, v| m.max(v.abs()));
+            let worst = a
+                .iter()
+                .zip(&b)
+                .fold(0f32, |m, (x, y)| m.max((x - y).abs()));
+            eprintln!("{h}x{w}: max error {worst} at scale {scale}");
+            assert!(
+                worst <= 1e-5 * scale,
+                "{h}x{w}: max error {worst} at scale {scale}"
+            );
         }
     }
 

@@ -283,13 +283,9 @@ fn input_transform(
     padded: &mut [f32],
     v_c: &mut [f32],
 ) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx512f") {
-        // SAFETY: the CPU has AVX-512F (checked just above).
-        unsafe { avx512::input_transform(in_c, shape, th, tw, padded, v_c) };
-        return;
+    if !avx512::input_transform(in_c, shape, th, tw, padded, v_c) {
+        input_transform_generic(in_c, shape, th, tw, padded, v_c);
     }
-    input_transform_generic(in_c, shape, th, tw, padded, v_c);
 }
 
 /// `B^T x` of F(4, 3) on six lane vectors.
@@ -324,6 +320,7 @@ fn at(x: [Lanes; ALPHA]) -> [Lanes; TILE] {
 }
 
 #[inline(always)]
+#[allow(clippy::needless_range_loop)] // j indexes two arrays in transposed order
 fn input_transform_generic(
     in_c: &[f32],
     shape: Chw,
@@ -418,17 +415,13 @@ fn output_transform(
     staged: &mut [f32],
     out_k: &mut [f32],
 ) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx512f") {
-        // SAFETY: the CPU has AVX-512F (checked just above).
-        unsafe { avx512::output_transform(m_k, shape, th, tw, bias, activation, staged, out_k) };
-        return;
+    if !avx512::output_transform(m_k, shape, th, tw, bias, activation, staged, out_k) {
+        output_transform_generic(m_k, shape, th, tw, bias, activation, staged, out_k);
     }
-    output_transform_generic(m_k, shape, th, tw, bias, activation, staged, out_k);
 }
 
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments, clippy::needless_range_loop)] // b: transposed indexing
 fn output_transform_generic(
     m_k: &[f32],
     shape: Chw,
@@ -477,12 +470,55 @@ fn output_transform_generic(
 }
 
 /// The transforms with AVX-512 intrinsics: 16 tiles per register, the 36 loads of a tile
-/// group as gathers and the 16 stores of its outputs as scatters.
+/// group as gathers and the 16 stores of its outputs as scatters. Each returns false, doing
+/// nothing, when the CPU lacks AVX-512F. (The intrinsics are stable since Rust 1.89; older
+/// compilers, which the crate's MSRV still admits, get [`no_avx512`] instead.)
 #[cfg(target_arch = "x86_64")]
+#[rustversion::since(1.89)]
+#[allow(clippy::incompatible_msrv)]
 mod avx512 {
     use std::arch::x86_64::*;
 
-    use super::{bias_activate_plane, pad_channel, tile_offsets, Activation, Chw};
+    use super::{Activation, Chw};
+
+    /// See [`super::input_transform`].
+    pub(super) fn input_transform(
+        in_c: &[f32],
+        shape: Chw,
+        th: usize,
+        tw: usize,
+        padded: &mut [f32],
+        v_c: &mut [f32],
+    ) -> bool {
+        if !std::arch::is_x86_feature_detected!("avx512f") {
+            return false;
+        }
+        // SAFETY: the CPU has AVX-512F (checked just above).
+        unsafe { input_transform_avx512(in_c, shape, th, tw, padded, v_c) };
+        true
+    }
+
+    /// See [`super::output_transform`].
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn output_transform(
+        m_k: &[f32],
+        shape: Chw,
+        th: usize,
+        tw: usize,
+        bias: f32,
+        activation: Activation,
+        staged: &mut [f32],
+        out_k: &mut [f32],
+    ) -> bool {
+        if !std::arch::is_x86_feature_detected!("avx512f") {
+            return false;
+        }
+        // SAFETY: the CPU has AVX-512F (checked just above).
+        unsafe { output_transform_avx512(m_k, shape, th, tw, bias, activation, staged, out_k) };
+        true
+    }
+
+    use super::{bias_activate_plane, pad_channel, tile_offsets};
     use super::{ALPHA, LANES, TILE};
 
     /// `B^T x` of F(4, 3).
@@ -525,12 +561,11 @@ mod avx512 {
         ((1u32 << valid) - 1) as __mmask16
     }
 
-    /// See [`super::input_transform`].
-    ///
     /// # Safety
     /// The CPU must have AVX-512F.
     #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn input_transform(
+    #[allow(clippy::needless_range_loop)] // j indexes two arrays in transposed order
+    unsafe fn input_transform_avx512(
         in_c: &[f32],
         shape: Chw,
         th: usize,
@@ -571,13 +606,11 @@ mod avx512 {
         }
     }
 
-    /// See [`super::output_transform`].
-    ///
     /// # Safety
     /// The CPU must have AVX-512F.
     #[target_feature(enable = "avx512f")]
-    #[allow(clippy::too_many_arguments)]
-    pub(super) unsafe fn output_transform(
+    #[allow(clippy::too_many_arguments, clippy::needless_range_loop)] // b: transposed indexing
+    unsafe fn output_transform_avx512(
         m_k: &[f32],
         shape: Chw,
         th: usize,
@@ -629,6 +662,44 @@ mod avx512 {
         }
     }
 }
+
+/// Stand-ins for [`avx512`] where it is not compiled: always "not available". (Dead code on
+/// x86-64 with Rust >= 1.89.)
+#[allow(dead_code)]
+mod no_avx512 {
+    use super::{Activation, Chw};
+
+    pub(super) fn input_transform(
+        _: &[f32],
+        _: Chw,
+        _: usize,
+        _: usize,
+        _: &mut [f32],
+        _: &mut [f32],
+    ) -> bool {
+        false
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn output_transform(
+        _: &[f32],
+        _: Chw,
+        _: usize,
+        _: usize,
+        _: f32,
+        _: Activation,
+        _: &mut [f32],
+        _: &mut [f32],
+    ) -> bool {
+        false
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+use no_avx512 as avx512;
+#[cfg(target_arch = "x86_64")]
+#[rustversion::before(1.89)]
+use no_avx512 as avx512;
 
 #[cfg(test)]
 mod tests {
@@ -716,223 +787,40 @@ mod tests {
             eprintln!("case {seed}: max abs error {worst:e} (tol {tol:e})");
         }
     }
-}
 
-#[cfg(test)]
-mod timing {
-    use super::*;
-    use crate::darknet::cpu::conv2d;
-    use std::time::Instant;
-
+    /// The portable transforms (used without AVX-512) against the dispatched ones (AVX-512 on
+    /// this machine; then both are the portable code and the test is trivially true).
     #[test]
-    #[ignore]
-    fn time_shapes() {
-        let shapes = [
-            (3, 416, 416, 16),
-            (16, 208, 208, 32),
-            (64, 104, 104, 64),
-            (32, 104, 104, 32),
-            (32, 104, 104, 64),
-            (128, 52, 52, 128),
-            (64, 52, 52, 64),
-            (64, 52, 52, 128),
-            (256, 26, 26, 256),
-            (128, 26, 26, 128),
-            (128, 26, 26, 256),
-            (384, 26, 26, 256),
-            (512, 13, 13, 512),
-            (256, 13, 13, 512),
-            (512, 13, 13, 1024),
-        ];
-        for (c, h, w, k) in shapes {
-            let s = Chw { c, h, w };
-            let g = ConvGeometry {
-                filters: k,
-                size: 3,
-                stride: 1,
-                padding: 1,
-                groups: 1,
-            };
-            let input = vec![0.1f32; s.floats()];
-            let kernel = vec![0.01f32; k * c * 9];
-            let bias = vec![0f32; k];
-            let mut out = vec![0f32; k * h * w];
-            let mut scr = vec![0f32; g.scratch_len(s).max(scratch_len(s, k))];
-            let wk = WinogradKernel::new(&kernel, k, c);
-            let mut best = [f64::MAX; 2];
-            for _ in 0..15 {
-                let t = Instant::now();
-                conv2d(
-                    &input,
-                    s,
-                    &kernel,
-                    &bias,
-                    &g,
-                    Activation::Leaky,
-                    &mut out,
-                    &mut scr,
+    fn portable_transforms_match_dispatched() {
+        for (h, w) in [(13, 13), (5, 70), (26, 9)] {
+            let shape = Chw { c: 1, h, w };
+            let (th, tw) = tiles(shape);
+            let input = random(h * w, (h * w) as u32);
+            let block = POINTS * th * tw;
+            let mut padded = vec![0f32; (TILE * th + 2) * (TILE * tw + 2)];
+            let mut a = vec![f32::NAN; block];
+            let mut b = vec![f32::NAN; block];
+            input_transform(&input, shape, th, tw, &mut padded, &mut a);
+            input_transform_generic(&input, shape, th, tw, &mut padded, &mut b);
+            for (x, y) in a.iter().zip(&b) {
+                assert!(
+                    (x - y).abs() <= 1e-5 * y.abs().max(1.0),
+                    "{h}x{w}: {x} vs {y}"
                 );
-                best[0] = best[0].min(t.elapsed().as_secs_f64() * 1e3);
-                let t = Instant::now();
-                conv3x3(&input, s, &wk, &bias, Activation::Leaky, &mut out, &mut scr);
-                best[1] = best[1].min(t.elapsed().as_secs_f64() * 1e3);
             }
-            eprintln!(
-                "{c}x{h}x{w} -> {k}: im2col {:.2} ms, winograd {:.2} ms",
-                best[0], best[1]
-            );
-        }
-    }
-}
-
-#[cfg(test)]
-mod load_timing {
-    #[test]
-    #[ignore]
-    fn time_load() {
-        let dir = crate::assets::cache_dir().unwrap().join("models");
-        for name in ["yolov4-tiny", "yolov3-tiny"] {
-            for _ in 0..3 {
-                let t = std::time::Instant::now();
-                let d = dir.join(name);
-                let net = crate::darknet::Darknet::load(
-                    &d.join(format!("{name}.cfg")),
-                    &d.join(format!("{name}.weights")),
-                    &candle_core::Device::Cpu,
-                )
-                .unwrap();
-                eprintln!("{name}: load {:.1} ms", t.elapsed().as_secs_f64() * 1e3);
-                drop(net);
+            let m = random(block, 7);
+            let mut staged = vec![0f32; TILE * th * TILE * tw];
+            let mut a = vec![f32::NAN; h * w];
+            let mut b = vec![f32::NAN; h * w];
+            let act = Activation::Leaky;
+            output_transform(&m, shape, th, tw, 0.25, act, &mut staged, &mut a);
+            output_transform_generic(&m, shape, th, tw, 0.25, act, &mut staged, &mut b);
+            for (x, y) in a.iter().zip(&b) {
+                assert!(
+                    (x - y).abs() <= 1e-5 * y.abs().max(1.0),
+                    "{h}x{w}: {x} vs {y}"
+                );
             }
-        }
-    }
-}
-
-#[cfg(test)]
-mod gemm_timing {
-    use std::time::Instant;
-    /// 36 gemms K x C * C x T, row-major dst (transposed inside gemm) vs column-major dst.
-    #[test]
-    #[ignore]
-    fn layouts() {
-        for (c, k, t) in [
-            (512, 512, 16),
-            (512, 1024, 16),
-            (384, 256, 49),
-            (256, 256, 49),
-            (128, 128, 169),
-            (64, 64, 676),
-        ] {
-            let u = vec![0.01f32; 36 * k * c];
-            let v = vec![0.01f32; 36 * c * t];
-            let mut m = vec![0f32; 36 * k * t];
-            let mut best = [f64::MAX; 3];
-            for _ in 0..10 {
-                for mode in 0..3 {
-                    let s = Instant::now();
-                    let (ua, va, ma) = (
-                        u.as_ptr() as usize,
-                        v.as_ptr() as usize,
-                        m.as_mut_ptr() as usize,
-                    );
-                    use rayon::prelude::*;
-                    (0..36).into_par_iter().for_each(|xi| unsafe {
-                        let up = (ua as *const f32).add(xi * k * c);
-                        let vp = (va as *const f32).add(xi * c * t);
-                        let mp = (ma as *mut f32).add(xi * k * t);
-                        match mode {
-                            // row-major everything
-                            0 => gemm::gemm(
-                                k,
-                                t,
-                                c,
-                                mp,
-                                1,
-                                t as isize,
-                                false,
-                                up,
-                                1,
-                                c as isize,
-                                vp,
-                                1,
-                                t as isize,
-                                0.0,
-                                1.0,
-                                false,
-                                false,
-                                false,
-                                gemm::Parallelism::None,
-                            ),
-                            // dst col-major, lhs col-major, rhs row-major
-                            1 => gemm::gemm(
-                                k,
-                                t,
-                                c,
-                                mp,
-                                k as isize,
-                                1,
-                                false,
-                                up,
-                                k as isize,
-                                1,
-                                vp,
-                                1,
-                                t as isize,
-                                0.0,
-                                1.0,
-                                false,
-                                false,
-                                false,
-                                gemm::Parallelism::None,
-                            ),
-                            // dst col-major, lhs col-major, rhs col-major
-                            _ => gemm::gemm(
-                                k,
-                                t,
-                                c,
-                                mp,
-                                k as isize,
-                                1,
-                                false,
-                                up,
-                                k as isize,
-                                1,
-                                vp,
-                                c as isize,
-                                1,
-                                0.0,
-                                1.0,
-                                false,
-                                false,
-                                false,
-                                gemm::Parallelism::None,
-                            ),
-                        }
-                    });
-                    best[mode] = best[mode].min(s.elapsed().as_secs_f64() * 1e3);
-                }
-            }
-            eprintln!(
-                "c {c} k {k} t {t}: row-major {:.2} ms, col-major dst {:.2}, all col-major {:.2}",
-                best[0], best[1], best[2]
-            );
-        }
-    }
-}
-#[cfg(test)]
-mod kt_timing {
-    #[test]
-    #[ignore]
-    fn kernel_transform() {
-        let k = vec![0.1f32; 1024 * 512 * 9];
-        for _ in 0..3 {
-            let t = std::time::Instant::now();
-            let w = super::WinogradKernel::new(&k, 1024, 512);
-            eprintln!(
-                "512->1024 transform {:.1} ms",
-                t.elapsed().as_secs_f64() * 1e3
-            );
-            drop(w);
         }
     }
 }
