@@ -182,7 +182,17 @@ fn tiles(shape: Chw) -> (usize, usize) {
 /// Floats of scratch [`conv3x3`] needs for `input` and `filters` (the `V` and `M` matrices).
 pub fn scratch_len(input: Chw, filters: usize) -> usize {
     let (th, tw) = tiles(input);
-    POINTS * th * tw * (input.c + filters)
+    POINTS * th * tw * (input.c + filters) + TASKS * per_task_len(th, tw)
+}
+
+/// Parallel tasks per transform (a few per thread of a 2-core machine, for balance); each
+/// has its own slice of scratch for a padded input or staged output plane, so that a frame
+/// allocates nothing.
+const TASKS: usize = 8;
+
+/// Floats of one task's plane buffer: the larger of the padded input and staged output.
+fn per_task_len(th: usize, tw: usize) -> usize {
+    (TILE * th + 2) * (TILE * tw + 2)
 }
 
 /// 3x3, stride 1, padding 1 convolution + bias + activation of one batch item: `input`
@@ -210,17 +220,22 @@ pub fn conv3x3(
         "plane too large"
     );
     let (v, rest) = scratch.split_at_mut(POINTS * n_tiles * c);
-    let m = &mut rest[..POINTS * n_tiles * k];
+    let (m, rest) = rest.split_at_mut(POINTS * n_tiles * k);
+    let buf_len = per_task_len(th, tw);
+    let task_bufs = &mut rest[..TASKS * buf_len];
     let block = POINTS * n_tiles;
 
-    // Input transform, by channel.
+    // Input transform, by channel, in TASKS groups of channels.
     let plane = in_shape.plane();
-    v.par_chunks_mut(block)
-        .zip(input.par_chunks(plane))
-        .for_each_init(
-            || vec![0f32; (TILE * th + 2) * (TILE * tw + 2)],
-            |padded, (v_c, in_c)| input_transform(in_c, in_shape, th, tw, padded, v_c),
-        );
+    let per_task = c.div_ceil(TASKS);
+    v.par_chunks_mut(block * per_task)
+        .zip(input.par_chunks(plane * per_task))
+        .zip(task_bufs.par_chunks_mut(buf_len))
+        .for_each(|((v_g, in_g), padded)| {
+            for (v_c, in_c) in v_g.chunks_exact_mut(block).zip(in_g.chunks_exact(plane)) {
+                input_transform(in_c, in_shape, th, tw, padded, v_c);
+            }
+        });
 
     // The 36 products, one single-threaded gemm each. Rows of V and M are `block` apart.
     let (v_addr, m_addr, u_addr) = (
@@ -260,17 +275,19 @@ pub fn conv3x3(
         }
     });
 
-    // Output transform + bias + activation, by filter.
+    // Output transform + bias + activation, by filter, in TASKS groups of filters.
     let out_shape = Chw { c: k, ..in_shape };
-    out.par_chunks_mut(plane)
-        .zip(m.par_chunks(block))
-        .zip(bias.par_iter())
-        .for_each_init(
-            || vec![0f32; TILE * th * TILE * tw],
-            |staged, ((out_k, m_k), &b)| {
+    let per_task = k.div_ceil(TASKS);
+    out.par_chunks_mut(plane * per_task)
+        .zip(m.par_chunks(block * per_task))
+        .zip(bias.par_chunks(per_task))
+        .zip(task_bufs.par_chunks_mut(buf_len))
+        .for_each(|(((out_g, m_g), bias_g), staged)| {
+            let filters = out_g.chunks_exact_mut(plane).zip(m_g.chunks_exact(block));
+            for ((out_k, m_k), &b) in filters.zip(bias_g) {
                 output_transform(m_k, out_shape, th, tw, b, activation, staged, out_k);
-            },
-        );
+            }
+        });
 }
 
 /// `V[ξ][t] = (B^T d_t B)[ξ]` for every tile t of one channel, into `v_c` (`36 x tiles`).
