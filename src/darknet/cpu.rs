@@ -9,7 +9,9 @@
 //!   input already is the `K x HW` matrix), then one `gemm` call that writes straight into the
 //!   layer's output buffer, `out[filters x HW] = kernel[filters x K] * cols[K x HW]`; the
 //!   folded kernel as loaded (`filters x C x k x k`) is that left matrix, so nothing is
-//!   reordered per call;
+//!   reordered per call; strided layers first split the input rows into column phases, so
+//!   that every im2col row is a contiguous copy (the 3x3 stride-1 layers with many channels
+//!   run as Winograd instead, [`super::winograd`], chosen by the model);
 //! * bias + activation fused in one pass over the output, split across threads by channel;
 //! * max-pool, upsample, route and shortcut split across threads by channel (rayon's global
 //!   pool, the same one candle and `gemm` use, so nothing is oversubscribed).

@@ -11,8 +11,10 @@
 //! At load, batch-norm is folded into each convolution's kernel and bias (see
 //! [`super::weights::ConvWeights::folded`]). On the CPU device the whole forward runs on plain
 //! buffers with the kernels of [`super::cpu`] (im2col + AVX-512/AVX2 gemm straight into the
-//! output, fused bias + activation, threaded pooling/upsample/route), reusing one set of
-//! per-layer buffers across calls, so a steady-state frame allocates only its head tensors.
+//! output, fused bias + activation, threaded pooling/upsample/route) and, for the 3x3 stride-1
+//! layers with at least 32 input channels, Winograd F(4x4, 3x3) (`winograd.rs`, kernels
+//! transformed at load), reusing one set of per-layer buffers across calls, so a steady-state
+//! frame allocates only its head tensors.
 //! Other devices run the same layers as candle ops (with the bias add and activation as one
 //! in-place pass on CPU tensors, kept as the reference the CPU kernels are tested against).
 //! Layer semantics follow darknet (AlexeyAB fork): max-pool padding `size - 1` split as
