@@ -1,5 +1,5 @@
-//! Detector benchmarks: darknet forward pass of both shipped models at 416 px on the CPU, the
-//! letterbox of a 768x576 frame, YOLO decoding of real head outputs, and class-aware NMS.
+//! Detector benchmarks: darknet forward pass of both shipped models at 416 px on the CPU, their
+//! load time, the letterbox of a 768x576 frame, YOLO decoding of real head outputs, and class-aware NMS.
 //!
 //! Run: `cargo bench --bench detector` (needs the assets: scripts/fetch-assets.sh).
 //! `RAYON_NUM_THREADS` sets the thread count (candle's, gemm's and lookout's CPU kernels').
@@ -57,6 +57,17 @@ fn forward(c: &mut Criterion) {
         group.bench_function(kind.name(), |b| {
             b.iter(|| black_box(net.forward(black_box(&x)).unwrap()))
         });
+    }
+    group.finish();
+}
+
+/// Model load (cfg, weights, batch-norm folding, Winograd kernel transform): the start-up
+/// before the first frame.
+fn load_model(c: &mut Criterion) {
+    let mut group = c.benchmark_group("load");
+    group.sample_size(10);
+    for kind in [ModelKind::Yolov4Tiny, ModelKind::Yolov3Tiny] {
+        group.bench_function(kind.name(), |b| b.iter(|| black_box(load(kind))));
     }
     group.finish();
 }
@@ -140,23 +151,29 @@ fn layer_profile(kernels: bool) {
         };
         let total = median(&mut totals);
         println!(
-            "\n{} (kernels: {kernels}), forward median {total:.1} ms",
-            kind.name()
+            "\n{} (kernels: {kernels}), forward median {total:.1} ms, min {:.1} ms",
+            kind.name(),
+            totals[0]
         );
-        println!("| layer | op | median ms | share |");
-        println!("|---|---|---|---|");
+        // The minimum too: on a shared machine it is the least disturbed run of each layer.
+        println!("| layer | op | median ms | min ms | share |");
+        println!("|---|---|---|---|---|");
         for (i, (v, d)) in per_layer
             .iter_mut()
             .zip(net.layer_descriptions())
             .enumerate()
         {
             let m = median(v);
-            println!("| {i} | {d} | {m:.2} | {:.0}% |", 100.0 * m / total);
+            println!(
+                "| {i} | {d} | {m:.2} | {:.2} | {:.0}% |",
+                v[0],
+                100.0 * m / total
+            );
         }
     }
 }
 
-criterion_group!(benches, forward, letterbox, decode, nms_bench);
+criterion_group!(benches, forward, load_model, letterbox, decode, nms_bench);
 
 fn main() {
     match std::env::var("LOOKOUT_LAYER_PROFILE").as_deref() {

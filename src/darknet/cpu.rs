@@ -9,7 +9,9 @@
 //!   input already is the `K x HW` matrix), then one `gemm` call that writes straight into the
 //!   layer's output buffer, `out[filters x HW] = kernel[filters x K] * cols[K x HW]`; the
 //!   folded kernel as loaded (`filters x C x k x k`) is that left matrix, so nothing is
-//!   reordered per call;
+//!   reordered per call; strided layers first split the input rows into column phases, so
+//!   that every im2col row is a contiguous copy (the 3x3 stride-1 layers with many channels
+//!   run as Winograd instead, [`super::winograd`], chosen by the model);
 //! * bias + activation fused in one pass over the output, split across threads by channel;
 //! * max-pool, upsample, route and shortcut split across threads by channel (rayon's global
 //!   pool, the same one candle and `gemm` use, so nothing is oversubscribed).
@@ -64,13 +66,23 @@ impl ConvGeometry {
         self.size == 1 && self.stride == 1 && self.padding == 0
     }
 
-    /// Floats of im2col scratch this layer needs for `input`.
+    /// Floats of im2col scratch this layer needs for `input` (plus, for strides above 1, the
+    /// group's input split into column phases).
     pub fn scratch_len(&self, input: Chw) -> usize {
         if self.is_pointwise() {
             0
         } else {
             let out = self.output(input);
-            input.c / self.groups * self.size * self.size * out.plane()
+            input.c / self.groups * (self.size * self.size * out.plane() + self.phased_plane(input))
+        }
+    }
+
+    /// Floats of one channel split into `stride` column phases (0 for stride 1).
+    fn phased_plane(&self, input: Chw) -> usize {
+        if self.stride > 1 {
+            input.h * self.stride * input.w.div_ceil(self.stride)
+        } else {
+            0
         }
     }
 }
@@ -101,7 +113,7 @@ pub fn activate_scalar(x: f32, activation: Activation) -> f32 {
 /// `plane[i] = act(plane[i] + bias)`, with the common activations as their own loops so the
 /// compiler vectorises them.
 #[inline]
-fn bias_activate_plane(plane: &mut [f32], bias: f32, activation: Activation) {
+pub(super) fn bias_activate_plane(plane: &mut [f32], bias: f32, activation: Activation) {
     match activation {
         Activation::Linear => plane.iter_mut().for_each(|v| *v += bias),
         Activation::Leaky => plane.iter_mut().for_each(|v| {
@@ -152,17 +164,19 @@ pub fn conv2d(
         let rhs: &[f32] = if geometry.is_pointwise() {
             group_in
         } else {
-            let cols = &mut scratch[..k_len * n];
-            im2col(
-                group_in,
-                Chw {
-                    c: c_per_group,
-                    ..in_shape
-                },
-                geometry,
-                out_shape,
-                cols,
-            );
+            let group_shape = Chw {
+                c: c_per_group,
+                ..in_shape
+            };
+            let (cols, rest) = scratch.split_at_mut(k_len * n);
+            let source = if geometry.stride > 1 {
+                let phased = &mut rest[..c_per_group * geometry.phased_plane(in_shape)];
+                split_phases(group_in, group_shape, geometry.stride, phased);
+                &*phased
+            } else {
+                group_in
+            };
+            im2col(source, group_shape, geometry, out_shape, cols);
             cols
         };
         let lhs = &kernel[g * f_per_group * k_len..][..f_per_group * k_len];
@@ -217,8 +231,39 @@ fn sgemm_row_major(m: usize, n: usize, k: usize, lhs: &[f32], rhs: &[f32], dst: 
     }
 }
 
+/// Splits every input row into `stride` phases, `phased[c][y][p][i] =
+/// input[c][y][i * stride + p]` (0 past the row's end), so that a strided convolution's im2col rows become contiguous
+/// copies (a strided gather per element took as long as the layer's gemm).
+fn split_phases(input: &[f32], shape: Chw, stride: usize, phased: &mut [f32]) {
+    let wp = shape.w.div_ceil(stride);
+    phased
+        .par_chunks_mut(stride * wp * shape.h)
+        .zip(input.par_chunks(shape.plane()))
+        .for_each(|(dst, channel)| {
+            for (row, out) in channel
+                .chunks_exact(shape.w)
+                .zip(dst.chunks_exact_mut(stride * wp))
+            {
+                if stride == 2 {
+                    let (even, odd) = out.split_at_mut(wp);
+                    for ((e, o), pair) in even.iter_mut().zip(odd.iter_mut()).zip(row.chunks(2)) {
+                        *e = pair[0];
+                        *o = pair.get(1).copied().unwrap_or(0.0);
+                    }
+                } else {
+                    for (p, phase) in out.chunks_exact_mut(wp).enumerate() {
+                        for (i, v) in phase.iter_mut().enumerate() {
+                            *v = row.get(i * stride + p).copied().unwrap_or(0.0);
+                        }
+                    }
+                }
+            }
+        });
+}
+
 /// The im2col matrix: row `(c, ky, kx)`, column `oy * out_w + ox`, holding
 /// `input[c, oy * stride + ky - pad, ox * stride + kx - pad]` or 0 outside the image.
+/// For strides above 1, `input` is the [`split_phases`] form of the input.
 fn im2col(input: &[f32], in_shape: Chw, g: &ConvGeometry, out_shape: Chw, cols: &mut [f32]) {
     let (k, s, pad) = (g.size, g.stride, g.padding);
     let n = out_shape.plane();
@@ -229,7 +274,9 @@ fn im2col(input: &[f32], in_shape: Chw, g: &ConvGeometry, out_shape: Chw, cols: 
             for (i, row) in chunk.chunks_exact_mut(n).enumerate() {
                 let r = task * rows_per_task + i;
                 let (c, ky, kx) = (r / (k * k), (r / k) % k, r % k);
-                let channel = &input[c * in_shape.plane()..][..in_shape.plane()];
+                let wp = in_shape.w.div_ceil(s);
+                let channel_len = in_shape.h * s * wp;
+                let channel = &input[c * channel_len..][..channel_len];
                 // Output columns whose input column lies inside the image: ox in [x0, x1).
                 let x0 = pad.saturating_sub(kx).div_ceil(s).min(out_shape.w);
                 let x1 = if in_shape.w + pad > kx {
@@ -243,20 +290,15 @@ fn im2col(input: &[f32], in_shape: Chw, g: &ConvGeometry, out_shape: Chw, cols: 
                         out_row.fill(0.0);
                         continue;
                     }
-                    let in_row = &channel[iy as usize * in_shape.w..][..in_shape.w];
                     out_row[..x0].fill(0.0);
                     out_row[x1..].fill(0.0);
                     if x1 == x0 {
                         continue;
                     }
+                    // Input columns ix0, ix0 + s, ...: one phase, consecutive within it.
                     let ix0 = x0 * s + kx - pad;
-                    if s == 1 {
-                        out_row[x0..x1].copy_from_slice(&in_row[ix0..ix0 + (x1 - x0)]);
-                    } else {
-                        for (j, v) in out_row[x0..x1].iter_mut().enumerate() {
-                            *v = in_row[ix0 + j * s];
-                        }
-                    }
+                    let phase = &channel[(iy as usize * s + ix0 % s) * wp..][..wp];
+                    out_row[x0..x1].copy_from_slice(&phase[ix0 / s..][..x1 - x0]);
                 }
             }
         });

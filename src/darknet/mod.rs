@@ -10,6 +10,7 @@ pub mod cfg;
 mod cpu;
 pub mod model;
 pub mod weights;
+mod winograd;
 
 use std::path::PathBuf;
 

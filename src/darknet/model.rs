@@ -11,8 +11,10 @@
 //! At load, batch-norm is folded into each convolution's kernel and bias (see
 //! [`super::weights::ConvWeights::folded`]). On the CPU device the whole forward runs on plain
 //! buffers with the kernels of [`super::cpu`] (im2col + AVX-512/AVX2 gemm straight into the
-//! output, fused bias + activation, threaded pooling/upsample/route), reusing one set of
-//! per-layer buffers across calls, so a steady-state frame allocates only its head tensors.
+//! output, fused bias + activation, threaded pooling/upsample/route) and, for the 3x3 stride-1
+//! layers with at least 32 input channels, Winograd F(4x4, 3x3) (`winograd.rs`, kernels
+//! transformed at load), reusing one set of per-layer buffers across calls, so a steady-state
+//! frame allocates only its head tensors.
 //! Other devices run the same layers as candle ops (with the bias add and activation as one
 //! in-place pass on CPU tensors, kept as the reference the CPU kernels are tested against).
 //! Layer semantics follow darknet (AlexeyAB fork): max-pool padding `size - 1` split as
@@ -28,6 +30,7 @@ use candle_core::{CpuStorage, DType, Device, Layout, Storage, Tensor};
 use super::cfg::{Activation, Layer, NetConfig};
 use super::cpu::{self, Chw, ConvGeometry};
 use super::weights::{load_weights, NetWeights};
+use super::winograd::{self, WinogradKernel};
 use super::ModelError;
 
 /// One detection head's raw output plus what decoding needs to interpret it.
@@ -56,6 +59,9 @@ enum Block {
         /// The folded kernel on the host, `filters x (in/groups * k * k)` row-major: the left
         /// matrix of the CPU convolution's gemm, as is.
         kernel_host: HostFloats,
+        /// The kernel transformed for Winograd F(4x4, 3x3), for the 3x3 stride-1 layers
+        /// where that path is faster (built at load, on the CPU device only).
+        winograd: Option<WinogradKernel>,
         geometry: ConvGeometry,
         stride: usize,
         padding: usize,
@@ -173,6 +179,16 @@ impl Darknet {
                         });
                     };
                     let (kernel_host, bias) = w.folded();
+                    let [filters, c_in, _, _] = w.kernel_shape;
+                    let geometry = ConvGeometry {
+                        filters: conv.filters,
+                        size: conv.size,
+                        stride: conv.stride,
+                        padding: conv.padding,
+                        groups: conv.groups,
+                    };
+                    let winograd = (device.is_cpu() && winograd::applies(&geometry, c_in))
+                        .then(|| WinogradKernel::new(&kernel_host, filters, c_in));
                     let kernel = Tensor::from_slice(&kernel_host, w.kernel_shape.to_vec(), device)
                         .map_err(candle)?;
                     let bias_tensor = Tensor::from_vec(bias.clone(), (1, bias.len(), 1, 1), device)
@@ -182,13 +198,8 @@ impl Darknet {
                         bias,
                         bias_tensor,
                         kernel_host: HostFloats(kernel_host),
-                        geometry: ConvGeometry {
-                            filters: conv.filters,
-                            size: conv.size,
-                            stride: conv.stride,
-                            padding: conv.padding,
-                            groups: conv.groups,
-                        },
+                        winograd,
+                        geometry,
                         stride: conv.stride,
                         padding: conv.padding,
                         groups: conv.groups,
@@ -574,6 +585,7 @@ impl Darknet {
             let shape = match block {
                 Block::Conv {
                     kernel_host,
+                    winograd,
                     bias,
                     geometry,
                     activation,
@@ -585,18 +597,33 @@ impl Darknet {
                     }
                     let os = geometry.output(xs);
                     ensure_len(out, n * os.floats());
-                    ensure_len(&mut ws.scratch, geometry.scratch_len(xs));
-                    for b in 0..n {
-                        cpu::conv2d(
-                            &x[b * xs.floats()..][..xs.floats()],
-                            xs,
-                            &kernel_host.0,
-                            bias,
-                            geometry,
-                            *activation,
-                            &mut out[b * os.floats()..][..os.floats()],
-                            &mut ws.scratch,
-                        );
+                    if let Some(wk) = winograd.as_ref().filter(|_| winograd::pays_off(xs)) {
+                        ensure_len(&mut ws.scratch, winograd::scratch_len(xs, geometry.filters));
+                        for b in 0..n {
+                            winograd::conv3x3(
+                                &x[b * xs.floats()..][..xs.floats()],
+                                xs,
+                                wk,
+                                bias,
+                                *activation,
+                                &mut out[b * os.floats()..][..os.floats()],
+                                &mut ws.scratch,
+                            );
+                        }
+                    } else {
+                        ensure_len(&mut ws.scratch, geometry.scratch_len(xs));
+                        for b in 0..n {
+                            cpu::conv2d(
+                                &x[b * xs.floats()..][..xs.floats()],
+                                xs,
+                                &kernel_host.0,
+                                bias,
+                                geometry,
+                                *activation,
+                                &mut out[b * os.floats()..][..os.floats()],
+                                &mut ws.scratch,
+                            );
+                        }
                     }
                     os
                 }
@@ -799,9 +826,14 @@ mod tests {
         [yolo]\nmask=0,1\nanchors=10,14, 23,27\nclasses=2\nnum=2\nscale_x_y=1.05\n";
 
     fn net(device: &Device) -> Darknet {
-        let cfg = NetConfig::parse(CFG, Path::new("t.cfg")).unwrap();
         let counts = [8 + 24 + 8 * 27, 8 + 8 * 72, 8 + 8 * 4, 14 + 14 * 16];
-        let floats: usize = counts.iter().sum();
+        net_with_random_weights(CFG, counts.iter().sum(), device)
+    }
+
+    /// `cfg` with `floats` pseudo-random weights (floats 24..32, the first layer's batch-norm
+    /// variances if it has batch-norm, made positive).
+    fn net_with_random_weights(cfg: &str, floats: usize, device: &Device) -> Darknet {
+        let cfg = NetConfig::parse(cfg, Path::new("t.cfg")).unwrap();
         let mut bytes = Vec::new();
         for v in [0i32, 2, 0] {
             bytes.extend(v.to_le_bytes());
@@ -881,6 +913,76 @@ mod tests {
             for (a, b) in reference.iter().zip(&fused) {
                 assert!((a - b).abs() < 1e-5, "{act:?}: {a} vs {b}");
             }
+        }
+    }
+
+    /// The 3x3 stride-1 layers with enough input channels run as Winograd F(4x4, 3x3) on the
+    /// CPU kernels: the whole forward against candle's conv2d, on a batch of two. The last
+    /// Winograd layer sees 4x6 (64x96 input) and 6x2 (96x32) images, which do not fill whole
+    /// 4x4 tiles.
+    #[test]
+    fn winograd_layers_match_candle_conv2d() {
+        const WINO_CFG: &str = "[net]\nchannels=3\n\
+            [convolutional]\nfilters=32\nsize=3\nstride=2\npad=1\nactivation=leaky\n\
+            [convolutional]\nfilters=40\nsize=3\npad=1\nactivation=leaky\n\
+            [maxpool]\nsize=2\nstride=2\n\
+            [convolutional]\nfilters=36\nsize=3\npad=1\nactivation=linear\n\
+            [maxpool]\nsize=2\nstride=2\n\
+            [maxpool]\nsize=2\nstride=2\n\
+            [convolutional]\nfilters=33\nsize=3\npad=1\nactivation=mish\n\
+            [convolutional]\nfilters=14\nsize=1\nactivation=linear\n\
+            [yolo]\nmask=0,1\nanchors=10,14, 23,27\nclasses=2\nnum=2\n";
+        let device = Device::Cpu;
+        let floats = (32 + 32 * 27)
+            + (40 + 40 * 32 * 9)
+            + (36 + 36 * 40 * 9)
+            + (33 + 33 * 36 * 9)
+            + (14 + 14 * 33);
+        let net = net_with_random_weights(WINO_CFG, floats, &device);
+        let winograd_layers: Vec<usize> = net
+            .blocks
+            .iter()
+            .enumerate()
+            .filter_map(|(i, b)| match b {
+                Block::Conv {
+                    winograd: Some(_), ..
+                } => Some(i),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(winograd_layers, [1, 3, 6]);
+        let reference_net =
+            net_with_random_weights(WINO_CFG, floats, &device).with_cpu_kernels(false);
+        for (h, w) in [(64, 96), (96, 32)] {
+            let input = Tensor::rand(0f32, 1f32, (2, 3, h, w), &device).unwrap();
+            let ours = net.forward(&input).unwrap();
+            let reference = reference_net.forward(&input).unwrap();
+            let a = ours[0]
+                .output
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap();
+            let b = reference[0]
+                .output
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap();
+            assert_eq!(a.len(), 2 * 14 * (h / 16) * (w / 16));
+            assert_eq!(a.len(), b.len());
+            // Relative to the output's scale: random weights make activations grow, and an
+            // output near 0 carries the rounding of those large terms.
+            let scale = b.iter().fold(1f32, |m, v| m.max(v.abs()));
+            let worst = a
+                .iter()
+                .zip(&b)
+                .fold(0f32, |m, (x, y)| m.max((x - y).abs()));
+            eprintln!("{h}x{w}: max error {worst} at scale {scale}");
+            assert!(
+                worst <= 1e-5 * scale,
+                "{h}x{w}: max error {worst} at scale {scale}"
+            );
         }
     }
 
