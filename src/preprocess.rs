@@ -105,7 +105,11 @@ impl Letterbox {
         blob.clear();
         blob.resize(3 * s * s, 0.5);
 
-        // Horizontal pass into `part` (new_w x h, interleaved RGB), as darknet's first loop.
+        // darknet resizes in two separable passes: horizontally into `part` (new_w x h), then
+        // vertically. Each output row needs only source rows iy and iy + 1 of `part`, so those
+        // rows are computed on demand (rows come in increasing order) into a two-row cache,
+        // with the per-column sample positions and weights computed once. Every value is the
+        // same f32 expression, in the same order, as darknet's loops (and the GPU kernel's).
         let w_scale = if new_w > 1 {
             (w - 1) as f32 / (new_w - 1) as f32
         } else {
@@ -116,38 +120,81 @@ impl Letterbox {
         } else {
             0.0
         };
-        let px = |x: usize, y: usize, k: usize| f32::from(img.data[(y * w + x) * 3 + k]) / 255.0;
-        let mut part = vec![0f32; new_w * h * 3];
-        for r in 0..h {
-            for c in 0..new_w {
-                for k in 0..3 {
-                    let val = if c == new_w - 1 || w == 1 {
-                        px(w - 1, r, k)
-                    } else {
-                        let sx = c as f32 * w_scale;
-                        let ix = sx as usize;
-                        let dx = sx - ix as f32;
-                        (1.0 - dx) * px(ix, r, k) + dx * px(ix + 1, r, k)
-                    };
-                    part[(r * new_w + c) * 3 + k] = val;
+        // u8 -> [0, 1] exactly as `f32::from(v) / 255.0`.
+        let unit: [f32; 256] = std::array::from_fn(|v| v as f32 / 255.0);
+        // Per output column: (source column, weight of the next column, 1 - that weight), or
+        // the last source column alone for the last output column (and 1-pixel-wide images).
+        let columns: Vec<Option<(usize, f32, f32)>> = (0..new_w)
+            .map(|c| {
+                if c == new_w - 1 || w == 1 {
+                    None
+                } else {
+                    let sx = c as f32 * w_scale;
+                    let ix = sx as usize;
+                    let dx = sx - ix as f32;
+                    Some((ix, dx, 1.0 - dx))
+                }
+            })
+            .collect();
+        let horizontal = |row: usize, out: &mut [f32]| {
+            let src = &img.data[row * w * 3..(row + 1) * w * 3];
+            for (c, col) in columns.iter().enumerate() {
+                let o = &mut out[c * 3..c * 3 + 3];
+                match *col {
+                    None => {
+                        for k in 0..3 {
+                            o[k] = unit[usize::from(src[(w - 1) * 3 + k])];
+                        }
+                    }
+                    Some((ix, dx, one_minus_dx)) => {
+                        for k in 0..3 {
+                            let a = unit[usize::from(src[ix * 3 + k])];
+                            let b = unit[usize::from(src[(ix + 1) * 3 + k])];
+                            o[k] = one_minus_dx * a + dx * b;
+                        }
+                    }
                 }
             }
-        }
-        // Vertical pass straight into the canvas; darknet writes (1 - dy) * row iy and then
-        // adds dy * row iy + 1 except on the last row.
+        };
+        let mut rows = [vec![0f32; new_w * 3], vec![0f32; new_w * 3]];
+        let mut cached: [Option<usize>; 2] = [None, None];
+        // The slot holding `row`, computing it if needed. Rows are requested in increasing
+        // order, so evicting the lower cached row never evicts the other row of the pair.
+        let mut fetch = |row: usize, rows: &mut [Vec<f32>; 2]| -> usize {
+            if let Some(slot) = cached.iter().position(|&c| c == Some(row)) {
+                return slot;
+            }
+            let slot = match cached {
+                [None, _] => 0,
+                [_, None] => 1,
+                [Some(a), Some(b)] => usize::from(b < a),
+            };
+            horizontal(row, &mut rows[slot]);
+            cached[slot] = Some(row);
+            slot
+        };
         let plane = s * s;
         for r in 0..new_h {
             let sy = r as f32 * h_scale;
             let iy = (sy as usize).min(h - 1);
             let dy = sy - iy as f32;
             let last = r == new_h - 1 || h == 1;
-            for c in 0..new_w {
-                for k in 0..3 {
-                    let mut val = (1.0 - dy) * part[(iy * new_w + c) * 3 + k];
-                    if !last {
-                        val += dy * part[((iy + 1) * new_w + c) * 3 + k];
+            let top = fetch(iy, &mut rows);
+            let bottom = if last { top } else { fetch(iy + 1, &mut rows) };
+            let one_minus_dy = 1.0 - dy;
+            let base = (r + off_y) * s + off_x;
+            for k in 0..3 {
+                let dst = &mut blob[k * plane + base..k * plane + base + new_w];
+                if last {
+                    for (c, d) in dst.iter_mut().enumerate() {
+                        *d = one_minus_dy * rows[top][c * 3 + k];
                     }
-                    blob[k * plane + (r + off_y) * s + c + off_x] = val;
+                } else {
+                    for (c, d) in dst.iter_mut().enumerate() {
+                        let mut val = one_minus_dy * rows[top][c * 3 + k];
+                        val += dy * rows[bottom][c * 3 + k];
+                        *d = val;
+                    }
                 }
             }
         }
@@ -218,6 +265,87 @@ mod tests {
         let mut img = RgbImage::new(4, 4);
         img.data.pop();
         assert!(lb.apply(&img).is_err());
+    }
+
+    /// darknet's `letterbox_image` as written there: a full horizontal pass, then a vertical one.
+    fn darknet_reference(img: &RgbImage, size: usize) -> Vec<f32> {
+        let (w, h) = (img.width as usize, img.height as usize);
+        let (new_w, new_h, off_x, off_y) = letterbox_geometry(img.width, img.height, size as u32);
+        let (new_w, new_h, off_x, off_y) = (
+            new_w as usize,
+            new_h as usize,
+            off_x as usize,
+            off_y as usize,
+        );
+        let w_scale = if new_w > 1 {
+            (w - 1) as f32 / (new_w - 1) as f32
+        } else {
+            0.0
+        };
+        let h_scale = if new_h > 1 {
+            (h - 1) as f32 / (new_h - 1) as f32
+        } else {
+            0.0
+        };
+        let px = |x: usize, y: usize, k: usize| f32::from(img.data[(y * w + x) * 3 + k]) / 255.0;
+        let mut part = vec![0f32; new_w * h * 3];
+        for r in 0..h {
+            for c in 0..new_w {
+                for k in 0..3 {
+                    part[(r * new_w + c) * 3 + k] = if c == new_w - 1 || w == 1 {
+                        px(w - 1, r, k)
+                    } else {
+                        let sx = c as f32 * w_scale;
+                        let ix = sx as usize;
+                        let dx = sx - ix as f32;
+                        (1.0 - dx) * px(ix, r, k) + dx * px(ix + 1, r, k)
+                    };
+                }
+            }
+        }
+        let mut blob = vec![0.5f32; 3 * size * size];
+        for r in 0..new_h {
+            let sy = r as f32 * h_scale;
+            let iy = (sy as usize).min(h - 1);
+            let dy = sy - iy as f32;
+            for c in 0..new_w {
+                for k in 0..3 {
+                    let mut val = (1.0 - dy) * part[(iy * new_w + c) * 3 + k];
+                    if !(r == new_h - 1 || h == 1) {
+                        val += dy * part[((iy + 1) * new_w + c) * 3 + k];
+                    }
+                    blob[k * size * size + (r + off_y) * size + c + off_x] = val;
+                }
+            }
+        }
+        blob
+    }
+
+    #[test]
+    fn row_cached_resize_equals_darknets_two_passes_bit_for_bit() {
+        let mut state = 12345u64;
+        for (w, h, size) in [
+            (768, 576, 416),
+            (37, 23, 64),
+            (23, 37, 64),
+            (1, 9, 32),
+            (9, 1, 32),
+            (20, 20, 64),
+            (300, 17, 96),
+        ] {
+            let mut img = RgbImage::new(w, h);
+            for v in &mut img.data {
+                state = state.wrapping_mul(6364136223846793005).wrapping_add(1);
+                *v = (state >> 56) as u8;
+            }
+            let (blob, _) = Letterbox::new(size).apply(&img).unwrap();
+            let want = darknet_reference(&img, size as usize);
+            let same = blob
+                .iter()
+                .zip(&want)
+                .all(|(a, b)| a.to_bits() == b.to_bits());
+            assert!(same, "{w}x{h} in {size}");
+        }
     }
 
     #[test]
