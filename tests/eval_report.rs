@@ -9,7 +9,7 @@
 
 mod mcap_common;
 
-use mcap_common::{lookout, ok, vtest_recording};
+use mcap_common::{lookout, ok, replay_for_report};
 
 const FRAMES: u64 = 6;
 
@@ -17,20 +17,7 @@ const FRAMES: u64 = 6;
 fn replay_scored_against_its_own_mot_output_is_perfect_and_the_report_is_complete() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let rec = vtest_recording(FRAMES);
-    let out = d.join("out.mcap");
-    ok(lookout()
-        .arg("replay")
-        .arg(rec)
-        .arg("--out")
-        .arg(&out)
-        .arg("--no-progress")
-        .arg("--mot-out")
-        .arg(d.join("tracks.txt"))
-        .arg("--summary-json")
-        .arg(d.join("summary.json"))
-        .arg("--render")
-        .arg(d.join("frames")));
+    let out = replay_for_report(d, FRAMES);
     let tracks = std::fs::read_to_string(d.join("tracks.txt")).unwrap();
     assert!(!tracks.is_empty(), "no pedestrian track in {FRAMES} frames");
     // The tracks as ground truth (confidence 1).

@@ -22,7 +22,7 @@ mod mcap_common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use mcap_common::{lookout, ok, vtest_recording};
+use mcap_common::{lookout, ok, replay_for_report};
 use serde_json::Value;
 
 const FRAMES: u64 = 6;
@@ -299,19 +299,7 @@ fn check_samples(r: &Rendered) {
 fn replay() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let out = d.join("out.mcap");
-    ok(lookout()
-        .arg("replay")
-        .arg(vtest_recording(FRAMES))
-        .arg("--out")
-        .arg(&out)
-        .arg("--no-progress")
-        .arg("--mot-out")
-        .arg(d.join("tracks.txt"))
-        .arg("--summary-json")
-        .arg(d.join("summary.json"))
-        .arg("--render")
-        .arg(d.join("frames")));
+    let out = replay_for_report(d, FRAMES);
     let gt: String = std::fs::read_to_string(d.join("tracks.txt"))
         .unwrap()
         .lines()

@@ -416,20 +416,24 @@ pub fn shortcut(a: &[f32], b: &[f32], activation: Activation, out: &mut [f32]) {
         });
 }
 
+/// Seeded values in [-0.5, 0.5) for the kernels' tests (an LCG: no dependency).
+#[cfg(test)]
+pub(crate) fn test_random(len: usize, seed: u32) -> Vec<f32> {
+    let mut state = seed;
+    (0..len)
+        .map(|_| {
+            state = state.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            (state >> 8) as f32 / (1u32 << 24) as f32 - 0.5
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use candle_core::{Device, Tensor};
 
-    fn random(len: usize, seed: u32) -> Vec<f32> {
-        let mut state = seed;
-        (0..len)
-            .map(|_| {
-                state = state.wrapping_mul(1_103_515_245).wrapping_add(12345);
-                (state >> 8) as f32 / (1u32 << 24) as f32 - 0.5
-            })
-            .collect()
-    }
+    use super::test_random as random;
 
     /// Our convolution against candle's conv2d on random inputs, for the layer shapes of the
     /// shipped models (3x3 stride 1 and 2, 1x1) plus odd sizes and groups.

@@ -722,16 +722,7 @@ use no_avx512 as avx512;
 mod tests {
     use super::*;
     use crate::darknet::cpu::conv2d;
-
-    fn random(len: usize, seed: u32) -> Vec<f32> {
-        let mut state = seed;
-        (0..len)
-            .map(|_| {
-                state = state.wrapping_mul(1_103_515_245).wrapping_add(12345);
-                (state >> 8) as f32 / (1u32 << 24) as f32 - 0.5
-            })
-            .collect()
-    }
+    use crate::darknet::cpu::test_random as random;
 
     /// Winograd against the im2col + gemm convolution (itself tested against candle) on
     /// random inputs: sizes that do and do not fill whole tiles and lane groups, one pixel

@@ -124,3 +124,24 @@ pub fn messages<'a>(desc: &'a serde_json::Value, topic: &str) -> Vec<&'a serde_j
         .filter(|m| m["topic"] == topic)
         .collect()
 }
+
+/// Replays the first `frames` frames of the vtest recording into `dir` with every output an
+/// eval report uses: `out.mcap`, `tracks.txt` (MOTChallenge), `summary.json` and the rendered
+/// `frames/`. Returns the MCAP's path.
+#[allow(dead_code)]
+pub fn replay_for_report(dir: &Path, frames: u64) -> PathBuf {
+    let out = dir.join("out.mcap");
+    ok(lookout()
+        .arg("replay")
+        .arg(vtest_recording(frames))
+        .arg("--out")
+        .arg(&out)
+        .arg("--no-progress")
+        .arg("--mot-out")
+        .arg(dir.join("tracks.txt"))
+        .arg("--summary-json")
+        .arg(dir.join("summary.json"))
+        .arg("--render")
+        .arg(dir.join("frames")));
+    out
+}
