@@ -17,21 +17,8 @@ const FRAMES: u64 = 6;
 fn replay_scored_against_its_own_mot_output_is_perfect_and_the_report_is_complete() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
+    // gt.txt: the tracks as ground truth (confidence 1).
     let out = replay_for_report(d, FRAMES);
-    let tracks = std::fs::read_to_string(d.join("tracks.txt")).unwrap();
-    assert!(!tracks.is_empty(), "no pedestrian track in {FRAMES} frames");
-    // The tracks as ground truth (confidence 1).
-    let gt: String = tracks
-        .lines()
-        .map(|l| {
-            let c: Vec<&str> = l.split(',').collect();
-            format!(
-                "{},{},{},{},{},{},1,-1,-1,-1\n",
-                c[0], c[1], c[2], c[3], c[4], c[5]
-            )
-        })
-        .collect();
-    std::fs::write(d.join("gt.txt"), gt).unwrap();
     let stdout = ok(lookout()
         .arg("eval")
         .arg("--replay")

@@ -300,19 +300,6 @@ fn replay() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let out = replay_for_report(d, FRAMES);
-    let gt: String = std::fs::read_to_string(d.join("tracks.txt"))
-        .unwrap()
-        .lines()
-        .map(|l| {
-            let c: Vec<&str> = l.split(',').collect();
-            format!(
-                "{},{},{},{},{},{},1,-1,-1,-1\n",
-                c[0], c[1], c[2], c[3], c[4], c[5]
-            )
-        })
-        .collect();
-    assert!(!gt.is_empty(), "no pedestrian track in {FRAMES} frames");
-    std::fs::write(d.join("gt.txt"), gt).unwrap();
     (dir, out)
 }
 

@@ -126,8 +126,9 @@ pub fn messages<'a>(desc: &'a serde_json::Value, topic: &str) -> Vec<&'a serde_j
 }
 
 /// Replays the first `frames` frames of the vtest recording into `dir` with every output an
-/// eval report uses: `out.mcap`, `tracks.txt` (MOTChallenge), `summary.json` and the rendered
-/// `frames/`. Returns the MCAP's path.
+/// eval report uses: `out.mcap`, `tracks.txt` (MOTChallenge), `summary.json`, the rendered
+/// `frames/`, and `gt.txt`: the tracks as a ground truth (confidence 1), which eval must score
+/// as perfect. Returns the MCAP's path.
 #[allow(dead_code)]
 pub fn replay_for_report(dir: &Path, frames: u64) -> PathBuf {
     let out = dir.join("out.mcap");
@@ -143,5 +144,18 @@ pub fn replay_for_report(dir: &Path, frames: u64) -> PathBuf {
         .arg(dir.join("summary.json"))
         .arg("--render")
         .arg(dir.join("frames")));
+    let tracks = std::fs::read_to_string(dir.join("tracks.txt")).unwrap();
+    assert!(!tracks.is_empty(), "no pedestrian track in {frames} frames");
+    let gt: String = tracks
+        .lines()
+        .map(|l| {
+            let c: Vec<&str> = l.split(',').collect();
+            format!(
+                "{},{},{},{},{},{},1,-1,-1,-1\n",
+                c[0], c[1], c[2], c[3], c[4], c[5]
+            )
+        })
+        .collect();
+    std::fs::write(dir.join("gt.txt"), gt).unwrap();
     out
 }
