@@ -245,7 +245,7 @@ impl Detection2DArray {
                         header: header.clone(),
                         results: vec![ObjectHypothesisWithPose {
                             hypothesis: ObjectHypothesis {
-                                class_id: t.label.clone(),
+                                class_id: t.label.to_string(),
                                 score: f64::from(t.score),
                             },
                             pose,

@@ -568,7 +568,7 @@ fn collect_mot(
         output
             .tracks
             .iter()
-            .filter(|t| t.label == label)
+            .filter(|t| &*t.label == label)
             .map(|t| MotResult {
                 frame: mot_frame,
                 id: t.id,

@@ -17,6 +17,10 @@ use pathfinding::matrix::Matrix;
 /// Similarities in [0, 1] become integers in [0, SIMILARITY_SCALE]: 1e-6 resolution.
 const SIMILARITY_SCALE: f64 = 1e6;
 
+/// Up to this many candidates, `assign` first checks (pairwise, no allocation) whether they
+/// already form a matching.
+const SMALL_DISTINCT_CHECK: usize = 32;
+
 /// A candidate match.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Candidate {
@@ -57,6 +61,21 @@ pub fn assign(rows: usize, cols: usize, candidates: &[Candidate]) -> Vec<(usize,
         .copied()
         .filter(|c| c.row < rows && c.col < cols && c.similarity.is_finite() && c.similarity > 0.0)
         .collect();
+    // The common case at normal densities: no track and no detection appears twice, so every
+    // candidate is a component of its own and the matching is the candidates themselves (what
+    // the general path below returns too), without its per-component bookkeeping.
+    if valid.len() <= SMALL_DISTINCT_CHECK {
+        let distinct = valid.iter().enumerate().all(|(i, a)| {
+            valid[i + 1..]
+                .iter()
+                .all(|b| a.row != b.row && a.col != b.col)
+        });
+        if distinct {
+            let mut matches: Vec<(usize, usize)> = valid.iter().map(|c| (c.row, c.col)).collect();
+            matches.sort_unstable();
+            return matches;
+        }
+    }
     // Union-find over rows (0..rows) and columns (rows..rows+cols).
     let mut parent: Vec<usize> = (0..rows + cols).collect();
     for c in &valid {

@@ -42,6 +42,7 @@
 //! committed only when nothing failed.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -71,7 +72,8 @@ pub enum TrackState {
 pub struct TrackOutput {
     /// Unique within the tracker (the camera stream), from 1, never reused.
     pub id: u64,
-    pub label: String,
+    /// Shared with the track (cloning it per update allocates nothing).
+    pub label: Arc<str>,
     pub class_index: usize,
     /// Score of the latest matched detection.
     pub score: f32,
@@ -175,7 +177,7 @@ fn unit_direction(a: &MeasurementVector, b: &MeasurementVector) -> Option<[f64; 
 struct Track {
     id: u64,
     class_index: usize,
-    label: String,
+    label: Arc<str>,
     filter: Gaussian,
     state: TrackState,
     hits: u32,
@@ -196,6 +198,31 @@ pub struct Tracker {
     tracks: Vec<Track>,
     next_id: u64,
     last_stamp_ns: Option<i64>,
+    /// Per-update buffers kept between updates (no state: cleared before each use), so that a
+    /// steady-state update allocates little.
+    scratch: Scratch,
+}
+
+/// Buffers of [`Tracker::update`], reused across calls.
+#[derive(Debug, Clone, Default)]
+struct Scratch {
+    predicted: Vec<Gaussian>,
+    track_boxes: Vec<BBox>,
+    det_boxes: Vec<BBox>,
+    fate: Vec<Fate>,
+    det_used: Vec<bool>,
+    new_dets: Vec<usize>,
+    keep: Vec<bool>,
+    /// Track and detection indices per class (one group when class-agnostic).
+    groups: BTreeMap<usize, (Vec<usize>, Vec<usize>)>,
+    /// Index lists of one class group's passes.
+    high: Vec<usize>,
+    low: Vec<usize>,
+    active: Vec<usize>,
+    tentative: Vec<usize>,
+    remaining: Vec<usize>,
+    high_left: Vec<usize>,
+    unmatched: Vec<usize>,
 }
 
 /// What happens to each existing track in this update (computed before anything changes).
@@ -285,6 +312,7 @@ impl Tracker {
             tracks: Vec::new(),
             next_id: 1,
             last_stamp_ns: None,
+            scratch: Scratch::default(),
         })
     }
 
@@ -339,8 +367,28 @@ impl Tracker {
         let cfg = &self.config;
         let noise = &cfg.noise;
 
+        // Buffers from earlier updates (taken so that they can be used beside `self`; an
+        // update that fails drops them, the next one allocates afresh).
+        let Scratch {
+            mut predicted,
+            mut track_boxes,
+            mut det_boxes,
+            mut fate,
+            mut det_used,
+            mut new_dets,
+            mut keep,
+            mut groups,
+            mut high,
+            mut low,
+            mut active,
+            mut tentative,
+            mut remaining,
+            mut high_left,
+            mut unmatched,
+        } = std::mem::take(&mut self.scratch);
+
         // 1. Predict (no mutation yet).
-        let mut predicted = Vec::with_capacity(self.tracks.len());
+        predicted.clear();
         for t in &self.tracks {
             let mut prior = t.filter;
             if t.state == TrackState::Lost {
@@ -353,13 +401,19 @@ impl Tracker {
             })?;
             predicted.push(g);
         }
-        let track_boxes: Vec<BBox> = predicted.iter().map(|g| bbox_of(&g.mean)).collect();
-        let det_boxes: Vec<BBox> = dets.iter().map(|d| d.bbox).collect();
+        track_boxes.clear();
+        track_boxes.extend(predicted.iter().map(|g| bbox_of(&g.mean)));
+        det_boxes.clear();
+        det_boxes.extend(dets.iter().map(|d| d.bbox));
         // Last observed boxes, for OCR; filled at its first use.
         let mut last_boxes: Vec<BBox> = Vec::new();
 
         // Group by class (one group when class-agnostic); BTreeMap keeps the order fixed.
-        let mut groups: BTreeMap<usize, (Vec<usize>, Vec<usize>)> = BTreeMap::new();
+        // Entries of classes seen before stay (emptied): an empty group matches nothing.
+        for (tracks_g, dets_g) in groups.values_mut() {
+            tracks_g.clear();
+            dets_g.clear();
+        }
         let key = |c: usize| if cfg.class_agnostic { 0 } else { c };
         // A track whose last update is older than max_age_s is removed before it can be
         // associated (after a long pause its prediction means nothing).
@@ -373,9 +427,11 @@ impl Tracker {
             groups.entry(key(d.class_index)).or_default().1.push(j);
         }
 
-        let mut fate: Vec<Fate> = vec![Fate::Missed; self.tracks.len()];
-        let mut det_used = vec![false; dets.len()];
-        let mut new_dets: Vec<usize> = Vec::new();
+        fate.clear();
+        fate.resize(self.tracks.len(), Fate::Missed);
+        det_used.clear();
+        det_used.resize(dets.len(), false);
+        new_dets.clear();
 
         let momentum_delta_ns = (cfg.oc_momentum_delta_s * 1e9).round() as i64;
         let momentum_weight = cfg.oc_momentum_weight;
@@ -465,29 +521,31 @@ impl Tracker {
         };
 
         for (tracks_g, dets_g) in groups.values() {
-            let high: Vec<usize> = dets_g
-                .iter()
-                .copied()
-                .filter(|&j| dets[j].score >= cfg.track_score_high_min)
-                .collect();
-            let low: Vec<usize> = dets_g
-                .iter()
-                .copied()
-                .filter(|&j| {
-                    dets[j].score >= cfg.track_score_low_min
-                        && dets[j].score < cfg.track_score_high_min
-                })
-                .collect();
-            let active: Vec<usize> = tracks_g
-                .iter()
-                .copied()
-                .filter(|&i| self.tracks[i].state != TrackState::Tentative)
-                .collect();
-            let tentative: Vec<usize> = tracks_g
-                .iter()
-                .copied()
-                .filter(|&i| self.tracks[i].state == TrackState::Tentative)
-                .collect();
+            high.clear();
+            high.extend(
+                dets_g
+                    .iter()
+                    .copied()
+                    .filter(|&j| dets[j].score >= cfg.track_score_high_min),
+            );
+            low.clear();
+            low.extend(dets_g.iter().copied().filter(|&j| {
+                dets[j].score >= cfg.track_score_low_min && dets[j].score < cfg.track_score_high_min
+            }));
+            active.clear();
+            active.extend(
+                tracks_g
+                    .iter()
+                    .copied()
+                    .filter(|&i| self.tracks[i].state != TrackState::Tentative),
+            );
+            tentative.clear();
+            tentative.extend(
+                tracks_g
+                    .iter()
+                    .copied()
+                    .filter(|&i| self.tracks[i].state == TrackState::Tentative),
+            );
 
             // Pass 1: high-score detections vs confirmed and lost tracks.
             let c1 = candidates(
@@ -503,13 +561,10 @@ impl Tracker {
                 det_used[j] = true;
             }
             // Pass 2: low-score detections vs confirmed tracks still unmatched.
-            let remaining: Vec<usize> = active
-                .iter()
-                .copied()
-                .filter(|&i| {
-                    matches!(fate[i], Fate::Missed) && self.tracks[i].state == TrackState::Confirmed
-                })
-                .collect();
+            remaining.clear();
+            remaining.extend(active.iter().copied().filter(|&i| {
+                matches!(fate[i], Fate::Missed) && self.tracks[i].state == TrackState::Confirmed
+            }));
             let c2 = candidates(
                 &remaining,
                 &low,
@@ -522,18 +577,18 @@ impl Tracker {
                 fate[remaining[r]] = Fate::Matched { det: j };
                 det_used[j] = true;
             }
-            let mut high_left: Vec<usize> =
-                high.iter().copied().filter(|&j| !det_used[j]).collect();
+            high_left.clear();
+            high_left.extend(high.iter().copied().filter(|&j| !det_used[j]));
             // OCR: unmatched confirmed and lost tracks, by their last observed box.
-            let unmatched: Vec<usize> = if cfg.oc_recovery && !high_left.is_empty() {
-                active
-                    .iter()
-                    .copied()
-                    .filter(|&i| matches!(fate[i], Fate::Missed))
-                    .collect()
-            } else {
-                Vec::new()
-            };
+            unmatched.clear();
+            if cfg.oc_recovery && !high_left.is_empty() {
+                unmatched.extend(
+                    active
+                        .iter()
+                        .copied()
+                        .filter(|&i| matches!(fate[i], Fate::Missed)),
+                );
+            }
             if !unmatched.is_empty() {
                 if last_boxes.is_empty() {
                     last_boxes = self
@@ -583,7 +638,7 @@ impl Tracker {
 
         // Kalman updates of matched tracks (in the predicted beliefs' place) and initial
         // beliefs of new ones (still fallible).
-        let mut filters = predicted;
+        let filters = &mut predicted;
         for (i, f) in fate.iter().enumerate() {
             if let Fate::Matched { det } = *f {
                 let t = &self.tracks[i];
@@ -616,7 +671,8 @@ impl Tracker {
         let min_hits = cfg.min_hits;
         // In place: a Track is ~700 bytes, moving every one into a new Vec each frame costs
         // more than the filter arithmetic.
-        let mut keep = vec![true; self.tracks.len()];
+        keep.clear();
+        keep.resize(self.tracks.len(), true);
         for (i, t) in self.tracks.iter_mut().enumerate() {
             t.filter = filters[i];
             match fate[i] {
@@ -633,7 +689,9 @@ impl Tracker {
                     });
                     if cfg.class_agnostic {
                         t.class_index = d.class_index;
-                        t.label.clone_from(&d.label);
+                        if *t.label != *d.label {
+                            t.label = Arc::from(d.label.as_str());
+                        }
                     }
                     t.state = match t.state {
                         TrackState::Tentative if t.hits < min_hits => TrackState::Tentative,
@@ -660,7 +718,7 @@ impl Tracker {
             self.tracks.push(Track {
                 id: self.next_id,
                 class_index: d.class_index,
-                label: d.label.clone(),
+                label: Arc::from(d.label.as_str()),
                 filter: g,
                 filter_at_last_update: g,
                 missed_updates: 0,
@@ -681,6 +739,23 @@ impl Tracker {
             self.next_id += 1;
         }
         self.last_stamp_ns = Some(stamp_ns);
+        self.scratch = Scratch {
+            predicted,
+            track_boxes,
+            det_boxes,
+            fate,
+            det_used,
+            new_dets,
+            keep,
+            groups,
+            high,
+            low,
+            active,
+            tentative,
+            remaining,
+            high_left,
+            unmatched,
+        };
 
         let output_lost_max_ns = (cfg.output_lost_max_s * 1e9).round() as i64;
         let out = self
@@ -875,7 +950,7 @@ mod tests {
         );
         let out = t.update(at(0.3), &[car.clone()]).unwrap();
         assert_eq!(out.len(), 1);
-        assert_eq!((out[0].id, out[0].label.as_str()), (2, "car"));
+        assert_eq!((out[0].id, &*out[0].label), (2, "car"));
 
         let cfg = TrackerConfig {
             class_agnostic: true,
@@ -885,7 +960,7 @@ mod tests {
         t.update(at(0.0), &[det(0.0, 0.0, 0.9)]).unwrap();
         t.update(at(0.1), &[det(0.0, 0.0, 0.9)]).unwrap();
         let out = t.update(at(0.2), &[car]).unwrap();
-        assert_eq!((out[0].id, out[0].label.as_str()), (1, "car"));
+        assert_eq!((out[0].id, &*out[0].label), (1, "car"));
     }
 
     #[test]
