@@ -282,9 +282,21 @@ def run_test(args):
     unknown = make_image(frames[0], "rgb8", (1_700_002_000, 2), "cam_rgb_frame")
     unknown.encoding = "rgb42"
     corrupt = make_jpeg(b"\xff\xd8\xff\xe0" + b"\x00" * 64, (1_700_002_000, 3), "cam_jpeg_frame")
-    cameras[0].pub.publish(short)
-    cameras[0].pub.publish(unknown)
-    cameras[2].pub.publish(corrupt)
+    # One at a time, each counted before the next goes out: the node keeps only the newest
+    # frame per camera (newest wins), so a frame sent right behind another may replace it
+    # before it is decoded; this part tests decoding errors, not that policy.
+    def errors_counted(topic, n):
+        kv, _ = latest_status(diags, topic)
+        return kv is not None and kv.get("decode_errors") == str(n)
+
+    for pub, msg, topic, n in [
+        (cameras[0].pub, short, "/cam_rgb/image_raw", 1),
+        (cameras[0].pub, unknown, "/cam_rgb/image_raw", 2),
+        (cameras[2].pub, corrupt, "/cam_jpeg/image_raw/compressed", 1),
+    ]:
+        pub.publish(msg)
+        spin_until(node, lambda: errors_counted(topic, n), 10.0,
+                   f"/diagnostics counting bad frame {n} of {topic}")
     stamp = (1_700_003_000, 0)
     check(publish_lockstep(node, cameras, messages_for(1, stamp), stamp, args.frame_timeout_s),
           "the node stopped answering after bad input")
