@@ -78,9 +78,11 @@ pub enum ImageError {
     },
 }
 
-/// The raw pixel layouts lookout reads.
+/// The raw pixel layouts lookout reads (`sensor_msgs/msg/Image` encodings), as
+/// [`check_raw`] returns them; the CPU decoder and the GPU preprocessing kernel both work from
+/// this one table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum RawLayout {
+pub enum RawLayout {
     Rgb8,
     Bgr8,
     Rgba8,
@@ -93,15 +95,17 @@ enum RawLayout {
     Bayer([Channel; 4]),
 }
 
+/// A colour channel of a Bayer site.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Channel {
+pub enum Channel {
     R = 0,
     G = 1,
     B = 2,
 }
 
 impl RawLayout {
-    fn parse(encoding: &str) -> Option<Self> {
+    /// The layout of a `sensor_msgs` encoding name, `None` for one lookout does not read.
+    pub fn parse(encoding: &str) -> Option<Self> {
         use Channel::{B, G, R};
         Some(match encoding {
             "rgb8" => Self::Rgb8,
@@ -120,7 +124,7 @@ impl RawLayout {
         })
     }
 
-    fn bytes_per_pixel(self) -> u64 {
+    pub fn bytes_per_pixel(self) -> u64 {
         match self {
             Self::Rgb8 | Self::Bgr8 => 3,
             Self::Rgba8 | Self::Bgra8 => 4,
@@ -130,16 +134,16 @@ impl RawLayout {
     }
 }
 
-/// Decodes the pixels of a `sensor_msgs/msg/Image` (its `encoding`, `width`, `height`, `step`,
-/// `is_bigendian` and `data` fields) to packed RGB8. See the module docs for each encoding.
-pub fn decode_raw(
+/// Checks the fields of a `sensor_msgs/msg/Image` (a known encoding, `step` holding a row,
+/// `data` of `height * step` bytes, an even width for 4:2:2) and returns its layout. The one
+/// check for raw images: [`decode_raw`] and the GPU upload both run it.
+pub fn check_raw(
     encoding: &str,
     width: u32,
     height: u32,
     step: u32,
-    is_bigendian: bool,
-    data: &[u8],
-) -> Result<RgbImage, ImageError> {
+    data_len: usize,
+) -> Result<RawLayout, ImageError> {
     let layout =
         RawLayout::parse(encoding).ok_or_else(|| ImageError::UnknownEncoding(encoding.into()))?;
     let row_bytes = u64::from(width) * layout.bytes_per_pixel();
@@ -152,12 +156,12 @@ pub fn decode_raw(
         });
     }
     let expected = u64::from(height) * u64::from(step);
-    if data.len() as u64 != expected {
+    if data_len as u64 != expected {
         return Err(ImageError::DataLength {
             height,
             step,
             expected,
-            actual: data.len(),
+            actual: data_len,
         });
     }
     if matches!(layout, RawLayout::Uyvy | RawLayout::Yuyv) && width % 2 != 0 {
@@ -166,6 +170,21 @@ pub fn decode_raw(
             width,
         });
     }
+    Ok(layout)
+}
+
+/// Decodes the pixels of a `sensor_msgs/msg/Image` (its `encoding`, `width`, `height`, `step`,
+/// `is_bigendian` and `data` fields) to packed RGB8. See the module docs for each encoding.
+pub fn decode_raw(
+    encoding: &str,
+    width: u32,
+    height: u32,
+    step: u32,
+    is_bigendian: bool,
+    data: &[u8],
+) -> Result<RgbImage, ImageError> {
+    let layout = check_raw(encoding, width, height, step, data.len())?;
+    let row_bytes = u64::from(width) * layout.bytes_per_pixel();
     // Both fit in usize: data.len() == height * step and row_bytes <= step.
     let step = step as usize;
     let row_bytes = row_bytes as usize;

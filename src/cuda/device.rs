@@ -172,8 +172,7 @@ impl GpuKernels {
         letterbox: Letterbox,
         mut timings: Option<&mut BatchTimings>,
     ) -> Result<(Tensor, Vec<ImageFromModel>), ModelError> {
-        let (params, total_bytes) = plan_batch(images, letterbox)
-            .map_err(|(camera, source)| ModelError::RawImage { camera, source })?;
+        let (params, total_bytes) = plan_batch(images, letterbox)?;
         let started = Instant::now();
         let mut buffers = self.buffers();
         let b = &mut *buffers;
@@ -291,11 +290,16 @@ impl GpuKernels {
             .memset_zeros(counts)
             .map_err(|e| gpu(stage, e))?;
 
-        let allowed: Vec<u8> = class_allowed.iter().map(|&a| u8::from(a)).collect();
-        if b.class_allowed
-            .as_ref()
-            .is_none_or(|(host, _)| *host != allowed)
-        {
+        // The class filter and the anchors are uploaded once and again only when they change,
+        // compared without allocating (this runs every frame).
+        let allowed_stale = b.class_allowed.as_ref().is_none_or(|(host, _)| {
+            !host
+                .iter()
+                .map(|&v| v != 0)
+                .eq(class_allowed.iter().copied())
+        });
+        if allowed_stale {
+            let allowed: Vec<u8> = class_allowed.iter().map(|&a| u8::from(a)).collect();
             let dev = self
                 .stream
                 .clone_htod(allowed.as_slice())
@@ -303,18 +307,22 @@ impl GpuKernels {
             b.class_allowed = Some((allowed, dev));
         }
         for (h, head) in heads.iter().enumerate() {
-            let anchors: Vec<f32> = head.anchors.iter().flat_map(|&(w, h)| [w, h]).collect();
-            let stale = b.anchors.get(h).is_none_or(|(host, _)| *host != anchors);
-            if stale {
-                let dev = self
-                    .stream
-                    .clone_htod(anchors.as_slice())
-                    .map_err(|e| gpu(stage, e))?;
-                if h < b.anchors.len() {
-                    b.anchors[h] = (anchors, dev);
-                } else {
-                    b.anchors.push((anchors, dev));
-                }
+            let flat = || head.anchors.iter().flat_map(|&(w, h)| [w, h]);
+            if b.anchors
+                .get(h)
+                .is_some_and(|(host, _)| host.iter().copied().eq(flat()))
+            {
+                continue;
+            }
+            let anchors: Vec<f32> = flat().collect();
+            let dev = self
+                .stream
+                .clone_htod(anchors.as_slice())
+                .map_err(|e| gpu(stage, e))?;
+            if h < b.anchors.len() {
+                b.anchors[h] = (anchors, dev);
+            } else {
+                b.anchors.push((anchors, dev));
             }
         }
 

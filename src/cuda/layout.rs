@@ -5,8 +5,9 @@
 //! Free of CUDA so that it builds and is tested on every machine; `src/cuda/kernels.cu` reads
 //! the same layout (the `P_*`, `ENC_*` and `CAND_LEN` constants there).
 
+use crate::darknet::ModelError;
 use crate::detect::Candidate;
-use crate::image_codec::ImageError;
+use crate::image_codec::{check_raw, RawLayout};
 use crate::preprocess::{letterbox_geometry, ImageFromModel, Letterbox};
 use crate::types::BBox;
 
@@ -48,50 +49,24 @@ impl<'a> RawImageRef<'a> {
     }
 }
 
-/// The kernel's encoding ids (`ENC_*` in kernels.cu).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GpuEncoding {
-    Rgb8 = 0,
-    Bgr8 = 1,
-    Rgba8 = 2,
-    Bgra8 = 3,
-    Mono8 = 4,
-    Mono16 = 5,
-    Uyvy = 6,
-    Yuyv = 7,
-    Bayer8 = 8,
-}
-
-impl GpuEncoding {
-    /// The kernel encoding and, for Bayer mosaics, the packed pattern (channel 0 R, 1 G, 2 B of
-    /// the top-left 2x2 block, row-major, 2 bits each); the names are those of
-    /// [`crate::image_codec::decode_raw`].
-    pub fn parse(encoding: &str) -> Option<(Self, i64)> {
-        let bayer = |c: [i64; 4]| (Self::Bayer8, c[0] | c[1] << 2 | c[2] << 4 | c[3] << 6);
-        let (r, g, b) = (0, 1, 2);
-        Some(match encoding {
-            "rgb8" => (Self::Rgb8, 0),
-            "bgr8" => (Self::Bgr8, 0),
-            "rgba8" => (Self::Rgba8, 0),
-            "bgra8" => (Self::Bgra8, 0),
-            "mono8" => (Self::Mono8, 0),
-            "mono16" => (Self::Mono16, 0),
-            "yuv422" | "uyvy" => (Self::Uyvy, 0),
-            "yuv422_yuy2" | "yuyv" => (Self::Yuyv, 0),
-            "bayer_rggb8" => bayer([r, g, g, b]),
-            "bayer_bggr8" => bayer([b, g, g, r]),
-            "bayer_gbrg8" => bayer([g, b, r, g]),
-            "bayer_grbg8" => bayer([g, r, b, g]),
-            _ => return None,
-        })
-    }
-
-    fn bytes_per_pixel(self) -> u64 {
-        match self {
-            Self::Rgb8 | Self::Bgr8 => 3,
-            Self::Rgba8 | Self::Bgra8 => 4,
-            Self::Mono8 | Self::Bayer8 => 1,
-            Self::Mono16 | Self::Uyvy | Self::Yuyv => 2,
+/// The kernel's encoding id (`ENC_*` in kernels.cu) of a raw layout and, for Bayer mosaics, the
+/// packed pattern (channel 0 R, 1 G, 2 B of the top-left 2x2 block, row-major, 2 bits each).
+pub fn kernel_encoding(layout: RawLayout) -> (i64, i64) {
+    match layout {
+        RawLayout::Rgb8 => (0, 0),
+        RawLayout::Bgr8 => (1, 0),
+        RawLayout::Rgba8 => (2, 0),
+        RawLayout::Bgra8 => (3, 0),
+        RawLayout::Mono8 => (4, 0),
+        RawLayout::Mono16 => (5, 0),
+        RawLayout::Uyvy => (6, 0),
+        RawLayout::Yuyv => (7, 0),
+        RawLayout::Bayer(c) => {
+            let pattern = c
+                .iter()
+                .enumerate()
+                .fold(0i64, |acc, (slot, &ch)| acc | (ch as i64) << (2 * slot));
+            (8, pattern)
         }
     }
 }
@@ -103,62 +78,39 @@ pub struct CameraParams {
     pub image_from_model: ImageFromModel,
 }
 
-/// Checks `image` as [`crate::image_codec::decode_raw`] does (same errors, naming the field);
-/// returns what [`GpuEncoding::parse`] gives.
-pub fn validate(image: &RawImageRef<'_>) -> Result<(GpuEncoding, i64), ImageError> {
-    let (encoding, pattern) = GpuEncoding::parse(image.encoding)
-        .ok_or_else(|| ImageError::UnknownEncoding(image.encoding.into()))?;
-    let row_bytes = u64::from(image.width) * encoding.bytes_per_pixel();
-    if u64::from(image.step) < row_bytes {
-        return Err(ImageError::StepTooSmall {
-            encoding: image.encoding.into(),
-            width: image.width,
-            step: image.step,
-            row_bytes,
-        });
-    }
-    let expected = u64::from(image.height) * u64::from(image.step);
-    if image.data.len() as u64 != expected {
-        return Err(ImageError::DataLength {
-            height: image.height,
-            step: image.step,
-            expected,
-            actual: image.data.len(),
-        });
-    }
-    if matches!(encoding, GpuEncoding::Uyvy | GpuEncoding::Yuyv) && image.width % 2 != 0 {
-        return Err(ImageError::OddWidth {
-            encoding: image.encoding.into(),
-            width: image.width,
-        });
-    }
-    Ok((encoding, pattern))
-}
-
 /// The upload plan of a batch: each camera's parameter row (with its byte offset in the upload
-/// buffer) and the buffer's total size. Empty images are rejected (nothing to letterbox).
+/// buffer) and the buffer's total size. Each image is checked by
+/// [`crate::image_codec::check_raw`] (the CPU decoder's check); an error names the camera.
+/// Empty images are rejected, as the CPU letterbox rejects them.
 pub fn plan_batch(
     images: &[RawImageRef<'_>],
     letterbox: Letterbox,
-) -> Result<(Vec<CameraParams>, usize), (usize, ImageError)> {
+) -> Result<(Vec<CameraParams>, usize), ModelError> {
     let mut params = Vec::with_capacity(images.len());
     let mut offset = 0usize;
-    for (index, image) in images.iter().enumerate() {
-        let fail = |e| (index, e);
-        let (encoding, pattern) = validate(image).map_err(fail)?;
+    for (camera, image) in images.iter().enumerate() {
+        let layout = check_raw(
+            image.encoding,
+            image.width,
+            image.height,
+            image.step,
+            image.data.len(),
+        )
+        .map_err(|source| ModelError::RawImage { camera, source })?;
         if image.width == 0 || image.height == 0 {
-            return Err(fail(ImageError::DataLength {
+            return Err(ModelError::Image {
+                width: image.width,
                 height: image.height,
-                step: image.step,
-                expected: 1,
-                actual: 0,
-            }));
+                data_len: image.data.len(),
+                message: format!("camera image {camera} of the batch is empty"),
+            });
         }
+        let (encoding, pattern) = kernel_encoding(layout);
         let s = letterbox.size_px;
         let (new_w, new_h, off_x, off_y) = letterbox_geometry(image.width, image.height, s);
         let row = [
             offset as i64,
-            encoding as i64,
+            encoding,
             i64::from(image.width),
             i64::from(image.height),
             i64::from(image.step),
@@ -229,56 +181,56 @@ mod tests {
     }
 
     #[test]
-    fn every_decode_raw_encoding_has_a_kernel_id() {
-        for e in [
+    fn every_raw_layout_has_its_own_kernel_id() {
+        let names = [
             "rgb8",
             "bgr8",
             "rgba8",
             "bgra8",
             "mono8",
             "mono16",
-            "yuv422",
             "uyvy",
-            "yuv422_yuy2",
             "yuyv",
             "bayer_rggb8",
-            "bayer_bggr8",
-            "bayer_gbrg8",
-            "bayer_grbg8",
-        ] {
-            let data = vec![0u8; 2 * 4 * 2];
-            let img = raw(e, 2, 2, 8, &data);
-            assert!(validate(&img).is_ok(), "{e}");
-            // decode_raw accepts exactly the same images
-            assert!(crate::image_codec::decode_raw(e, 2, 2, 8, false, &data).is_ok());
-        }
-        assert!(GpuEncoding::parse("rgb16").is_none());
+        ];
+        let ids: Vec<i64> = names
+            .iter()
+            .map(|e| kernel_encoding(RawLayout::parse(e).unwrap()).0)
+            .collect();
+        assert_eq!(ids, (0..=8).collect::<Vec<i64>>());
     }
 
     #[test]
     fn bayer_patterns_pack_two_bits_per_site() {
+        let code = |e: &str| kernel_encoding(RawLayout::parse(e).unwrap());
         // rggb: R(0) G(1) / G(1) B(2)
-        assert_eq!(
-            GpuEncoding::parse("bayer_rggb8"),
-            Some((GpuEncoding::Bayer8, 0b10_01_01_00))
-        );
-        assert_eq!(
-            GpuEncoding::parse("bayer_grbg8"),
-            Some((GpuEncoding::Bayer8, 0b01_10_00_01))
-        );
+        assert_eq!(code("bayer_rggb8"), (8, 0b10_01_01_00));
+        assert_eq!(code("bayer_grbg8"), (8, 0b01_10_00_01));
     }
 
     #[test]
-    fn bad_images_are_the_errors_decode_raw_gives() {
+    fn bad_images_are_decode_raws_errors_naming_the_camera() {
         let data = [0u8; 10];
-        let e = validate(&raw("bgr8", 4, 1, 10, &data)).unwrap_err();
-        assert!(matches!(e, ImageError::StepTooSmall { .. }), "{e}");
-        let e = validate(&raw("bgr8", 2, 2, 6, &data)).unwrap_err();
-        assert!(matches!(e, ImageError::DataLength { .. }), "{e}");
-        let e = validate(&raw("yuyv", 3, 1, 10, &data)).unwrap_err();
-        assert!(matches!(e, ImageError::OddWidth { .. }), "{e}");
-        let e = validate(&raw("jpeg", 1, 1, 1, &data[..1])).unwrap_err();
-        assert!(matches!(e, ImageError::UnknownEncoding(_)), "{e}");
+        let ok = raw("mono8", 2, 5, 2, &data);
+        for (bad, want) in [
+            (raw("bgr8", 4, 1, 10, &data), "step"),
+            (raw("bgr8", 2, 2, 6, &data), "field `data`"),
+            (raw("yuyv", 3, 1, 10, &data), "even"),
+            (
+                raw("jpeg", 1, 1, 1, &data[..1]),
+                "unsupported image encoding",
+            ),
+        ] {
+            let e = plan_batch(&[ok, bad], Letterbox::new(32)).unwrap_err();
+            assert!(matches!(e, ModelError::RawImage { camera: 1, .. }), "{e}");
+            assert!(e.to_string().contains(want), "{e}");
+        }
+        let e = plan_batch(&[raw("mono8", 0, 0, 0, &[])], Letterbox::new(32)).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("camera image 0 of the batch is empty"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -298,9 +250,17 @@ mod tests {
         assert_eq!(&params[0].row[6..10], &[416, 312, 0, 52]);
         assert_eq!(params[0].image_from_model.offset_y_px, 52.0);
         let bad = [images[0], raw("mono8", 640, 480, 640, &b[..10])];
-        let (index, e) = plan_batch(&bad, Letterbox::new(416)).unwrap_err();
-        assert_eq!(index, 1);
-        assert!(matches!(e, ImageError::DataLength { .. }));
+        let e = plan_batch(&bad, Letterbox::new(416)).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                ModelError::RawImage {
+                    camera: 1,
+                    source: crate::image_codec::ImageError::DataLength { .. }
+                }
+            ),
+            "{e}"
+        );
     }
 
     #[test]
