@@ -373,46 +373,38 @@ pub fn track_rows(
     track_frames(&group_frames(dets, frames), fps, config, path)
 }
 
-/// Results as MOTChallenge text: `frame,id,x,y,w,h,score,-1,-1,-1`.
-pub fn format_results(rows: &[MotResult]) -> String {
+/// One MOTChallenge line per `(frame, id, box, score)`: `frame,id,x,y,w,h,score,-1,-1,-1`,
+/// the id `-1` for detections (`None`).
+fn format_lines(rows: impl ExactSizeIterator<Item = (u32, Option<u64>, BBox, f32)>) -> String {
     use std::fmt::Write;
     let mut s = String::with_capacity(rows.len() * 48);
-    for r in rows {
+    for (frame, id, b, score) in rows {
         // Writing to a String cannot fail.
+        let _ = match id {
+            Some(id) => write!(s, "{frame},{id},"),
+            None => write!(s, "{frame},-1,"),
+        };
         let _ = writeln!(
             s,
-            "{},{},{:.3},{:.3},{:.3},{:.3},{:.4},-1,-1,-1",
-            r.frame,
-            r.id,
-            r.bbox.x_min,
-            r.bbox.y_min,
-            r.bbox.width(),
-            r.bbox.height(),
-            r.score
+            "{:.3},{:.3},{:.3},{:.3},{score:.4},-1,-1,-1",
+            b.x_min,
+            b.y_min,
+            b.width(),
+            b.height(),
         );
     }
     s
 }
 
+/// Results as MOTChallenge text: `frame,id,x,y,w,h,score,-1,-1,-1`.
+pub fn format_results(rows: &[MotResult]) -> String {
+    format_lines(rows.iter().map(|r| (r.frame, Some(r.id), r.bbox, r.score)))
+}
+
 /// MOTChallenge detection lines (`frame,-1,x,y,w,h,score,-1,-1,-1`), the format
 /// [`parse_detections`] reads.
 pub fn format_detections(dets: &[MotDetection]) -> String {
-    use std::fmt::Write;
-    let mut s = String::with_capacity(dets.len() * 48);
-    for d in dets {
-        // Writing to a String cannot fail.
-        let _ = writeln!(
-            s,
-            "{},-1,{:.3},{:.3},{:.3},{:.3},{:.4},-1,-1,-1",
-            d.frame,
-            d.bbox.x_min,
-            d.bbox.y_min,
-            d.bbox.width(),
-            d.bbox.height(),
-            d.score
-        );
-    }
-    s
+    format_lines(dets.iter().map(|d| (d.frame, None, d.bbox, d.score)))
 }
 
 fn read(path: &Path) -> Result<String, MotError> {
