@@ -1,6 +1,7 @@
 //! The host side of the CUDA kernels' data layout: per-camera parameter rows of
-//! `lookout_preprocess`, the candidate rows of `lookout_yolo_decode` / `lookout_sort_nms`, and
-//! the validation of raw camera images before upload.
+//! `lookout_preprocess` (kernel encoding ids derived from [`crate::image_codec::RawLayout`]),
+//! the upload plan of a batch (each image checked by [`crate::image_codec::check_raw`], the CPU
+//! decoder's own check), and the candidate rows of `lookout_yolo_decode` / `lookout_sort_nms`.
 //!
 //! Free of CUDA so that it builds and is tested on every machine; `src/cuda/kernels.cu` reads
 //! the same layout (the `P_*`, `ENC_*` and `CAND_LEN` constants there).

@@ -1,8 +1,8 @@
 //! The whole frame on an NVIDIA GPU: lookout's own CUDA kernels beside candle's CUDA backend.
 //!
 //! * [`bench`]: `lookout bench-stages`, per-stage and end-to-end times of the batch path.
-//! * [`layout`] (every build): the kernels' data layout on the host side, the validation of raw
-//!   camera images and the upload plan of a batch; tested without a GPU.
+//! * [`layout`] (every build): the kernels' data layout on the host side and the upload plan
+//!   of a batch (raw images checked by `image_codec::check_raw`); tested without a GPU.
 //! * `device` (feature `cuda`): the kernels of `kernels.cu`, compiled by `build.rs` with nvcc
 //!   into a fatbin for `LOOKOUT_CUDA_ARCHS` (default sm_80 and sm_90), loaded on candle's CUDA
 //!   device and launched on its stream: fused preprocessing (colour conversion + letterbox +
