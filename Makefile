@@ -54,12 +54,13 @@ lint:
 
 test-rust:
 	$(CARGO) test --locked
-	@# The MOT15 tracker bar (beats SORT) needs research-licensed data that a fresh machine
-	@# lacks; run it whenever the data sits beside the checkout (as on CI), say so otherwise.
+	@# The MOT15 tests (the tracker's bar against SORT; lookout eval against motmetrics on the
+	@# whole PETS09 pipeline) need research-licensed data that a fresh machine lacks; run them
+	@# whenever the data sits beside the checkout (as on CI), say so otherwise.
 	@if [ -d "$${LOOKOUT_MOT15_DIR:-../shared/data/mot15}" ]; then \
-	  $(CARGO) test --locked --release --test track_mot15 -- --ignored; \
+	  $(CARGO) test --locked --release --test track_mot15 --test eval_motmetrics -- --ignored; \
 	else \
-	  echo "test-rust: MOT15 data not found (LOOKOUT_MOT15_DIR): tracker benchmark test not run"; \
+	  echo "test-rust: MOT15 data not found (LOOKOUT_MOT15_DIR): MOT15 tests not run"; \
 	fi
 
 test-ros:

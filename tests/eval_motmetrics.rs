@@ -377,19 +377,34 @@ fn bad_inputs_give_clear_messages_and_say_so_in_the_report() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("the replay is empty"));
 }
 
-/// PETS09-S2L1, full pipeline: a replay output and the `--mot-out` file of the same replay
-/// (their ground truth is not among the fetched assets, so this runs on request):
-/// `LOOKOUT_PETS09_REPLAY=out.mcap LOOKOUT_PETS09_MOT=tracks.txt LOOKOUT_PETS09_GT=gt.txt
-/// cargo test --test eval_motmetrics -- --ignored`.
+/// PETS09-S2L1, full pipeline: all 795 vtest frames replayed (our detector and tracker), then
+/// `lookout eval` on the MCAP against motmetrics on the `--mot-out` file of the same replay,
+/// scored against MOT15's ground truth. The ground truth is research-licensed data a fresh
+/// machine lacks, so the test is ignored by default and `make test` runs it whenever
+/// `$LOOKOUT_MOT15_DIR` (default `../shared/data/mot15`) holds `PETS09-S2L1/gt.txt`.
 #[test]
-#[ignore = "needs a PETS09-S2L1 replay and the MOT15 ground truth (see the doc comment)"]
+#[ignore = "needs the MOT15 PETS09-S2L1 ground truth (LOOKOUT_MOT15_DIR); make test runs it when present"]
 fn pets09_replay_agrees_with_motmetrics() {
-    let var =
-        |name: &str| PathBuf::from(std::env::var_os(name).unwrap_or_else(|| panic!("set {name}")));
-    let (replay, mot, gt) = (
-        var("LOOKOUT_PETS09_REPLAY"),
-        var("LOOKOUT_PETS09_MOT"),
-        var("LOOKOUT_PETS09_GT"),
+    let gt = std::env::var_os("LOOKOUT_MOT15_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| track_common::repo().join("../shared/data/mot15"))
+        .join("PETS09-S2L1/gt.txt");
+    assert!(
+        gt.is_file(),
+        "{} not found: set LOOKOUT_MOT15_DIR",
+        gt.display()
+    );
+    let work = tempfile::tempdir().unwrap();
+    let (replay, mot) = (work.path().join("out.mcap"), work.path().join("tracks.txt"));
+    mcap_common::ok(
+        lookout()
+            .arg("replay")
+            .arg(mcap_common::vtest_recording(795))
+            .arg("--out")
+            .arg(&replay)
+            .arg("--no-progress")
+            .arg("--mot-out")
+            .arg(&mot),
     );
     let tmp = tempfile::tempdir().unwrap();
     let (out, ev) = eval_json(&replay, &gt, tmp.path());
