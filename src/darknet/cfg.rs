@@ -587,6 +587,7 @@ mod tests {
             Layer::Yolo(y) => {
                 assert_eq!(y.mask, vec![1, 2]);
                 assert_eq!(y.anchors, vec![(1.0, 2.0), (3.0, 4.0), (5.0, 6.0)]);
+                assert_eq!(y.head_anchors(), vec![(3.0, 4.0), (5.0, 6.0)]);
                 assert_eq!(y.classes, 3);
                 assert!((y.scale_x_y - 1.05).abs() < 1e-6);
             }

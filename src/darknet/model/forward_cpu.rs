@@ -258,10 +258,10 @@ mod tests {
     #[test]
     fn cpu_kernels_match_candle_ops() {
         let device = Device::Cpu;
+        let reference_net = net(&device).with_cpu_kernels(false);
         let net = net(&device);
         let input = Tensor::rand(0f32, 1f32, (2, 3, 64, 96), &device).unwrap();
-        let reference = net(&device)
-            .with_cpu_kernels(false)
+        let reference = reference_net
             .forward(&input)
             .unwrap();
         for _ in 0..2 {
