@@ -261,9 +261,7 @@ mod tests {
         let reference_net = net(&device).with_cpu_kernels(false);
         let net = net(&device);
         let input = Tensor::rand(0f32, 1f32, (2, 3, 64, 96), &device).unwrap();
-        let reference = reference_net
-            .forward(&input)
-            .unwrap();
+        let reference = reference_net.forward(&input).unwrap();
         for _ in 0..2 {
             let ours = net.forward(&input).unwrap();
             assert_eq!(ours.len(), reference.len());
