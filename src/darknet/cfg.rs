@@ -6,6 +6,9 @@
 //! Layer references (`[route] layers`, `[shortcut] from`) are resolved to absolute layer indices
 //! here, with negative values relative to the layer being defined, as in darknet.
 //!
+//! The [`Layer`]s are also the network's layer definition: [`super::model::Darknet`] keeps each
+//! one as parsed, with a convolution's folded weights beside it.
+//!
 //! Every error names the file and the line (and section) it comes from.
 
 use std::path::Path;
@@ -66,6 +69,17 @@ pub struct YoloSpec {
     pub num: usize,
     /// Grid-sensitivity factor (YOLOv4); 1.0 when absent.
     pub scale_x_y: f32,
+}
+
+impl YoloSpec {
+    /// This head's anchors: `anchors` selected by `mask`, in mask order. A mask index with no
+    /// anchor is skipped; the parser, and the network at load, reject such a cfg.
+    pub fn head_anchors(&self) -> Vec<(f32, f32)> {
+        self.mask
+            .iter()
+            .filter_map(|&m| self.anchors.get(m).copied())
+            .collect()
+    }
 }
 
 /// One layer of the network. Layer references are absolute indices of earlier layers.
@@ -573,6 +587,7 @@ mod tests {
             Layer::Yolo(y) => {
                 assert_eq!(y.mask, vec![1, 2]);
                 assert_eq!(y.anchors, vec![(1.0, 2.0), (3.0, 4.0), (5.0, 6.0)]);
+                assert_eq!(y.head_anchors(), vec![(3.0, 4.0), (5.0, 6.0)]);
                 assert_eq!(y.classes, 3);
                 assert!((y.scale_x_y - 1.05).abs() < 1e-6);
             }

@@ -1,5 +1,6 @@
 //! Darknet networks in candle: the `.cfg` parser ([`mod@cfg`]), the `.weights` loader ([`weights`])
-//! and the forward pass ([`model`]).
+//! and the network with its forward pass ([`model`]: the network definition, a candle-ops
+//! backend for any device and a backend on lookout's CPU kernels, `cpu` and `winograd`).
 //!
 //! Input `N x 3 x S x S` f32 RGB in `[0, 1]` (S a multiple of 32, letterboxed by
 //! [`crate::preprocess::Letterbox`]); output the raw YOLO heads ([`YoloHead`]), decoded by
