@@ -141,9 +141,9 @@ impl CandidateBuilder {
                     if let Some(d) = unit_direction(from, &to) {
                         let cos = (dir[0] * d[0] + dir[1] * d[1]).clamp(-1.0, 1.0);
                         let angle = cos.acos();
-                        similarity += momentum.weight * score
-                            * (std::f64::consts::FRAC_PI_2 - angle)
-                            / std::f64::consts::PI;
+                        similarity +=
+                            momentum.weight * score * (std::f64::consts::FRAC_PI_2 - angle)
+                                / std::f64::consts::PI;
                     }
                 }
                 if with_momentum {

@@ -48,7 +48,6 @@
 //! `report`. The candidate pairs of a pass are built in `candidates`; a track's
 //! observed boxes live in `observations`.
 
-
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -557,9 +556,10 @@ impl Matching {
         self.split(ctx, group_tracks, group_dets);
         self.pass(ctx, PassKind::High)?;
         self.remaining.clear();
-        self.remaining.extend(self.active.iter().copied().filter(|&i| {
-            matches!(self.fate[i], Fate::Missed) && ctx.tracks[i].state == TrackState::Confirmed
-        }));
+        self.remaining
+            .extend(self.active.iter().copied().filter(|&i| {
+                matches!(self.fate[i], Fate::Missed) && ctx.tracks[i].state == TrackState::Confirmed
+            }));
         self.pass(ctx, PassKind::Low)?;
         self.high_left.clear();
         self.high_left
