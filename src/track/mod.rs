@@ -4,15 +4,23 @@
 //! * [`kalman`]: constant-velocity filter of `[cx, cy, w, h]` in image pixels, pure
 //!   `predict`/`update` with `dt` in seconds, Joseph-form update.
 //! * [`assign`]: optimal assignment (Kuhn–Munkres on connected components).
-//! * [`tracker`]: the [`Tracker`] stage: detections with a stamp in, [`TrackOutput`]s out.
+//! * [`tracker`]: the [`Tracker`] stage: detections with a stamp in, [`TrackOutput`]s out;
+//!   its update runs as named steps (predict, group, association passes, recovery, filter
+//!   updates, commit, report) over one set of reused buffers.
+//! * `candidates`: the feasible (track, detection) pairs of one association pass and their
+//!   similarity (IoU, score fusion, OC-SORT momentum), found by a sweep over sorted boxes.
+//! * `observations`: a track's latest observed boxes in a fixed ring (OC-SORT's momentum,
+//!   recovery and re-update read them).
 //! * [`config`]: [`TrackerConfig`], the `tracking:` block of the parameter file.
 //!
 //! Inputs and outputs are plain values ([`crate::types::Detection`], [`crate::types::Time`]);
 //! no clocks, files or channels in here.
 
 pub mod assign;
+mod candidates;
 pub mod config;
 pub mod kalman;
+mod observations;
 pub mod tracker;
 
 pub use config::{InvalidTrackerConfig, TrackerConfig};

@@ -40,15 +40,24 @@
 //! it was (the caller decides: skip the frame, or start a new tracker); ids are never reset
 //! silently. Any error leaves the tracker unchanged: the update is computed first and
 //! committed only when nothing failed.
+//!
+//! Code: [`Tracker::update`] checks its inputs, then runs the steps above as methods over one
+//! `Scratch` of buffers reused across updates: `predict`, `group` (by class), per group the
+//! passes of `Matching` (`pass` for steps 2 to 4, `recover` for OCR) and the births,
+//! `update_filters`, `initiate`, then `commit` (the only step that changes the tracker) and
+//! `report`. The candidate pairs of a pass are built in `candidates`; a track's
+//! observed boxes live in `observations`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::assign::{assign, Candidate};
+use super::assign::assign;
+use super::candidates::{self, CandidateBuilder, Momentum, PassRule};
 use super::config::TrackerConfig;
-use super::kalman::{self, Gaussian, MeasurementVector};
+use super::kalman::{self, Gaussian, KalmanNoise, MeasurementVector};
+use super::observations::{Observation, Observations};
 use super::TrackError;
 use crate::types::{BBox, Detection, Time};
 
@@ -92,90 +101,10 @@ pub struct TrackOutput {
     pub bbox_covariance: [[f64; 4]; 4],
 }
 
-/// A matched detection as it was observed (not filtered).
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Observation {
-    stamp_ns: i64,
-    z: MeasurementVector,
-}
-
-/// How many past observations a track keeps for OC-SORT's momentum term: enough for a
-/// `oc_momentum_delta_s` of a few tenths of a second at 30 frames/s.
-const OBSERVATION_HISTORY: usize = 16;
-
-/// The latest [`OBSERVATION_HISTORY`] observations of a track, in a fixed ring (no heap).
-#[derive(Debug, Clone, Copy)]
-struct Observations {
-    ring: [Observation; OBSERVATION_HISTORY],
-    len: usize,
-    /// Index of the newest entry.
-    newest: usize,
-}
-
-impl Observations {
-    fn new(first: Observation) -> Self {
-        Self {
-            ring: [first; OBSERVATION_HISTORY],
-            len: 1,
-            newest: 0,
-        }
-    }
-
-    fn push(&mut self, o: Observation) {
-        self.newest = (self.newest + 1) % OBSERVATION_HISTORY;
-        self.ring[self.newest] = o;
-        self.len = (self.len + 1).min(OBSERVATION_HISTORY);
-    }
-
-    /// Newest first.
-    fn iter(&self) -> impl Iterator<Item = &Observation> + '_ {
-        (0..self.len)
-            .map(move |k| &self.ring[(self.newest + OBSERVATION_HISTORY - k) % OBSERVATION_HISTORY])
-    }
-
-    fn last(&self) -> &Observation {
-        &self.ring[self.newest]
-    }
-
-    /// The observation whose stamp is nearest `reference_ns - delta_ns`, among those strictly
-    /// before `reference_ns` (ties: the newer one); `None` if there is none.
-    fn nearest_before(&self, reference_ns: i64, delta_ns: i64) -> Option<&Observation> {
-        let target = reference_ns - delta_ns;
-        let mut best: Option<&Observation> = None;
-        // Newest first, so stamps decrease: the first one at or before the target ends the
-        // search (older ones are further away still).
-        for o in self.iter().filter(|o| o.stamp_ns < reference_ns) {
-            if o.stamp_ns <= target {
-                return match best {
-                    Some(b) if b.stamp_ns - target <= target - o.stamp_ns => Some(b),
-                    _ => Some(o),
-                };
-            }
-            best = Some(o);
-        }
-        best
-    }
-
-    /// Unit direction of the observed motion (OC-SORT's track "velocity" direction): from the
-    /// observation nearest `delta_ns` before the last one, to the last one. `None` with a
-    /// single observation or no displacement.
-    fn direction(&self, delta_ns: i64) -> Option<[f64; 2]> {
-        let last = self.last();
-        let from = self.nearest_before(last.stamp_ns, delta_ns)?;
-        unit_direction(&from.z, &last.z)
-    }
-}
-
-/// Unit vector from box centre `a` to box centre `b`; `None` when they coincide.
-fn unit_direction(a: &MeasurementVector, b: &MeasurementVector) -> Option<[f64; 2]> {
-    let (dx, dy) = (b[0] - a[0], b[1] - a[1]);
-    let n = dx.hypot(dy);
-    (n > 1e-9).then(|| [dx / n, dy / n])
-}
-
+/// One live track: its filter, place in the life cycle, and observations.
 #[derive(Debug, Clone)]
-struct Track {
-    id: u64,
+pub(super) struct Track {
+    pub(super) id: u64,
     class_index: usize,
     label: Arc<str>,
     filter: Gaussian,
@@ -188,7 +117,7 @@ struct Track {
     filter_at_last_update: Gaussian,
     /// Updates (frames) since the last match; 0 when matched in the latest one.
     missed_updates: u32,
-    observations: Observations,
+    pub(super) observations: Observations,
 }
 
 /// A ByteTrack-style multi-object tracker for one camera stream.
@@ -203,26 +132,43 @@ pub struct Tracker {
     scratch: Scratch,
 }
 
-/// Buffers of [`Tracker::update`], reused across calls.
+/// The values of one update that the association passes read; nothing here changes until
+/// the update commits.
+pub(super) struct Context<'a> {
+    /// The tracker's tracks as they were before this update.
+    pub(super) tracks: &'a [Track],
+    /// Each track's belief predicted to `stamp_ns`, indexed like `tracks`.
+    pub(super) predicted: &'a [Gaussian],
+    /// The predicted boxes (means of `predicted`), indexed like `tracks`.
+    pub(super) track_boxes: &'a [BBox],
+    pub(super) dets: &'a [Detection],
+    /// The boxes of `dets`, contiguous (the candidate sweep reads them many times).
+    pub(super) det_boxes: &'a [BBox],
+    pub(super) config: &'a TrackerConfig,
+    pub(super) momentum: Momentum,
+    pub(super) stamp_ns: i64,
+}
+
+/// Buffers of [`Tracker::update`], reused across calls. Each step clears what it writes
+/// before writing it, so nothing here is state; the steps, in order, are its methods and
+/// [`Matching`]'s.
 #[derive(Debug, Clone, Default)]
 struct Scratch {
-    predicted: Vec<Gaussian>,
+    /// Per track: its belief at this update's stamp. Predicted by [`Scratch::predict`], then
+    /// replaced by the updated belief of matched tracks in [`Scratch::update_filters`].
+    beliefs: Vec<Gaussian>,
+    /// Per track: the predicted box.
     track_boxes: Vec<BBox>,
+    /// Per detection: its box.
     det_boxes: Vec<BBox>,
-    fate: Vec<Fate>,
-    det_used: Vec<bool>,
-    new_dets: Vec<usize>,
-    keep: Vec<bool>,
     /// Track and detection indices per class (one group when class-agnostic).
     groups: BTreeMap<usize, (Vec<usize>, Vec<usize>)>,
-    /// Index lists of one class group's passes.
-    high: Vec<usize>,
-    low: Vec<usize>,
-    active: Vec<usize>,
-    tentative: Vec<usize>,
-    remaining: Vec<usize>,
-    high_left: Vec<usize>,
-    unmatched: Vec<usize>,
+    /// The association passes' results and buffers.
+    matching: Matching,
+    /// Detection index and initial belief of each track started by this update.
+    born: Vec<(usize, Gaussian)>,
+    /// Per track: still alive after this update.
+    keep: Vec<bool>,
 }
 
 /// What happens to each existing track in this update (computed before anything changes).
@@ -230,6 +176,47 @@ struct Scratch {
 enum Fate {
     Matched { det: usize },
     Missed,
+}
+
+/// The association passes of one class group, in the order they run (see the module doc).
+#[derive(Debug, Clone, Copy)]
+enum PassKind {
+    /// Step 2: high-score detections vs confirmed and lost tracks.
+    High,
+    /// Step 3: low-score detections vs confirmed tracks still unmatched.
+    Low,
+    /// OC-SORT's recovery: unmatched confirmed and lost tracks, by last observed box, vs the
+    /// remaining high-score detections.
+    Recovery,
+    /// Step 4: remaining high-score detections vs tentative tracks.
+    Tentative,
+}
+
+/// The outcome of association (per track and per detection, over all class groups) and the
+/// index lists of the group being associated.
+#[derive(Debug, Clone, Default)]
+struct Matching {
+    /// Per track.
+    fate: Vec<Fate>,
+    /// Per detection: matched to a track.
+    det_used: Vec<bool>,
+    /// High-score detections left unmatched that start new tracks.
+    new_dets: Vec<usize>,
+    /// Per track: its last observed box, for OCR; filled at its first use in an update.
+    last_boxes: Vec<BBox>,
+    /// The current group's detections by score band and tracks by state.
+    high: Vec<usize>,
+    low: Vec<usize>,
+    /// Confirmed and lost tracks.
+    active: Vec<usize>,
+    tentative: Vec<usize>,
+    /// Confirmed tracks unmatched after the high pass.
+    remaining: Vec<usize>,
+    /// High-score detections not matched yet.
+    high_left: Vec<usize>,
+    /// Active tracks unmatched after the low pass (OCR's rows).
+    unmatched: Vec<usize>,
+    candidates: CandidateBuilder,
 }
 
 fn bbox_of(mean: &kalman::StateVector) -> BBox {
@@ -241,7 +228,7 @@ fn bbox_of(mean: &kalman::StateVector) -> BBox {
     )
 }
 
-fn measurement_of(b: &BBox) -> MeasurementVector {
+pub(super) fn measurement_of(b: &BBox) -> MeasurementVector {
     let (cx, cy) = b.center();
     MeasurementVector::new(
         f64::from(cx),
@@ -251,56 +238,9 @@ fn measurement_of(b: &BBox) -> MeasurementVector {
     )
 }
 
-/// Candidate pairs between `tracks` (indices into the tracker, with predicted boxes) and
-/// `dets` (indices into the frame's detections) with IoU at least `iou_min`, found with a
-/// sweep over detections sorted by left edge so that 1000 objects are not 10⁶ IoUs.
-struct Pool<'a> {
-    boxes: &'a [BBox],
-    order: Vec<usize>,
-    max_width: f32,
-}
-
-/// Below this many detections a linear scan beats sorting.
-const POOL_SORT_MIN: usize = 32;
-
-impl<'a> Pool<'a> {
-    fn new(boxes: &'a [BBox], members: &[usize]) -> Self {
-        let mut order = members.to_vec();
-        if order.len() < POOL_SORT_MIN {
-            // Unsorted: `near` then scans everything (max_width infinite keeps it correct).
-            return Self {
-                boxes,
-                order,
-                max_width: f32::INFINITY,
-            };
-        }
-        order.sort_by(|&a, &b| boxes[a].x_min.total_cmp(&boxes[b].x_min));
-        let max_width = members
-            .iter()
-            .map(|&i| boxes[i].width())
-            .fold(0.0f32, f32::max);
-        Self {
-            boxes,
-            order,
-            max_width,
-        }
-    }
-
-    /// Members whose box may overlap `b` (x ranges intersect); all members for a small pool.
-    fn near(&self, b: &BBox) -> impl Iterator<Item = usize> + '_ {
-        let sorted = self.max_width.is_finite();
-        let start = if sorted {
-            let lo_x = b.x_min - self.max_width;
-            self.order.partition_point(|&i| self.boxes[i].x_min < lo_x)
-        } else {
-            0
-        };
-        let hi_x = b.x_max;
-        self.order[start..]
-            .iter()
-            .copied()
-            .take_while(move |&i| !sorted || self.boxes[i].x_min <= hi_x)
-    }
+/// A duration in seconds of the config as whole nanoseconds of stamp time.
+fn ns_from_s(s: f64) -> i64 {
+    (s * 1e9).round() as i64
 }
 
 impl Tracker {
@@ -338,6 +278,39 @@ impl Tracker {
         dets: &[Detection],
     ) -> Result<Vec<TrackOutput>, TrackError> {
         let stamp_ns = stamp.as_ns();
+        self.check(stamp_ns, dets)?;
+        let dt_s = self
+            .last_stamp_ns
+            .map_or(0.0, |p| (stamp_ns - p) as f64 * 1e-9);
+        let cfg = &self.config;
+        let s = &mut self.scratch;
+
+        // Everything up to the commit only reads the tracks: an error leaves them as they were.
+        s.predict(&self.tracks, dets, dt_s, &cfg.noise)?;
+        s.group(&self.tracks, dets, cfg, stamp_ns);
+        let ctx = Context {
+            tracks: &self.tracks,
+            predicted: &s.beliefs,
+            track_boxes: &s.track_boxes,
+            dets,
+            det_boxes: &s.det_boxes,
+            config: cfg,
+            momentum: Momentum::new(cfg),
+            stamp_ns,
+        };
+        s.matching.begin(self.tracks.len(), dets.len());
+        for (group_tracks, group_dets) in s.groups.values() {
+            s.matching.associate_group(&ctx, group_tracks, group_dets)?;
+        }
+        s.update_filters(&self.tracks, cfg, stamp_ns)?;
+        s.initiate(self.next_id, &cfg.noise)?;
+
+        self.commit(dets, stamp_ns);
+        Ok(self.report(stamp_ns))
+    }
+
+    /// The update's inputs are acceptable: a later stamp and well-formed detections.
+    fn check(&self, stamp_ns: i64, dets: &[Detection]) -> Result<(), TrackError> {
         if let Some(previous_ns) = self.last_stamp_ns {
             if stamp_ns <= previous_ns {
                 return Err(TrackError::NonMonotonicStamp {
@@ -361,359 +334,30 @@ impl Tracker {
                 });
             }
         }
-        let dt_s = self
-            .last_stamp_ns
-            .map_or(0.0, |p| (stamp_ns - p) as f64 * 1e-9);
+        Ok(())
+    }
+
+    /// Apply the update computed in the scratch buffers: matched tracks take their updated
+    /// belief, missed ones coast or are removed, new tracks start. Nothing here can fail.
+    fn commit(&mut self, dets: &[Detection], stamp_ns: i64) {
         let cfg = &self.config;
-        let noise = &cfg.noise;
-
-        // Buffers from earlier updates (taken so that they can be used beside `self`; an
-        // update that fails drops them, the next one allocates afresh).
-        let Scratch {
-            mut predicted,
-            mut track_boxes,
-            mut det_boxes,
-            mut fate,
-            mut det_used,
-            mut new_dets,
-            mut keep,
-            mut groups,
-            mut high,
-            mut low,
-            mut active,
-            mut tentative,
-            mut remaining,
-            mut high_left,
-            mut unmatched,
-        } = std::mem::take(&mut self.scratch);
-
-        // 1. Predict (no mutation yet).
-        predicted.clear();
-        for t in &self.tracks {
-            let mut prior = t.filter;
-            if t.state == TrackState::Lost {
-                prior.mean[6] = 0.0;
-                prior.mean[7] = 0.0;
-            }
-            let g = kalman::predict(&prior, dt_s, noise).map_err(|source| TrackError::Kalman {
-                track_id: t.id,
-                source,
-            })?;
-            predicted.push(g);
-        }
-        track_boxes.clear();
-        track_boxes.extend(predicted.iter().map(|g| bbox_of(&g.mean)));
-        det_boxes.clear();
-        det_boxes.extend(dets.iter().map(|d| d.bbox));
-        // Last observed boxes, for OCR; filled at its first use.
-        let mut last_boxes: Vec<BBox> = Vec::new();
-
-        // Group by class (one group when class-agnostic); BTreeMap keeps the order fixed.
-        // Entries of classes seen before stay (emptied): an empty group matches nothing.
-        for (tracks_g, dets_g) in groups.values_mut() {
-            tracks_g.clear();
-            dets_g.clear();
-        }
-        let key = |c: usize| if cfg.class_agnostic { 0 } else { c };
-        // A track whose last update is older than max_age_s is removed before it can be
-        // associated (after a long pause its prediction means nothing).
-        let max_age_ns = (cfg.max_age_s * 1e9).round() as i64;
-        for (i, t) in self.tracks.iter().enumerate() {
-            if stamp_ns - t.last_update_ns <= max_age_ns {
-                groups.entry(key(t.class_index)).or_default().0.push(i);
-            }
-        }
-        for (j, d) in dets.iter().enumerate() {
-            groups.entry(key(d.class_index)).or_default().1.push(j);
-        }
-
-        fate.clear();
-        fate.resize(self.tracks.len(), Fate::Missed);
-        det_used.clear();
-        det_used.resize(dets.len(), false);
-        new_dets.clear();
-
-        let momentum_delta_ns = (cfg.oc_momentum_delta_s * 1e9).round() as i64;
-        let momentum_weight = cfg.oc_momentum_weight;
-        // OCM's similarities can exceed 1 by weight/2; dividing every one by the same factor
-        // keeps them in (0, 1] (what `assign` expects) without changing the optimum.
-        let momentum_norm = 1.0 / (1.0 + 0.5 * momentum_weight);
-
-        // Candidate pairs of one pass, gated. `boxes`: the track boxes IoU is taken against.
-        let candidates = |tracks: &[usize],
-                          pool_dets: &[usize],
-                          boxes: &[BBox],
-                          iou_min: f32,
-                          fuse: bool,
-                          momentum: bool|
-         -> Result<Vec<Candidate>, TrackError> {
-            if tracks.is_empty() || pool_dets.is_empty() {
-                return Ok(Vec::new());
-            }
-            let pool = Pool::new(&det_boxes, pool_dets);
-            let mut out = Vec::new();
-            for (r, &ti) in tracks.iter().enumerate() {
-                let tb = &boxes[ti];
-                // OCM: the track's observed direction and the observation the direction to
-                // each detection starts from (the latest one when the track has been lost
-                // longer than the baseline, as OC-SORT's `k_previous_obs`).
-                // Computed at the first candidate only (most tracks have one or two).
-                let mut momentum_of: Option<Option<([f64; 2], MeasurementVector)>> = None;
-                for dj in pool.near(tb) {
-                    let iou = tb.iou(&det_boxes[dj]);
-                    if iou < iou_min || iou <= 0.0 {
-                        continue;
-                    }
-                    if cfg.mahalanobis_gate {
-                        let z = measurement_of(&det_boxes[dj]);
-                        let d2 = kalman::mahalanobis_squared(&predicted[ti], &z, noise).map_err(
-                            |source| TrackError::Kalman {
-                                track_id: self.tracks[ti].id,
-                                source,
-                            },
-                        )?;
-                        if d2 > cfg.mahalanobis_gate_chi2 {
-                            continue;
-                        }
-                    }
-                    let score = f64::from(dets[dj].score);
-                    let mut similarity = if fuse {
-                        f64::from(iou) * score
-                    } else {
-                        f64::from(iou)
-                    };
-                    let momentum_of = momentum_of.get_or_insert_with(|| {
-                        if !(momentum && momentum_weight > 0.0) {
-                            return None;
-                        }
-                        let obs = &self.tracks[ti].observations;
-                        obs.direction(momentum_delta_ns).map(|dir| {
-                            let from = obs
-                                .nearest_before(stamp_ns, momentum_delta_ns)
-                                .unwrap_or(obs.last());
-                            (dir, from.z)
-                        })
-                    });
-                    if let Some((dir, from)) = momentum_of {
-                        let to = measurement_of(&det_boxes[dj]);
-                        // A detection exactly on the baseline observation's centre has no
-                        // direction: no evidence either way.
-                        if let Some(d) = unit_direction(from, &to) {
-                            let cos = (dir[0] * d[0] + dir[1] * d[1]).clamp(-1.0, 1.0);
-                            let angle = cos.acos();
-                            similarity +=
-                                momentum_weight * score * (std::f64::consts::FRAC_PI_2 - angle)
-                                    / std::f64::consts::PI;
-                        }
-                    }
-                    if momentum && momentum_weight > 0.0 {
-                        similarity *= momentum_norm;
-                    }
-                    out.push(Candidate {
-                        row: r,
-                        // Column = the detection index itself; `assign` only needs an upper bound.
-                        col: dj,
-                        similarity,
-                    });
-                }
-            }
-            Ok(out)
-        };
-
-        for (tracks_g, dets_g) in groups.values() {
-            high.clear();
-            high.extend(
-                dets_g
-                    .iter()
-                    .copied()
-                    .filter(|&j| dets[j].score >= cfg.track_score_high_min),
-            );
-            low.clear();
-            low.extend(dets_g.iter().copied().filter(|&j| {
-                dets[j].score >= cfg.track_score_low_min && dets[j].score < cfg.track_score_high_min
-            }));
-            active.clear();
-            active.extend(
-                tracks_g
-                    .iter()
-                    .copied()
-                    .filter(|&i| self.tracks[i].state != TrackState::Tentative),
-            );
-            tentative.clear();
-            tentative.extend(
-                tracks_g
-                    .iter()
-                    .copied()
-                    .filter(|&i| self.tracks[i].state == TrackState::Tentative),
-            );
-
-            // Pass 1: high-score detections vs confirmed and lost tracks.
-            let c1 = candidates(
-                &active,
-                &high,
-                &track_boxes,
-                cfg.iou_match_min,
-                cfg.fuse_score,
-                true,
-            )?;
-            for (r, j) in assign(active.len(), dets.len(), &c1) {
-                fate[active[r]] = Fate::Matched { det: j };
-                det_used[j] = true;
-            }
-            // Pass 2: low-score detections vs confirmed tracks still unmatched.
-            remaining.clear();
-            remaining.extend(active.iter().copied().filter(|&i| {
-                matches!(fate[i], Fate::Missed) && self.tracks[i].state == TrackState::Confirmed
-            }));
-            let c2 = candidates(
-                &remaining,
-                &low,
-                &track_boxes,
-                cfg.iou_match_low_min,
-                false,
-                false,
-            )?;
-            for (r, j) in assign(remaining.len(), dets.len(), &c2) {
-                fate[remaining[r]] = Fate::Matched { det: j };
-                det_used[j] = true;
-            }
-            high_left.clear();
-            high_left.extend(high.iter().copied().filter(|&j| !det_used[j]));
-            // OCR: unmatched confirmed and lost tracks, by their last observed box.
-            unmatched.clear();
-            if cfg.oc_recovery && !high_left.is_empty() {
-                unmatched.extend(
-                    active
-                        .iter()
-                        .copied()
-                        .filter(|&i| matches!(fate[i], Fate::Missed)),
-                );
-            }
-            if !unmatched.is_empty() {
-                if last_boxes.is_empty() {
-                    last_boxes = self
-                        .tracks
-                        .iter()
-                        .map(|t| {
-                            let z = &t.observations.last().z;
-                            BBox::from_center(z[0] as f32, z[1] as f32, z[2] as f32, z[3] as f32)
-                        })
-                        .collect();
-                }
-                let c = candidates(
-                    &unmatched,
-                    &high_left,
-                    &last_boxes,
-                    cfg.oc_recovery_iou_min,
-                    false,
-                    false,
-                )?;
-                for (r, j) in assign(unmatched.len(), dets.len(), &c) {
-                    fate[unmatched[r]] = Fate::Matched { det: j };
-                    det_used[j] = true;
-                }
-                high_left.retain(|&j| !det_used[j]);
-            }
-            // Pass 3: remaining high-score detections vs tentative tracks.
-            let c3 = candidates(
-                &tentative,
-                &high_left,
-                &track_boxes,
-                cfg.iou_match_tentative_min,
-                false,
-                false,
-            )?;
-            for (r, j) in assign(tentative.len(), dets.len(), &c3) {
-                fate[tentative[r]] = Fate::Matched { det: j };
-                det_used[j] = true;
-            }
-            // New tracks from what is left.
-            new_dets.extend(
-                high_left
-                    .iter()
-                    .copied()
-                    .filter(|&j| !det_used[j] && dets[j].score >= cfg.new_track_score_min),
-            );
-        }
-
-        // Kalman updates of matched tracks (in the predicted beliefs' place) and initial
-        // beliefs of new ones (still fallible).
-        let filters = &mut predicted;
-        for (i, f) in fate.iter().enumerate() {
-            if let Fate::Matched { det } = *f {
-                let t = &self.tracks[i];
-                let z = measurement_of(&det_boxes[det]);
-                let updated = if cfg.oc_reupdate && t.missed_updates > 0 {
-                    reupdate(t, stamp_ns, &z, noise)
-                } else if cfg.robust_update_chi2 > 0.0 {
-                    kalman::update_robust(&filters[i], &z, noise, cfg.robust_update_chi2)
-                } else {
-                    kalman::update(&filters[i], &z, noise)
-                };
-                filters[i] = updated.map_err(|source| TrackError::Kalman {
-                    track_id: t.id,
-                    source,
-                })?;
-            }
-        }
-        new_dets.sort_unstable();
-        let mut born = Vec::with_capacity(new_dets.len());
-        for &j in &new_dets {
-            let z = measurement_of(&det_boxes[j]);
-            let g = kalman::initiate(&z, noise).map_err(|source| TrackError::Kalman {
-                track_id: self.next_id + born.len() as u64,
-                source,
-            })?;
-            born.push((j, g));
-        }
-
-        // Commit: nothing below can fail.
-        let min_hits = cfg.min_hits;
+        let s = &mut self.scratch;
+        let max_age_ns = ns_from_s(cfg.max_age_s);
         // In place: a Track is ~700 bytes, moving every one into a new Vec each frame costs
         // more than the filter arithmetic.
-        keep.clear();
-        keep.resize(self.tracks.len(), true);
+        s.keep.clear();
+        s.keep.resize(self.tracks.len(), true);
         for (i, t) in self.tracks.iter_mut().enumerate() {
-            t.filter = filters[i];
-            match fate[i] {
-                Fate::Matched { det } => {
-                    let d = &dets[det];
-                    t.hits += 1;
-                    t.score = d.score;
-                    t.last_update_ns = stamp_ns;
-                    t.filter_at_last_update = t.filter;
-                    t.missed_updates = 0;
-                    t.observations.push(Observation {
-                        stamp_ns,
-                        z: measurement_of(&d.bbox),
-                    });
-                    if cfg.class_agnostic {
-                        t.class_index = d.class_index;
-                        if *t.label != *d.label {
-                            t.label = Arc::from(d.label.as_str());
-                        }
-                    }
-                    t.state = match t.state {
-                        TrackState::Tentative if t.hits < min_hits => TrackState::Tentative,
-                        _ => TrackState::Confirmed,
-                    };
-                }
-                Fate::Missed => {
-                    t.missed_updates = t.missed_updates.saturating_add(1);
-                    keep[i] = match t.state {
-                        TrackState::Tentative => false,
-                        TrackState::Confirmed | TrackState::Lost => {
-                            t.state = TrackState::Lost;
-                            stamp_ns - t.last_update_ns <= max_age_ns
-                        }
-                    };
-                }
+            t.filter = s.beliefs[i];
+            match s.matching.fate[i] {
+                Fate::Matched { det } => t.matched(&dets[det], stamp_ns, cfg),
+                Fate::Missed => s.keep[i] = t.missed(stamp_ns, max_age_ns),
             }
         }
-        let mut k = keep.iter();
+        let mut k = s.keep.iter();
         // `retain` visits elements in order, once each, so `k` stays aligned.
         self.tracks.retain(|_| k.next().copied().unwrap_or(false));
-        for (j, g) in born {
+        for &(j, g) in &s.born {
             let d = &dets[j];
             self.tracks.push(Track {
                 id: self.next_id,
@@ -726,7 +370,7 @@ impl Tracker {
                     stamp_ns,
                     z: measurement_of(&d.bbox),
                 }),
-                state: if min_hits <= 1 {
+                state: if cfg.min_hits <= 1 {
                     TrackState::Confirmed
                 } else {
                     TrackState::Tentative
@@ -739,27 +383,12 @@ impl Tracker {
             self.next_id += 1;
         }
         self.last_stamp_ns = Some(stamp_ns);
-        self.scratch = Scratch {
-            predicted,
-            track_boxes,
-            det_boxes,
-            fate,
-            det_used,
-            new_dets,
-            keep,
-            groups,
-            high,
-            low,
-            active,
-            tentative,
-            remaining,
-            high_left,
-            unmatched,
-        };
+    }
 
-        let output_lost_max_ns = (cfg.output_lost_max_s * 1e9).round() as i64;
-        let out = self
-            .tracks
+    /// The tracks to report at `stamp_ns`, in id order (tracks are kept in creation order).
+    fn report(&self, stamp_ns: i64) -> Vec<TrackOutput> {
+        let output_lost_max_ns = ns_from_s(self.config.output_lost_max_s);
+        self.tracks
             .iter()
             .filter(|t| match t.state {
                 TrackState::Confirmed => true,
@@ -767,8 +396,293 @@ impl Tracker {
                 TrackState::Tentative => false,
             })
             .map(|t| output_of(t, stamp_ns))
-            .collect();
-        Ok(out)
+            .collect()
+    }
+}
+
+impl Track {
+    /// Commit a match with `d` (the filter already holds the updated belief).
+    fn matched(&mut self, d: &Detection, stamp_ns: i64, cfg: &TrackerConfig) {
+        self.hits += 1;
+        self.score = d.score;
+        self.last_update_ns = stamp_ns;
+        self.filter_at_last_update = self.filter;
+        self.missed_updates = 0;
+        self.observations.push(Observation {
+            stamp_ns,
+            z: measurement_of(&d.bbox),
+        });
+        if cfg.class_agnostic {
+            self.class_index = d.class_index;
+            if *self.label != *d.label {
+                self.label = Arc::from(d.label.as_str());
+            }
+        }
+        self.state = match self.state {
+            TrackState::Tentative if self.hits < cfg.min_hits => TrackState::Tentative,
+            _ => TrackState::Confirmed,
+        };
+    }
+
+    /// Commit a miss (the filter already holds the prediction); whether the track lives on.
+    fn missed(&mut self, stamp_ns: i64, max_age_ns: i64) -> bool {
+        self.missed_updates = self.missed_updates.saturating_add(1);
+        match self.state {
+            TrackState::Tentative => false,
+            TrackState::Confirmed | TrackState::Lost => {
+                self.state = TrackState::Lost;
+                stamp_ns - self.last_update_ns <= max_age_ns
+            }
+        }
+    }
+}
+
+impl Scratch {
+    /// Step 1: every track's belief predicted to the stamp (lost tracks with their size rates
+    /// zeroed), the predicted boxes, and the detection boxes.
+    fn predict(
+        &mut self,
+        tracks: &[Track],
+        dets: &[Detection],
+        dt_s: f64,
+        noise: &KalmanNoise,
+    ) -> Result<(), TrackError> {
+        self.beliefs.clear();
+        for t in tracks {
+            let mut prior = t.filter;
+            if t.state == TrackState::Lost {
+                prior.mean[6] = 0.0;
+                prior.mean[7] = 0.0;
+            }
+            let g = kalman::predict(&prior, dt_s, noise).map_err(|source| TrackError::Kalman {
+                track_id: t.id,
+                source,
+            })?;
+            self.beliefs.push(g);
+        }
+        self.track_boxes.clear();
+        self.track_boxes
+            .extend(self.beliefs.iter().map(|g| bbox_of(&g.mean)));
+        self.det_boxes.clear();
+        self.det_boxes.extend(dets.iter().map(|d| d.bbox));
+        Ok(())
+    }
+
+    /// Tracks and detections by class (one group when class-agnostic), in a fixed order.
+    /// Tracks whose last update is older than `max_age_s` join no group: after a long pause
+    /// their prediction means nothing, so they cannot be associated.
+    fn group(&mut self, tracks: &[Track], dets: &[Detection], cfg: &TrackerConfig, stamp_ns: i64) {
+        // Entries of classes seen before stay (emptied): an empty group matches nothing.
+        for (group_tracks, group_dets) in self.groups.values_mut() {
+            group_tracks.clear();
+            group_dets.clear();
+        }
+        let key = |c: usize| if cfg.class_agnostic { 0 } else { c };
+        let max_age_ns = ns_from_s(cfg.max_age_s);
+        for (i, t) in tracks.iter().enumerate() {
+            if stamp_ns - t.last_update_ns <= max_age_ns {
+                self.groups.entry(key(t.class_index)).or_default().0.push(i);
+            }
+        }
+        for (j, d) in dets.iter().enumerate() {
+            self.groups.entry(key(d.class_index)).or_default().1.push(j);
+        }
+    }
+
+    /// The Kalman update of every matched track, in its predicted belief's place (OC-SORT's
+    /// re-update when on and the track missed updates; else robust or plain).
+    fn update_filters(
+        &mut self,
+        tracks: &[Track],
+        cfg: &TrackerConfig,
+        stamp_ns: i64,
+    ) -> Result<(), TrackError> {
+        let noise = &cfg.noise;
+        for (i, f) in self.matching.fate.iter().enumerate() {
+            if let Fate::Matched { det } = *f {
+                let t = &tracks[i];
+                let z = measurement_of(&self.det_boxes[det]);
+                let updated = if cfg.oc_reupdate && t.missed_updates > 0 {
+                    reupdate(t, stamp_ns, &z, noise)
+                } else if cfg.robust_update_chi2 > 0.0 {
+                    kalman::update_robust(&self.beliefs[i], &z, noise, cfg.robust_update_chi2)
+                } else {
+                    kalman::update(&self.beliefs[i], &z, noise)
+                };
+                self.beliefs[i] = updated.map_err(|source| TrackError::Kalman {
+                    track_id: t.id,
+                    source,
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Initial beliefs of the new tracks, in detection order (their ids follow `next_id`).
+    fn initiate(&mut self, next_id: u64, noise: &KalmanNoise) -> Result<(), TrackError> {
+        self.matching.new_dets.sort_unstable();
+        self.born.clear();
+        for &j in &self.matching.new_dets {
+            let z = measurement_of(&self.det_boxes[j]);
+            let g = kalman::initiate(&z, noise).map_err(|source| TrackError::Kalman {
+                track_id: next_id + self.born.len() as u64,
+                source,
+            })?;
+            self.born.push((j, g));
+        }
+        Ok(())
+    }
+}
+
+impl Matching {
+    /// Every track missed, every detection free, no births yet.
+    fn begin(&mut self, n_tracks: usize, n_dets: usize) {
+        self.fate.clear();
+        self.fate.resize(n_tracks, Fate::Missed);
+        self.det_used.clear();
+        self.det_used.resize(n_dets, false);
+        self.new_dets.clear();
+        self.last_boxes.clear();
+    }
+
+    /// Steps 2 to 5 for one class group: the passes in order, then the group's births.
+    fn associate_group(
+        &mut self,
+        ctx: &Context<'_>,
+        group_tracks: &[usize],
+        group_dets: &[usize],
+    ) -> Result<(), TrackError> {
+        let cfg = ctx.config;
+        self.split(ctx, group_tracks, group_dets);
+        self.pass(ctx, PassKind::High)?;
+        self.remaining.clear();
+        self.remaining
+            .extend(self.active.iter().copied().filter(|&i| {
+                matches!(self.fate[i], Fate::Missed) && ctx.tracks[i].state == TrackState::Confirmed
+            }));
+        self.pass(ctx, PassKind::Low)?;
+        self.high_left.clear();
+        self.high_left
+            .extend(self.high.iter().copied().filter(|&j| !self.det_used[j]));
+        self.recover(ctx)?;
+        self.pass(ctx, PassKind::Tentative)?;
+        self.new_dets.extend(
+            self.high_left
+                .iter()
+                .copied()
+                .filter(|&j| !self.det_used[j] && ctx.dets[j].score >= cfg.new_track_score_min),
+        );
+        Ok(())
+    }
+
+    /// The group's detections by score band (high, low, ignored) and tracks by state
+    /// (tentative or not).
+    fn split(&mut self, ctx: &Context<'_>, group_tracks: &[usize], group_dets: &[usize]) {
+        let (cfg, dets, tracks) = (ctx.config, ctx.dets, ctx.tracks);
+        self.high.clear();
+        self.high.extend(
+            group_dets
+                .iter()
+                .copied()
+                .filter(|&j| dets[j].score >= cfg.track_score_high_min),
+        );
+        self.low.clear();
+        self.low.extend(group_dets.iter().copied().filter(|&j| {
+            dets[j].score >= cfg.track_score_low_min && dets[j].score < cfg.track_score_high_min
+        }));
+        self.active.clear();
+        self.active.extend(
+            group_tracks
+                .iter()
+                .copied()
+                .filter(|&i| tracks[i].state != TrackState::Tentative),
+        );
+        self.tentative.clear();
+        self.tentative.extend(
+            group_tracks
+                .iter()
+                .copied()
+                .filter(|&i| tracks[i].state == TrackState::Tentative),
+        );
+    }
+
+    /// OC-SORT's recovery (OCR), when on: active tracks still unmatched vs the high-score
+    /// detections still free, by IoU with each track's last observed box.
+    fn recover(&mut self, ctx: &Context<'_>) -> Result<(), TrackError> {
+        self.unmatched.clear();
+        if ctx.config.oc_recovery && !self.high_left.is_empty() {
+            self.unmatched.extend(
+                self.active
+                    .iter()
+                    .copied()
+                    .filter(|&i| matches!(self.fate[i], Fate::Missed)),
+            );
+        }
+        if self.unmatched.is_empty() {
+            return Ok(());
+        }
+        if self.last_boxes.is_empty() {
+            self.last_boxes.extend(ctx.tracks.iter().map(|t| {
+                let z = &t.observations.last().z;
+                BBox::from_center(z[0] as f32, z[1] as f32, z[2] as f32, z[3] as f32)
+            }));
+        }
+        self.pass(ctx, PassKind::Recovery)?;
+        self.high_left.retain(|&j| !self.det_used[j]);
+        Ok(())
+    }
+
+    /// One association pass: its candidates, their optimal assignment, and the matches
+    /// recorded.
+    fn pass(&mut self, ctx: &Context<'_>, kind: PassKind) -> Result<(), TrackError> {
+        let cfg = ctx.config;
+        let plain = |iou_min| PassRule {
+            iou_min,
+            fuse_score: false,
+            momentum: false,
+        };
+        let (tracks, dets, track_boxes, rule) = match kind {
+            PassKind::High => (
+                &self.active,
+                &self.high,
+                ctx.track_boxes,
+                PassRule {
+                    iou_min: cfg.iou_match_min,
+                    fuse_score: cfg.fuse_score,
+                    momentum: true,
+                },
+            ),
+            PassKind::Low => (
+                &self.remaining,
+                &self.low,
+                ctx.track_boxes,
+                plain(cfg.iou_match_low_min),
+            ),
+            PassKind::Recovery => (
+                &self.unmatched,
+                &self.high_left,
+                &self.last_boxes[..],
+                plain(cfg.oc_recovery_iou_min),
+            ),
+            PassKind::Tentative => (
+                &self.tentative,
+                &self.high_left,
+                ctx.track_boxes,
+                plain(cfg.iou_match_tentative_min),
+            ),
+        };
+        let pass = candidates::Pass {
+            tracks,
+            dets,
+            track_boxes,
+            rule,
+        };
+        let candidates = self.candidates.build(ctx, &pass)?;
+        for (r, j) in assign(tracks.len(), ctx.dets.len(), candidates) {
+            self.fate[tracks[r]] = Fate::Matched { det: j };
+            self.det_used[j] = true;
+        }
+        Ok(())
     }
 }
 
@@ -835,39 +749,6 @@ mod tests {
 
     fn at(s: f64) -> Time {
         Time::from_ns((s * 1e9).round() as i64)
-    }
-
-    #[test]
-    fn observation_ring_keeps_the_newest_and_finds_the_baseline() {
-        let obs = |k: i64| Observation {
-            stamp_ns: k * 100_000_000,
-            z: MeasurementVector::new(10.0 * k as f64, 0.0, 4.0, 8.0),
-        };
-        let mut ring = Observations::new(obs(0));
-        assert_eq!(ring.direction(300_000_000), None);
-        for k in 1..=20 {
-            ring.push(obs(k));
-        }
-        // Wrapped around: the newest OBSERVATION_HISTORY, newest first.
-        let stamps: Vec<i64> = ring.iter().map(|o| o.stamp_ns / 100_000_000).collect();
-        let want: Vec<i64> = (0..OBSERVATION_HISTORY as i64).map(|k| 20 - k).collect();
-        assert_eq!(stamps, want);
-        // 0.3 s before 2.0 s is the observation at 1.7 s; before 2.1 s (not yet observed), 1.8 s.
-        assert_eq!(
-            ring.nearest_before(2_000_000_000, 300_000_000),
-            Some(&obs(17))
-        );
-        assert_eq!(
-            ring.nearest_before(2_100_000_000, 300_000_000),
-            Some(&obs(18))
-        );
-        // Further back than the history: the oldest kept.
-        assert_eq!(
-            ring.nearest_before(2_000_000_000, 10_000_000_000),
-            Some(&obs(20 - OBSERVATION_HISTORY as i64 + 1))
-        );
-        let d = ring.direction(300_000_000).unwrap();
-        assert!((d[0] - 1.0).abs() < 1e-12 && d[1].abs() < 1e-12, "{d:?}");
     }
 
     #[test]
