@@ -183,7 +183,7 @@ mod tests {
         assert_eq!(summary.stages.len(), 1);
         assert_eq!(summary.stages[0].0, "forward");
         assert_eq!(
-            summary.stage_samples_ms.keys().collect::<Vec<_>>(),
+            summary.stage_samples_ms.keys().copied().collect::<Vec<_>>(),
             ["forward"]
         );
         assert_eq!(summary.stage_samples_ms["forward"], [5.0, 5.0]);
