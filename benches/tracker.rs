@@ -145,13 +145,9 @@ fn oracle_python() -> PathBuf {
     std::env::var_os("LOOKOUT_ORACLE_PYTHON")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
-            let cache = std::env::var_os("LOOKOUT_CACHE")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| {
-                    PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
-                        .join(".cache/lookout")
-                });
-            cache.join("venv-oracle/bin/python")
+            lookout::assets::cache_dir()
+                .expect("no asset cache: set LOOKOUT_CACHE or HOME")
+                .join("venv-oracle/bin/python")
         })
 }
 

@@ -14,7 +14,7 @@ use candle_core::{Device, Tensor};
 use serde::Serialize;
 
 use crate::detect::{Detector, DetectorConfig, ModelKind};
-use crate::pipeline::stats::{LatencySummary, LatencyWindow};
+use crate::stats::{LatencySummary, LatencyWindow};
 use crate::RgbImage;
 
 /// One model's forward times, ours and the peer's.

@@ -21,7 +21,9 @@ pub enum Error {
     #[error(transparent)]
     Record(#[from] crate::record::RecordError),
     #[error(transparent)]
-    Pipeline(#[from] crate::pipeline::PipelineError),
+    Engine(#[from] crate::engine::EngineError),
+    #[error(transparent)]
+    Replay(#[from] crate::replay::ReplayError),
 }
 
 /// `Result` with the library's [`Error`].

@@ -17,11 +17,21 @@
 //! * [`msgs`]: ROS 2 messages as serde structs with their CDR encoding and definitions.
 //! * [`mcap_io`]: reading camera topics from and writing results to ROS 2 MCAP files.
 //! * [`cuda`]: lookout's CUDA kernels (preprocess, decode, NMS) for the GPU path (feature `cuda`).
-//! * [`pipeline`]: the replay engine (stages as threads on bounded channels).
+//! * [`engine`]: the `Engine` (detector + one tracker per camera stream) shared by replay and
+//!   the ROS node, and the device selection.
+//! * [`topics`]: output topic names per camera and the conventions of what is on them.
+//! * [`stats`]: per-stage timings and bounded latency windows (median, p99).
+//! * [`replay`]: `lookout replay`: stages as threads on bounded channels, results to sinks
+//!   (MCAP, MOT text, rendered frames, summary JSON).
+//! * [`summary`]: what a replay did (`ReplaySummary`), printed and written as JSON.
 //! * [`config`]: the ROS parameter YAML in `configs/`, parsed and validated.
 //! * [`assets`]: the model and data cache with sha256 pins.
 //! * [`eval`]: `lookout eval`: MOTA/IDF1 (motmetrics definitions), AP50, the HTML report.
 //! * [`viz`]: Foxglove image annotations and the per-track colours of every visual output.
+//! * [`mot`]: MOTChallenge text files (results, public detections) read and written.
+//! * [`record`]: `lookout record`: a video or image folder into a ROS 2 MCAP recording.
+//! * `ros`: the ROS 2 node on r2r (feature `ros`); it uses [`engine`] and [`topics`], not [`replay`].
+//! * [`error`]: the library's top-level error, one variant per area.
 
 pub mod assets;
 pub mod bench;
@@ -29,17 +39,21 @@ pub mod config;
 pub mod cuda;
 pub mod darknet;
 pub mod detect;
+pub mod engine;
 pub mod error;
 pub mod eval;
 pub mod image_codec;
 pub mod mcap_io;
 pub mod mot;
 pub mod msgs;
-pub mod pipeline;
 pub mod preprocess;
 pub mod record;
+pub mod replay;
 #[cfg(feature = "ros")]
 pub mod ros;
+pub mod stats;
+pub mod summary;
+pub mod topics;
 pub mod track;
 pub mod types;
 pub mod viz;

@@ -171,8 +171,8 @@ pub struct RecordSummary {
     pub last_stamp: Option<Time>,
 }
 
-/// Finds ffmpeg: `$LOOKOUT_FFMPEG`, then `<cache>/bin/ffmpeg` (cache = `$LOOKOUT_CACHE` or
-/// `~/.cache/lookout`), then `ffmpeg` on `PATH`.
+/// Finds ffmpeg: `$LOOKOUT_FFMPEG`, then `<cache>/bin/ffmpeg` (cache:
+/// [`crate::assets::cache_dir`]), then `ffmpeg` on `PATH`.
 pub fn find_ffmpeg() -> Result<PathBuf, RecordError> {
     let mut tried = Vec::new();
     if let Some(path) = std::env::var_os("LOOKOUT_FFMPEG") {
@@ -182,10 +182,8 @@ pub fn find_ffmpeg() -> Result<PathBuf, RecordError> {
         }
         tried.push(format!("$LOOKOUT_FFMPEG={}", path.display()));
     }
-    let cache = std::env::var_os("LOOKOUT_CACHE")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/lookout")));
-    if let Some(cache) = cache {
+    // No cache directory (no HOME, no LOOKOUT_CACHE) only means one place fewer to look.
+    if let Ok(cache) = crate::assets::cache_dir() {
         let path = cache.join("bin/ffmpeg");
         if path.is_file() {
             return Ok(path);

@@ -18,13 +18,13 @@ use lookout::preprocess::Letterbox;
 use lookout::types::Detection;
 
 fn gpu() -> Device {
-    lookout::pipeline::select_device("cuda:0")
+    lookout::engine::select_device("cuda:0")
         .unwrap_or_else(|e| panic!("no usable CUDA device for a GPU test: {e}"))
 }
 
 #[test]
 fn asking_for_a_missing_gpu_is_a_clear_error() {
-    match lookout::pipeline::select_device("cuda:0") {
+    match lookout::engine::select_device("cuda:0") {
         // A machine with a GPU: the device works (the ignored tests below are the real check).
         Ok(device) => assert!(device.is_cuda()),
         Err(e) => {
@@ -36,7 +36,7 @@ fn asking_for_a_missing_gpu_is_a_clear_error() {
         }
     }
     // Not CUDA at all: named as such.
-    let e = lookout::pipeline::select_device("cuda:x").unwrap_err();
+    let e = lookout::engine::select_device("cuda:x").unwrap_err();
     assert!(e.to_string().contains("cuda:x"), "{e}");
 }
 

@@ -361,28 +361,25 @@ fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         std::fs::create_dir_all(parent)
             .with_context(|| format!("cannot create {}", parent.display()))?;
     }
-    let options = lookout::pipeline::ReplayOptions {
+    let options = lookout::replay::ReplayOptions {
         input: args.input,
         output: args.out,
         config,
         max_frames: args.max_frames,
         progress: !args.no_progress,
         mot: (args.mot_out.is_some() || args.mot_det_out.is_some()).then(|| {
-            lookout::pipeline::MotOutputs {
+            lookout::replay::MotOutputs {
                 tracks: args.mot_out.clone(),
                 detections: args.mot_det_out.clone(),
                 label: args.mot_class.clone(),
             }
         }),
         render: args.render.clone(),
+        summary_json: args.summary_json.clone(),
     };
     let stop = stop_flag()?;
-    let (summary, result) = lookout::pipeline::replay(&options, stop);
+    let (summary, result) = lookout::replay::replay(&options, stop);
     print!("{summary}");
-    if let Some(path) = &args.summary_json {
-        let json = serde_json::to_string_pretty(&summary)?;
-        std::fs::write(path, json).with_context(|| format!("cannot write {}", path.display()))?;
-    }
     result?;
     if let Some(target) = &args.render {
         println!("annotated frames: {}", target.display());
@@ -476,7 +473,7 @@ fn bench_stages(args: BenchStagesArgs) -> anyhow::Result<ExitCode> {
         ],
     }
     .load(Vec::new())?;
-    let device = lookout::pipeline::select_device(&config.device)?;
+    let device = lookout::engine::select_device(&config.device)?;
     let started = Instant::now();
     let detector = lookout::detect::Detector::load(&config.detector, &device)?;
     let image_path = lookout::assets::verified_path("data/darknet/person.jpg")?;
@@ -602,7 +599,7 @@ fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
             overrides: vec![format!("detector.input_size_px={}", args.input_size)],
         }
         .load(Vec::new())?;
-        let options = lookout::pipeline::ReplayOptions {
+        let options = lookout::replay::ReplayOptions {
             input: recording,
             output: dir.path().join("bench.mcap"),
             config,
@@ -610,9 +607,9 @@ fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
             progress: false,
             mot: None,
             render: None,
+            summary_json: None,
         };
-        let (summary, result) =
-            lookout::pipeline::replay(&options, Arc::new(AtomicBool::new(false)));
+        let (summary, result) = lookout::replay::replay(&options, Arc::new(AtomicBool::new(false)));
         result?;
         print!("{summary}");
         let forward_p50_ms = summary

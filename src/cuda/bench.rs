@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use crate::cuda::RawImageRef;
 use crate::detect::{BatchTimings, Detector};
-use crate::pipeline::stats::{LatencySummary, LatencyWindow};
+use crate::stats::{LatencySummary, LatencyWindow};
 use crate::RgbImage;
 
 /// What to run.

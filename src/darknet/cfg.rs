@@ -137,6 +137,8 @@ impl NetConfig {
 
     /// Parses cfg text; `path` is only used to name the source in errors.
     pub fn parse(text: &str, path: &Path) -> Result<Self, ModelError> {
+        // Each section is read for the keys inference needs; other keys (training parameters
+        // such as `jitter` or `learning_rate`) are not checked, as darknet ignores them too.
         let sections = split_sections(text, path)?;
         let mut iter = sections.into_iter();
         let net = iter.next().ok_or_else(|| cfg_err(path, 0, "no sections"))?;
@@ -150,7 +152,6 @@ impl NetConfig {
         let width = net.usize_or("width", 416)?;
         let height = net.usize_or("height", 416)?;
         let channels = net.usize_or("channels", 3)?;
-        net.finish();
 
         let mut layers = Vec::new();
         let mut layer_lines = Vec::new();
@@ -278,7 +279,6 @@ impl NetConfig {
                     ))
                 }
             };
-            section.finish();
             layers.push(layer);
             layer_lines.push(section.line);
         }
@@ -502,9 +502,6 @@ impl Section<'_> {
         }
         Ok(abs as usize)
     }
-
-    /// Sections are consumed whole; unknown keys are training parameters darknet also ignores.
-    fn finish(&self) {}
 }
 
 #[cfg(test)]

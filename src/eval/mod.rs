@@ -1,7 +1,8 @@
 //! `lookout eval`: scores a replay output against a MOTChallenge ground truth (`gt.txt`).
 //!
 //! Inputs: the replay's MCAP (a `vision_msgs/msg/Detection2DArray` tracks topic such as
-//! `/camera/tracks`, and its sibling `/camera/detections`) and `gt.txt`
+//! `/camera/tracks`, and its sibling `/camera/detections`, named as [`crate::topics`] names
+//! them; streamed, so a replay with images is never in memory whole) and `gt.txt`
 //! (`frame,id,x,y,w,h,conf,...`, one class). Outputs, in Rust and pure once the inputs are read:
 //! - tracking: MOTA, MOTP, IDF1, ID switches, FP, FN ([`clear`], py-motmetrics' definitions,
 //!   IoU >= 0.5);
@@ -28,7 +29,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::mcap_io::{McapError, McapTopicSource};
 use crate::msgs::{self, Detection2DArray, RosMessage};
+use crate::topics::OutputTopics;
 
 /// Why an evaluation could not run. Every variant names the file.
 #[derive(Debug, thiserror::Error)]
@@ -46,8 +49,9 @@ pub enum EvalError {
     },
     #[error("{path}: no ground-truth rows")]
     EmptyGt { path: PathBuf },
-    #[error("{path}: not a readable MCAP file: {detail}")]
-    Mcap { path: PathBuf, detail: String },
+    /// The replay file cannot be read (the error names the file).
+    #[error(transparent)]
+    Mcap(#[from] McapError),
     #[error("{path}: topic {topic}: message {index}: not a Detection2DArray: {detail}")]
     Decode {
         path: PathBuf,
@@ -173,52 +177,19 @@ pub struct ReplayData {
 }
 
 /// Reads the tracks topic (given, or the only `.../tracks` Detection2DArray topic) and its
-/// sibling `.../detections` topic.
+/// sibling `.../detections` topic ([`OutputTopics::for_tracks_topic`]). The file is streamed
+/// ([`McapTopicSource`]): a replay with the images in it is never in memory whole.
 pub fn read_replay(path: &Path, tracks_topic: Option<&str>) -> Result<ReplayData, EvalError> {
-    let bytes = std::fs::read(path).map_err(|source| EvalError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
-    let mcap_err = |e: mcap::McapError| EvalError::Mcap {
-        path: path.to_owned(),
-        detail: e.to_string(),
-    };
-    let mut per_topic: BTreeMap<String, Vec<(u64, Vec<u8>)>> = BTreeMap::new();
-    for message in mcap::MessageStream::new(&bytes).map_err(mcap_err)? {
-        let message = message.map_err(mcap_err)?;
-        let is_array = message
-            .channel
-            .schema
-            .as_ref()
-            .is_some_and(|s| s.name == <Detection2DArray as RosMessage>::SCHEMA_NAME);
-        if is_array {
-            per_topic
-                .entry(message.channel.topic.clone())
-                .or_default()
-                .push((message.log_time, message.data.into_owned()));
-        }
-    }
-    // Topics are known from the summary's channels (so a topic without messages is an empty
-    // replay, not a missing topic) and from the messages (a file without summary).
-    let mut available: Vec<String> = per_topic.keys().cloned().collect();
-    if let Ok(Some(summary)) = mcap::Summary::read(&bytes) {
-        for channel in summary.channels.values() {
-            let is_array = channel
-                .schema
-                .as_ref()
-                .is_some_and(|s| s.name == <Detection2DArray as RosMessage>::SCHEMA_NAME);
-            if is_array && !available.contains(&channel.topic) {
-                available.push(channel.topic.clone());
-            }
-        }
-    }
-    available.sort();
+    let schema = <Detection2DArray as RosMessage>::SCHEMA_NAME;
+    // Topics are known from the summary's channels, so a topic without messages is an empty
+    // replay, not a missing topic.
+    let available = McapTopicSource::topics_with_schema(path, schema)?;
     let topic = match tracks_topic {
         Some(t) => t.to_owned(),
         None => {
             let found: Vec<&String> = available
                 .iter()
-                .filter(|t| t.ends_with("/tracks"))
+                .filter(|t| OutputTopics::is_tracks_topic(t))
                 .collect();
             match found.as_slice() {
                 [one] => (*one).clone(),
@@ -237,8 +208,29 @@ pub fn read_replay(path: &Path, tracks_topic: Option<&str>) -> Result<ReplayData
             }
         }
     };
+    if !available.contains(&topic) {
+        return Err(EvalError::TopicNotFound {
+            path: path.to_owned(),
+            topic,
+            available,
+        });
+    }
+    let detections_topic = OutputTopics::for_tracks_topic(&topic)
+        .map(|t| t.detections)
+        .filter(|t| available.contains(t));
+    let mut selected = vec![topic.clone()];
+    selected.extend(detections_topic.iter().cloned());
+    let mut per_topic: BTreeMap<String, Vec<(u64, Vec<u8>)>> = BTreeMap::new();
+    for message in McapTopicSource::open(path, schema, &selected)? {
+        let message = message?;
+        per_topic
+            .entry(message.topic.to_string())
+            .or_default()
+            .push((message.log_time_ns, message.data));
+    }
     let decode = |topic: &str, raw: Vec<(u64, Vec<u8>)>| -> Result<TopicMessages, EvalError> {
         let mut raw = raw;
+        // Stable: messages with equal log times keep their order in the file.
         raw.sort_by_key(|(t, _)| *t);
         let mut out = TopicMessages {
             topic: topic.to_owned(),
@@ -256,27 +248,11 @@ pub fn read_replay(path: &Path, tracks_topic: Option<&str>) -> Result<ReplayData
         }
         Ok(out)
     };
-    let detections_topic = topic
-        .strip_suffix("/tracks")
-        .map(|base| format!("{base}/detections"));
     let detections = match detections_topic.and_then(|t| per_topic.remove(&t).map(|raw| (t, raw))) {
         Some((t, raw)) => Some(decode(&t, raw)?),
         None => None,
     };
-    let Some(raw) = per_topic.remove(&topic) else {
-        if !available.contains(&topic) {
-            return Err(EvalError::TopicNotFound {
-                path: path.to_owned(),
-                topic,
-                available,
-            });
-        }
-        return Err(EvalError::EmptyReplay {
-            path: path.to_owned(),
-            topic,
-        });
-    };
-    let tracks = decode(&topic, raw)?;
+    let tracks = decode(&topic, per_topic.remove(&topic).unwrap_or_default())?;
     if tracks.messages.is_empty() {
         return Err(EvalError::EmptyReplay {
             path: path.to_owned(),

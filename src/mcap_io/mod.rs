@@ -3,7 +3,8 @@
 //! * [`reader`]: [`McapCameraSource`] yields the raw messages of the selected camera topics
 //!   (`sensor_msgs/msg/Image` and `sensor_msgs/msg/CompressedImage`, `cdr` encoded) in log-time
 //!   order, cheaply; [`decode_frame`] turns one into a [`crate::types::Frame`] and is pure, so a
-//!   pipeline can run it on its own thread.
+//!   pipeline can run it on its own thread. [`McapTopicSource`] streams the messages of any
+//!   one schema (such as the `Detection2DArray` topics `lookout eval` reads) the same way.
 //! * [`writer`]: [`Ros2McapWriter`] writes rosbag2-style files (`ros2` profile, `ros2msg`
 //!   schemas with the full definition text, `cdr` messages, zstd chunks, summary and indexes),
 //!   deterministically, and finishes the file even when dropped part-way.
@@ -16,6 +17,7 @@ pub mod writer;
 
 pub use reader::{
     camera_topics, decode_frame, CameraKind, CameraMessage, CameraTopic, McapCameraSource,
+    McapTopicSource, TopicMessage,
 };
 pub use writer::{Ros2McapWriter, WriteSummary};
 

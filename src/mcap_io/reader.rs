@@ -1,8 +1,10 @@
-//! Camera topics from a ROS 2 MCAP file.
+//! Camera topics (and other topics of one schema) from a ROS 2 MCAP file.
 //!
 //! Reading and decoding are separate steps so that a pipeline can run them on different
 //! threads: [`McapCameraSource`] is an iterator of [`CameraMessage`]s (the CDR bytes plus topic,
 //! index and times: cheap, no pixel work), and [`decode_frame`] turns one into a [`Frame`].
+//! [`McapTopicSource`] streams the messages of one schema the same way (`lookout eval` reads
+//! the `Detection2DArray` topics of a replay output with it).
 //!
 //! The reader needs the file's summary section (rosbag2 always writes one): it lists the
 //! channels and schemas up front and indexes the chunks, so that messages of the selected
@@ -245,15 +247,10 @@ pub fn camera_topics(path: impl AsRef<Path>) -> Result<Vec<CameraTopic>, McapErr
 
 /// The messages of the selected camera topics of one file, in log-time order.
 pub struct McapCameraSource {
-    path: Arc<Path>,
-    file: File,
-    mode: ReadMode,
-    /// Selected channels by id: topic and kind.
-    channels: HashMap<u16, (Arc<str>, CameraKind)>,
+    reader: ChannelReader,
+    /// Selected channels by id: their camera kind.
+    kinds: HashMap<u16, CameraKind>,
     topics: Vec<CameraTopic>,
-    next_index: HashMap<Arc<str>, u64>,
-    chunk_buf: Vec<u8>,
-    done: bool,
 }
 
 impl McapCameraSource {
@@ -299,44 +296,20 @@ impl McapCameraSource {
             selected
         };
         let mut channels = HashMap::new();
+        let mut kinds = HashMap::new();
         for channel in summary.channels.values() {
             if let Some(t) = selected.iter().find(|t| t.topic == channel.topic) {
                 // Same topic, other channel with a non-camera schema: decoding it as the
                 // topic's camera kind would fail, so check it too.
                 let kind = camera_kind(path, channel)?;
-                channels.insert(channel.id, (Arc::<str>::from(t.topic.as_str()), kind));
+                channels.insert(channel.id, Arc::<str>::from(t.topic.as_str()));
+                kinds.insert(channel.id, kind);
             }
         }
-        // Files written without chunks (rosbag2's `fastwrite` preset) have a summary but no
-        // chunk index to sort by: read those front to back, in file order.
-        let mode = if summary.chunk_indexes.is_empty() {
-            file.seek(SeekFrom::Start(0))
-                .map_err(|source| McapError::Open {
-                    path: path.to_path_buf(),
-                    source,
-                })?;
-            ReadMode::Linear(Box::new(LinearReader::new()))
-        } else {
-            let options = IndexedReaderOptions::new()
-                .with_order(ReadOrder::LogTime)
-                .include_topics(selected.iter().map(|t| t.topic.clone()));
-            let reader = IndexedReader::new_with_options(&summary, options).map_err(|source| {
-                McapError::Read {
-                    path: path.to_path_buf(),
-                    source: Box::new(source),
-                }
-            })?;
-            ReadMode::Indexed(Box::new(reader))
-        };
         Ok(Self {
-            path: Arc::from(path),
-            file,
-            mode,
-            channels,
+            reader: ChannelReader::new(Arc::from(path), file, &summary, channels)?,
+            kinds,
             topics: selected,
-            next_index: HashMap::new(),
-            chunk_buf: Vec::new(),
-            done: false,
         })
     }
 
@@ -348,6 +321,155 @@ impl McapCameraSource {
     /// Total messages of the selected topics according to the summary (for progress bars).
     pub fn message_count(&self) -> u64 {
         self.topics.iter().map(|t| t.message_count).sum()
+    }
+}
+
+/// One message of a selected topic, not decoded (see [`McapTopicSource`]).
+#[derive(Debug, Clone)]
+pub struct TopicMessage {
+    pub topic: Arc<str>,
+    pub channel_id: u16,
+    /// Position in its topic in read order, from 0.
+    pub index: u64,
+    pub log_time_ns: u64,
+    pub publish_time_ns: u64,
+    /// The message bytes as stored (CDR with its encapsulation header for `cdr` channels).
+    pub data: Vec<u8>,
+}
+
+/// The messages of the channels of one schema (e.g. `vision_msgs/msg/Detection2DArray`) on the
+/// selected topics of one file, in log-time order, streamed as [`McapCameraSource`] streams
+/// camera topics: only the chunks being read are in memory, however big the file.
+pub struct McapTopicSource {
+    reader: ChannelReader,
+    topics: Vec<String>,
+}
+
+impl McapTopicSource {
+    /// The topics with a channel of schema `schema_name`, sorted, whether or not they have
+    /// messages (from the summary).
+    pub fn topics_with_schema(
+        path: impl AsRef<Path>,
+        schema_name: &str,
+    ) -> Result<Vec<String>, McapError> {
+        let path = path.as_ref();
+        let mut file = open(path)?;
+        let summary = read_summary(path, &mut file)?;
+        Ok(schema_topics(&summary, schema_name))
+    }
+
+    /// Opens `path` and selects the channels of schema `schema_name` on `topics` (a topic
+    /// without such a channel is selected and yields nothing).
+    pub fn open(
+        path: impl AsRef<Path>,
+        schema_name: &str,
+        topics: &[String],
+    ) -> Result<Self, McapError> {
+        let path = path.as_ref();
+        let mut file = open(path)?;
+        let summary = read_summary(path, &mut file)?;
+        let channels: HashMap<u16, Arc<str>> = summary
+            .channels
+            .values()
+            .filter(|c| c.schema.as_ref().is_some_and(|s| s.name == schema_name))
+            .filter(|c| topics.contains(&c.topic))
+            .map(|c| (c.id, Arc::<str>::from(c.topic.as_str())))
+            .collect();
+        Ok(Self {
+            reader: ChannelReader::new(Arc::from(path), file, &summary, channels)?,
+            topics: topics.to_vec(),
+        })
+    }
+
+    /// The selected topics, in the order asked.
+    pub fn topics(&self) -> &[String] {
+        &self.topics
+    }
+}
+
+impl Iterator for McapTopicSource {
+    type Item = Result<TopicMessage, McapError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.reader.next()
+    }
+}
+
+impl std::fmt::Debug for McapTopicSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("McapTopicSource")
+            .field("path", &self.reader.path)
+            .field("topics", &self.topics)
+            .finish()
+    }
+}
+
+/// Topics with a channel of schema `schema_name`, sorted by name.
+fn schema_topics(summary: &mcap::Summary, schema_name: &str) -> Vec<String> {
+    let mut topics: Vec<String> = summary
+        .channels
+        .values()
+        .filter(|c| c.schema.as_ref().is_some_and(|s| s.name == schema_name))
+        .map(|c| c.topic.clone())
+        .collect();
+    topics.sort();
+    topics.dedup();
+    topics
+}
+
+/// The messages of the selected channels of one file: in log-time order through the chunk
+/// indexes, or front to back in file order for a file without chunks.
+struct ChannelReader {
+    path: Arc<Path>,
+    file: File,
+    mode: ReadMode,
+    /// Selected channels by id: their topic.
+    channels: HashMap<u16, Arc<str>>,
+    next_index: HashMap<Arc<str>, u64>,
+    chunk_buf: Vec<u8>,
+    done: bool,
+}
+
+impl ChannelReader {
+    fn new(
+        path: Arc<Path>,
+        mut file: File,
+        summary: &mcap::Summary,
+        channels: HashMap<u16, Arc<str>>,
+    ) -> Result<Self, McapError> {
+        // Files written without chunks (rosbag2's `fastwrite` preset) have a summary but no
+        // chunk index to sort by: read those front to back, in file order.
+        let mode = if summary.chunk_indexes.is_empty() {
+            file.seek(SeekFrom::Start(0))
+                .map_err(|source| McapError::Open {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
+            ReadMode::Linear(Box::new(LinearReader::new()))
+        } else {
+            let mut topics: Vec<String> = channels.values().map(|t| t.to_string()).collect();
+            topics.sort();
+            topics.dedup();
+            let options = IndexedReaderOptions::new()
+                .with_order(ReadOrder::LogTime)
+                .include_topics(topics);
+            let reader = IndexedReader::new_with_options(summary, options).map_err(|source| {
+                McapError::Read {
+                    path: path.to_path_buf(),
+                    source: Box::new(source),
+                }
+            })?;
+            ReadMode::Indexed(Box::new(reader))
+        };
+        Ok(Self {
+            path,
+            file,
+            mode,
+            channels,
+            next_index: HashMap::new(),
+            chunk_buf: Vec::new(),
+            done: false,
+        })
     }
 
     fn read_chunk(&mut self, offset: u64, length: usize) -> Result<(), McapError> {
@@ -372,20 +494,19 @@ impl McapCameraSource {
             .map_err(|e| corrupt(format!("chunk at offset {offset}: {e}")))
     }
 
-    /// A message of a selected channel as a [`CameraMessage`]; `None` for other channels.
-    fn camera_message(
+    /// A message of a selected channel as a [`TopicMessage`]; `None` for other channels.
+    fn topic_message(
         &mut self,
         header: &mcap::records::MessageHeader,
         data: Vec<u8>,
-    ) -> Option<CameraMessage> {
-        let (topic, kind) = self.channels.get(&header.channel_id)?;
+    ) -> Option<TopicMessage> {
+        let topic = self.channels.get(&header.channel_id)?;
         let counter = self.next_index.entry(topic.clone()).or_insert(0);
         let index = *counter;
         *counter += 1;
-        Some(CameraMessage {
-            path: self.path.clone(),
+        Some(TopicMessage {
             topic: topic.clone(),
-            kind: *kind,
+            channel_id: header.channel_id,
             index,
             log_time_ns: header.log_time,
             publish_time_ns: header.publish_time,
@@ -393,14 +514,14 @@ impl McapCameraSource {
         })
     }
 
-    fn next_message(&mut self) -> Result<Option<CameraMessage>, McapError> {
+    fn next_message(&mut self) -> Result<Option<TopicMessage>, McapError> {
         match self.mode {
             ReadMode::Indexed(_) => self.next_indexed(),
             ReadMode::Linear(_) => self.next_linear(),
         }
     }
 
-    fn next_linear(&mut self) -> Result<Option<CameraMessage>, McapError> {
+    fn next_linear(&mut self) -> Result<Option<TopicMessage>, McapError> {
         let path = self.path.clone();
         let corrupt = |detail: String| McapError::Corrupt {
             path: path.to_path_buf(),
@@ -427,7 +548,7 @@ impl McapCameraSource {
                         continue;
                     }
                     let data = data.into_owned();
-                    match self.camera_message(&header, data) {
+                    match self.topic_message(&header, data) {
                         Some(msg) => return Ok(Some(msg)),
                         None => continue,
                     }
@@ -441,7 +562,7 @@ impl McapCameraSource {
         }
     }
 
-    fn next_indexed(&mut self) -> Result<Option<CameraMessage>, McapError> {
+    fn next_indexed(&mut self) -> Result<Option<TopicMessage>, McapError> {
         loop {
             let ReadMode::Indexed(reader) = &mut self.mode else {
                 return Ok(None);
@@ -456,10 +577,10 @@ impl McapCameraSource {
                 }
                 Some(Ok(IndexedReadEvent::ReadChunkRequest { offset, length })) => (offset, length),
                 Some(Ok(IndexedReadEvent::Message { header, data })) => {
-                    // The reader filters by the selected topics, all of whose channels are in
-                    // the map, so every message here is a camera message.
+                    // The reader filters by the selected topics; a channel of such a topic
+                    // that is not selected (another schema) is skipped.
                     let data = data.to_vec();
-                    match self.camera_message(&header, data) {
+                    match self.topic_message(&header, data) {
                         Some(msg) => return Ok(Some(msg)),
                         None => continue,
                     }
@@ -476,8 +597,8 @@ enum ReadMode {
     Linear(Box<LinearReader>),
 }
 
-impl Iterator for McapCameraSource {
-    type Item = Result<CameraMessage, McapError>;
+impl Iterator for ChannelReader {
+    type Item = Result<TopicMessage, McapError>;
 
     fn next(&mut self) -> Option<Self::Item> {
         if self.done {
@@ -491,10 +612,36 @@ impl Iterator for McapCameraSource {
     }
 }
 
+impl Iterator for McapCameraSource {
+    type Item = Result<CameraMessage, McapError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let (msg, kind) = loop {
+            let msg = match self.reader.next()? {
+                Ok(msg) => msg,
+                Err(e) => return Some(Err(e)),
+            };
+            // Every selected channel has a kind: both maps are filled together in `open`.
+            if let Some(kind) = self.kinds.get(&msg.channel_id) {
+                break (msg, *kind);
+            }
+        };
+        Some(Ok(CameraMessage {
+            path: self.reader.path.clone(),
+            topic: msg.topic,
+            kind,
+            index: msg.index,
+            log_time_ns: msg.log_time_ns,
+            publish_time_ns: msg.publish_time_ns,
+            data: msg.data,
+        }))
+    }
+}
+
 impl std::fmt::Debug for McapCameraSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("McapCameraSource")
-            .field("path", &self.path)
+            .field("path", &self.reader.path)
             .field("topics", &self.topics)
             .finish()
     }

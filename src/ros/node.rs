@@ -31,8 +31,9 @@ use super::params::{self, Camera, NodeParams, ParamValue, Reliability, Transport
 use super::slot::{Slots, Taken};
 use super::stats::{self, CameraStats};
 use super::{convert, RosError};
+use crate::engine::{Engine, FrameOutput};
 use crate::msgs::Detection2DArray;
-use crate::pipeline::{Engine, FrameOutput, Stage};
+use crate::stats::Stage;
 use crate::types::{Frame, Header, RgbImage};
 
 /// How the node is named before `--ros-args -r __node:=... -r __ns:=...` remapping.

@@ -20,7 +20,7 @@ use serde_json::{Map, Value};
 
 use super::RosError;
 use crate::config::Config;
-use crate::pipeline::OutputTopics;
+use crate::topics::OutputTopics;
 
 /// A parameter value as rcl parses it from YAML (mirrors `r2r::ParameterValue`, without r2r so
 /// that this module's logic is testable on plain values).

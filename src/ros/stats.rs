@@ -2,12 +2,12 @@
 //!
 //! Counters are totals since the start; rates are computed between two diagnostics reports from
 //! the counter deltas and the wall-clock time between the reports. Latencies keep the last
-//! [`WINDOW`] samples per series in the pipeline's [`LatencyWindow`] (bounded, nearest-rank
+//! [`WINDOW`] samples per series in [`crate::stats`]'s [`LatencyWindow`] (bounded, nearest-rank
 //! p50/p99, the same statistics `lookout replay` prints).
 
 use std::collections::BTreeMap;
 
-use crate::pipeline::stats::LatencyWindow;
+use crate::stats::LatencyWindow;
 
 /// Samples kept per latency series.
 pub const WINDOW: usize = 256;

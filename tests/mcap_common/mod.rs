@@ -6,13 +6,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// `$LOOKOUT_CACHE` or `~/.cache/lookout`.
+/// `$LOOKOUT_CACHE` or `~/.cache/lookout` ([`lookout::assets::cache_dir`]).
 pub fn cache_dir() -> PathBuf {
-    std::env::var_os("LOOKOUT_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").expect("HOME is set")).join(".cache/lookout")
-        })
+    lookout::assets::cache_dir().expect("no asset cache: set LOOKOUT_CACHE or HOME")
 }
 
 /// A data asset from the cache; fails naming the fetch script when absent.

@@ -11,11 +11,7 @@ pub fn repo() -> PathBuf {
 }
 
 fn cache_dir() -> PathBuf {
-    std::env::var_os("LOOKOUT_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").expect("HOME is set")).join(".cache/lookout")
-        })
+    lookout::assets::cache_dir().expect("no asset cache: set LOOKOUT_CACHE or HOME")
 }
 
 /// The venv-mot interpreter (motmetrics 1.4.0); panics with the fix when it is missing.

@@ -1,5 +1,7 @@
-//! Latency statistics per pipeline stage: a bounded window of samples (so a long-running node
-//! never grows without bound) with median, p99 and mean.
+//! Latency statistics per pipeline stage: the stages ([`Stage`]), one frame's time in each
+//! ([`StageTimings`], filled by the engine, replay and the ROS node), and a bounded window of
+//! samples ([`LatencyWindow`], so a long-running node never grows without bound) with median,
+//! p99 and mean.
 
 use std::time::Duration;
 

@@ -1,8 +1,15 @@
-//! lookout's JSON track state (velocity and covariance, which `vision_msgs` has no field for)
-//! and the conventions of all engine outputs. The `Detection2DArray` builders are
-//! [`crate::msgs::Detection2DArray::from_detections`] and [`crate::msgs::Detection2DArray::from_tracks`].
+//! Output topics: their names ([`OutputTopics`], derived from the camera topic) and what is on
+//! them. Shared by replay, the ROS node and `lookout eval`, so every side names and reads the
+//! topics the same way.
 //!
-//! Conventions, shared by replay and the ROS node:
+//! Topics per camera, for an input `/ns/cam/image_raw[/compressed]`:
+//! - `/ns/cam/detections`, `/ns/cam/tracks`: `vision_msgs/msg/Detection2DArray` (builders
+//!   [`crate::msgs::Detection2DArray::from_detections`] and [`crate::msgs::Detection2DArray::from_tracks`]);
+//! - `/ns/cam/tracks/state`: lookout's JSON track state (velocity and covariance, which
+//!   `vision_msgs` has no field for), [`track_state_json`];
+//! - `/ns/cam/annotations`: `foxglove.ImageAnnotations` ([`crate::viz::foxglove`]).
+//!
+//! Conventions of all engine outputs, shared by replay and the ROS node:
 //! - `header` is the image's header (stamp and `frame_id`) on the array and on every detection.
 //! - `results[0].hypothesis.class_id` is the output class name, `score` the detection score.
 //! - `bbox` is centre/size in the image's pixels, `theta = 0`.
@@ -15,6 +22,66 @@ use serde::Serialize;
 
 use crate::track::TrackOutput;
 use crate::types::Header;
+
+/// Suffix of the detections topic, after the camera's base name.
+const DETECTIONS_SUFFIX: &str = "/detections";
+/// Suffix of the tracks topic, after the camera's base name.
+const TRACKS_SUFFIX: &str = "/tracks";
+
+/// Output topic names for one camera stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputTopics {
+    pub detections: String,
+    pub tracks: String,
+    pub track_state: String,
+    /// `foxglove.ImageAnnotations` of the detections and tracks.
+    pub annotations: String,
+}
+
+impl OutputTopics {
+    /// `/ns/cam/image_raw/compressed` -> `/ns/cam/detections`, `/ns/cam/tracks`,
+    /// `/ns/cam/tracks/state`, `/ns/cam/annotations`: the image suffix is replaced, as image_transport users expect.
+    pub fn for_camera(input_topic: &str) -> Self {
+        let mut base = input_topic.trim_end_matches('/');
+        base = base.strip_suffix("/compressed").unwrap_or(base);
+        for suffix in [
+            "/image_raw",
+            "/image_rect_color",
+            "/image_rect",
+            "/image_color",
+            "/image",
+        ] {
+            if let Some(b) = base.strip_suffix(suffix) {
+                base = b;
+                break;
+            }
+        }
+        let base = if base.is_empty() { "/lookout" } else { base };
+        Self::with_base(base)
+    }
+
+    /// The topics of the camera whose tracks topic is `tracks_topic` (`/ns/cam/tracks`), or
+    /// `None` when it does not end in `/tracks`; for readers of an output file, such as `eval`.
+    pub fn for_tracks_topic(tracks_topic: &str) -> Option<Self> {
+        tracks_topic
+            .strip_suffix(TRACKS_SUFFIX)
+            .map(Self::with_base)
+    }
+
+    /// Whether `topic` is named as a tracks topic (`.../tracks`).
+    pub fn is_tracks_topic(topic: &str) -> bool {
+        topic.ends_with(TRACKS_SUFFIX)
+    }
+
+    fn with_base(base: &str) -> Self {
+        Self {
+            detections: format!("{base}{DETECTIONS_SUFFIX}"),
+            tracks: format!("{base}{TRACKS_SUFFIX}"),
+            track_state: format!("{base}{TRACKS_SUFFIX}/state"),
+            annotations: format!("{base}/annotations"),
+        }
+    }
+}
 
 /// Schema name of the JSON track state topic.
 pub const TRACK_STATE_SCHEMA_NAME: &str = "lookout.TrackArray";
@@ -83,6 +150,36 @@ mod tests {
     use crate::msgs::Detection2DArray;
     use crate::track::TrackState;
     use crate::types::{BBox, Detection, Time};
+
+    #[test]
+    fn output_topics_replace_image_suffixes() {
+        let t = OutputTopics::for_camera("/cam/front/image_raw/compressed");
+        assert_eq!(t.detections, "/cam/front/detections");
+        assert_eq!(t.tracks, "/cam/front/tracks");
+        assert_eq!(t.track_state, "/cam/front/tracks/state");
+        assert_eq!(t.annotations, "/cam/front/annotations");
+        assert_eq!(
+            OutputTopics::for_camera("/left/image").detections,
+            "/left/detections"
+        );
+        assert_eq!(
+            OutputTopics::for_camera("/camera").detections,
+            "/camera/detections"
+        );
+        assert_eq!(
+            OutputTopics::for_camera("/image_raw").detections,
+            "/lookout/detections"
+        );
+    }
+
+    #[test]
+    fn tracks_topic_names_its_camera_topics() {
+        let t = OutputTopics::for_camera("/cam/front/image_raw");
+        assert_eq!(OutputTopics::for_tracks_topic(&t.tracks), Some(t.clone()));
+        assert!(OutputTopics::is_tracks_topic(&t.tracks));
+        assert!(!OutputTopics::is_tracks_topic(&t.track_state));
+        assert_eq!(OutputTopics::for_tracks_topic(&t.detections), None);
+    }
 
     fn header() -> Header {
         Header {

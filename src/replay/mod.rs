@@ -1,0 +1,317 @@
+//! Replay: runs the [`Engine`] over an MCAP recording as threads connected by bounded
+//! crossbeam channels, and hands every result to the output [`sink`]s:
+//!
+//! ```text
+//! read (MCAP) ──bounded──> decode ──bounded──> engine (detect + track) ──bounded──> write (sinks)
+//! ```
+//!
+//! Sinks, in this order: the results MCAP, the annotated frames (`--render`), the
+//! MOTChallenge text files (`--mot-out`, `--mot-det-out`) and the summary JSON
+//! (`--summary-json`); the writer thread also counts the [`ReplaySummary`].
+//!
+//! Replay is lossless (every selected message is processed, none dropped) and deterministic:
+//! one decode thread and one engine thread keep message order, output log times are the input
+//! log times, and nothing in the output depends on wall-clock time, so the same input gives a
+//! byte-identical output file. Shutdown is by dropping senders; a stop flag (Ctrl-C) makes the
+//! reader stop early, everything already read is processed and every sink is finished
+//! (the MCAP's summary and index written), so an interrupted replay leaves valid outputs.
+
+pub mod sink;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::bounded;
+
+use crate::config::Config;
+use crate::engine::{Engine, FrameOutput};
+use crate::mcap_io::{self, CameraMessage, McapCameraSource};
+use crate::stats::{Stage, StageStats, StageTimings};
+use crate::summary::ReplaySummary;
+use crate::types::Frame;
+use crate::Result;
+use sink::{FrameResult, McapSink, MotSink, RenderSink, ResultSink, SummaryJsonSink};
+
+/// A replay that stopped for a reason of its own (not a stage's error).
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    #[error("MOTChallenge output needs exactly one camera stream, the input has {streams}: select one with --topic")]
+    MotNeedsOneStream { streams: usize },
+    #[error("cannot write {path}: {source}")]
+    WriteFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot encode {path} as JSON: {message}")]
+    Json { path: PathBuf, message: String },
+    #[error("a pipeline stage thread panicked: {stage}")]
+    StagePanicked { stage: &'static str },
+    #[error("rendering an mp4 needs exactly one camera stream, the input has {streams}: select one with --topic, or render to a folder")]
+    VideoNeedsOneStream { streams: usize },
+    #[error("render: {0}")]
+    Render(#[from] crate::viz::render::RenderError),
+    /// A frame the engine failed on (detector, GPU stage or tracker), named by topic and index.
+    #[error("{topic} message {index}: {source}")]
+    Frame {
+        topic: String,
+        index: u64,
+        source: Box<crate::Error>,
+    },
+}
+
+/// What to replay and where.
+#[derive(Debug, Clone)]
+pub struct ReplayOptions {
+    pub input: PathBuf,
+    pub output: PathBuf,
+    pub config: Config,
+    /// Stop after this many frames (over all streams).
+    pub max_frames: Option<u64>,
+    /// Show a progress bar (only drawn when stderr is a terminal).
+    pub progress: bool,
+    /// MOTChallenge text outputs of the (single) camera stream, for scoring against a
+    /// MOTChallenge ground truth; frame numbers are `index + 1`.
+    pub mot: Option<MotOutputs>,
+    /// Annotated frames: a folder of JPEG files, or a `.mp4` video (encoded with ffmpeg).
+    pub render: Option<PathBuf>,
+    /// Write the [`ReplaySummary`] as JSON to this file when the replay ends.
+    pub summary_json: Option<PathBuf>,
+}
+
+/// Where to write MOTChallenge files from a replay, and which class to keep.
+#[derive(Debug, Clone)]
+pub struct MotOutputs {
+    /// Tracks as `frame,id,x,y,w,h,score,-1,-1,-1`.
+    pub tracks: Option<PathBuf>,
+    /// Detections as `frame,-1,x,y,w,h,score,-1,-1,-1` (the public-detection format that
+    /// `lookout track --det` reads, so the tracker can be re-run without the detector).
+    pub detections: Option<PathBuf>,
+    /// Output class to keep (MOTChallenge scores one class), e.g. `pedestrian`.
+    pub label: String,
+}
+
+/// A message on its way from reader to decoder, with its read time.
+struct ReadItem {
+    msg: CameraMessage,
+    read: Duration,
+}
+
+/// A decoded frame on its way through engine and writer, with what the sinks need.
+struct InFlight {
+    frame: Frame,
+    log_time_ns: u64,
+    /// The input message's CDR bytes, kept only when the images are copied to the output.
+    image_cdr: Option<Vec<u8>>,
+    timings: StageTimings,
+}
+
+/// A frame, or a frame that could not be decoded and was skipped (`replay.skip_bad_frames`).
+enum Item<T> {
+    Frame(T),
+    Skipped,
+}
+
+/// Runs the engine over the selected camera topics of `options.input` and writes results to
+/// `options.output` (and the other outputs the options ask for). Returns the summary of what
+/// was processed together with the first error, if any: every output is finished (the MCAP
+/// valid and indexed) in every case where it was created.
+pub fn replay(options: &ReplayOptions, stop: Arc<AtomicBool>) -> (ReplaySummary, Result<()>) {
+    let mut summary = ReplaySummary {
+        input: options.input.clone(),
+        output: options.output.clone(),
+        ..Default::default()
+    };
+    let result = run_replay(options, &stop, &mut summary, Instant::now());
+    (summary, result)
+}
+
+/// The sinks `options` ask for, in the order they see each frame. The model is loaded before
+/// this is called: a bad model leaves no half-made file.
+fn create_sinks(
+    options: &ReplayOptions,
+    streams: &[mcap_io::CameraTopic],
+) -> Result<Vec<Box<dyn ResultSink>>> {
+    let mut sinks: Vec<Box<dyn ResultSink>> = vec![Box::new(McapSink::create(
+        &options.output,
+        streams,
+        &options.config.replay,
+    )?)];
+    let mot = match &options.mot {
+        Some(mot) => Some(MotSink::new(mot.clone(), streams.len())?),
+        None => None,
+    };
+    // After the results file, so that the overlay shows the time it took to write.
+    if let Some(target) = &options.render {
+        sinks.push(Box::new(RenderSink::create(target, streams.len())?));
+    }
+    if let Some(mot) = mot {
+        sinks.push(Box::new(mot));
+    }
+    if let Some(path) = &options.summary_json {
+        sinks.push(Box::new(SummaryJsonSink::new(path.clone())));
+    }
+    Ok(sinks)
+}
+
+fn run_replay(
+    options: &ReplayOptions,
+    stop: &AtomicBool,
+    summary: &mut ReplaySummary,
+    started: Instant,
+) -> Result<()> {
+    let config = &options.config;
+    let source = McapCameraSource::open(&options.input, &config.replay.topics)?;
+    let streams: Vec<mcap_io::CameraTopic> = source.topics().to_vec();
+    let mut engine = Engine::new(config)?;
+    let mut sinks = create_sinks(options, &streams)?;
+
+    let total = source.message_count();
+    let total = options.max_frames.map_or(total, |m| m.min(total));
+    let progress = progress_bar(options.progress, (total > 0).then_some(total));
+    let cap = config.replay.channel_capacity;
+    let (read_tx, read_rx) = bounded::<ReadItem>(cap);
+    let (dec_tx, dec_rx) = bounded::<Item<InFlight>>(cap);
+    let (eng_tx, eng_rx) = bounded::<Item<(InFlight, FrameOutput)>>(cap);
+    let skip_bad = config.replay.skip_bad_frames;
+    let keep_images = config.replay.write_images;
+    let max_frames = options.max_frames;
+
+    let mut stage_stats = StageStats::new(1 << 16);
+    let mut write_result: Result<()> = Ok(());
+    let (reader, decoder, engine_result) = std::thread::scope(|scope| {
+        let reader = scope.spawn(move || -> Result<bool> {
+            let mut t = Instant::now();
+            for (n, msg) in source.enumerate() {
+                if stop.load(Ordering::Relaxed) {
+                    return Ok(true);
+                }
+                if max_frames.is_some_and(|m| n as u64 >= m) {
+                    break;
+                }
+                let item = ReadItem {
+                    msg: msg?,
+                    read: t.elapsed(),
+                };
+                if read_tx.send(item).is_err() {
+                    break; // a later stage stopped; its own thread reports why
+                }
+                t = Instant::now();
+            }
+            Ok(false)
+        });
+        let decoder = scope.spawn(move || -> Result<()> {
+            for item in read_rx {
+                let t = Instant::now();
+                let out = match mcap_io::decode_frame(&item.msg) {
+                    Ok(frame) => {
+                        let mut timings = StageTimings::default();
+                        timings.set(Stage::Read, item.read);
+                        timings.set(Stage::Decode, t.elapsed());
+                        Item::Frame(InFlight {
+                            frame,
+                            log_time_ns: item.msg.log_time_ns,
+                            image_cdr: keep_images.then_some(item.msg.data),
+                            timings,
+                        })
+                    }
+                    Err(e) if skip_bad => {
+                        tracing::warn!("skipping frame: {e}");
+                        Item::Skipped
+                    }
+                    Err(e) => return Err(e.into()),
+                };
+                if dec_tx.send(out).is_err() {
+                    break;
+                }
+            }
+            Ok(())
+        });
+        let engine_thread = scope.spawn(move || -> Result<()> {
+            for item in dec_rx {
+                let out = match item {
+                    Item::Frame(f) => {
+                        let output = engine.process(&f.frame).map_err(|e| ReplayError::Frame {
+                            topic: f.frame.stream.clone(),
+                            index: f.frame.index,
+                            source: Box::new(e),
+                        })?;
+                        Item::Frame((f, output))
+                    }
+                    Item::Skipped => Item::Skipped,
+                };
+                if eng_tx.send(out).is_err() {
+                    break;
+                }
+            }
+            Ok(())
+        });
+
+        // The writer runs on this thread; it owns the sinks and the summary.
+        'frames: for item in eng_rx.iter() {
+            let Item::Frame((f, mut output)) = item else {
+                summary.skipped_frames += 1;
+                progress.inc(1);
+                continue;
+            };
+            for stage in [Stage::Read, Stage::Decode] {
+                output.timings.set(stage, f.timings.get(stage));
+            }
+            for sink in sinks.iter_mut() {
+                let t = Instant::now();
+                let written = sink.write(&FrameResult {
+                    frame: &f.frame,
+                    output: &output,
+                    log_time_ns: f.log_time_ns,
+                    image_cdr: f.image_cdr.as_deref(),
+                });
+                if let Err(e) = written {
+                    write_result = Err(e);
+                    break 'frames; // dropping eng_rx (below) stops the stages before this one
+                }
+                if let Some(stage) = sink.stage() {
+                    output
+                        .timings
+                        .set(stage, output.timings.get(stage) + t.elapsed());
+                }
+            }
+            stage_stats.record(&output.timings);
+            summary.add_frame(&f.frame, &output);
+            progress.inc(1);
+        }
+        drop(eng_rx);
+        (reader.join(), decoder.join(), engine_thread.join())
+    });
+    progress.finish_and_clear();
+    summary.set_stages(&stage_stats);
+    summary.interrupted = matches!(reader, Ok(Ok(true)));
+    summary.set_wall_s(started.elapsed().as_secs_f64());
+    // Finish every output before reporting errors: an error part-way still leaves valid outputs.
+    let finished: Vec<Result<()>> = sinks.into_iter().map(|s| s.finish(summary)).collect();
+    join_stage(reader, "read")?;
+    join_stage(decoder, "decode")?;
+    join_stage(engine_result, "engine")?;
+    write_result?;
+    finished.into_iter().collect()
+}
+
+fn join_stage<T>(r: std::thread::Result<Result<T>>, stage: &'static str) -> Result<T> {
+    r.map_err(|_| ReplayError::StagePanicked { stage })?
+}
+
+fn progress_bar(enabled: bool, total: Option<u64>) -> indicatif::ProgressBar {
+    if !enabled {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = match total {
+        Some(n) => indicatif::ProgressBar::new(n),
+        None => indicatif::ProgressBar::new_spinner(),
+    };
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{spinner} {pos}/{len} frames [{elapsed_precise}] {per_sec} eta {eta}",
+    ) {
+        bar.set_style(style);
+    }
+    bar
+}
