@@ -24,7 +24,6 @@
 //! * [`viz`]: Foxglove image annotations and the per-track colours of every visual output.
 
 pub mod assets;
-pub mod bench;
 pub mod config;
 pub mod cuda;
 pub mod darknet;
