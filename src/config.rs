@@ -384,6 +384,7 @@ mod tests {
             &[
                 "cameras.topics=[/a, /b]",
                 "cameras.transports=[raw, compressed]",
+                "cameras.frame_ids=[]",
             ],
         )
         .unwrap();
