@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// A configuration that cannot be used; the message names the file and the key.
@@ -35,8 +35,8 @@ pub enum ConfigError {
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Where the network runs: `cpu` or `cuda:N` (needs the `cuda` feature).
-    #[serde(default = "default_device")]
-    pub device: String,
+    #[serde(default)]
+    pub device: DeviceSpec,
     /// Detector: model, input size, thresholds, class mapping.
     pub detector: crate::detect::DetectorConfig,
     /// Multi-object tracker thresholds (times in seconds of header-stamp time).
@@ -50,8 +50,67 @@ pub struct Config {
     pub cameras: CamerasConfig,
 }
 
-fn default_device() -> String {
-    "cpu".to_owned()
+/// Where the network runs, parsed once from the `device` parameter (`cpu` or `cuda:N`);
+/// [`crate::engine::select_device`] opens it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum DeviceSpec {
+    #[default]
+    Cpu,
+    /// A CUDA GPU by ordinal (needs the `cuda` feature to open).
+    Cuda(usize),
+}
+
+/// A `device` value that is neither `cpu` nor `cuda:N`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not `cpu` or `cuda:N`")]
+pub struct DeviceSpecError(pub String);
+
+impl std::str::FromStr for DeviceSpec {
+    type Err = DeviceSpecError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s == "cpu" {
+            return Ok(Self::Cpu);
+        }
+        s.strip_prefix("cuda:")
+            .and_then(|n| n.parse().ok())
+            .map(Self::Cuda)
+            .ok_or_else(|| DeviceSpecError(s.to_owned()))
+    }
+}
+
+impl std::fmt::Display for DeviceSpec {
+    /// The parameter's spelling (`cpu`, `cuda:N`), as messages and JSON outputs show it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Cpu => f.write_str("cpu"),
+            Self::Cuda(ordinal) => write!(f, "cuda:{ordinal}"),
+        }
+    }
+}
+
+impl Serialize for DeviceSpec {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for DeviceSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// How a camera's images arrive (`cameras.transports`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    /// `sensor_msgs/msg/Image`.
+    #[default]
+    Raw,
+    /// `sensor_msgs/msg/CompressedImage` (JPEG or PNG).
+    Compressed,
 }
 
 /// Options of `lookout replay`.
@@ -93,7 +152,7 @@ pub struct CamerasConfig {
     /// Image topics, e.g. `/camera/front/image_raw`.
     pub topics: Vec<String>,
     /// `raw` (`sensor_msgs/msg/Image`) or `compressed` (`sensor_msgs/msg/CompressedImage`), per topic.
-    pub transports: Vec<String>,
+    pub transports: Vec<Transport>,
     /// `frame_id` overrides per topic; an empty string keeps the image's own `frame_id`.
     pub frame_ids: Vec<String>,
 }
@@ -103,7 +162,7 @@ impl Default for CamerasConfig {
     fn default() -> Self {
         Self {
             topics: vec!["/camera/image_raw".into()],
-            transports: vec!["raw".into()],
+            transports: vec![Transport::Raw],
             frame_ids: vec![String::new()],
         }
     }
@@ -147,12 +206,6 @@ impl Config {
 
     /// Cross-field checks that serde cannot express; returns `(key, message)` on failure.
     fn validate(&self) -> Result<(), (String, String)> {
-        if self.device != "cpu" && parse_cuda_ordinal(&self.device).is_none() {
-            return Err((
-                "device".into(),
-                format!("`{}` is not `cpu` or `cuda:N`", self.device),
-            ));
-        }
         self.detector
             .validate()
             .map_err(|e| ("detector".to_owned(), e.to_string()))?;
@@ -177,24 +230,8 @@ impl Config {
                 ));
             }
         }
-        if let Some(t) = self
-            .cameras
-            .transports
-            .iter()
-            .find(|t| *t != "raw" && *t != "compressed")
-        {
-            return Err((
-                "cameras.transports".into(),
-                format!("`{t}` is not `raw` or `compressed`"),
-            ));
-        }
         Ok(())
     }
-}
-
-/// `cuda:N` -> `Some(N)`.
-pub fn parse_cuda_ordinal(device: &str) -> Option<usize> {
-    device.strip_prefix("cuda:")?.parse().ok()
 }
 
 /// The `ros__parameters` map of the file's single node entry (`/**` or a node name).
@@ -262,16 +299,10 @@ fn apply_override(params: &mut Value, assignment: &str) -> Result<(), ConfigErro
     Err(err("empty key"))
 }
 
-/// The default parameter file shipped in `configs/`, for tests and as the CLI's default.
+/// The default parameter file shipped in `configs/`, built into the library: the CLI's
+/// configuration without `--config`, so an installed binary never reads the checkout it was
+/// compiled in.
 pub const DEFAULT_PARAMS_YAML: &str = include_str!("../configs/lookout.param.yaml");
-
-/// Where the default parameter file lives in a source checkout.
-pub fn default_params_path() -> PathBuf {
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/configs/lookout.param.yaml"
-    ))
-}
 
 #[cfg(test)]
 mod tests {
@@ -287,7 +318,7 @@ mod tests {
         // The YAML is the documented single source of defaults: it must not drift from the
         // structs' own defaults (which tests and library users get).
         let c = load(DEFAULT_PARAMS_YAML, &[]).unwrap();
-        assert_eq!(c.device, "cpu");
+        assert_eq!(c.device, DeviceSpec::Cpu);
         assert_eq!(c.detector, crate::detect::DetectorConfig::default());
         assert_eq!(c.tracking, crate::track::TrackerConfig::default());
         assert_eq!(c.cameras, CamerasConfig::default());
@@ -312,9 +343,12 @@ mod tests {
             &["device=cuda:1", "replay.write_images=true"],
         )
         .unwrap();
-        assert_eq!(c.device, "cuda:1");
+        assert_eq!(c.device, DeviceSpec::Cuda(1));
         assert!(c.replay.write_images);
-        assert!(load(DEFAULT_PARAMS_YAML, &["device=gpu"]).is_err());
+        let e = load(DEFAULT_PARAMS_YAML, &["device=gpu"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`device`") && e.contains("`gpu`"), "{e}");
         assert!(load(DEFAULT_PARAMS_YAML, &["no_equals_sign"]).is_err());
     }
 
@@ -329,6 +363,45 @@ mod tests {
             .to_string()
             .contains("ros__parameters"));
         assert!(load(": : :\n", &[]).is_err());
+    }
+
+    #[test]
+    fn enum_values_parse_once_and_print_as_written() {
+        for (text, spec) in [
+            ("cpu", DeviceSpec::Cpu),
+            ("cuda:0", DeviceSpec::Cuda(0)),
+            ("cuda:12", DeviceSpec::Cuda(12)),
+        ] {
+            assert_eq!(text.parse::<DeviceSpec>().unwrap(), spec);
+            assert_eq!(spec.to_string(), text);
+        }
+        for bad in ["gpu", "cuda:", "cuda:x", "cuda:-1", "CPU"] {
+            let e = bad.parse::<DeviceSpec>().unwrap_err().to_string();
+            assert!(e.contains(bad), "{e}");
+        }
+        let c = load(
+            DEFAULT_PARAMS_YAML,
+            &[
+                "cameras.topics=[/a, /b]",
+                "cameras.transports=[raw, compressed]",
+                "cameras.frame_ids=[]",
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            c.cameras.transports,
+            [Transport::Raw, Transport::Compressed]
+        );
+        let e = load(
+            DEFAULT_PARAMS_YAML,
+            &["cameras.topics=[/a]", "cameras.transports=[h264]"],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("cameras.transports") && e.contains("h264"),
+            "{e}"
+        );
     }
 
     #[test]

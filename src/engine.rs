@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use crate::config::Config;
+use crate::config::{Config, DeviceSpec};
 use crate::detect::Detector;
 use crate::stats::{Stage, StageTimings};
 use crate::track::{TrackOutput, Tracker};
@@ -45,7 +45,7 @@ pub struct Engine {
 impl Engine {
     /// Loads the model on the configured device.
     pub fn new(config: &Config) -> Result<Self> {
-        let device = select_device(&config.device)?;
+        let device = select_device(config.device)?;
         let detector = Detector::load(&config.detector, &device)?;
         Ok(Self {
             detector,
@@ -83,17 +83,16 @@ impl Engine {
     }
 }
 
-/// The candle device for a config string (`cpu`, `cuda:N`).
-pub fn select_device(device: &str) -> Result<candle_core::Device> {
-    if device == "cpu" {
-        return Ok(candle_core::Device::Cpu);
-    }
+/// Opens the candle device of a parsed `device` parameter.
+pub fn select_device(device: DeviceSpec) -> Result<candle_core::Device> {
+    let ordinal = match device {
+        DeviceSpec::Cpu => return Ok(candle_core::Device::Cpu),
+        DeviceSpec::Cuda(ordinal) => ordinal,
+    };
     let err = |message: String| EngineError::Device {
-        device: device.to_owned(),
+        device: device.to_string(),
         message,
     };
-    let ordinal = crate::config::parse_cuda_ordinal(device)
-        .ok_or_else(|| err("expected `cpu` or `cuda:N`".into()))?;
     if !cfg!(feature = "cuda") {
         return Err(
             err("this build has no CUDA support: rebuild with `--features cuda`".into()).into(),

@@ -445,9 +445,21 @@ pub fn encode_jpeg(img: &RgbImage, quality: u8) -> Result<Vec<u8>, ImageError> {
     Ok(out)
 }
 
-/// The uncompressed pixel orders lookout writes in `sensor_msgs/msg/Image`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+/// The uncompressed pixel orders lookout writes in `sensor_msgs/msg/Image` (the CLI's
+/// `record --raw` takes the same names).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
+#[value(rename_all = "lowercase")]
 pub enum RawEncoding {
     #[default]
     Rgb8,

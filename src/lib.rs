@@ -34,7 +34,6 @@
 //! * [`error`]: the library's top-level error, one variant per area.
 
 pub mod assets;
-pub mod bench;
 pub mod config;
 pub mod cuda;
 pub mod darknet;

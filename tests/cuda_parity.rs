@@ -8,6 +8,7 @@
 #![cfg(feature = "cuda")]
 
 use candle_core::{DType, Device, Tensor};
+use lookout::config::DeviceSpec;
 use lookout::cuda::layout::{plan_batch, RawImageRef};
 use lookout::cuda::{DecodeLimits, GpuKernels};
 use lookout::detect::{
@@ -18,13 +19,13 @@ use lookout::preprocess::Letterbox;
 use lookout::types::Detection;
 
 fn gpu() -> Device {
-    lookout::engine::select_device("cuda:0")
+    lookout::engine::select_device(DeviceSpec::Cuda(0))
         .unwrap_or_else(|e| panic!("no usable CUDA device for a GPU test: {e}"))
 }
 
 #[test]
 fn asking_for_a_missing_gpu_is_a_clear_error() {
-    match lookout::engine::select_device("cuda:0") {
+    match lookout::engine::select_device(DeviceSpec::Cuda(0)) {
         // A machine with a GPU: the device works (the ignored tests below are the real check).
         Ok(device) => assert!(device.is_cuda()),
         Err(e) => {
@@ -35,8 +36,8 @@ fn asking_for_a_missing_gpu_is_a_clear_error() {
             assert!(!message.contains("\n  0:"), "{message}");
         }
     }
-    // Not CUDA at all: named as such.
-    let e = lookout::engine::select_device("cuda:x").unwrap_err();
+    // Not CUDA at all: named as such when the parameter is parsed.
+    let e = "cuda:x".parse::<DeviceSpec>().unwrap_err();
     assert!(e.to_string().contains("cuda:x"), "{e}");
 }
 

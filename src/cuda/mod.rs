@@ -1,6 +1,5 @@
 //! The whole frame on an NVIDIA GPU: lookout's own CUDA kernels beside candle's CUDA backend.
 //!
-//! * [`bench`]: `lookout bench-stages`, per-stage and end-to-end times of the batch path.
 //! * [`layout`] (every build): the kernels' data layout on the host side and the upload plan
 //!   of a batch (raw images checked by `image_codec::check_raw`); tested without a GPU.
 //! * `device` (feature `cuda`): the kernels of `kernels.cu`, compiled by `build.rs` with nvcc
@@ -14,7 +13,6 @@
 //! `Letterbox::apply_into`, `decode_head`, `nms_limited`), and a parity test in
 //! `tests/cuda_parity.rs` (run by `scripts/gpu-check.sh` on a machine with a GPU).
 
-pub mod bench;
 pub mod layout;
 
 #[cfg(feature = "cuda")]

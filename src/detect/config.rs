@@ -9,12 +9,15 @@ use serde::{Deserialize, Serialize};
 use super::classes::{parse_mapping_entry, DEFAULT_CLASS_MAP};
 use crate::darknet::ModelError;
 
-/// The shipped darknet models.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// The shipped darknet models. `clap::ValueEnum` lets the CLI take the same names as the
+/// parameter file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 pub enum ModelKind {
     #[serde(rename = "yolov4-tiny")]
+    #[value(name = "yolov4-tiny")]
     Yolov4Tiny,
     #[serde(rename = "yolov3-tiny")]
+    #[value(name = "yolov3-tiny")]
     Yolov3Tiny,
 }
 
@@ -60,9 +63,10 @@ pub struct DetectorConfig {
     pub precision: Precision,
 }
 
-/// Floating-point precision of the network.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Floating-point precision of the network (the CLI's `--precision` takes the same names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
+#[value(rename_all = "lowercase")]
 pub enum Precision {
     F32,
     F16,

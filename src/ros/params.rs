@@ -20,6 +20,8 @@ use serde_json::{Map, Value};
 
 use super::RosError;
 use crate::config::Config;
+/// How a camera's images arrive: parsed once, with the rest of the configuration.
+pub use crate::config::Transport;
 use crate::topics::OutputTopics;
 
 /// A parameter value as rcl parses it from YAML (mirrors `r2r::ParameterValue`, without r2r so
@@ -96,15 +98,6 @@ impl Default for InputQos {
             depth: 1,
         }
     }
-}
-
-/// How a camera's images arrive.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Transport {
-    /// `sensor_msgs/msg/Image`.
-    Raw,
-    /// `sensor_msgs/msg/CompressedImage` (JPEG or PNG).
-    Compressed,
 }
 
 /// One camera input of the node.
@@ -292,16 +285,8 @@ pub fn node_params(
     }
     let mut cameras = Vec::with_capacity(cams.topics.len());
     for (i, topic) in cams.topics.iter().enumerate() {
-        let transport = match cams.transports.get(i).map(String::as_str) {
-            None | Some("raw") => Transport::Raw,
-            Some("compressed") => Transport::Compressed,
-            Some(other) => {
-                return Err(RosError::Param {
-                    name: "cameras.transports".into(),
-                    message: format!("`{other}` is not `raw` or `compressed`"),
-                })
-            }
-        };
+        // An empty `cameras.transports` means every camera is raw (validated in `Config`).
+        let transport = cams.transports.get(i).copied().unwrap_or_default();
         let frame_id_override = cams.frame_ids.get(i).filter(|f| !f.is_empty()).cloned();
         let (detections_topic, tracks_topic, debug_image_topic) = output_topics(topic);
         cameras.push(Camera {

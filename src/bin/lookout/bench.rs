@@ -1,0 +1,309 @@
+//! `lookout bench`: detector forward time against OpenCV DNN on the same model, input size and
+//! letterboxed image, measured in the same run, and end-to-end replay throughput on a recording.
+//!
+//! Both sides are timed the same way: network input set until the output tensors are on the
+//! host, after untimed warm-up runs, with the same thread count. OpenCV runs in the oracle venv
+//! (`scripts/python/opencv_oracle.py`, built into the binary, OpenCV 4.12 from PyPI) as a peer,
+//! not a dependency: when the venv is absent the lookout side is still measured and the ratio
+//! is reported as missing.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use candle_core::{Device, Tensor};
+use clap::Args;
+use lookout::detect::{Detector, DetectorConfig, ModelKind};
+use lookout::stats::{LatencySummary, LatencyWindow};
+use lookout::RgbImage;
+use serde::Serialize;
+
+use crate::config_args::ConfigArgs;
+
+/// The OpenCV oracle, written next to its job file at run time: an installed binary has no
+/// source tree to find it in.
+const OPENCV_ORACLE_PY: &str = include_str!("../../../scripts/python/opencv_oracle.py");
+
+#[derive(Args)]
+pub struct BenchArgs {
+    /// Models to measure (repeatable; default both).
+    #[arg(long = "model", value_enum)]
+    models: Vec<ModelKind>,
+    /// Network input size in pixels.
+    #[arg(long, default_value_t = 416)]
+    input_size: u32,
+    /// Timed forward passes per model (after the warm-up).
+    #[arg(long, default_value_t = 20)]
+    runs: usize,
+    /// Untimed forward passes first.
+    #[arg(long, default_value_t = 3)]
+    warmup: usize,
+    /// Threads for both lookout (candle) and OpenCV.
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+    /// Image to letterbox and run (default: the cache's data/darknet/person.jpg).
+    #[arg(long)]
+    image: Option<PathBuf>,
+    /// Also replay this recording (to a temporary output) and report frames/s per stage.
+    #[arg(long)]
+    recording: Option<PathBuf>,
+    /// Frames of the recording to replay.
+    #[arg(long)]
+    frames: Option<u64>,
+    /// Write the results as JSON here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    // lookout's CPU kernels and gemm run on rayon's global pool: size it before first use.
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(args.threads)
+        .build_global()
+        .context("cannot size the thread pool (--threads)")?;
+    let models = if args.models.is_empty() {
+        vec![ModelKind::Yolov4Tiny, ModelKind::Yolov3Tiny]
+    } else {
+        args.models.clone()
+    };
+    let cache = lookout::assets::cache_dir()?;
+    let image_path = match args.image {
+        Some(p) => p,
+        None => lookout::assets::verified_path("data/darknet/person.jpg")?,
+    };
+    let bytes = std::fs::read(&image_path)
+        .with_context(|| format!("cannot read {}", image_path.display()))?;
+    let image = lookout::image_codec::decode_compressed("", &bytes)
+        .with_context(|| format!("cannot decode {}", image_path.display()))?;
+    let python = std::env::var_os("LOOKOUT_ORACLE_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| cache.join("venv-oracle/bin/python"));
+    let options = ForwardBenchOptions {
+        models,
+        input_size_px: args.input_size,
+        image,
+        warmup: args.warmup,
+        runs: args.runs,
+        threads: args.threads,
+        oracle_python: python.is_file().then_some(python),
+    };
+    println!(
+        "forward pass, {} ({}x{}), batch 1, {} warm-up + {} timed runs",
+        image_path.display(),
+        options.image.width,
+        options.image.height,
+        args.warmup,
+        args.runs
+    );
+    println!("{FORWARD_TABLE_HEADER}");
+    let results = compare_forward(&options)?;
+    for r in &results {
+        println!("{r}");
+    }
+    let mut json = serde_json::json!({ "forward": results });
+    if let Some(recording) = args.recording {
+        let dir = tempfile::tempdir()?;
+        let config =
+            ConfigArgs::defaults_with(vec![format!("detector.input_size_px={}", args.input_size)])
+                .load(Vec::new())?;
+        let options = lookout::replay::ReplayOptions {
+            input: recording,
+            output: dir.path().join("bench.mcap"),
+            config,
+            max_frames: args.frames,
+            progress: false,
+            mot: None,
+            render: None,
+            summary_json: None,
+        };
+        let (summary, result) = lookout::replay::replay(&options, Arc::new(AtomicBool::new(false)));
+        result?;
+        print!("{summary}");
+        let forward_p50_ms = summary
+            .stages
+            .iter()
+            .find(|(name, _)| *name == "forward")
+            .map(|(_, s)| s.p50_ms)
+            .unwrap_or(0.0);
+        if forward_p50_ms > 0.0 {
+            let bound = 1000.0 / forward_p50_ms;
+            println!(
+                "end to end: {:.2} frames/s; forward alone allows {:.2} frames/s (ratio {:.2})",
+                summary.frames_per_s,
+                bound,
+                summary.frames_per_s / bound
+            );
+        }
+        json["replay"] = serde_json::to_value(&summary)?;
+    }
+    if let Some(path) = args.json {
+        std::fs::write(&path, serde_json::to_string_pretty(&json)?)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One model's forward times, ours and the peer's.
+#[derive(Debug, Clone, Serialize)]
+struct ForwardComparison {
+    model: &'static str,
+    input_size_px: u32,
+    threads: usize,
+    lookout: LatencySummary,
+    /// `None` when the OpenCV oracle could not be run (the reason is in `opencv_error`).
+    opencv: Option<LatencySummary>,
+    opencv_error: Option<String>,
+    /// lookout p50 / OpenCV p50 (below 1: lookout is faster).
+    ratio_p50: Option<f64>,
+}
+
+/// Options of the forward comparison.
+#[derive(Debug, Clone)]
+struct ForwardBenchOptions {
+    models: Vec<ModelKind>,
+    input_size_px: u32,
+    image: RgbImage,
+    warmup: usize,
+    runs: usize,
+    threads: usize,
+    /// The oracle venv's Python; `None` skips OpenCV.
+    oracle_python: Option<PathBuf>,
+}
+
+/// Times lookout's and OpenCV's forward pass for each model on the same letterboxed image.
+fn compare_forward(options: &ForwardBenchOptions) -> anyhow::Result<Vec<ForwardComparison>> {
+    let mut out = Vec::new();
+    for &model in &options.models {
+        let config = DetectorConfig {
+            model,
+            input_size_px: options.input_size_px,
+            ..DetectorConfig::default()
+        };
+        let detector = Detector::load(&config, &Device::Cpu)?;
+        let (blob, _) = detector.letterbox().apply(&options.image)?;
+        let s = options.input_size_px as usize;
+        let mut window = LatencyWindow::new(options.runs.max(1));
+        for i in 0..options.warmup + options.runs {
+            let t = Instant::now();
+            let input = Tensor::from_slice(&blob, (1, 3, s, s), &Device::Cpu)
+                .context("building the benchmark input")?;
+            let heads = detector.network().forward(&input)?;
+            // The heads are host tensors on the CPU device: the forward is complete here.
+            std::hint::black_box(&heads);
+            if i >= options.warmup {
+                window.push(t.elapsed());
+            }
+        }
+        let lookout = window.summary();
+        let paths = config.model_paths()?;
+        let (opencv, opencv_error) = match &options.oracle_python {
+            None => (
+                None,
+                Some("no oracle venv (run scripts/setup.sh)".to_owned()),
+            ),
+            Some(python) => match opencv_forward(
+                python,
+                &paths.cfg,
+                &paths.weights,
+                options.input_size_px,
+                &blob,
+                options,
+            ) {
+                Ok(times) => {
+                    let mut w = LatencyWindow::new(times.len().max(1));
+                    times.iter().for_each(|&ms| w.push_ms(ms));
+                    (Some(w.summary()), None)
+                }
+                Err(e) => (None, Some(e)),
+            },
+        };
+        out.push(ForwardComparison {
+            model: model.name(),
+            input_size_px: options.input_size_px,
+            threads: options.threads,
+            ratio_p50: opencv.map(|o| lookout.p50_ms / o.p50_ms),
+            lookout,
+            opencv,
+            opencv_error,
+        });
+    }
+    Ok(out)
+}
+
+/// Runs the oracle's `bench` job; returns its forward times in ms, or why it could not.
+fn opencv_forward(
+    python: &Path,
+    cfg: &Path,
+    weights: &Path,
+    size: u32,
+    blob: &[f32],
+    options: &ForwardBenchOptions,
+) -> Result<Vec<f64>, String> {
+    let dir = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
+    let script = dir.path().join("opencv_oracle.py");
+    std::fs::write(&script, OPENCV_ORACLE_PY).map_err(|e| format!("{}: {e}", script.display()))?;
+    let blob_path = dir.path().join("blob.f32");
+    let bytes: Vec<u8> = blob.iter().flat_map(|v| v.to_le_bytes()).collect();
+    std::fs::write(&blob_path, bytes).map_err(|e| format!("{}: {e}", blob_path.display()))?;
+    let job = serde_json::json!({
+        "bench": [{
+            "name": "bench", "cfg": cfg, "weights": weights, "size": size, "blob": blob_path,
+            "threads": options.threads, "warmup": options.warmup, "runs": options.runs,
+        }]
+    });
+    let job_path = dir.path().join("job.json");
+    let out_path = dir.path().join("out.json");
+    std::fs::write(&job_path, job.to_string()).map_err(|e| format!("{e}"))?;
+    let out = Command::new(python)
+        .arg(&script)
+        .arg(&job_path)
+        .arg(&out_path)
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", python.display()))?;
+    if !out.status.success() {
+        return Err(format!(
+            "OpenCV oracle failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    let text = std::fs::read_to_string(&out_path).map_err(|e| format!("{e}"))?;
+    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("{e}"))?;
+    v["bench"][0]["times_ms"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|x| x.as_f64()).collect())
+        .ok_or_else(|| "OpenCV oracle output has no times".to_owned())
+}
+
+impl std::fmt::Display for ForwardComparison {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let opencv = match &self.opencv {
+            Some(o) => format!("{:>8.1} {:>8.1}", o.p50_ms, o.p99_ms),
+            None => format!("{:>17}", "n/a"),
+        };
+        let ratio = self
+            .ratio_p50
+            .map_or_else(|| "n/a".to_owned(), |r| format!("{r:.2}"));
+        write!(
+            f,
+            "{:<12} {:>5} {:>7} {:>8.1} {:>8.1} {} {:>8}",
+            self.model,
+            self.input_size_px,
+            self.threads,
+            self.lookout.p50_ms,
+            self.lookout.p99_ms,
+            opencv,
+            ratio
+        )?;
+        if let Some(e) = &self.opencv_error {
+            write!(f, "   ({e})")?;
+        }
+        Ok(())
+    }
+}
+
+/// The table header matching [`ForwardComparison`]'s `Display`.
+const FORWARD_TABLE_HEADER: &str =
+    "model        input threads lookout ms (p50, p99)  OpenCV ms (p50, p99)  lookout/OpenCV";

@@ -1,0 +1,101 @@
+//! `lookout replay`: detection and tracking over the camera topics of an MCAP recording
+//! ([`lookout::replay::replay`], which also writes `--summary-json`); prints the summary.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+use lookout::detect::ModelKind;
+
+use crate::config_args::{value_name, ConfigArgs};
+
+#[derive(Args)]
+pub struct ReplayArgs {
+    /// Input ROS 2 MCAP recording.
+    input: PathBuf,
+    /// Output MCAP (Detection2DArray per camera, tracks, optionally the images).
+    #[arg(long, short = 'o')]
+    out: PathBuf,
+    /// Camera topic to process (repeatable); default: every image topic in the file.
+    #[arg(long = "topic")]
+    topics: Vec<String>,
+    /// Model (default: the config's `detector.model`).
+    #[arg(long, value_enum)]
+    model: Option<ModelKind>,
+    /// Network input size in pixels (a multiple of 32).
+    #[arg(long)]
+    input_size: Option<u32>,
+    /// Copy the input images into the output, so a viewer shows boxes over images.
+    #[arg(long)]
+    with_images: bool,
+    /// Stop after this many frames.
+    #[arg(long)]
+    max_frames: Option<u64>,
+    /// Do not draw a progress bar.
+    #[arg(long)]
+    no_progress: bool,
+    /// Also write the summary as JSON to this file.
+    #[arg(long)]
+    summary_json: Option<PathBuf>,
+    /// Write the tracks of one class (`--mot-class`) as a MOTChallenge results file.
+    #[arg(long)]
+    mot_out: Option<PathBuf>,
+    /// Write the detections of one class as a MOTChallenge detection file (`lookout track --det` reads it).
+    #[arg(long)]
+    mot_det_out: Option<PathBuf>,
+    /// Draw boxes, labels, track ids and trails on every frame: a folder of JPEG files, or a
+    /// `.mp4` video (encoded with ffmpeg).
+    #[arg(long)]
+    render: Option<PathBuf>,
+    /// The class written to the MOTChallenge files.
+    #[arg(long, default_value = "pedestrian")]
+    mot_class: String,
+    #[command(flatten)]
+    config: ConfigArgs,
+}
+
+pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
+    let mut extra = Vec::new();
+    if let Some(m) = &args.model {
+        extra.push(format!("detector.model={}", value_name(m)));
+    }
+    if let Some(s) = args.input_size {
+        extra.push(format!("detector.input_size_px={s}"));
+    }
+    if args.with_images {
+        extra.push("replay.write_images=true".into());
+    }
+    let mut config = args.config.load(extra)?;
+    if !args.topics.is_empty() {
+        config.replay.topics = args.topics.clone();
+    }
+    crate::create_parent_dir(&args.out)?;
+    let options = lookout::replay::ReplayOptions {
+        input: args.input,
+        output: args.out,
+        config,
+        max_frames: args.max_frames,
+        progress: !args.no_progress,
+        mot: (args.mot_out.is_some() || args.mot_det_out.is_some()).then(|| {
+            lookout::replay::MotOutputs {
+                tracks: args.mot_out.clone(),
+                detections: args.mot_det_out.clone(),
+                label: args.mot_class.clone(),
+            }
+        }),
+        render: args.render.clone(),
+        summary_json: args.summary_json.clone(),
+    };
+    let stop = crate::stop_flag()?;
+    let (summary, result) = lookout::replay::replay(&options, stop);
+    print!("{summary}");
+    result?;
+    if let Some(target) = &args.render {
+        println!("annotated frames: {}", target.display());
+    }
+    Ok(if summary.interrupted {
+        ExitCode::from(130)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

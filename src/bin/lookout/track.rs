@@ -1,0 +1,46 @@
+//! `lookout track`: the tracker alone on MOTChallenge detections, writing MOTChallenge results
+//! ([`lookout::mot::run_mot`]).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+
+use crate::config_args::ConfigArgs;
+
+#[derive(Args)]
+pub struct TrackArgs {
+    /// MOTChallenge detections (`frame,-1,x,y,w,h,score,...`) or a sequence folder (det/det.txt, seqinfo.ini).
+    #[arg(long)]
+    det: PathBuf,
+    /// Frame rate; read from seqinfo.ini when `--det` is a sequence folder.
+    #[arg(long)]
+    fps: Option<f64>,
+    /// MOTChallenge result file to write.
+    #[arg(long, short = 'o')]
+    out: PathBuf,
+    #[command(flatten)]
+    config: ConfigArgs,
+}
+
+pub fn run(args: TrackArgs) -> anyhow::Result<ExitCode> {
+    let config = args.config.load(Vec::new())?;
+    let options = lookout::mot::MotRunOptions {
+        input: args.det,
+        output: args.out,
+        fps: args.fps,
+        tracker: config.tracking,
+        score_normalization: Default::default(),
+    };
+    let s = lookout::mot::run_mot(&options)?;
+    println!(
+        "tracked {} frames at {} frames/s: {} detections -> {} result rows, {} tracks -> {}",
+        s.frames,
+        s.fps,
+        s.detections,
+        s.result_rows,
+        s.tracks,
+        s.output.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
