@@ -13,7 +13,7 @@ use std::time::Instant;
 use candle_core::{Device, Tensor};
 use serde::Serialize;
 
-use crate::detect::{Detector, DetectorConfig, ModelKind};
+use crate::detect::{DetectError, Detector, DetectorConfig, ModelKind};
 use crate::pipeline::stats::{LatencySummary, LatencyWindow};
 use crate::RgbImage;
 
@@ -56,19 +56,22 @@ pub fn compare_forward(options: &ForwardBenchOptions) -> crate::Result<Vec<Forwa
             ..DetectorConfig::default()
         };
         let detector = Detector::load(&config, &Device::Cpu)?;
-        let (blob, _) = detector.letterbox().apply(&options.image)?;
+        let (blob, _) = detector
+            .letterbox()
+            .apply(&options.image)
+            .map_err(DetectError::from)?;
         let s = options.input_size_px as usize;
         let mut window = LatencyWindow::new(options.runs.max(1));
         for i in 0..options.warmup + options.runs {
             let t = Instant::now();
             let input =
                 Tensor::from_slice(&blob, (1, 3, s, s), &Device::Cpu).map_err(|source| {
-                    crate::darknet::ModelError::Candle {
+                    DetectError::Candle {
                         context: "building the benchmark input".into(),
                         source,
                     }
                 })?;
-            let heads = detector.network().forward(&input)?;
+            let heads = detector.model().forward(&input)?;
             // The heads are host tensors on the CPU device: the forward is complete here.
             std::hint::black_box(&heads);
             if i >= options.warmup {

@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::cuda::RawImageRef;
+use crate::image_codec::RawImageRef;
 use crate::detect::{BatchTimings, Detector};
 use crate::pipeline::stats::{LatencySummary, LatencyWindow};
 use crate::RgbImage;
@@ -44,11 +44,13 @@ impl RawFrame {
     /// deliver.
     pub fn bgr8_from(image: &RgbImage, width: u32, height: u32) -> crate::Result<Self> {
         let buffer = image::RgbImage::from_raw(image.width, image.height, image.data.clone())
-            .ok_or_else(|| crate::darknet::ModelError::Image {
-                width: image.width,
-                height: image.height,
-                data_len: image.data.len(),
-                message: "data length is not 3 * width * height".into(),
+            .ok_or_else(|| {
+                crate::detect::DetectError::from(crate::preprocess::PreprocessError::Image {
+                    width: image.width,
+                    height: image.height,
+                    data_len: image.data.len(),
+                    message: "data length is not 3 * width * height".into(),
+                })
             })?;
         let resized = image::imageops::resize(
             &buffer,

@@ -31,7 +31,7 @@ use super::cfg::{Activation, Layer, NetConfig};
 use super::cpu::{self, Chw, ConvGeometry};
 use super::weights::{load_weights, NetWeights};
 use super::winograd::{self, WinogradKernel};
-use super::ModelError;
+use super::DarknetError;
 
 /// One detection head's raw output plus what decoding needs to interpret it.
 #[derive(Debug, Clone)]
@@ -147,7 +147,7 @@ fn ensure_len(buf: &mut Vec<f32>, len: usize) {
 
 impl Darknet {
     /// Loads `cfg_path` and `weights_path` onto `device`.
-    pub fn load(cfg_path: &Path, weights_path: &Path, device: &Device) -> Result<Self, ModelError> {
+    pub fn load(cfg_path: &Path, weights_path: &Path, device: &Device) -> Result<Self, DarknetError> {
         let cfg = NetConfig::from_file(cfg_path)?;
         let weights = load_weights(&cfg, cfg_path, weights_path)?;
         Self::from_parts(&cfg, &weights, cfg_path, device)
@@ -160,19 +160,19 @@ impl Darknet {
         weights: &NetWeights,
         cfg_path: &Path,
         device: &Device,
-    ) -> Result<Self, ModelError> {
+    ) -> Result<Self, DarknetError> {
         let channels = cfg.output_channels(cfg_path)?;
         let mut blocks = Vec::with_capacity(cfg.layers.len());
         let mut needed_later = vec![false; cfg.layers.len()];
         for (index, layer) in cfg.layers.iter().enumerate() {
-            let candle = |source| ModelError::Candle {
+            let candle = |source| DarknetError::Candle {
                 context: format!("{}: building layer {index}", cfg_path.display()),
                 source,
             };
             let block = match layer {
                 Layer::Convolutional(conv) => {
                     let Some(Some(w)) = weights.layers.get(index) else {
-                        return Err(ModelError::Architecture {
+                        return Err(DarknetError::Architecture {
                             path: cfg_path.to_path_buf(),
                             layer: index,
                             message: "convolution without weights".into(),
@@ -214,7 +214,7 @@ impl Darknet {
                     // A window lying wholly in the padding would differ from darknet's
                     // -FLT_MAX fill with the edge-replicating padding used below.
                     if padding - padding / 2 >= size {
-                        return Err(ModelError::Architecture {
+                        return Err(DarknetError::Architecture {
                             path: cfg_path.to_path_buf(),
                             layer: index,
                             message: format!("maxpool padding {padding} too large for size {size}"),
@@ -253,7 +253,7 @@ impl Darknet {
                         channels[index - 1]
                     };
                     if input != expected {
-                        return Err(ModelError::Architecture {
+                        return Err(DarknetError::Architecture {
                             path: cfg_path.to_path_buf(),
                             layer: index,
                             message: format!(
@@ -285,13 +285,12 @@ impl Darknet {
     /// Converts the weights to `dtype` (`F32`, or `F16` / `BF16` on a CUDA device; lookout's
     /// CPU kernels are f32 only). The forward still takes and returns f32: the input is cast
     /// on the device and the heads cast back.
-    pub fn with_dtype(mut self, dtype: DType) -> Result<Self, ModelError> {
+    pub fn with_dtype(mut self, dtype: DType) -> Result<Self, DarknetError> {
         if dtype == self.dtype {
             return Ok(self);
         }
         if self.device.is_cpu() || !matches!(dtype, DType::F32 | DType::F16 | DType::BF16) {
-            return Err(ModelError::InvalidConfig {
-                field: "precision",
+            return Err(DarknetError::Precision {
                 message: format!(
                     "{dtype:?} weights need a CUDA device (this network is on {:?})",
                     self.device.location()
@@ -305,7 +304,7 @@ impl Darknet {
                 ..
             } = block
             {
-                let candle = |source| ModelError::Candle {
+                let candle = |source| DarknetError::Candle {
                     context: format!(
                         "{}: converting layer {index} to {dtype:?}",
                         self.cfg_path.display()
@@ -339,7 +338,7 @@ impl Darknet {
 
     /// Runs the network on `input` (`N x C x H x W` f32, H and W multiples of 32) and returns
     /// the raw output of every `[yolo]` layer in cfg order.
-    pub fn forward(&self, input: &Tensor) -> Result<Vec<YoloHead>, ModelError> {
+    pub fn forward(&self, input: &Tensor) -> Result<Vec<YoloHead>, DarknetError> {
         self.forward_impl(input, None)
     }
 
@@ -347,7 +346,7 @@ impl Darknet {
     pub fn forward_profiled(
         &self,
         input: &Tensor,
-    ) -> Result<(Vec<YoloHead>, Vec<Duration>), ModelError> {
+    ) -> Result<(Vec<YoloHead>, Vec<Duration>), DarknetError> {
         let mut times = Vec::with_capacity(self.blocks.len());
         let heads = self.forward_impl(input, Some(&mut times))?;
         Ok((heads, times))
@@ -379,7 +378,7 @@ impl Darknet {
         &self,
         input: &Tensor,
         times: Option<&mut Vec<Duration>>,
-    ) -> Result<Vec<YoloHead>, ModelError> {
+    ) -> Result<Vec<YoloHead>, DarknetError> {
         let dims = input.dims();
         let shape_ok = dims.len() == 4
             && dims[1] == self.channels
@@ -388,7 +387,7 @@ impl Darknet {
             && dims[2] % 32 == 0
             && dims[3] % 32 == 0;
         if !shape_ok || input.dtype() != DType::F32 {
-            return Err(ModelError::InputShape {
+            return Err(DarknetError::InputShape {
                 shape: dims.to_vec(),
                 message: format!(
                     "expected f32 N x {} x H x W with H and W positive multiples of 32, got {:?}",
@@ -409,12 +408,12 @@ impl Darknet {
         &self,
         input: &Tensor,
         mut times: Option<&mut Vec<Duration>>,
-    ) -> Result<Vec<YoloHead>, ModelError> {
+    ) -> Result<Vec<YoloHead>, DarknetError> {
         let input_h = input.dims()[2];
         let x0 = input
             .to_device(&self.device)
             .and_then(|x| x.to_dtype(self.dtype))
-            .map_err(|source| ModelError::Candle {
+            .map_err(|source| DarknetError::Candle {
                 context: "moving the input to the model's device".into(),
                 source,
             })?;
@@ -423,15 +422,15 @@ impl Darknet {
         let mut x = x0;
         for (index, block) in self.blocks.iter().enumerate() {
             let started = Instant::now();
-            let candle = |source| ModelError::Candle {
+            let candle = |source| DarknetError::Candle {
                 context: format!("{}: layer {index}", self.cfg_path.display()),
                 source,
             };
-            let get = |l: usize| -> Result<&Tensor, ModelError> {
+            let get = |l: usize| -> Result<&Tensor, DarknetError> {
                 outputs
                     .get(l)
                     .and_then(Option::as_ref)
-                    .ok_or_else(|| ModelError::Architecture {
+                    .ok_or_else(|| DarknetError::Architecture {
                         path: self.cfg_path.clone(),
                         layer: index,
                         message: format!("layer {l} output not available"),
@@ -537,8 +536,8 @@ impl Darknet {
         &self,
         input: &Tensor,
         mut times: Option<&mut Vec<Duration>>,
-    ) -> Result<Vec<YoloHead>, ModelError> {
-        let candle = |context: &str, source| ModelError::Candle {
+    ) -> Result<Vec<YoloHead>, DarknetError> {
+        let candle = |context: &str, source| DarknetError::Candle {
             context: format!("{}: {context}", self.cfg_path.display()),
             source,
         };
@@ -551,7 +550,7 @@ impl Darknet {
         let data: &[f32] = match (&*storage, layout.contiguous_offsets()) {
             (Storage::Cpu(CpuStorage::F32(v)), Some((start, end))) => &v[start..end],
             _ => {
-                return Err(ModelError::InputShape {
+                return Err(DarknetError::InputShape {
                     shape: input.dims().to_vec(),
                     message: "expected a contiguous f32 CPU tensor".into(),
                 })
@@ -570,7 +569,7 @@ impl Darknet {
         let mut heads = Vec::new();
         for (index, block) in self.blocks.iter().enumerate() {
             let started = Instant::now();
-            let arch = |message: String| ModelError::Architecture {
+            let arch = |message: String| DarknetError::Architecture {
                 path: self.cfg_path.clone(),
                 layer: index,
                 message,
@@ -993,7 +992,7 @@ mod tests {
         for (h, w) in [(64, 100), (40, 64), (0, 64)] {
             let input = Tensor::zeros((1, 3, h, w), DType::F32, &device).unwrap();
             let err = net.forward(&input).unwrap_err();
-            assert!(matches!(err, ModelError::InputShape { .. }), "{err}");
+            assert!(matches!(err, DarknetError::InputShape { .. }), "{err}");
         }
         let wrong_channels = Tensor::zeros((1, 1, 64, 64), DType::F32, &device).unwrap();
         assert!(net.forward(&wrong_channels).is_err());
