@@ -13,8 +13,8 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::image_codec::RawImageRef;
 use crate::detect::{BatchTimings, Detector};
+use crate::image_codec::RawImageRef;
 use crate::pipeline::stats::{LatencySummary, LatencyWindow};
 use crate::RgbImage;
 

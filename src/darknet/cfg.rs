@@ -446,7 +446,11 @@ impl Section<'_> {
     }
 
     /// A comma-separated list (`mask = 3,4,5`); empty items are skipped as darknet does.
-    fn list<T: std::str::FromStr>(&self, key: &str, expected: &str) -> Result<Vec<T>, DarknetError> {
+    fn list<T: std::str::FromStr>(
+        &self,
+        key: &str,
+        expected: &str,
+    ) -> Result<Vec<T>, DarknetError> {
         let (v, line) = self
             .get(key)
             .ok_or_else(|| self.err(format!("missing `{key}`")))?;

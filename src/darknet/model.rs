@@ -147,7 +147,11 @@ fn ensure_len(buf: &mut Vec<f32>, len: usize) {
 
 impl Darknet {
     /// Loads `cfg_path` and `weights_path` onto `device`.
-    pub fn load(cfg_path: &Path, weights_path: &Path, device: &Device) -> Result<Self, DarknetError> {
+    pub fn load(
+        cfg_path: &Path,
+        weights_path: &Path,
+        device: &Device,
+    ) -> Result<Self, DarknetError> {
         let cfg = NetConfig::from_file(cfg_path)?;
         let weights = load_weights(&cfg, cfg_path, weights_path)?;
         Self::from_parts(&cfg, &weights, cfg_path, device)

@@ -195,7 +195,12 @@ struct FloatCursor<'a> {
 }
 
 impl FloatCursor<'_> {
-    fn take(&mut self, n: usize, layer: usize, what: &'static str) -> Result<Vec<f32>, DarknetError> {
+    fn take(
+        &mut self,
+        n: usize,
+        layer: usize,
+        what: &'static str,
+    ) -> Result<Vec<f32>, DarknetError> {
         if self.pos + n > self.total_floats {
             return Err(DarknetError::WeightsTooShort {
                 cfg: self.cfg_path.to_path_buf(),

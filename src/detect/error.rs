@@ -7,9 +7,10 @@ use std::path::PathBuf;
 /// A detector that cannot be built or run, or a detector configuration that cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum DetectError {
-    /// The darknet network (its files, layers or input).
+    /// The darknet network (its files, layers or input); boxed, as its largest variants
+    /// would double the size of every detector result.
     #[error(transparent)]
-    Darknet(#[from] crate::darknet::DarknetError),
+    Darknet(Box<crate::darknet::DarknetError>),
     /// An image the letterbox cannot take.
     #[error(transparent)]
     Preprocess(#[from] crate::preprocess::PreprocessError),
@@ -56,4 +57,10 @@ pub enum DetectError {
         field: &'static str,
         message: String,
     },
+}
+
+impl From<crate::darknet::DarknetError> for DetectError {
+    fn from(e: crate::darknet::DarknetError) -> Self {
+        Self::Darknet(Box::new(e))
+    }
 }

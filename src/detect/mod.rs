@@ -251,12 +251,13 @@ impl Detector {
         let (blob, image_from_model) = self.letterbox.apply(image)?;
         let s = self.letterbox.size_px as usize;
         let t1 = Instant::now();
-        let input = Tensor::from_vec(blob, (1, 3, s, s), self.model.device()).map_err(
-            |source| DetectError::Candle {
-                context: "building the input tensor".into(),
-                source,
-            },
-        )?;
+        let input =
+            Tensor::from_vec(blob, (1, 3, s, s), self.model.device()).map_err(|source| {
+                DetectError::Candle {
+                    context: "building the input tensor".into(),
+                    source,
+                }
+            })?;
         let heads = self.model.forward(&input)?;
         // Pull the heads to the host now, so that the forward time includes the device work.
         let heads = heads.to_host()?;
@@ -444,9 +445,13 @@ mod tests {
         for v in biases.into_iter().chain([0.0; 21]) {
             bytes.extend(v.to_le_bytes());
         }
-        let weights =
-            crate::darknet::weights::parse_weights(&cfg, &bytes, path, path.with_extension("w").as_path())
-                .unwrap();
+        let weights = crate::darknet::weights::parse_weights(
+            &cfg,
+            &bytes,
+            path,
+            path.with_extension("w").as_path(),
+        )
+        .unwrap();
         DarknetModel::new(&cfg, &weights, path, &Device::Cpu)
             .unwrap()
             .into()
@@ -482,7 +487,13 @@ mod tests {
         // Labels that do not match the model's classes, and a config that does not validate.
         let e = Detector::from_parts(tiny_darknet(), vec!["person".into()], &config).unwrap_err();
         assert!(
-            matches!(e, DetectError::ClassCount { model_classes: 2, labels: 1 }),
+            matches!(
+                e,
+                DetectError::ClassCount {
+                    model_classes: 2,
+                    labels: 1
+                }
+            ),
             "{e}"
         );
         let bad = DetectorConfig {

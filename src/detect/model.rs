@@ -16,8 +16,8 @@ use std::path::Path;
 use candle_core::{DType, Device, Tensor};
 
 use super::{decode_heads, heads_to_host, Candidate, DetectError, Precision};
-use crate::darknet::{Darknet, DarknetError, Layer, NetConfig, YoloHead};
 use crate::darknet::weights::NetWeights;
+use crate::darknet::{Darknet, DarknetError, Layer, NetConfig, YoloHead};
 use crate::preprocess::Letterbox;
 
 /// The network of a detector, by family.
@@ -72,14 +72,21 @@ impl DarknetModel {
             }
         }
         let classes = classes.ok_or_else(|| {
-            architecture(cfg.layers.len(), "no [yolo] layer: nothing to detect".into())
+            architecture(
+                cfg.layers.len(),
+                "no [yolo] layer: nothing to detect".into(),
+            )
         })?;
         let net = Darknet::from_parts(cfg, weights, cfg_path, device)?;
         Ok(Self { net, classes })
     }
 
     /// Loads a `.cfg` and its `.weights` onto `device`.
-    pub fn load(cfg_path: &Path, weights_path: &Path, device: &Device) -> Result<Self, DetectError> {
+    pub fn load(
+        cfg_path: &Path,
+        weights_path: &Path,
+        device: &Device,
+    ) -> Result<Self, DetectError> {
         let cfg = NetConfig::from_file(cfg_path)?;
         let weights = crate::darknet::weights::load_weights(&cfg, cfg_path, weights_path)?;
         Self::new(&cfg, &weights, cfg_path, device)
