@@ -7,6 +7,10 @@
 //!   that later GPUs can JIT-compile it.
 //! * nvcc: `$CUDA_HOME/bin/nvcc`, else `nvcc` on `PATH` (scripts/setup-cuda.sh provides one from
 //!   PyPI on machines without a CUDA install).
+//! * The constants the kernels share with the host (parameter-row layout, encoding ids,
+//!   candidate row, NMS capacity, BT.601 coefficients) are owned by the Rust side
+//!   (`src/cuda/abi.rs`, `src/image_codec/bt601.rs`, included here as they are) and passed to
+//!   nvcc as `-DNAME=value`; `kernels.cu` has no copy of them.
 //! * Every cubin and the fatbin are checked to be non-empty; their sizes and the architectures
 //!   are passed to the crate (`LOOKOUT_CUDA_ARCHS`, `LOOKOUT_CUDA_FATBIN`).
 
@@ -14,7 +18,16 @@ use std::env;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+#[path = "src/cuda/abi.rs"]
+#[allow(dead_code)] // the crate reads the named constants; this script only the define list
+mod abi;
+#[path = "src/image_codec/bt601.rs"]
+#[allow(dead_code)]
+mod bt601;
+
 const KERNELS: &str = "src/cuda/kernels.cu";
+/// The Rust files the kernel defines come from.
+const DEFINE_SOURCES: [&str; 2] = ["src/cuda/abi.rs", "src/image_codec/bt601.rs"];
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
@@ -22,6 +35,9 @@ fn main() {
         return;
     }
     println!("cargo:rerun-if-changed={KERNELS}");
+    for source in DEFINE_SOURCES {
+        println!("cargo:rerun-if-changed={source}");
+    }
     for var in ["LOOKOUT_CUDA_ARCHS", "CUDA_HOME", "CUDA_PATH", "NVCC_CCBIN"] {
         println!("cargo:rerun-if-env-changed={var}");
     }
@@ -36,19 +52,28 @@ fn build_kernels() -> Result<(), String> {
     let out_dir = PathBuf::from(env::var("OUT_DIR").map_err(|e| format!("OUT_DIR: {e}"))?);
     let archs = parse_archs(&env::var("LOOKOUT_CUDA_ARCHS").unwrap_or_else(|_| "80,90".into()))?;
     let nvcc = find_nvcc();
-    let common = [
+    let mut common: Vec<String> = [
         "-std=c++17",
         "-O3",
         // The kernels mirror CPU code operation by operation: no contracted multiply-adds.
         "-fmad=false",
         "--expt-relaxed-constexpr",
-    ];
+    ]
+    .map(String::from)
+    .to_vec();
+    common.extend(
+        abi::KERNEL_DEFINES
+            .iter()
+            .chain(bt601::KERNEL_DEFINES)
+            // Parenthesised, so that a negative value stays one operand wherever it expands.
+            .map(|(name, value)| format!("-D{name}=({value})")),
+    );
 
     // Each architecture on its own first: a missing or empty cubin is caught by name.
     for arch in &archs {
         let cubin = out_dir.join(format!("lookout_kernels.sm_{arch}.cubin"));
         let mut cmd = Command::new(&nvcc);
-        cmd.args(common)
+        cmd.args(&common)
             .arg("-cubin")
             .arg(format!("-arch=sm_{arch}"))
             .arg("-o")
@@ -60,7 +85,7 @@ fn build_kernels() -> Result<(), String> {
 
     let fatbin = out_dir.join("lookout_kernels.fatbin");
     let mut cmd = Command::new(&nvcc);
-    cmd.args(common).arg("-fatbin");
+    cmd.args(&common).arg("-fatbin");
     for arch in &archs {
         cmd.arg(format!("-gencode=arch=compute_{arch},code=sm_{arch}"));
     }

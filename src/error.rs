@@ -11,7 +11,7 @@ pub enum Error {
     #[error(transparent)]
     Image(#[from] crate::image_codec::ImageError),
     #[error(transparent)]
-    Model(#[from] crate::darknet::ModelError),
+    Detect(#[from] crate::detect::DetectError),
     #[error(transparent)]
     Mcap(#[from] crate::mcap_io::McapError),
     #[error(transparent)]

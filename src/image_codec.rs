@@ -22,6 +22,8 @@
 //! `rgb8; jpeg compressed bgr8`) is only a hint: the payload's magic bytes decide, and a payload
 //! that is neither, or that fails to decode, is an error.
 
+pub mod bt601;
+
 use crate::types::RgbImage;
 
 /// A camera image that cannot be turned into pixels (or encoded).
@@ -134,16 +136,60 @@ impl RawLayout {
     }
 }
 
+/// A camera image as it arrives (the fields of a `sensor_msgs/msg/Image`), not yet converted:
+/// what [`check_raw`] checks and [`decode_raw`] decodes, on the CPU and (batched) on the GPU.
+#[derive(Debug, Clone, Copy)]
+pub struct RawImageRef<'a> {
+    /// A `sensor_msgs/image_encodings.hpp` name (see the module docs for those read).
+    pub encoding: &'a str,
+    pub width: u32,
+    pub height: u32,
+    /// Bytes per row (at least one row of pixels).
+    pub step: u32,
+    /// Byte order of 16-bit encodings.
+    pub is_bigendian: bool,
+    pub data: &'a [u8],
+}
+
+impl<'a> RawImageRef<'a> {
+    /// A packed RGB8 image as a raw `rgb8` image.
+    pub fn from_rgb(image: &'a RgbImage) -> Self {
+        Self {
+            encoding: "rgb8",
+            width: image.width,
+            height: image.height,
+            step: image.width.saturating_mul(3),
+            is_bigendian: false,
+            data: &image.data,
+        }
+    }
+
+    /// The pixels of a `sensor_msgs/msg/Image` message.
+    pub fn from_msg(msg: &'a crate::msgs::Image) -> Self {
+        Self {
+            encoding: &msg.encoding,
+            width: msg.width,
+            height: msg.height,
+            step: msg.step,
+            is_bigendian: msg.is_bigendian != 0,
+            data: &msg.data,
+        }
+    }
+}
+
 /// Checks the fields of a `sensor_msgs/msg/Image` (a known encoding, `step` holding a row,
 /// `data` of `height * step` bytes, an even width for 4:2:2) and returns its layout. The one
 /// check for raw images: [`decode_raw`] and the GPU upload both run it.
-pub fn check_raw(
-    encoding: &str,
-    width: u32,
-    height: u32,
-    step: u32,
-    data_len: usize,
-) -> Result<RawLayout, ImageError> {
+pub fn check_raw(raw: RawImageRef<'_>) -> Result<RawLayout, ImageError> {
+    let RawImageRef {
+        encoding,
+        width,
+        height,
+        step,
+        data,
+        ..
+    } = raw;
+    let data_len = data.len();
     let layout =
         RawLayout::parse(encoding).ok_or_else(|| ImageError::UnknownEncoding(encoding.into()))?;
     let row_bytes = u64::from(width) * layout.bytes_per_pixel();
@@ -173,17 +219,18 @@ pub fn check_raw(
     Ok(layout)
 }
 
-/// Decodes the pixels of a `sensor_msgs/msg/Image` (its `encoding`, `width`, `height`, `step`,
-/// `is_bigendian` and `data` fields) to packed RGB8. See the module docs for each encoding.
-pub fn decode_raw(
-    encoding: &str,
-    width: u32,
-    height: u32,
-    step: u32,
-    is_bigendian: bool,
-    data: &[u8],
-) -> Result<RgbImage, ImageError> {
-    let layout = check_raw(encoding, width, height, step, data.len())?;
+/// Decodes the pixels of a `sensor_msgs/msg/Image` to packed RGB8. See the module docs for each
+/// encoding.
+pub fn decode_raw(raw: RawImageRef<'_>) -> Result<RgbImage, ImageError> {
+    let layout = check_raw(raw)?;
+    let RawImageRef {
+        width,
+        height,
+        step,
+        is_bigendian,
+        data,
+        ..
+    } = raw;
     let row_bytes = u64::from(width) * layout.bytes_per_pixel();
     // Both fit in usize: data.len() == height * step and row_bytes <= step.
     let step = step as usize;
@@ -248,37 +295,22 @@ pub fn decode_raw(
 
 /// Decodes a `sensor_msgs/msg/Image` message.
 pub fn decode_image(msg: &crate::msgs::Image) -> Result<RgbImage, ImageError> {
-    decode_raw(
-        &msg.encoding,
-        msg.width,
-        msg.height,
-        msg.step,
-        msg.is_bigendian != 0,
-        &msg.data,
-    )
+    decode_raw(RawImageRef::from_msg(msg))
 }
-
-// OpenCV's ITU-R BT.601 fixed-point coefficients (modules/imgproc/src/color_yuv.simd.hpp).
-const BT601_SHIFT: u32 = 20;
-const BT601_CY: i32 = 1_220_542;
-const BT601_CUB: i32 = 2_116_026;
-const BT601_CUG: i32 = -409_993;
-const BT601_CVG: i32 = -852_492;
-const BT601_CVR: i32 = 1_673_527;
 
 /// Two pixels sharing one U/V pair, written as 6 RGB bytes.
 fn yuv_pair_to_rgb(y0: u8, y1: u8, u: u8, v: u8, out: &mut [u8]) {
     let uu = i32::from(u) - 128;
     let vv = i32::from(v) - 128;
-    let half = 1 << (BT601_SHIFT - 1);
-    let ruv = half + BT601_CVR * vv;
-    let guv = half + BT601_CVG * vv + BT601_CUG * uu;
-    let buv = half + BT601_CUB * uu;
+    let half = 1 << (bt601::SHIFT - 1);
+    let ruv = half + bt601::CVR * vv;
+    let guv = half + bt601::CVG * vv + bt601::CUG * uu;
+    let buv = half + bt601::CUB * uu;
     for (y, px) in [y0, y1].into_iter().zip(out.chunks_exact_mut(3)) {
-        let c = (i32::from(y) - 16).max(0) * BT601_CY;
-        px[0] = ((c + ruv) >> BT601_SHIFT).clamp(0, 255) as u8;
-        px[1] = ((c + guv) >> BT601_SHIFT).clamp(0, 255) as u8;
-        px[2] = ((c + buv) >> BT601_SHIFT).clamp(0, 255) as u8;
+        let c = (i32::from(y) - 16).max(0) * bt601::CY;
+        px[0] = ((c + ruv) >> bt601::SHIFT).clamp(0, 255) as u8;
+        px[1] = ((c + guv) >> bt601::SHIFT).clamp(0, 255) as u8;
+        px[2] = ((c + buv) >> bt601::SHIFT).clamp(0, 255) as u8;
     }
 }
 

@@ -7,9 +7,23 @@
 //! darknet's `resize_image` (separable bilinear with corner-aligned sampling,
 //! `scale = (in - 1) / (out - 1)`, evaluated in f32 in darknet's order), pasted at
 //! `((S - new_w) / 2, (S - new_h) / 2)` on a canvas filled with 0.5.
+//!
+//! [`Letterbox::image_from_model`] is the one place the transform is built: the CPU letterbox
+//! and the GPU upload plan (`cuda::layout`) both take it from there.
 
-use crate::darknet::ModelError;
 use crate::types::{BBox, RgbImage};
+
+/// An image the letterbox cannot take.
+#[derive(Debug, thiserror::Error)]
+pub enum PreprocessError {
+    #[error("image {width}x{height} with {data_len} bytes: {message}")]
+    Image {
+        width: u32,
+        height: u32,
+        data_len: usize,
+        message: String,
+    },
+}
 
 /// The letterbox stage for a square network input of `size_px` pixels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,8 +77,20 @@ impl Letterbox {
         Self { size_px }
     }
 
+    /// Where boxes in model pixels lie in an image of `width x height` letterboxed by this
+    /// stage: the scale and paste offset of [`letterbox_geometry`].
+    pub fn image_from_model(&self, width: u32, height: u32) -> ImageFromModel {
+        let (new_w, new_h, off_x, off_y) = letterbox_geometry(width, height, self.size_px);
+        ImageFromModel {
+            scale_x: width as f32 / new_w as f32,
+            scale_y: height as f32 / new_h as f32,
+            offset_x_px: off_x as f32,
+            offset_y_px: off_y as f32,
+        }
+    }
+
     /// Letterboxes `img` into a fresh `3 * S * S` buffer.
-    pub fn apply(&self, img: &RgbImage) -> Result<(Vec<f32>, ImageFromModel), ModelError> {
+    pub fn apply(&self, img: &RgbImage) -> Result<(Vec<f32>, ImageFromModel), PreprocessError> {
         let mut blob = Vec::new();
         let transform = self.apply_into(img, &mut blob)?;
         Ok((blob, transform))
@@ -76,9 +102,9 @@ impl Letterbox {
         &self,
         img: &RgbImage,
         blob: &mut Vec<f32>,
-    ) -> Result<ImageFromModel, ModelError> {
+    ) -> Result<ImageFromModel, PreprocessError> {
         let (w, h) = (img.width as usize, img.height as usize);
-        let image_err = |message: &str| ModelError::Image {
+        let image_err = |message: &str| PreprocessError::Image {
             width: img.width,
             height: img.height,
             data_len: img.data.len(),
@@ -198,12 +224,7 @@ impl Letterbox {
                 }
             }
         }
-        Ok(ImageFromModel {
-            scale_x: w as f32 / new_w as f32,
-            scale_y: h as f32 / new_h as f32,
-            offset_x_px: off_x as f32,
-            offset_y_px: off_y as f32,
-        })
+        Ok(self.image_from_model(img.width, img.height))
     }
 }
 

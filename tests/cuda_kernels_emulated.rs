@@ -10,9 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use lookout::cuda::layout::{output_stride, plan_batch, read_output_block, RawImageRef, CAND_LEN};
+use lookout::cuda::layout::{output_stride, plan_batch, read_output_block, CAND_LEN};
 use lookout::detect::{decode_head, nms_limited, Candidate, HeadGeometry};
-use lookout::image_codec::decode_raw;
+use lookout::image_codec::{decode_raw, RawImageRef};
 use lookout::preprocess::Letterbox;
 
 /// SplitMix64: seeded test data without a dependency.
@@ -51,8 +51,13 @@ fn harness() -> &'static Path {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let bin = work_dir().join("harness");
         let cxx = std::env::var("CXX").unwrap_or_else(|_| "c++".into());
+        // The kernels take their layout constants from the Rust side, as build.rs gives them
+        // to nvcc.
+        let defines = lookout::cuda::kernel_defines().map(|(name, value)| format!("-D{name}=({value})"));
         let out = Command::new(&cxx)
-            .args(["-std=c++17", "-O2", "-ffp-contract=off", "-o"])
+            .args(["-std=c++17", "-O2", "-ffp-contract=off"])
+            .args(defines)
+            .arg("-o")
             .arg(&bin)
             .arg(root.join("tests/cuda_emu/harness.cpp"))
             .output()
@@ -184,15 +189,7 @@ fn preprocess_kernel_equals_decode_raw_then_letterbox_bit_for_bit() {
         let plane = 3 * (size * size) as usize;
         assert_eq!(got.len(), raws.len() * plane);
         for (i, (raw, p)) in raws.iter().zip(&params).enumerate() {
-            let rgb = decode_raw(
-                raw.encoding,
-                raw.width,
-                raw.height,
-                raw.step,
-                raw.is_bigendian,
-                raw.data,
-            )
-            .unwrap();
+            let rgb = decode_raw(*raw).unwrap();
             let mut want = Vec::new();
             let transform = letterbox.apply_into(&rgb, &mut want).unwrap();
             assert_eq!(transform, p.image_from_model, "camera {i} transform");

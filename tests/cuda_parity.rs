@@ -9,14 +9,22 @@
 
 use candle_core::{DType, Device, Tensor};
 use lookout::config::DeviceSpec;
-use lookout::cuda::layout::{plan_batch, RawImageRef};
+use lookout::cuda::layout::plan_batch;
 use lookout::cuda::{DecodeLimits, GpuKernels};
+use lookout::darknet::Darknet;
 use lookout::detect::{
-    decode_heads, heads_to_host, nms_limited, Detector, DetectorConfig, ModelKind, Precision,
+    decode_heads, heads_to_host, nms_limited, Detector, DetectorConfig, DetectorModel, ModelKind,
+    Precision,
 };
-use lookout::image_codec::decode_raw;
+use lookout::image_codec::{decode_raw, RawImageRef};
 use lookout::preprocess::Letterbox;
 use lookout::types::Detection;
+
+/// The darknet network a detector runs (the GPU kernels decode darknet heads).
+fn darknet(det: &Detector) -> &Darknet {
+    let DetectorModel::Darknet(model) = det.model();
+    model.network()
+}
 
 fn gpu() -> Device {
     lookout::engine::select_device(DeviceSpec::Cuda(0))
@@ -122,15 +130,7 @@ fn preprocess_kernel_matches_decode_raw_and_letterbox() {
     let (params, _) = plan_batch(&raws, letterbox).unwrap();
     let plane = 3 * 416 * 416;
     for (i, raw) in raws.iter().enumerate() {
-        let rgb = decode_raw(
-            raw.encoding,
-            raw.width,
-            raw.height,
-            raw.step,
-            false,
-            raw.data,
-        )
-        .unwrap();
+        let rgb = decode_raw(*raw).unwrap();
         let mut want = Vec::new();
         let t = letterbox.apply_into(&rgb, &mut want).unwrap();
         assert_eq!(t, transforms[i]);
@@ -199,7 +199,7 @@ fn decode_and_nms_kernels_match_the_cpu_on_the_same_heads() {
     let imgs = frames();
     let raws: Vec<RawImageRef<'_>> = imgs.iter().map(RawImageRef::from_rgb).collect();
     let (input, _) = kernels.preprocess(&raws, det.letterbox(), None).unwrap();
-    let heads = det.network().forward(&input).unwrap();
+    let heads = darknet(&det).forward(&input).unwrap();
     let allowed: Vec<bool> = (0..det.class_map().names().len())
         .map(|c| det.class_map().label(c).is_some())
         .collect();
@@ -266,7 +266,7 @@ fn gpu_detector_matches_the_cpu_detector_within_half_a_pixel() {
 fn f16_detector_finds_the_same_objects() {
     let cpu = detector(&Device::Cpu, Precision::F32);
     let half = detector(&gpu(), Precision::F16);
-    assert_eq!(half.network().dtype(), DType::F16);
+    assert_eq!(darknet(&half).dtype(), DType::F16);
     for (i, img) in frames().iter().enumerate() {
         let want = cpu.detect(img).unwrap();
         let got = half.detect(img).unwrap();
@@ -311,9 +311,8 @@ fn the_forward_on_the_gpu_matches_the_cpu_kernels() {
     let img = &frames()[0];
     let (blob, _) = cpu.letterbox().apply(img).unwrap();
     let input = Tensor::from_vec(blob, (1, 3, 416, 416), &Device::Cpu).unwrap();
-    let want = cpu.network().forward(&input).unwrap();
-    let got = gpu_det
-        .network()
+    let want = darknet(&cpu).forward(&input).unwrap();
+    let got = darknet(&gpu_det)
         .forward(&input.to_device(&device).unwrap())
         .unwrap();
     for (w, g) in want.iter().zip(&got) {

@@ -303,7 +303,7 @@ fn detections_match_opencv_dnn() {
         };
         let detector = Detector::load(&config, &Device::Cpu)
             .unwrap_or_else(|e| panic!("{e} (run scripts/fetch-assets.sh if assets are missing)"));
-        let paths = detector.model_paths().clone();
+        let paths = detector.model_paths().expect("loaded from files").clone();
         let mut items = Vec::new();
         for (name, img) in &images {
             let (blob, _) = detector.letterbox().apply(img).unwrap();

@@ -5,12 +5,31 @@
 mod mcap_common;
 
 use lookout::image_codec::{
-    decode_compressed, decode_raw, encode_jpeg, encode_raw, ImageError, RawEncoding,
+    decode_compressed, decode_raw, encode_jpeg, encode_raw, ImageError, RawEncoding, RawImageRef,
 };
 use lookout::RgbImage;
 use mcap_common::{asset, oracle_python};
 use std::path::Path;
 use std::process::Command;
+
+/// `decode_raw` of the `sensor_msgs/msg/Image` fields as the tables below write them.
+fn decode_fields(
+    encoding: &str,
+    width: u32,
+    height: u32,
+    step: u32,
+    is_bigendian: bool,
+    data: &[u8],
+) -> Result<RgbImage, ImageError> {
+    decode_raw(RawImageRef {
+        encoding,
+        width,
+        height,
+        step,
+        is_bigendian,
+        data,
+    })
+}
 
 /// Rows of `row` bytes each followed by `pad` bytes of 0xEE (which must never show up).
 fn padded(rows: &[&[u8]], pad: usize) -> Vec<u8> {
@@ -51,7 +70,7 @@ fn packed_rgb_family_with_step_padding() {
         ),
     ];
     for (encoding, data, step) in cases {
-        let img = decode_raw(encoding, 2, 2, step, false, &data).unwrap();
+        let img = decode_fields(encoding, 2, 2, step, false, &data).unwrap();
         assert_eq!((img.width, img.height), (2, 2));
         assert_eq!(img.data, expected, "{encoding}");
     }
@@ -59,7 +78,7 @@ fn packed_rgb_family_with_step_padding() {
 
 #[test]
 fn mono8_and_mono16_both_byte_orders() {
-    let img = decode_raw("mono8", 3, 1, 4, false, &[0, 128, 255, 0xEE]).unwrap();
+    let img = decode_fields("mono8", 3, 1, 4, false, &[0, 128, 255, 0xEE]).unwrap();
     assert_eq!(img.data, [0, 0, 0, 128, 128, 128, 255, 255, 255]);
 
     let values: [u16; 3] = [0x1234, 0xff00, 0x00ff];
@@ -75,16 +94,16 @@ fn mono8_and_mono16_both_byte_orders() {
         .collect();
     let expected = [0x12, 0x12, 0x12, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00];
     assert_eq!(
-        decode_raw("mono16", 3, 1, 8, false, &le).unwrap().data,
+        decode_fields("mono16", 3, 1, 8, false, &le).unwrap().data,
         expected
     );
     assert_eq!(
-        decode_raw("mono16", 3, 1, 8, true, &be).unwrap().data,
+        decode_fields("mono16", 3, 1, 8, true, &be).unwrap().data,
         expected
     );
     // Reading big-endian data as little-endian gives the low bytes: the flag matters.
     assert_ne!(
-        decode_raw("mono16", 3, 1, 8, false, &be).unwrap().data,
+        decode_fields("mono16", 3, 1, 8, false, &be).unwrap().data,
         expected
     );
 }
@@ -97,13 +116,13 @@ fn yuv422_grey_levels_both_orders() {
     let expected = [0, 0, 0, 255, 255, 255];
     for encoding in ["yuv422", "uyvy"] {
         assert_eq!(
-            decode_raw(encoding, 2, 1, 6, false, &uyvy).unwrap().data,
+            decode_fields(encoding, 2, 1, 6, false, &uyvy).unwrap().data,
             expected
         );
     }
     for encoding in ["yuv422_yuy2", "yuyv"] {
         assert_eq!(
-            decode_raw(encoding, 2, 1, 6, false, &yuyv).unwrap().data,
+            decode_fields(encoding, 2, 1, 6, false, &yuyv).unwrap().data,
             expected
         );
     }
@@ -132,7 +151,7 @@ fn each_bayer_pattern_on_a_uniform_scene() {
         // Odd sizes exercise the mirrored borders on both parities; step pads each row.
         let (w, h, step) = (7, 5, 9);
         let data = mosaic(pattern, rgb, w, h, step);
-        let img = decode_raw(
+        let img = decode_fields(
             &format!("bayer_{pattern}8"),
             w as u32,
             h as u32,
@@ -186,7 +205,7 @@ fn yuv422_matches_opencv_exactly() {
     let (w, h) = (32u32, 8u32);
     let data = noise((w * h * 2) as usize, 42);
     for (encoding, code) in [("uyvy", "YUV2RGB_UYVY"), ("yuv422_yuy2", "YUV2RGB_YUY2")] {
-        let ours = decode_raw(encoding, w, h, w * 2, false, &data).unwrap();
+        let ours = decode_fields(encoding, w, h, w * 2, false, &data).unwrap();
         let theirs = opencv(code, w, h, &data, dir.path());
         assert_eq!(ours.data, theirs, "{encoding} vs cv2.{code}");
     }
@@ -205,7 +224,7 @@ fn bayer_interior_matches_opencv_bilinear() {
         ("gbrg", "BayerGR2RGB"),
         ("grbg", "BayerGB2RGB"),
     ] {
-        let ours = decode_raw(&format!("bayer_{pattern}8"), w, h, w, false, &data).unwrap();
+        let ours = decode_fields(&format!("bayer_{pattern}8"), w, h, w, false, &data).unwrap();
         let theirs = opencv(code, w, h, &data, dir.path());
         // OpenCV fills the 1-pixel border its own way; the interior is the bilinear kernel.
         let mut mismatches = 0;
@@ -223,11 +242,11 @@ fn bayer_interior_matches_opencv_bilinear() {
 
 #[test]
 fn raw_errors_name_the_field() {
-    let err = decode_raw("yuv420", 2, 2, 4, false, &[0; 8]).unwrap_err();
+    let err = decode_fields("yuv420", 2, 2, 4, false, &[0; 8]).unwrap_err();
     assert!(matches!(err, ImageError::UnknownEncoding(ref e) if e == "yuv420"));
     assert!(err.to_string().contains("yuv420"));
 
-    let err = decode_raw("rgb8", 4, 2, 11, false, &[0; 22]).unwrap_err();
+    let err = decode_fields("rgb8", 4, 2, 11, false, &[0; 22]).unwrap_err();
     assert!(
         matches!(
             err,
@@ -241,7 +260,7 @@ fn raw_errors_name_the_field() {
     );
     assert!(err.to_string().contains("step"));
 
-    let err = decode_raw("rgb8", 4, 2, 12, false, &[0; 23]).unwrap_err();
+    let err = decode_fields("rgb8", 4, 2, 12, false, &[0; 23]).unwrap_err();
     assert!(
         matches!(
             err,
@@ -254,10 +273,10 @@ fn raw_errors_name_the_field() {
         "{err}"
     );
     assert!(err.to_string().contains("data"));
-    let err = decode_raw("mono16", 4, 2, 8, false, &[0; 17]).unwrap_err();
+    let err = decode_fields("mono16", 4, 2, 8, false, &[0; 17]).unwrap_err();
     assert!(matches!(err, ImageError::DataLength { .. }), "{err}");
 
-    let err = decode_raw("uyvy", 3, 1, 6, false, &[0; 6]).unwrap_err();
+    let err = decode_fields("uyvy", 3, 1, 6, false, &[0; 6]).unwrap_err();
     assert!(
         matches!(err, ImageError::OddWidth { width: 3, .. }),
         "{err}"
@@ -339,7 +358,7 @@ fn encoders_roundtrip() {
     for (encoding, name) in [(RawEncoding::Rgb8, "rgb8"), (RawEncoding::Bgr8, "bgr8")] {
         let (step, data) = encode_raw(&img, encoding).unwrap();
         assert_eq!(step, 48);
-        assert_eq!(decode_raw(name, 16, 8, step, false, &data).unwrap(), img);
+        assert_eq!(decode_fields(name, 16, 8, step, false, &data).unwrap(), img);
     }
     let bad = RgbImage {
         width: 4,

@@ -1,7 +1,7 @@
 //! Properties: CDR round trips of random messages, and decoders that never panic on arbitrary
 //! bytes or image parameters (they return a value or an error).
 
-use lookout::image_codec::{decode_compressed, decode_raw};
+use lookout::image_codec::{decode_compressed, decode_raw, RawImageRef};
 use lookout::msgs::{
     from_cdr, to_cdr, BoundingBox2D, CompressedImage, Detection2D, Detection2DArray, Image,
     ObjectHypothesis, ObjectHypothesisWithPose, Point2D, Pose2D, PoseWithCovariance,
@@ -97,7 +97,8 @@ proptest! {
         // Mostly well-sized buffers (so decoding runs), sometimes off by one or two.
         let len = (height * step) as usize + extra - usize::from(extra == 2) * 2;
         let data: Vec<u8> = (0..len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect();
-        if let Ok(img) = decode_raw(encoding, width, height, step, is_bigendian, &data) {
+        let raw = RawImageRef { encoding, width, height, step, is_bigendian, data: &data };
+        if let Ok(img) = decode_raw(raw) {
             prop_assert_eq!((img.width, img.height), (width, height));
             prop_assert_eq!(img.data.len(), (width * height * 3) as usize);
         }

@@ -18,10 +18,11 @@ use candle_core::op::BackpropOp;
 use candle_core::{DType, Device, Storage, Tensor};
 
 use super::layout::{
-    output_stride, plan_batch, read_output_block, RawImageRef, CAND_LEN, NMS_CAPACITY, PARAMS_LEN,
+    output_stride, plan_batch, read_output_block, CAND_LEN, NMS_CAPACITY, PARAMS_LEN,
 };
-use crate::darknet::{ModelError, YoloHead};
-use crate::detect::{BatchTimings, Candidate};
+use crate::darknet::YoloHead;
+use crate::detect::{BatchTimings, Candidate, DetectError};
+use crate::image_codec::RawImageRef;
 use crate::preprocess::{ImageFromModel, Letterbox};
 
 /// The kernels of `src/cuda/kernels.cu` for every architecture build.rs was asked for.
@@ -41,8 +42,8 @@ const BLOCK: u32 = 256;
 const NMS_BLOCK: u32 = 512;
 
 /// A failed CUDA call, named by stage.
-fn gpu(stage: &'static str, message: impl std::fmt::Display) -> ModelError {
-    ModelError::Gpu {
+fn gpu(stage: &'static str, message: impl std::fmt::Display) -> DetectError {
+    DetectError::Gpu {
         stage,
         message: message.to_string(),
     }
@@ -98,7 +99,7 @@ fn ensure<T: candle_core::cuda_backend::cudarc::driver::DeviceRepr>(
     slot: &mut Option<CudaSlice<T>>,
     len: usize,
     stage: &'static str,
-) -> Result<(), ModelError> {
+) -> Result<(), DetectError> {
     if slot.as_ref().is_none_or(|s| s.len() < len) {
         // SAFETY: the buffer is written (by an upload or a kernel) before it is read.
         let fresh = unsafe { stream.alloc::<T>(len.max(1)) }.map_err(|e| gpu(stage, e))?;
@@ -111,14 +112,14 @@ fn ensure<T: candle_core::cuda_backend::cudarc::driver::DeviceRepr>(
 fn present<'a, T>(
     slot: &'a mut Option<CudaSlice<T>>,
     stage: &'static str,
-) -> Result<&'a mut CudaSlice<T>, ModelError> {
+) -> Result<&'a mut CudaSlice<T>, DetectError> {
     slot.as_mut()
         .ok_or_else(|| gpu(stage, "device buffer missing after allocation"))
 }
 
 impl GpuKernels {
     /// Loads the kernels onto `device` (which must be a CUDA device).
-    pub fn load(device: &Device) -> Result<Self, ModelError> {
+    pub fn load(device: &Device) -> Result<Self, DetectError> {
         let Device::Cuda(dev) = device else {
             return Err(gpu("load", "lookout's kernels need a CUDA device"));
         };
@@ -159,7 +160,7 @@ impl GpuKernels {
     }
 
     /// Waits for the stream (for per-stage timings).
-    pub fn synchronize(&self, stage: &'static str) -> Result<(), ModelError> {
+    pub fn synchronize(&self, stage: &'static str) -> Result<(), DetectError> {
         self.stream.synchronize().map_err(|e| gpu(stage, e))
     }
 
@@ -171,7 +172,7 @@ impl GpuKernels {
         images: &[RawImageRef<'_>],
         letterbox: Letterbox,
         mut timings: Option<&mut BatchTimings>,
-    ) -> Result<(Tensor, Vec<ImageFromModel>), ModelError> {
+    ) -> Result<(Tensor, Vec<ImageFromModel>), DetectError> {
         let (params, total_bytes) = plan_batch(images, letterbox)?;
         let started = Instant::now();
         let mut buffers = self.buffers();
@@ -186,7 +187,7 @@ impl GpuKernels {
         {
             let bytes = present(&mut b.bytes, "upload")?;
             for (image, p) in images.iter().zip(&params) {
-                let offset = p.row[0] as usize;
+                let offset = p.row[super::abi::P_OFFSET] as usize;
                 let mut dst = bytes.slice_mut(offset..offset + image.data.len());
                 self.stream
                     .memcpy_htod(image.data, &mut dst)
@@ -252,7 +253,7 @@ impl GpuKernels {
         class_allowed: &[bool],
         limits: DecodeLimits,
         mut timings: Option<&mut BatchTimings>,
-    ) -> Result<Vec<Option<Vec<Candidate>>>, ModelError> {
+    ) -> Result<Vec<Option<Vec<Candidate>>>, DetectError> {
         let stage = "decode+nms";
         let started = Instant::now();
         let capacity = NMS_CAPACITY;

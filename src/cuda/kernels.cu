@@ -18,41 +18,23 @@
 
 #include <stdint.h>
 
-// Per-camera parameters of lookout_preprocess, one row of PARAMS_LEN int64 values, written by
-// src/cuda/layout.rs (`CameraParams::to_row`); keep the two in step.
-#define P_OFFSET 0     // first byte of this camera in the bytes buffer
-#define P_ENCODING 1   // ENC_* below
-#define P_WIDTH 2
-#define P_HEIGHT 3
-#define P_STEP 4       // bytes per source row
-#define P_BIG_ENDIAN 5 // mono16 only
-#define P_NEW_W 6      // letterbox: scaled size and paste offset, model pixels
-#define P_NEW_H 7
-#define P_OFF_X 8
-#define P_OFF_Y 9
-#define P_BAYER 10     // Bayer pattern: channel (0 R, 1 G, 2 B) of (x%2, y%2) as 2-bit fields
-#define PARAMS_LEN 12
-
-#define ENC_RGB8 0
-#define ENC_BGR8 1
-#define ENC_RGBA8 2
-#define ENC_BGRA8 3
-#define ENC_MONO8 4
-#define ENC_MONO16 5
-#define ENC_UYVY 6
-#define ENC_YUYV 7
-#define ENC_BAYER8 8
-
-// Candidate rows of the decode and NMS kernels: x_min, y_min, x_max, y_max, score, class.
-#define CAND_LEN 6
-
-// OpenCV's BT.601 fixed-point YUV -> RGB, as image_codec::yuv_pair_to_rgb.
-#define BT601_SHIFT 20
-#define BT601_CY 1220542
-#define BT601_CUB 2116026
-#define BT601_CUG (-409993)
-#define BT601_CVG (-852492)
-#define BT601_CVR 1673527
+// The constants shared with the host are defined by the Rust side (src/cuda/abi.rs and
+// src/image_codec/bt601.rs) and passed as -D defines: build.rs to nvcc, the emulation test to
+// the C++ compiler. They are:
+//   PARAMS_LEN and the P_* indices: one row of int64 parameters per camera of
+//     lookout_preprocess (P_OFFSET first byte in the upload buffer, P_ENCODING an ENC_* id,
+//     P_WIDTH, P_HEIGHT, P_STEP bytes per row, P_BIG_ENDIAN for mono16, P_NEW_W / P_NEW_H /
+//     P_OFF_X / P_OFF_Y the letterbox size and paste offset in model pixels, P_BAYER the
+//     pattern: channel (0 R, 1 G, 2 B) of (x%2, y%2) as 2-bit fields), written by
+//     cuda::layout::plan_batch.
+//   ENC_RGB8 ... ENC_BAYER8: the encodings, from cuda::layout::kernel_encoding.
+//   CAND_LEN: floats per candidate row (x_min, y_min, x_max, y_max, score, class).
+//   NMS_MAX: most candidates per image of lookout_sort_nms (cuda::abi::NMS_CAPACITY).
+//   BT601_*: OpenCV's fixed-point YUV -> RGB, as image_codec::yuv_pair_to_rgb.
+#if !defined(PARAMS_LEN) || !defined(P_BAYER) || !defined(ENC_BAYER8) || !defined(CAND_LEN) || \
+    !defined(NMS_MAX) || !defined(BT601_CVR)
+#error "compile with the -D defines of lookout::cuda::kernel_defines() (build.rs passes them)"
+#endif
 
 __device__ __forceinline__ int clamp255(int v) { return v < 0 ? 0 : (v > 255 ? 255 : v); }
 
@@ -244,8 +226,6 @@ __device__ __forceinline__ float iou(const float* a, const float* b) {
     const float uni = area(a) + area(b) - inter;
     return uni <= 0.f ? 0.f : inter / uni;
 }
-
-#define NMS_MAX 8192
 
 // One block per image. Sorts the image's candidates by candidate_order (each thread ranks its
 // candidates against all others: deterministic whatever order the atomics appended them in),

@@ -3,71 +3,45 @@
 //! the upload plan of a batch (each image checked by [`crate::image_codec::check_raw`], the CPU
 //! decoder's own check), and the candidate rows of `lookout_yolo_decode` / `lookout_sort_nms`.
 //!
-//! Free of CUDA so that it builds and is tested on every machine; `src/cuda/kernels.cu` reads
-//! the same layout (the `P_*`, `ENC_*` and `CAND_LEN` constants there).
+//! Free of CUDA so that it builds and is tested on every machine; the constants of the layout
+//! live in [`super::abi`], which `build.rs` passes to the kernels as defines.
 
-use crate::darknet::ModelError;
-use crate::detect::Candidate;
-use crate::image_codec::{check_raw, RawLayout};
-use crate::preprocess::{letterbox_geometry, ImageFromModel, Letterbox};
+pub use super::abi::{CAND_LEN, NMS_CAPACITY, PARAMS_LEN};
+use super::abi::{
+    ENC_BAYER8, ENC_BGR8, ENC_BGRA8, ENC_MONO16, ENC_MONO8, ENC_RGB8, ENC_RGBA8, ENC_UYVY,
+    ENC_YUYV, P_BAYER, P_BIG_ENDIAN, P_ENCODING, P_HEIGHT, P_NEW_H, P_NEW_W, P_OFFSET, P_OFF_X,
+    P_OFF_Y, P_STEP, P_WIDTH,
+};
+use crate::detect::{Candidate, DetectError, TOP_K_MAX};
+use crate::image_codec::{check_raw, RawImageRef, RawLayout};
+use crate::preprocess::{letterbox_geometry, ImageFromModel, Letterbox, PreprocessError};
 use crate::types::BBox;
 
-/// int64 values per camera row of `lookout_preprocess`'s parameters.
-pub const PARAMS_LEN: usize = 12;
-/// f32 values per candidate row: x_min, y_min, x_max, y_max, score, class.
-pub const CAND_LEN: usize = 6;
-/// Most candidates one image may have before NMS on the GPU (the NMS kernel keeps a flag per
-/// candidate in shared memory); an image with more is decoded on the CPU instead.
-pub const NMS_CAPACITY: usize = 8192;
+// Any `top_k` the detector accepts fits the GPU's candidate buffer, so the GPU keeps exactly
+// the candidates the CPU keeps.
+const _: () = assert!(NMS_CAPACITY >= TOP_K_MAX);
 
 /// Alignment of each camera's bytes in the upload buffer.
 const UPLOAD_ALIGN: usize = 256;
 
-/// A camera image as it arrives (`sensor_msgs/msg/Image` fields), not yet converted.
-#[derive(Debug, Clone, Copy)]
-pub struct RawImageRef<'a> {
-    pub encoding: &'a str,
-    pub width: u32,
-    pub height: u32,
-    /// Bytes per row (at least one row of pixels).
-    pub step: u32,
-    /// Byte order of 16-bit encodings.
-    pub is_bigendian: bool,
-    pub data: &'a [u8],
-}
-
-impl<'a> RawImageRef<'a> {
-    /// A packed RGB8 image as a raw `rgb8` image.
-    pub fn from_rgb(image: &'a crate::types::RgbImage) -> Self {
-        Self {
-            encoding: "rgb8",
-            width: image.width,
-            height: image.height,
-            step: image.width.saturating_mul(3),
-            is_bigendian: false,
-            data: &image.data,
-        }
-    }
-}
-
-/// The kernel's encoding id (`ENC_*` in kernels.cu) of a raw layout and, for Bayer mosaics, the
-/// packed pattern (channel 0 R, 1 G, 2 B of the top-left 2x2 block, row-major, 2 bits each).
+/// The kernel's encoding id (`ENC_*` in [`super::abi`]) of a raw layout and, for Bayer mosaics,
+/// the packed pattern (channel 0 R, 1 G, 2 B of the top-left 2x2 block, row-major, 2 bits each).
 pub fn kernel_encoding(layout: RawLayout) -> (i64, i64) {
     match layout {
-        RawLayout::Rgb8 => (0, 0),
-        RawLayout::Bgr8 => (1, 0),
-        RawLayout::Rgba8 => (2, 0),
-        RawLayout::Bgra8 => (3, 0),
-        RawLayout::Mono8 => (4, 0),
-        RawLayout::Mono16 => (5, 0),
-        RawLayout::Uyvy => (6, 0),
-        RawLayout::Yuyv => (7, 0),
+        RawLayout::Rgb8 => (ENC_RGB8, 0),
+        RawLayout::Bgr8 => (ENC_BGR8, 0),
+        RawLayout::Rgba8 => (ENC_RGBA8, 0),
+        RawLayout::Bgra8 => (ENC_BGRA8, 0),
+        RawLayout::Mono8 => (ENC_MONO8, 0),
+        RawLayout::Mono16 => (ENC_MONO16, 0),
+        RawLayout::Uyvy => (ENC_UYVY, 0),
+        RawLayout::Yuyv => (ENC_YUYV, 0),
         RawLayout::Bayer(c) => {
             let pattern = c
                 .iter()
                 .enumerate()
                 .fold(0i64, |acc, (slot, &ch)| acc | (ch as i64) << (2 * slot));
-            (8, pattern)
+            (ENC_BAYER8, pattern)
         }
     }
 }
@@ -86,51 +60,39 @@ pub struct CameraParams {
 pub fn plan_batch(
     images: &[RawImageRef<'_>],
     letterbox: Letterbox,
-) -> Result<(Vec<CameraParams>, usize), ModelError> {
+) -> Result<(Vec<CameraParams>, usize), DetectError> {
     let mut params = Vec::with_capacity(images.len());
     let mut offset = 0usize;
     for (camera, image) in images.iter().enumerate() {
-        let layout = check_raw(
-            image.encoding,
-            image.width,
-            image.height,
-            image.step,
-            image.data.len(),
-        )
-        .map_err(|source| ModelError::RawImage { camera, source })?;
+        let layout =
+            check_raw(*image).map_err(|source| DetectError::RawImage { camera, source })?;
         if image.width == 0 || image.height == 0 {
-            return Err(ModelError::Image {
+            return Err(PreprocessError::Image {
                 width: image.width,
                 height: image.height,
                 data_len: image.data.len(),
                 message: format!("camera image {camera} of the batch is empty"),
-            });
+            }
+            .into());
         }
         let (encoding, pattern) = kernel_encoding(layout);
-        let s = letterbox.size_px;
-        let (new_w, new_h, off_x, off_y) = letterbox_geometry(image.width, image.height, s);
-        let row = [
-            offset as i64,
-            encoding,
-            i64::from(image.width),
-            i64::from(image.height),
-            i64::from(image.step),
-            i64::from(image.is_bigendian),
-            i64::from(new_w),
-            i64::from(new_h),
-            i64::from(off_x),
-            i64::from(off_y),
-            pattern,
-            0,
-        ];
+        let (new_w, new_h, off_x, off_y) =
+            letterbox_geometry(image.width, image.height, letterbox.size_px);
+        let mut row = [0i64; PARAMS_LEN];
+        row[P_OFFSET] = offset as i64;
+        row[P_ENCODING] = encoding;
+        row[P_WIDTH] = i64::from(image.width);
+        row[P_HEIGHT] = i64::from(image.height);
+        row[P_STEP] = i64::from(image.step);
+        row[P_BIG_ENDIAN] = i64::from(image.is_bigendian);
+        row[P_NEW_W] = i64::from(new_w);
+        row[P_NEW_H] = i64::from(new_h);
+        row[P_OFF_X] = i64::from(off_x);
+        row[P_OFF_Y] = i64::from(off_y);
+        row[P_BAYER] = pattern;
         params.push(CameraParams {
             row,
-            image_from_model: ImageFromModel {
-                scale_x: image.width as f32 / new_w as f32,
-                scale_y: image.height as f32 / new_h as f32,
-                offset_x_px: off_x as f32,
-                offset_y_px: off_y as f32,
-            },
+            image_from_model: letterbox.image_from_model(image.width, image.height),
         });
         offset += image.data.len().div_ceil(UPLOAD_ALIGN) * UPLOAD_ALIGN;
     }
@@ -223,7 +185,7 @@ mod tests {
             ),
         ] {
             let e = plan_batch(&[ok, bad], Letterbox::new(32)).unwrap_err();
-            assert!(matches!(e, ModelError::RawImage { camera: 1, .. }), "{e}");
+            assert!(matches!(e, DetectError::RawImage { camera: 1, .. }), "{e}");
             assert!(e.to_string().contains(want), "{e}");
         }
         let e = plan_batch(&[raw("mono8", 0, 0, 0, &[])], Letterbox::new(32)).unwrap_err();
@@ -255,7 +217,7 @@ mod tests {
         assert!(
             matches!(
                 e,
-                ModelError::RawImage {
+                DetectError::RawImage {
                     camera: 1,
                     source: crate::image_codec::ImageError::DataLength { .. }
                 }

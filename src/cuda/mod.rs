@@ -1,5 +1,7 @@
 //! The whole frame on an NVIDIA GPU: lookout's own CUDA kernels beside candle's CUDA backend.
 //!
+//! * [`abi`] (every build): the constants the kernels share with the host, owned here and
+//!   passed to nvcc by `build.rs` as `-D` defines ([`kernel_defines`]).
 //! * [`layout`] (every build): the kernels' data layout on the host side and the upload plan
 //!   of a batch (raw images checked by `image_codec::check_raw`); tested without a GPU.
 //! * `device` (feature `cuda`): the kernels of `kernels.cu`, compiled by `build.rs` with nvcc
@@ -13,6 +15,7 @@
 //! `Letterbox::apply_into`, `decode_head`, `nms_limited`), and a parity test in
 //! `tests/cuda_parity.rs` (run by `scripts/gpu-check.sh` on a machine with a GPU).
 
+pub mod abi;
 pub mod layout;
 
 #[cfg(feature = "cuda")]
@@ -20,4 +23,12 @@ pub mod device;
 
 #[cfg(feature = "cuda")]
 pub use device::{DecodeLimits, GpuKernels};
-pub use layout::RawImageRef;
+
+/// Every constant the kernels take from the host, as `(macro name, value)`: what `build.rs`
+/// passes to nvcc as `-DNAME=value` (and the emulation test to the C++ compiler).
+pub fn kernel_defines() -> impl Iterator<Item = (&'static str, i64)> {
+    abi::KERNEL_DEFINES
+        .iter()
+        .chain(crate::image_codec::bt601::KERNEL_DEFINES)
+        .copied()
+}

@@ -13,7 +13,7 @@
 
 use std::path::Path;
 
-use super::ModelError;
+use super::DarknetError;
 
 /// A layer activation function, as darknet names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,8 +127,8 @@ pub struct NetConfig {
 
 impl NetConfig {
     /// Reads and parses a `.cfg` file.
-    pub fn from_file(path: &Path) -> Result<Self, ModelError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ModelError::Io {
+    pub fn from_file(path: &Path) -> Result<Self, DarknetError> {
+        let text = std::fs::read_to_string(path).map_err(|source| DarknetError::Io {
             path: path.to_path_buf(),
             source,
         })?;
@@ -136,7 +136,7 @@ impl NetConfig {
     }
 
     /// Parses cfg text; `path` is only used to name the source in errors.
-    pub fn parse(text: &str, path: &Path) -> Result<Self, ModelError> {
+    pub fn parse(text: &str, path: &Path) -> Result<Self, DarknetError> {
         // Each section is read for the keys inference needs; other keys (training parameters
         // such as `jitter` or `learning_rate`) are not checked, as darknet ignores them too.
         let sections = split_sections(text, path)?;
@@ -298,7 +298,7 @@ impl NetConfig {
 impl NetConfig {
     /// Output channel count of every layer, checking that routes, shortcuts and grouped
     /// convolutions fit together. `path` names the cfg in errors.
-    pub fn output_channels(&self, path: &Path) -> Result<Vec<usize>, ModelError> {
+    pub fn output_channels(&self, path: &Path) -> Result<Vec<usize>, DarknetError> {
         let mut out: Vec<usize> = Vec::with_capacity(self.layers.len());
         for (index, layer) in self.layers.iter().enumerate() {
             let line = self.layer_lines.get(index).copied().unwrap_or(0);
@@ -348,8 +348,8 @@ impl NetConfig {
     }
 }
 
-fn cfg_err(path: &Path, line: usize, message: impl Into<String>) -> ModelError {
-    ModelError::Cfg {
+fn cfg_err(path: &Path, line: usize, message: impl Into<String>) -> DarknetError {
+    DarknetError::Cfg {
         path: path.to_path_buf(),
         line,
         message: message.into(),
@@ -366,7 +366,7 @@ struct Section<'a> {
     entries: Vec<(String, String, usize)>,
 }
 
-fn split_sections<'a>(text: &str, path: &'a Path) -> Result<Vec<Section<'a>>, ModelError> {
+fn split_sections<'a>(text: &str, path: &'a Path) -> Result<Vec<Section<'a>>, DarknetError> {
     let mut sections: Vec<Section<'a>> = Vec::new();
     for (i, raw) in text.lines().enumerate() {
         let line_no = i + 1;
@@ -405,7 +405,7 @@ fn split_sections<'a>(text: &str, path: &'a Path) -> Result<Vec<Section<'a>>, Mo
 }
 
 impl Section<'_> {
-    fn err(&self, message: impl Into<String>) -> ModelError {
+    fn err(&self, message: impl Into<String>) -> DarknetError {
         cfg_err(
             self.path,
             self.line,
@@ -425,7 +425,7 @@ impl Section<'_> {
         self.get(key).is_some()
     }
 
-    fn value_err(&self, key: &str, value: &str, line: usize, what: &str) -> ModelError {
+    fn value_err(&self, key: &str, value: &str, line: usize, what: &str) -> DarknetError {
         cfg_err(
             self.path,
             line,
@@ -433,7 +433,7 @@ impl Section<'_> {
         )
     }
 
-    fn usize_or(&self, key: &str, default: usize) -> Result<usize, ModelError> {
+    fn usize_or(&self, key: &str, default: usize) -> Result<usize, DarknetError> {
         match self.get(key) {
             None => Ok(default),
             Some((v, line)) => v
@@ -442,7 +442,7 @@ impl Section<'_> {
         }
     }
 
-    fn float_or(&self, key: &str, default: f32) -> Result<f32, ModelError> {
+    fn float_or(&self, key: &str, default: f32) -> Result<f32, DarknetError> {
         match self.get(key) {
             None => Ok(default),
             Some((v, line)) => v
@@ -451,16 +451,20 @@ impl Section<'_> {
         }
     }
 
-    fn ints(&self, key: &str) -> Result<Vec<i64>, ModelError> {
+    fn ints(&self, key: &str) -> Result<Vec<i64>, DarknetError> {
         self.list(key, "expected integers separated by ,")
     }
 
-    fn floats(&self, key: &str) -> Result<Vec<f32>, ModelError> {
+    fn floats(&self, key: &str) -> Result<Vec<f32>, DarknetError> {
         self.list(key, "expected numbers separated by ,")
     }
 
     /// A comma-separated list (`mask = 3,4,5`); empty items are skipped as darknet does.
-    fn list<T: std::str::FromStr>(&self, key: &str, expected: &str) -> Result<Vec<T>, ModelError> {
+    fn list<T: std::str::FromStr>(
+        &self,
+        key: &str,
+        expected: &str,
+    ) -> Result<Vec<T>, DarknetError> {
         let (v, line) = self
             .get(key)
             .ok_or_else(|| self.err(format!("missing `{key}`")))?;
@@ -473,7 +477,7 @@ impl Section<'_> {
             .collect()
     }
 
-    fn activation(&self, key: &str, default: Activation) -> Result<Activation, ModelError> {
+    fn activation(&self, key: &str, default: Activation) -> Result<Activation, DarknetError> {
         match self.get(key) {
             None => Ok(default),
             Some((v, line)) => Activation::parse(v).ok_or_else(|| {
@@ -489,7 +493,7 @@ impl Section<'_> {
 
     /// Resolves a darknet layer reference from the layer at `index`: negative is relative,
     /// non-negative is absolute; either way it must name an earlier layer.
-    fn resolve(&self, index: usize, reference: i64) -> Result<usize, ModelError> {
+    fn resolve(&self, index: usize, reference: i64) -> Result<usize, DarknetError> {
         let abs = if reference < 0 {
             index as i64 + reference
         } else {
@@ -508,7 +512,7 @@ impl Section<'_> {
 mod tests {
     use super::*;
 
-    fn parse(text: &str) -> Result<NetConfig, ModelError> {
+    fn parse(text: &str) -> Result<NetConfig, DarknetError> {
         NetConfig::parse(text, Path::new("test.cfg"))
     }
 

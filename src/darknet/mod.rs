@@ -18,15 +18,16 @@ use std::path::PathBuf;
 pub use cfg::{Activation, Layer, NetConfig};
 pub use model::{Darknet, YoloHead};
 
-/// A model that cannot be loaded or run, or a detector configuration that cannot be used.
+/// A darknet network that cannot be loaded or run: its files, its layers, its input. The
+/// detector wraps it in [`crate::detect::DetectError`].
 #[derive(Debug, thiserror::Error)]
-pub enum ModelError {
+pub enum DarknetError {
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,
         source: std::io::Error,
     },
-    /// A `.cfg` (or class-names) file that cannot be parsed; `line` is 1-based, 0 for the file.
+    /// A `.cfg` file that cannot be parsed; `line` is 1-based, 0 for the file.
     #[error("{path}:{line}: {message}")]
     Cfg {
         path: PathBuf,
@@ -65,36 +66,13 @@ pub enum ModelError {
     },
     #[error("model input of shape {shape:?}: {message}")]
     InputShape { shape: Vec<usize>, message: String },
-    #[error("image {width}x{height} with {data_len} bytes: {message}")]
-    Image {
-        width: u32,
-        height: u32,
-        data_len: usize,
-        message: String,
-    },
+    /// A weight precision this network cannot run in on its device (the detector's
+    /// `precision` setting).
+    #[error("detector config `precision`: {message}")]
+    Precision { message: String },
     #[error("{context}: {source}")]
     Candle {
         context: String,
         source: candle_core::Error,
-    },
-    #[error(transparent)]
-    Asset(#[from] crate::assets::AssetError),
-    /// A camera image of a batch that cannot be used (`camera` is its index in the batch).
-    #[error("camera image {camera} of the batch: {source}")]
-    RawImage {
-        camera: usize,
-        source: crate::image_codec::ImageError,
-    },
-    /// A CUDA call that failed, named by the stage of the frame it served (`upload`,
-    /// `preprocess`, `forward`, `decode+nms`, `download`, or `load` at start).
-    #[error("GPU stage `{stage}`: {message}")]
-    Gpu {
-        stage: &'static str,
-        message: String,
-    },
-    #[error("detector config `{field}`: {message}")]
-    InvalidConfig {
-        field: &'static str,
-        message: String,
     },
 }

@@ -3,12 +3,12 @@
 //! little-endian `f32` (darknet's `load_convolutional_weights`).
 //!
 //! The file must hold exactly the floats the cfg asks for: too few or too many is a
-//! [`ModelError`] naming both files and the layer, never a panic or a silently half-loaded net.
+//! [`DarknetError`] naming both files and the layer, never a panic or a silently half-loaded net.
 
 use std::path::Path;
 
 use super::cfg::{Layer, NetConfig};
-use super::ModelError;
+use super::DarknetError;
 
 /// The `.weights` header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,8 +79,8 @@ pub fn load_weights(
     cfg: &NetConfig,
     cfg_path: &Path,
     weights_path: &Path,
-) -> Result<NetWeights, ModelError> {
-    let bytes = std::fs::read(weights_path).map_err(|source| ModelError::Io {
+) -> Result<NetWeights, DarknetError> {
+    let bytes = std::fs::read(weights_path).map_err(|source| DarknetError::Io {
         path: weights_path.to_path_buf(),
         source,
     })?;
@@ -93,8 +93,8 @@ pub fn parse_weights(
     bytes: &[u8],
     cfg_path: &Path,
     weights_path: &Path,
-) -> Result<NetWeights, ModelError> {
-    let header_err = |message: String| ModelError::WeightsHeader {
+) -> Result<NetWeights, DarknetError> {
+    let header_err = |message: String| DarknetError::WeightsHeader {
         path: weights_path.to_path_buf(),
         message,
     };
@@ -175,7 +175,7 @@ pub fn parse_weights(
     }
     let extra_bytes = body.len() - cursor.pos * 4;
     if extra_bytes != 0 {
-        return Err(ModelError::WeightsTrailing {
+        return Err(DarknetError::WeightsTrailing {
             cfg: cfg_path.to_path_buf(),
             weights: weights_path.to_path_buf(),
             extra_bytes,
@@ -195,9 +195,14 @@ struct FloatCursor<'a> {
 }
 
 impl FloatCursor<'_> {
-    fn take(&mut self, n: usize, layer: usize, what: &'static str) -> Result<Vec<f32>, ModelError> {
+    fn take(
+        &mut self,
+        n: usize,
+        layer: usize,
+        what: &'static str,
+    ) -> Result<Vec<f32>, DarknetError> {
         if self.pos + n > self.total_floats {
-            return Err(ModelError::WeightsTooShort {
+            return Err(DarknetError::WeightsTooShort {
                 cfg: self.cfg_path.to_path_buf(),
                 weights: self.weights_path.to_path_buf(),
                 layer,
@@ -295,7 +300,7 @@ mod tests {
             parse_weights(&cfg(), &bytes, Path::new("a.cfg"), Path::new("b.weights")).unwrap_err();
         assert!(matches!(
             err,
-            ModelError::WeightsTrailing { extra_bytes: 2, .. }
+            DarknetError::WeightsTrailing { extra_bytes: 2, .. }
         ));
     }
 

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use crate::darknet::ModelError;
+use super::DetectError;
 
 /// The default mapping, `model label=output label`, to the driving classes.
 /// `motorbike` (darknet's coco.names) and `motorcycle` (COCO's own name) are aliases.
@@ -40,24 +40,24 @@ pub fn parse_names(text: &str) -> Vec<String> {
         .collect()
 }
 
-impl ClassMap {
-    /// Reads a `.names` file and builds the map (see [`ClassMap::new`]).
-    pub fn from_names_file(
-        path: &Path,
-        mapping: &[String],
-        keep_unmapped: bool,
-    ) -> Result<Self, ModelError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ModelError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        Self::new(parse_names(&text), mapping, keep_unmapped).map_err(|message| ModelError::Cfg {
+/// Reads a darknet `.names` file (see [`parse_names`]); a file without a name is an error.
+pub fn read_names(path: &Path) -> Result<Vec<String>, DetectError> {
+    let text = std::fs::read_to_string(path).map_err(|source| DetectError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let names = parse_names(&text);
+    if names.is_empty() {
+        return Err(DetectError::ClassNames {
             path: path.to_path_buf(),
             line: 0,
-            message,
-        })
+            message: "no class names".into(),
+        });
     }
+    Ok(names)
+}
 
+impl ClassMap {
     /// `mapping` entries are `model label=output label`; every model label must exist in
     /// `names` (up to the motorbike/motorcycle alias). Unmapped classes are dropped unless
     /// `keep_unmapped`, which reports them under their model label.

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::classes::{parse_mapping_entry, DEFAULT_CLASS_MAP};
-use crate::darknet::ModelError;
+use super::{DetectError, TOP_K_MAX};
 
 /// The shipped darknet models. `clap::ValueEnum` lets the CLI take the same names as the
 /// parameter file.
@@ -55,7 +55,7 @@ pub struct DetectorConfig {
     /// Report classes missing from `class_map` under their model label instead of dropping them.
     pub keep_unmapped_classes: bool,
     /// Candidates (after the confidence threshold, best first) that NMS considers per image, in
-    /// `[1, 8192]`; the rest are dropped. The same on CPU and GPU.
+    /// `[1, TOP_K_MAX]` (8192); the rest are dropped. The same on CPU and GPU.
     pub top_k: usize,
     /// Most detections reported per image (best first), at least 1.
     pub max_detections: usize,
@@ -101,9 +101,9 @@ pub struct ModelPaths {
 
 impl DetectorConfig {
     /// Checks ranges and the class map's syntax.
-    pub fn validate(&self) -> Result<(), ModelError> {
+    pub fn validate(&self) -> Result<(), DetectError> {
         let invalid =
-            |field: &'static str, message: String| ModelError::InvalidConfig { field, message };
+            |field: &'static str, message: String| DetectError::InvalidConfig { field, message };
         if self.input_size_px == 0 || self.input_size_px % 32 != 0 {
             return Err(invalid(
                 "input_size_px",
@@ -122,14 +122,10 @@ impl DetectorConfig {
                 format!("{} is outside [0, 1]", self.nms_iou_max),
             ));
         }
-        if !(1..=crate::cuda::layout::NMS_CAPACITY).contains(&self.top_k) {
+        if !(1..=TOP_K_MAX).contains(&self.top_k) {
             return Err(invalid(
                 "top_k",
-                format!(
-                    "{} is outside [1, {}]",
-                    self.top_k,
-                    crate::cuda::layout::NMS_CAPACITY
-                ),
+                format!("{} is outside [1, {TOP_K_MAX}]", self.top_k),
             ));
         }
         if self.max_detections == 0 {
@@ -150,9 +146,9 @@ impl DetectorConfig {
     /// The cfg, weights and names files. Each path left empty comes from the asset cache
     /// (`<cache>/models/<model>/`), and is checked against its sha256 pin in
     /// `configs/assets.sha256`; a given path only has to exist.
-    pub fn model_paths(&self) -> Result<ModelPaths, ModelError> {
+    pub fn model_paths(&self) -> Result<ModelPaths, DetectError> {
         let name = self.model.name();
-        let pick = |given: &str, file: String| -> Result<PathBuf, ModelError> {
+        let pick = |given: &str, file: String| -> Result<PathBuf, DetectError> {
             if given.is_empty() {
                 Ok(crate::assets::verified_path(&format!(
                     "models/{name}/{file}"

@@ -1,6 +1,11 @@
-//! The detection stage: YOLO decoding ([`decode`]), class-aware NMS ([`mod@nms`]), class labels
-//! and mapping ([`classes`]), configuration ([`config`]), and [`Detector`], which chains
-//! letterbox -> darknet forward -> decode -> NMS -> boxes in image pixels.
+//! The detection stage: the detector family seam ([`model`]: darknet today), YOLO decoding
+//! ([`decode`]), class-aware NMS ([`mod@nms`]), class labels and mapping ([`classes`]),
+//! configuration ([`config`]), the detector's error ([`DetectError`]), and [`Detector`], which
+//! chains letterbox -> forward -> decode -> NMS -> boxes in image pixels.
+//!
+//! [`Detector::from_parts`] builds the core from a model, its class labels and a config, with
+//! no file or environment access; [`Detector::load`] resolves the model files (asset cache or
+//! configured paths) and calls it.
 //!
 //! Input: a packed RGB8 [`RgbImage`]. Output: [`Detection`]s with corners in the source
 //! image's pixels, clipped to the image, sorted by score (descending), then class, then
@@ -9,22 +14,25 @@
 pub mod classes;
 pub mod config;
 pub mod decode;
+mod error;
+pub mod model;
 pub mod nms;
 
 use std::time::{Duration, Instant};
 
 use candle_core::{Device, Tensor};
 
-use crate::darknet::{Darknet, ModelError, YoloHead};
+use crate::darknet::YoloHead;
+use crate::image_codec::RawImageRef;
 use crate::preprocess::{ImageFromModel, Letterbox};
 use crate::types::{Detection, RgbImage};
 
 pub use classes::{ClassMap, DEFAULT_CLASS_MAP};
 pub use config::{DetectorConfig, ModelKind, ModelPaths, Precision};
 pub use decode::{decode_head, Candidate, HeadGeometry};
-pub use nms::{nms, nms_limited};
-
-use crate::cuda::RawImageRef;
+pub use error::DetectError;
+pub use model::{DarknetModel, DetectorModel, Heads};
+pub use nms::{nms, nms_limited, TOP_K_MAX};
 
 /// Wall time of each detection stage for one image.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -63,10 +71,10 @@ pub fn decode_heads(
     heads: &[YoloHead],
     batch_index: usize,
     confidence_min: f32,
-) -> Result<Vec<Candidate>, ModelError> {
+) -> Result<Vec<Candidate>, DetectError> {
     let mut out = Vec::new();
     for (h, head) in heads.iter().enumerate() {
-        let candle = |source| ModelError::Candle {
+        let candle = |source| DetectError::Candle {
             context: format!("reading yolo head {h}"),
             source,
         };
@@ -87,7 +95,7 @@ pub fn decode_heads(
             input_h_px: grid_h * head.stride_px,
         };
         decode_head(&data, &geometry, confidence_min, &mut out).map_err(|expected| {
-            ModelError::InputShape {
+            DetectError::OutputShape {
                 shape: head.output.dims().to_vec(),
                 message: format!(
                     "yolo head {h} holds {} values, expected {expected}",
@@ -125,12 +133,13 @@ pub fn to_image_detections(
         .collect()
 }
 
-/// A loaded detector: model, letterbox, thresholds and class map.
+/// A detector: model, letterbox, thresholds and class map.
 #[derive(Debug)]
 pub struct Detector {
     config: DetectorConfig,
-    paths: ModelPaths,
-    net: Darknet,
+    /// The files the model was loaded from (`None` when built from parts).
+    paths: Option<ModelPaths>,
+    model: DetectorModel,
     classes: ClassMap,
     letterbox: Letterbox,
     /// Per model class: whether the class map reports it (the GPU decoder's filter).
@@ -141,67 +150,69 @@ pub struct Detector {
 }
 
 impl Detector {
-    /// Validates `config`, then loads the model (from the asset cache unless paths are given)
-    /// onto `device`.
-    pub fn load(config: &DetectorConfig, device: &Device) -> Result<Self, ModelError> {
+    /// Builds a detector from a model (on its device), the model's class labels (one per
+    /// class, in class order) and a configuration, which is validated; the model is converted
+    /// to the configured precision and the labels mapped by its class map. Reads no file and
+    /// no environment variable. `config`'s model kind and paths are not used.
+    pub fn from_parts(
+        model: DetectorModel,
+        labels: Vec<String>,
+        config: &DetectorConfig,
+    ) -> Result<Self, DetectError> {
         config.validate()?;
-        let paths = config.model_paths()?;
-        let net_cfg = crate::darknet::NetConfig::from_file(&paths.cfg)?;
-        let weights = crate::darknet::weights::load_weights(&net_cfg, &paths.cfg, &paths.weights)?;
-        let dtype = match config.precision {
-            Precision::F32 => candle_core::DType::F32,
-            Precision::F16 => candle_core::DType::F16,
-        };
-        let net = Darknet::from_parts(&net_cfg, &weights, &paths.cfg, device)?.with_dtype(dtype)?;
-        let classes = ClassMap::from_names_file(
-            &paths.names,
-            &config.class_map,
-            config.keep_unmapped_classes,
-        )?;
-        for (index, layer) in net_cfg.layers.iter().enumerate() {
-            if let crate::darknet::Layer::Yolo(y) = layer {
-                if y.classes != classes.names().len() {
-                    return Err(ModelError::Architecture {
-                        path: paths.cfg.clone(),
-                        layer: index,
-                        message: format!(
-                            "{} classes, but {} lists {} names",
-                            y.classes,
-                            paths.names.display(),
-                            classes.names().len()
-                        ),
-                    });
-                }
-            }
+        if model.class_count() != labels.len() {
+            return Err(DetectError::ClassCount {
+                model_classes: model.class_count(),
+                labels: labels.len(),
+            });
         }
+        let model = model.with_precision(config.precision)?;
+        let classes = ClassMap::new(labels, &config.class_map, config.keep_unmapped_classes)
+            .map_err(|message| DetectError::InvalidConfig {
+                field: "class_map",
+                message,
+            })?;
         let class_allowed = (0..classes.names().len())
             .map(|c| classes.label(c).is_some())
             .collect();
         #[cfg(feature = "cuda")]
-        let gpu = if device.is_cuda() {
-            Some(crate::cuda::GpuKernels::load(device)?)
+        let gpu = if model.device().is_cuda() {
+            Some(crate::cuda::GpuKernels::load(model.device())?)
         } else {
             None
         };
         Ok(Self {
             config: config.clone(),
-            paths,
-            net,
+            paths: None,
+            letterbox: model.letterbox(config.input_size_px),
+            model,
             classes,
-            letterbox: Letterbox::new(config.input_size_px),
             class_allowed,
             #[cfg(feature = "cuda")]
             gpu,
         })
     }
 
+    /// Validates `config`, then loads the model and its class labels (from the asset cache
+    /// unless paths are given) onto `device` and builds the detector with
+    /// [`Detector::from_parts`].
+    pub fn load(config: &DetectorConfig, device: &Device) -> Result<Self, DetectError> {
+        config.validate()?;
+        let paths = config.model_paths()?;
+        let model = DarknetModel::load(&paths.cfg, &paths.weights, device)?;
+        let labels = classes::read_names(&paths.names)?;
+        let mut detector = Self::from_parts(model.into(), labels, config)?;
+        detector.paths = Some(paths);
+        Ok(detector)
+    }
+
     pub fn config(&self) -> &DetectorConfig {
         &self.config
     }
 
-    /// The files the model was loaded from.
-    pub fn model_paths(&self) -> &ModelPaths {
-        &self.paths
+    /// The files the model was loaded from (`None` when built with [`Detector::from_parts`]).
+    pub fn model_paths(&self) -> Option<&ModelPaths> {
+        self.paths.as_ref()
     }
 
     pub fn class_map(&self) -> &ClassMap {
@@ -212,12 +223,12 @@ impl Detector {
         self.letterbox
     }
 
-    pub fn network(&self) -> &Darknet {
-        &self.net
+    pub fn model(&self) -> &DetectorModel {
+        &self.model
     }
 
     /// Detects objects in `image`; boxes in image pixels.
-    pub fn detect(&self, image: &RgbImage) -> Result<Vec<Detection>, ModelError> {
+    pub fn detect(&self, image: &RgbImage) -> Result<Vec<Detection>, DetectError> {
         self.detect_timed(image).map(|(d, _)| d)
     }
 
@@ -225,7 +236,7 @@ impl Detector {
     pub fn detect_timed(
         &self,
         image: &RgbImage,
-    ) -> Result<(Vec<Detection>, DetectTimings), ModelError> {
+    ) -> Result<(Vec<Detection>, DetectTimings), DetectError> {
         #[cfg(feature = "cuda")]
         if self.gpu.is_some() {
             let (mut detections, t) = self.detect_batch(&[RawImageRef::from_rgb(image)], true)?;
@@ -240,17 +251,18 @@ impl Detector {
         let (blob, image_from_model) = self.letterbox.apply(image)?;
         let s = self.letterbox.size_px as usize;
         let t1 = Instant::now();
-        let input = Tensor::from_vec(blob, (1, 3, s, s), self.net.device()).map_err(|source| {
-            ModelError::Candle {
-                context: "building the input tensor".into(),
-                source,
-            }
-        })?;
-        let heads = self.net.forward(&input)?;
+        let input =
+            Tensor::from_vec(blob, (1, 3, s, s), self.model.device()).map_err(|source| {
+                DetectError::Candle {
+                    context: "building the input tensor".into(),
+                    source,
+                }
+            })?;
+        let heads = self.model.forward(&input)?;
         // Pull the heads to the host now, so that the forward time includes the device work.
-        let heads = heads_to_host(&heads)?;
+        let heads = heads.to_host()?;
         let t2 = Instant::now();
-        let kept = self.decode_nms_host(&heads, 0)?;
+        let kept = self.nms_host(heads.decode(0, self.config.confidence_min)?);
         let detections = to_image_detections(
             &kept,
             &self.classes,
@@ -271,21 +283,15 @@ impl Detector {
 }
 
 impl Detector {
-    /// Decoding, class filter and NMS of batch item `batch_index` on the host (heads on the
-    /// host or copied there).
-    fn decode_nms_host(
-        &self,
-        heads: &[YoloHead],
-        batch_index: usize,
-    ) -> Result<Vec<Candidate>, ModelError> {
-        let mut candidates = decode_heads(heads, batch_index, self.config.confidence_min)?;
+    /// Class filter and NMS of one image's decoded candidates on the host.
+    fn nms_host(&self, mut candidates: Vec<Candidate>) -> Vec<Candidate> {
         candidates.retain(|c| self.class_allowed.get(c.class_index) == Some(&true));
-        Ok(nms_limited(
+        nms_limited(
             candidates,
             self.config.nms_iou_max,
             self.config.top_k,
             self.config.max_detections,
-        ))
+        )
     }
 
     /// Detects objects in a batch of camera images as they arrive (any encoding of
@@ -300,7 +306,7 @@ impl Detector {
         &self,
         images: &[RawImageRef<'_>],
         sync_stages: bool,
-    ) -> Result<(Vec<Vec<Detection>>, BatchTimings), ModelError> {
+    ) -> Result<(Vec<Vec<Detection>>, BatchTimings), DetectError> {
         if images.is_empty() {
             return Ok((Vec::new(), BatchTimings::default()));
         }
@@ -313,15 +319,8 @@ impl Detector {
         let mut out = Vec::with_capacity(images.len());
         for (camera, raw) in images.iter().enumerate() {
             let t0 = Instant::now();
-            let image = crate::image_codec::decode_raw(
-                raw.encoding,
-                raw.width,
-                raw.height,
-                raw.step,
-                raw.is_bigendian,
-                raw.data,
-            )
-            .map_err(|source| ModelError::RawImage { camera, source })?;
+            let image = crate::image_codec::decode_raw(*raw)
+                .map_err(|source| DetectError::RawImage { camera, source })?;
             timings.preprocess += t0.elapsed();
             let (detections, t) = self.detect_timed(&image)?;
             timings.preprocess += t.letterbox;
@@ -338,12 +337,14 @@ impl Detector {
         gpu: &crate::cuda::GpuKernels,
         images: &[RawImageRef<'_>],
         sync_stages: bool,
-    ) -> Result<(Vec<Vec<Detection>>, BatchTimings), ModelError> {
+    ) -> Result<(Vec<Vec<Detection>>, BatchTimings), DetectError> {
         let mut timings = BatchTimings::default();
         let (input, transforms) =
             gpu.preprocess(images, self.letterbox, sync_stages.then_some(&mut timings))?;
         let t_forward = Instant::now();
-        let heads = self.net.forward(&input)?;
+        // lookout's decode kernel reads darknet's anchor-based heads.
+        let DetectorModel::Darknet(darknet) = &self.model;
+        let heads = darknet.network().forward(&input)?;
         if sync_stages {
             gpu.synchronize("forward")?;
             timings.forward = t_forward.elapsed();
@@ -377,10 +378,10 @@ impl Detector {
                         host_heads = Some(heads_to_host(&heads)?);
                     }
                     let heads = host_heads.as_deref().unwrap_or_default();
-                    self.decode_nms_host(heads, i)?
+                    self.nms_host(decode_heads(heads, i, self.config.confidence_min)?)
                 }
             };
-            let transform = transforms.get(i).copied().ok_or_else(|| ModelError::Gpu {
+            let transform = transforms.get(i).copied().ok_or_else(|| DetectError::Gpu {
                 stage: "download",
                 message: format!("no letterbox transform for camera {i}"),
             })?;
@@ -397,7 +398,7 @@ impl Detector {
 }
 
 /// Copies head outputs to the host.
-pub fn heads_to_host(heads: &[YoloHead]) -> Result<Vec<YoloHead>, ModelError> {
+pub fn heads_to_host(heads: &[YoloHead]) -> Result<Vec<YoloHead>, DetectError> {
     heads
         .iter()
         .map(|h| {
@@ -407,7 +408,7 @@ pub fn heads_to_host(heads: &[YoloHead]) -> Result<Vec<YoloHead>, ModelError> {
             })
         })
         .collect::<candle_core::Result<Vec<_>>>()
-        .map_err(|source| ModelError::Candle {
+        .map_err(|source| DetectError::Candle {
             context: "copying the yolo heads to the host".into(),
             source,
         })
@@ -421,6 +422,92 @@ mod tests {
     fn detector_can_move_to_a_pipeline_thread() {
         fn send_sync<T: Send + Sync>() {}
         send_sync::<Detector>();
+    }
+
+    /// A one-convolution darknet network with one `[yolo]` head of two classes whose weights
+    /// make every cell a confident class-0 box of its anchor's size (10 x 14 px).
+    fn tiny_darknet() -> DetectorModel {
+        let path = std::path::Path::new("tiny.cfg");
+        let cfg = crate::darknet::NetConfig::parse(
+            "[net]\nchannels=3\n\
+             [convolutional]\nfilters=7\nsize=1\nstride=1\nactivation=linear\n\
+             [yolo]\nmask=0\nanchors=10,14\nclasses=2\nnum=1\n",
+            path,
+        )
+        .unwrap();
+        let mut bytes = Vec::new();
+        for v in [0i32, 2, 0] {
+            bytes.extend(v.to_le_bytes());
+        }
+        bytes.extend(0u64.to_le_bytes());
+        // Biases (tx, ty, tw, th, objectness, class 0, class 1), then a zero 7 x 3 kernel.
+        let biases = [0.0f32, 0.0, 0.0, 0.0, 6.0, 6.0, -6.0];
+        for v in biases.into_iter().chain([0.0; 21]) {
+            bytes.extend(v.to_le_bytes());
+        }
+        let weights = crate::darknet::weights::parse_weights(
+            &cfg,
+            &bytes,
+            path,
+            path.with_extension("w").as_path(),
+        )
+        .unwrap();
+        DarknetModel::new(&cfg, &weights, path, &Device::Cpu)
+            .unwrap()
+            .into()
+    }
+
+    #[test]
+    fn a_detector_builds_from_parts_without_files_and_detects() {
+        let config = DetectorConfig {
+            input_size_px: 32,
+            class_map: vec!["person=pedestrian".into()],
+            ..DetectorConfig::default()
+        };
+        let labels = vec!["person".to_string(), "kite".to_string()];
+        let detector = Detector::from_parts(tiny_darknet(), labels.clone(), &config).unwrap();
+        assert!(detector.model_paths().is_none());
+        assert_eq!(detector.letterbox(), Letterbox::new(32));
+        let image = RgbImage::new(64, 48);
+        let detections = detector.detect(&image).unwrap();
+        assert!(!detections.is_empty());
+        assert!(detections.len() <= config.max_detections);
+        for d in &detections {
+            assert_eq!((d.class_index, d.label.as_str()), (0, "pedestrian"));
+            assert!(d.score > 0.99, "{d:?}");
+            assert!(d.bbox.x_min >= 0.0 && d.bbox.x_max <= 64.0, "{d:?}");
+            assert!(d.bbox.y_min >= 0.0 && d.bbox.y_max <= 48.0, "{d:?}");
+        }
+        // The batch entry point on the CPU gives the same boxes.
+        let (batch, _) = detector
+            .detect_batch(&[RawImageRef::from_rgb(&image)], false)
+            .unwrap();
+        assert_eq!(batch, vec![detections]);
+
+        // Labels that do not match the model's classes, and a config that does not validate.
+        let e = Detector::from_parts(tiny_darknet(), vec!["person".into()], &config).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                DetectError::ClassCount {
+                    model_classes: 2,
+                    labels: 1
+                }
+            ),
+            "{e}"
+        );
+        let bad = DetectorConfig {
+            input_size_px: 30,
+            ..config.clone()
+        };
+        let e = Detector::from_parts(tiny_darknet(), labels.clone(), &bad).unwrap_err();
+        assert!(e.to_string().contains("input_size_px"), "{e}");
+        let unknown = DetectorConfig {
+            class_map: vec!["car=car".into()],
+            ..config
+        };
+        let e = Detector::from_parts(tiny_darknet(), labels, &unknown).unwrap_err();
+        assert!(e.to_string().contains("class_map"), "{e}");
     }
 
     #[test]

@@ -9,6 +9,12 @@ use std::cmp::Ordering;
 
 use super::decode::Candidate;
 
+/// The largest `top_k` a detector accepts ([`super::DetectorConfig::top_k`]): most candidates
+/// NMS considers per image. It bounds the quadratic NMS on the CPU, and the GPU path's
+/// candidate buffer is sized to hold this many (`cuda::layout` asserts it at compile time),
+/// so both paths accept the same configurations.
+pub const TOP_K_MAX: usize = 8192;
+
 /// The deterministic output order: score descending, then class index, then corners.
 pub fn candidate_order(a: &Candidate, b: &Candidate) -> Ordering {
     b.score

@@ -9,7 +9,7 @@
 use r2r::WrappedTypesupport;
 
 use super::RosError;
-use crate::image_codec::{self, ImageError};
+use crate::image_codec::{self, ImageError, RawImageRef};
 use crate::msgs;
 use crate::types::{Header, RgbImage, Time};
 
@@ -53,14 +53,14 @@ pub fn image_from_native(msg: &NativeImage, topic: &str) -> Result<(Header, RgbI
         // message is borrowed for the whole call, so the bytes stay alive and unchanged.
         unsafe { std::slice::from_raw_parts(msg.data.data, msg.data.size) }
     };
-    let image = image_codec::decode_raw(
-        &encoding,
-        msg.width,
-        msg.height,
-        msg.step,
-        msg.is_bigendian != 0,
+    let image = image_codec::decode_raw(RawImageRef {
+        encoding: &encoding,
+        width: msg.width,
+        height: msg.height,
+        step: msg.step,
+        is_bigendian: msg.is_bigendian != 0,
         data,
-    )
+    })
     .map_err(|e| bad_input(topic, "sensor_msgs/msg/Image", e))?;
     Ok((header, image))
 }

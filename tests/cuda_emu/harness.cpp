@@ -3,6 +3,8 @@
 // (tests/cuda_kernels_emulated.rs builds and drives this). It checks indexing, colour
 // conversion, letterbox arithmetic, decoding, ordering, top-k and NMS; it cannot check what
 // only a GPU shows (races, launch limits): tests/cuda_parity.rs does that on a GPU.
+// Build it with the kernels' layout constants as -D defines, as build.rs gives them to nvcc
+// (lookout::cuda::kernel_defines(); the test passes them).
 //
 // Usage (all buffers are raw little-endian files):
 //   harness preprocess BYTES PARAMS CAMERAS SIZE_PX OUT

@@ -190,7 +190,7 @@ fn compare_forward(options: &ForwardBenchOptions) -> anyhow::Result<Vec<ForwardC
             let t = Instant::now();
             let input = Tensor::from_slice(&blob, (1, 3, s, s), &Device::Cpu)
                 .context("building the benchmark input")?;
-            let heads = detector.network().forward(&input)?;
+            let heads = detector.model().forward(&input)?;
             // The heads are host tensors on the CPU device: the forward is complete here.
             std::hint::black_box(&heads);
             if i >= options.warmup {

@@ -15,7 +15,7 @@ use candle_core::{CpuStorage, DType, Layout, Tensor};
 use super::{Darknet, YoloHead};
 use crate::darknet::cfg::{Activation, Layer};
 use crate::darknet::cpu;
-use crate::darknet::ModelError;
+use crate::darknet::DarknetError;
 
 impl Darknet {
     /// The forward as candle ops on any device.
@@ -23,12 +23,12 @@ impl Darknet {
         &self,
         input: &Tensor,
         mut times: Option<&mut Vec<Duration>>,
-    ) -> Result<Vec<YoloHead>, ModelError> {
+    ) -> Result<Vec<YoloHead>, DarknetError> {
         let input_h = input.dims()[2];
         let x0 = input
             .to_device(&self.device)
             .and_then(|x| x.to_dtype(self.dtype))
-            .map_err(|source| ModelError::Candle {
+            .map_err(|source| DarknetError::Candle {
                 context: "moving the input to the model's device".into(),
                 source,
             })?;
@@ -37,15 +37,15 @@ impl Darknet {
         let mut x = x0;
         for (index, block) in self.blocks.iter().enumerate() {
             let started = Instant::now();
-            let candle = |source| ModelError::Candle {
+            let candle = |source| DarknetError::Candle {
                 context: format!("{}: layer {index}", self.cfg_path.display()),
                 source,
             };
-            let get = |l: usize| -> Result<&Tensor, ModelError> {
+            let get = |l: usize| -> Result<&Tensor, DarknetError> {
                 outputs
                     .get(l)
                     .and_then(Option::as_ref)
-                    .ok_or_else(|| ModelError::Architecture {
+                    .ok_or_else(|| DarknetError::Architecture {
                         path: self.cfg_path.clone(),
                         layer: index,
                         message: format!("layer {l} output not available"),

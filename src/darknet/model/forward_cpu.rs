@@ -18,7 +18,7 @@ use super::{geometry, Darknet, YoloHead};
 use crate::darknet::cfg::Layer;
 use crate::darknet::cpu::{self, Chw};
 use crate::darknet::winograd;
-use crate::darknet::ModelError;
+use crate::darknet::DarknetError;
 
 /// The CPU forward's buffers: every layer's output (`N x C x H x W`), grown on first use.
 #[derive(Default)]
@@ -52,8 +52,8 @@ impl Darknet {
         &self,
         input: &Tensor,
         mut times: Option<&mut Vec<Duration>>,
-    ) -> Result<Vec<YoloHead>, ModelError> {
-        let candle = |context: &str, source| ModelError::Candle {
+    ) -> Result<Vec<YoloHead>, DarknetError> {
+        let candle = |context: &str, source| DarknetError::Candle {
             context: format!("{}: {context}", self.cfg_path.display()),
             source,
         };
@@ -66,7 +66,7 @@ impl Darknet {
         let data: &[f32] = match (&*storage, layout.contiguous_offsets()) {
             (Storage::Cpu(CpuStorage::F32(v)), Some((start, end))) => &v[start..end],
             _ => {
-                return Err(ModelError::InputShape {
+                return Err(DarknetError::InputShape {
                     shape: input.dims().to_vec(),
                     message: "expected a contiguous f32 CPU tensor".into(),
                 })
@@ -85,7 +85,7 @@ impl Darknet {
         let mut heads = Vec::new();
         for (index, block) in self.blocks.iter().enumerate() {
             let started = Instant::now();
-            let arch = |message: String| ModelError::Architecture {
+            let arch = |message: String| DarknetError::Architecture {
                 path: self.cfg_path.clone(),
                 layer: index,
                 message,

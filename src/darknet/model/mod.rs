@@ -39,7 +39,7 @@ use super::cfg::{ConvSpec, Layer, NetConfig};
 use super::cpu::ConvGeometry;
 use super::weights::{load_weights, ConvWeights, NetWeights};
 use super::winograd::{self, WinogradKernel};
-use super::ModelError;
+use super::DarknetError;
 use forward_cpu::Workspace;
 
 /// One detection head's raw output plus what decoding needs to interpret it.
@@ -122,7 +122,11 @@ impl std::fmt::Debug for HostFloats {
 
 impl Darknet {
     /// Loads `cfg_path` and `weights_path` onto `device`.
-    pub fn load(cfg_path: &Path, weights_path: &Path, device: &Device) -> Result<Self, ModelError> {
+    pub fn load(
+        cfg_path: &Path,
+        weights_path: &Path,
+        device: &Device,
+    ) -> Result<Self, DarknetError> {
         let cfg = NetConfig::from_file(cfg_path)?;
         let weights = load_weights(&cfg, cfg_path, weights_path)?;
         Self::from_parts(&cfg, &weights, cfg_path, device)
@@ -135,12 +139,12 @@ impl Darknet {
         weights: &NetWeights,
         cfg_path: &Path,
         device: &Device,
-    ) -> Result<Self, ModelError> {
+    ) -> Result<Self, DarknetError> {
         let channels = cfg.output_channels(cfg_path)?;
         let mut blocks = Vec::with_capacity(cfg.layers.len());
         let mut needed_later = vec![false; cfg.layers.len()];
         for (index, layer) in cfg.layers.iter().enumerate() {
-            let arch = |message: String| ModelError::Architecture {
+            let arch = |message: String| DarknetError::Architecture {
                 path: cfg_path.to_path_buf(),
                 layer: index,
                 message,
@@ -152,7 +156,7 @@ impl Darknet {
                         return Err(arch("convolution without weights".into()));
                     };
                     conv = Some(FoldedConv::new(w, spec, device).map_err(|source| {
-                        ModelError::Candle {
+                        DarknetError::Candle {
                             context: format!("{}: building layer {index}", cfg_path.display()),
                             source,
                         }
@@ -215,13 +219,12 @@ impl Darknet {
     /// Converts the weights to `dtype` (`F32`, or `F16` / `BF16` on a CUDA device; lookout's
     /// CPU kernels are f32 only). The forward still takes and returns f32: the input is cast
     /// on the device and the heads cast back.
-    pub fn with_dtype(mut self, dtype: DType) -> Result<Self, ModelError> {
+    pub fn with_dtype(mut self, dtype: DType) -> Result<Self, DarknetError> {
         if dtype == self.dtype {
             return Ok(self);
         }
         if self.device.is_cpu() || !matches!(dtype, DType::F32 | DType::F16 | DType::BF16) {
-            return Err(ModelError::InvalidConfig {
-                field: "precision",
+            return Err(DarknetError::Precision {
                 message: format!(
                     "{dtype:?} weights need a CUDA device (this network is on {:?})",
                     self.device.location()
@@ -230,7 +233,7 @@ impl Darknet {
         }
         for (index, block) in self.blocks.iter_mut().enumerate() {
             if let Some(conv) = &mut block.conv {
-                let candle = |source| ModelError::Candle {
+                let candle = |source| DarknetError::Candle {
                     context: format!(
                         "{}: converting layer {index} to {dtype:?}",
                         self.cfg_path.display()
@@ -264,7 +267,7 @@ impl Darknet {
 
     /// Runs the network on `input` (`N x C x H x W` f32, H and W multiples of 32) and returns
     /// the raw output of every `[yolo]` layer in cfg order.
-    pub fn forward(&self, input: &Tensor) -> Result<Vec<YoloHead>, ModelError> {
+    pub fn forward(&self, input: &Tensor) -> Result<Vec<YoloHead>, DarknetError> {
         self.forward_impl(input, None)
     }
 
@@ -272,7 +275,7 @@ impl Darknet {
     pub fn forward_profiled(
         &self,
         input: &Tensor,
-    ) -> Result<(Vec<YoloHead>, Vec<Duration>), ModelError> {
+    ) -> Result<(Vec<YoloHead>, Vec<Duration>), DarknetError> {
         let mut times = Vec::with_capacity(self.blocks.len());
         let heads = self.forward_impl(input, Some(&mut times))?;
         Ok((heads, times))
@@ -301,7 +304,7 @@ impl Darknet {
         &self,
         input: &Tensor,
         times: Option<&mut Vec<Duration>>,
-    ) -> Result<Vec<YoloHead>, ModelError> {
+    ) -> Result<Vec<YoloHead>, DarknetError> {
         let dims = input.dims();
         let shape_ok = dims.len() == 4
             && dims[1] == self.channels
@@ -310,7 +313,7 @@ impl Darknet {
             && dims[2] % 32 == 0
             && dims[3] % 32 == 0;
         if !shape_ok || input.dtype() != DType::F32 {
-            return Err(ModelError::InputShape {
+            return Err(DarknetError::InputShape {
                 shape: dims.to_vec(),
                 message: format!(
                     "expected f32 N x {} x H x W with H and W positive multiples of 32, got {:?}",
@@ -328,11 +331,11 @@ impl Darknet {
 
     /// The folded weights of convolution `index`. [`Self::from_parts`] gives every
     /// convolution its weights, so the error only guards the pairing.
-    fn folded_conv(&self, index: usize) -> Result<&FoldedConv, ModelError> {
+    fn folded_conv(&self, index: usize) -> Result<&FoldedConv, DarknetError> {
         self.blocks
             .get(index)
             .and_then(|b| b.conv.as_ref())
-            .ok_or_else(|| ModelError::Architecture {
+            .ok_or_else(|| DarknetError::Architecture {
                 path: self.cfg_path.clone(),
                 layer: index,
                 message: "convolution without weights".into(),
@@ -448,7 +451,7 @@ mod tests {
         for (h, w) in [(64, 100), (40, 64), (0, 64)] {
             let input = Tensor::zeros((1, 3, h, w), DType::F32, &device).unwrap();
             let err = net.forward(&input).unwrap_err();
-            assert!(matches!(err, ModelError::InputShape { .. }), "{err}");
+            assert!(matches!(err, DarknetError::InputShape { .. }), "{err}");
         }
         let wrong_channels = Tensor::zeros((1, 1, 64, 64), DType::F32, &device).unwrap();
         assert!(net.forward(&wrong_channels).is_err());
