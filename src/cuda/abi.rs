@@ -46,30 +46,43 @@ pub const CAND_LEN: usize = 6;
 /// CPU instead.
 pub const NMS_CAPACITY: usize = 8192;
 
+/// `(NAME, NAME as i64)` pairs: the kernel macro has the Rust constant's name.
+macro_rules! same_name_defines {
+    ($($name:ident),* $(,)?) => { &[$((stringify!($name), $name as i64)),*] };
+}
+
 /// Every constant above as `(kernel macro name, value)`, passed to the kernel compiler as
-/// `-DNAME=value`.
-pub const KERNEL_DEFINES: &[(&str, i64)] = &[
-    ("PARAMS_LEN", PARAMS_LEN as i64),
-    ("P_OFFSET", P_OFFSET as i64),
-    ("P_ENCODING", P_ENCODING as i64),
-    ("P_WIDTH", P_WIDTH as i64),
-    ("P_HEIGHT", P_HEIGHT as i64),
-    ("P_STEP", P_STEP as i64),
-    ("P_BIG_ENDIAN", P_BIG_ENDIAN as i64),
-    ("P_NEW_W", P_NEW_W as i64),
-    ("P_NEW_H", P_NEW_H as i64),
-    ("P_OFF_X", P_OFF_X as i64),
-    ("P_OFF_Y", P_OFF_Y as i64),
-    ("P_BAYER", P_BAYER as i64),
-    ("ENC_RGB8", ENC_RGB8),
-    ("ENC_BGR8", ENC_BGR8),
-    ("ENC_RGBA8", ENC_RGBA8),
-    ("ENC_BGRA8", ENC_BGRA8),
-    ("ENC_MONO8", ENC_MONO8),
-    ("ENC_MONO16", ENC_MONO16),
-    ("ENC_UYVY", ENC_UYVY),
-    ("ENC_YUYV", ENC_YUYV),
-    ("ENC_BAYER8", ENC_BAYER8),
-    ("CAND_LEN", CAND_LEN as i64),
-    ("NMS_MAX", NMS_CAPACITY as i64),
-];
+/// `-DNAME=value`. `NMS_CAPACITY` is `NMS_MAX` in the kernels.
+pub const KERNEL_DEFINES: &[(&str, i64)] = &{
+    const SAME: &[(&str, i64)] = same_name_defines!(
+        PARAMS_LEN,
+        P_OFFSET,
+        P_ENCODING,
+        P_WIDTH,
+        P_HEIGHT,
+        P_STEP,
+        P_BIG_ENDIAN,
+        P_NEW_W,
+        P_NEW_H,
+        P_OFF_X,
+        P_OFF_Y,
+        P_BAYER,
+        ENC_RGB8,
+        ENC_BGR8,
+        ENC_RGBA8,
+        ENC_BGRA8,
+        ENC_MONO8,
+        ENC_MONO16,
+        ENC_UYVY,
+        ENC_YUYV,
+        ENC_BAYER8,
+        CAND_LEN,
+    );
+    let mut all = [("NMS_MAX", NMS_CAPACITY as i64); SAME.len() + 1];
+    let mut i = 0;
+    while i < SAME.len() {
+        all[i] = SAME[i];
+        i += 1;
+    }
+    all
+};
