@@ -32,11 +32,22 @@ from vision_msgs.msg import Detection2DArray
 RELIABLE = QoSProfile(
     reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST, depth=100
 )
-# draw.rs's palette: the box edges of the debug image have one of these colours.
-PALETTE = [
-    (230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48),
-    (145, 30, 180), (70, 240, 240), (240, 50, 230), (210, 245, 60), (250, 190, 212),
-]
+
+
+def track_color(track_id):
+    """lookout::viz::track_color: a track's box colour in the debug image (as in replay frames).
+
+    The hue advances by the golden ratio per id; HSV(hue, 0.85, 0.95) to 8-bit RGB, rounding
+    half away from zero as Rust's f64::round does.
+    """
+    h6 = ((track_id * 0.618_033_988_749_895) % 1.0) * 6.0
+    sector = int(h6)
+    f = h6 - sector
+    s, v = 0.85, 0.95
+    p, q, t = v * (1 - s), v * (1 - s * f), v * (1 - s * (1 - f))
+    r, g, b = [(v, t, p), (q, v, p), (p, v, t), (p, q, v), (t, p, v), (v, p, q)][min(sector, 5)]
+    return tuple(min(255, int(c * 255 + 0.5)) for c in (r, g, b))
+
 
 failures = []
 # The simulated time the test publishes on /clock when the node runs with use_sim_time.
@@ -264,14 +275,14 @@ def run_test(args):
               f"debug image layout: {m.encoding} {m.width}x{m.height} step {m.step}")
         img = np.frombuffer(bytes(m.data), dtype=np.uint8).reshape(args.height, args.width, 3)
         check((img != frames[i]).any(), "debug image has nothing drawn on it")
-        # Box corners carry a palette colour (unless another box's label covers them).
+        # Box corners carry their track's colour (unless another box's label covers them).
         tracks = [t for t in cameras[0].received["tracks"] if stamp_of(t) == stamp]
         corners = []
         for t in (tracks[0].detections if tracks else []):
             x = int(round(t.bbox.center.position.x - t.bbox.size_x / 2))
             y = int(round(t.bbox.center.position.y - t.bbox.size_y / 2))
             if 0 <= x < args.width and 0 <= y < args.height:
-                corners.append(tuple(int(v) for v in img[y, x]) in PALETTE)
+                corners.append(tuple(int(v) for v in img[y, x]) == track_color(int(t.id)))
         check(not corners or any(corners),
               f"debug image: no track box corner has a box colour ({len(corners)} tracks)")
 

@@ -14,13 +14,13 @@
 //! * [`convert`]: r2r messages to lookout values and back (no serde, one copy of the pixels).
 //! * [`slot`]: the live policy, newest frame wins, drops counted, never an unbounded queue.
 //! * [`stats`]: rates and latency percentiles for `/diagnostics`.
-//! * [`draw`]: boxes, ids and labels on the debug image.
-//! * [`node`]: the r2r wiring (subscriptions, publishers, threads, clock).
+//! * [`node`]: the r2r wiring (subscriptions, publishers, threads, clock). The debug image is
+//!   drawn by [`crate::viz::render`] (as `lookout replay --render` draws it); the node only
+//!   converts it to a `sensor_msgs/Image`.
 //!
 //! Only this module (and `src/bin/lookout_node.rs`) may `use r2r`.
 
 pub mod convert;
-pub mod draw;
 pub mod node;
 pub mod params;
 pub mod slot;

@@ -7,7 +7,9 @@
 //!   second;
 //! * the **engine thread** takes the newest frame of each camera in turn, runs the shared
 //!   [`Engine`] (one tracker per camera topic), and publishes `detections`, `tracks` and, while
-//!   someone subscribes to it, `debug/image`.
+//!   someone subscribes to it, `debug/image`: the image `lookout replay --render` draws
+//!   ([`crate::viz::render`]: same colours, labels, trails and overlay panel), converted to a
+//!   `sensor_msgs/Image`.
 //!
 //! Latency series (milliseconds, in `/diagnostics`): `decode`, the engine's stages,
 //! `engine` (the whole `Engine::process` call), `slot_wait` (time a frame waited for the engine),
@@ -26,7 +28,6 @@ use futures::task::LocalSpawnExt;
 use futures::StreamExt;
 use r2r::QosProfile;
 
-use super::draw::{self, Annotation};
 use super::params::{self, Camera, NodeParams, ParamValue, Reliability, Transport};
 use super::slot::{Slots, Taken};
 use super::stats::{self, CameraStats};
@@ -35,6 +36,15 @@ use crate::engine::{Engine, FrameOutput};
 use crate::msgs::Detection2DArray;
 use crate::stats::Stage;
 use crate::types::{Frame, Header, RgbImage};
+use crate::viz::render::{Overlay, RenderOptions, Renderer};
+
+/// The stages [`Engine::process`] times (the replay's read, decode and write are not its).
+const ENGINE_STAGES: [Stage; 4] = [
+    Stage::Preprocess,
+    Stage::Forward,
+    Stage::Postprocess,
+    Stage::Track,
+];
 
 /// How the node is named before `--ros-args -r __node:=... -r __ns:=...` remapping.
 pub const DEFAULT_NODE_NAME: &str = "lookout";
@@ -335,6 +345,8 @@ fn engine_loop(
     logger: &str,
 ) {
     let mut indices = vec![0u64; outputs.len()];
+    // One renderer for all cameras: it keeps each camera's trails apart (by topic).
+    let mut renderer = Renderer::new(RenderOptions::default());
     loop {
         let (camera, pending) = match slots.take(Duration::from_millis(100)) {
             Taken::Frame { camera, item } => (camera, item),
@@ -398,7 +410,7 @@ fn engine_loop(
                 continue;
             }
         };
-        let published = publish(out, &frame, &output, logger);
+        let published = publish(out, &frame, &output, &mut renderer, logger);
         let end_to_end = taken_at.elapsed();
         with_stats(stats, |s| {
             let s = &mut s[camera];
@@ -409,12 +421,7 @@ fn engine_loop(
                 s.debug_images += 1;
             }
             s.record_latency("decode", ms(decode));
-            for stage in [
-                Stage::Preprocess,
-                Stage::Forward,
-                Stage::Postprocess,
-                Stage::Track,
-            ] {
+            for stage in ENGINE_STAGES {
                 let d = output.timings.get(stage);
                 if !d.is_zero() {
                     s.record_latency(stage.name(), ms(d));
@@ -440,7 +447,13 @@ struct Published {
 }
 
 /// Publishes one frame's outputs (failures are logged).
-fn publish(out: &CameraOutputs, frame: &Frame, output: &FrameOutput, logger: &str) -> Published {
+fn publish(
+    out: &CameraOutputs,
+    frame: &Frame,
+    output: &FrameOutput,
+    renderer: &mut Renderer,
+    logger: &str,
+) -> Published {
     // The same message builders `lookout replay` writes to MCAP, then a field-by-field copy.
     let dets = convert::detection_array_to_r2r(&Detection2DArray::from_detections(
         &frame.header,
@@ -479,13 +492,21 @@ fn publish(out: &CameraOutputs, frame: &Frame, output: &FrameOutput, logger: &st
         }
     };
     if watchers > 0 {
-        let mut image = frame.image.clone();
-        let annotations = annotations(output);
-        draw::annotate(&mut image, &annotations);
-        match out
-            .debug_image
-            .publish(&convert::image_to_r2r(&frame.header, image))
-        {
+        let overlay = Overlay {
+            stage_ms: ENGINE_STAGES
+                .iter()
+                .map(|s| (s.name(), ms(output.timings.get(*s))))
+                .collect(),
+        };
+        let sent = renderer
+            .draw_packed(frame, &output.detections, &output.tracks, &overlay)
+            .map_err(|e| e.to_string())
+            .and_then(|image| {
+                out.debug_image
+                    .publish(&convert::image_to_r2r(&frame.header, image))
+                    .map_err(|e| e.to_string())
+            });
+        match sent {
             Ok(()) => debug_image = true,
             Err(e) => r2r::log_warn!(
                 logger,
@@ -493,34 +514,14 @@ fn publish(out: &CameraOutputs, frame: &Frame, output: &FrameOutput, logger: &st
                 out.camera.topic
             ),
         }
+    } else {
+        // Trails restart when someone looks again, instead of jumping over the frames not drawn.
+        renderer.forget_stream(&frame.stream);
     }
     Published {
         outputs: ok,
         debug_image,
     }
-}
-
-/// Tracks with their ids; detections not covered by a track (e.g. tentative ones) without.
-fn annotations(output: &FrameOutput) -> Vec<Annotation> {
-    let mut a: Vec<Annotation> = output
-        .tracks
-        .iter()
-        .map(|t| Annotation {
-            bbox: t.bbox,
-            text: format!("#{} {} {:.2}", t.id, t.label, t.score),
-            colour_key: t.id,
-        })
-        .collect();
-    for d in &output.detections {
-        if !output.tracks.iter().any(|t| t.bbox.iou(&d.bbox) > 0.5) {
-            a.push(Annotation {
-                bbox: d.bbox,
-                text: format!("{} {:.2}", d.label, d.score),
-                colour_key: u64::MAX,
-            });
-        }
-    }
-    a
 }
 
 fn diagnostics_msg(

@@ -243,7 +243,7 @@ pub fn image_annotations(
         labels.push(text(
             d.bbox.x_min,
             d.bbox.y_max,
-            format!("{} {:.2}", d.label, d.score),
+            super::detection_label(d),
             det_colour,
         ));
     }
@@ -253,7 +253,7 @@ pub fn image_annotations(
         labels.push(text(
             t.bbox.x_min,
             t.bbox.y_min - FONT_SIZE_PX as f32,
-            format!("#{} {} {:.2}", t.id, t.label, t.score),
+            super::track_label(t),
             colour,
         ));
     }

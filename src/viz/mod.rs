@@ -1,9 +1,16 @@
 //! Seeing what lookout sees: image annotations for Foxglove ([`foxglove`]), annotated frames
-//! and video ([`render`]), and the colours shared by every visual output, so a track has the
-//! same colour in Foxglove, in rendered frames and in the report.
+//! and video ([`render`]), and what every visual output shares (a track's colour and label
+//! text, which detections a track covers), so a track looks the same in Foxglove, in
+//! `lookout replay --render` frames, in the ROS node's debug image and in the report.
+//!
+//! [`render`] is the one place that draws pixels: `lookout replay --render` writes its images
+//! to files, the ROS node (`ros::node`) converts the same images to `sensor_msgs/Image`.
 
 pub mod foxglove;
 pub mod render;
+
+use crate::track::TrackOutput;
+use crate::types::Detection;
 
 /// An RGB colour, 8 bits per channel.
 pub type Rgb8 = [u8; 3];
@@ -19,6 +26,27 @@ pub fn track_color(id: u64) -> Rgb8 {
 
 /// Colour of untracked detections: light grey, distinct from every saturated track colour.
 pub const DETECTION_COLOR: Rgb8 = [220, 220, 220];
+
+/// A detection overlapping a track's box by at least this IoU is that track's detection: it
+/// gets no label of its own in drawn images (the track's label names it).
+pub const TRACK_COVERS_DETECTION_IOU: f32 = 0.5;
+
+/// The label of a track: `#id class score`.
+pub fn track_label(track: &TrackOutput) -> String {
+    format!("#{} {} {:.2}", track.id, track.label, track.score)
+}
+
+/// The label of a detection: `class score`.
+pub fn detection_label(detection: &Detection) -> String {
+    format!("{} {:.2}", detection.label, detection.score)
+}
+
+/// Whether one of `tracks` covers `detection` (IoU at least [`TRACK_COVERS_DETECTION_IOU`]).
+pub fn covered_by_track(detection: &Detection, tracks: &[TrackOutput]) -> bool {
+    tracks
+        .iter()
+        .any(|t| t.bbox.iou(&detection.bbox) >= TRACK_COVERS_DETECTION_IOU)
+}
 
 /// HSV (all in `[0, 1]`) to 8-bit RGB.
 fn hsv_to_rgb(h: f64, s: f64, v: f64) -> Rgb8 {

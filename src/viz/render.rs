@@ -1,13 +1,17 @@
 //! Annotated frames: the camera image with what lookout made of it, for people to look at.
+//! The one drawing of lookout: `lookout replay --render` writes these images ([`FrameSink`]),
+//! the ROS node publishes the same image ([`Renderer::draw_packed`]) on `debug/image`.
 //!
 //! Drawn with `imageproc` (boxes, trail lines and dots) on `image` buffers; text uses the
 //! public-domain 8x8 bitmap glyphs of the `font8x8` crate (MIT), scaled by [`text_scale`]
 //! (1x up to 1079 px high images, 2x from 1080 px), so nothing needs a font file. Per frame:
-//! - detections: 1 px boxes in [`super::DETECTION_COLOR`]; the ones no track covers (IoU < 0.5)
-//!   get a small grey `class score` tab, so untracked classes are still named;
+//! - detections: 1 px boxes in [`super::DETECTION_COLOR`]; the ones no track covers
+//!   ([`super::covered_by_track`]) get a small grey [`super::detection_label`] tab, so
+//!   untracked classes are still named;
 //! - tracks: 2 px boxes in [`super::track_color`] of the id (the same colour in every frame and
-//!   in Foxglove), a label `#id class score` on a filled tab, and a trail through the box
-//!   centres of the last [`RenderOptions::trail_len`] frames the track was reported;
+//!   in Foxglove), a [`super::track_label`] (`#id class score`) on a filled tab, and a trail
+//!   through the box centres of the last [`RenderOptions::trail_len`] frames the track was
+//!   reported (drawn by this [`Renderer`]);
 //! - label tabs go above the box, else inside its top, else below it: the first place that
 //!   overlaps no tab drawn before (tracks first, by id), kept inside the image;
 //! - a compact corner overlay (top-left) on a translucent panel, so the scene stays visible
@@ -183,6 +187,39 @@ fn place_tab(r: &Rect, tab_w: u32, tab_h: u32, width: u32, height: u32, taken: &
     best.map_or(Rect::at(x, 0).of_size(tab_w, tab_h), |(_, t)| t)
 }
 
+/// A label to draw: the box it belongs to, its text and its tab colour.
+#[derive(Debug, Clone, PartialEq)]
+struct Label {
+    rect: Rect,
+    text: String,
+    colour: Rgb8,
+}
+
+/// The labels of one frame, in drawing order: tracks by id, then the detections no track
+/// covers (in their grey); boxes with nothing inside the `width` x `height` image get none.
+fn labels(detections: &[Detection], tracks: &[TrackOutput], width: u32, height: u32) -> Vec<Label> {
+    let mut by_id: Vec<&TrackOutput> = tracks.iter().collect();
+    by_id.sort_by_key(|t| t.id);
+    let tracked = by_id.into_iter().filter_map(|t| {
+        rect_of(&t.bbox, width, height).map(|rect| Label {
+            rect,
+            text: super::track_label(t),
+            colour: super::track_color(t.id),
+        })
+    });
+    let untracked = detections
+        .iter()
+        .filter(|d| !super::covered_by_track(d, tracks))
+        .filter_map(|d| {
+            rect_of(&d.bbox, width, height).map(|rect| Label {
+                rect,
+                text: super::detection_label(d),
+                colour: super::DETECTION_COLOR,
+            })
+        });
+    tracked.chain(untracked).collect()
+}
+
 /// Black or white, whichever reads better on `bg`.
 fn ink_on(bg: Rgb8) -> Rgb8 {
     let luma = 0.299 * f64::from(bg[0]) + 0.587 * f64::from(bg[1]) + 0.114 * f64::from(bg[2]);
@@ -248,7 +285,6 @@ impl Renderer {
         }
         let mut by_id: Vec<&TrackOutput> = tracks.iter().collect();
         by_id.sort_by_key(|t| t.id);
-        let mut labels: Vec<(Rect, String, Rgb8)> = Vec::new();
         for t in by_id {
             let colour = super::track_color(t.id);
             let Some(r) = rect_of(&t.bbox, w, h) else {
@@ -260,40 +296,25 @@ impl Renderer {
                     Rect::at(r.left() + 1, r.top() + 1).of_size(r.width() - 2, r.height() - 2);
                 draw_hollow_rect_mut(&mut img, inner, rgb(colour));
             }
-            let label = format!("#{} {} {:.2}", t.id, t.label, t.score);
-            labels.push((r, label, colour));
-        }
-        // Untracked detections are named too, in their grey, after the tracks' labels.
-        for d in detections {
-            if tracks.iter().any(|t| t.bbox.iou(&d.bbox) >= 0.5) {
-                continue;
-            }
-            if let Some(r) = rect_of(&d.bbox, w, h) {
-                labels.push((
-                    r,
-                    format!("{} {:.2}", d.label, d.score),
-                    super::DETECTION_COLOR,
-                ));
-            }
         }
         let mut taken: Vec<Rect> = Vec::new();
-        for (r, label, colour) in &labels {
+        for label in labels(detections, tracks, w, h) {
             let tab = place_tab(
-                r,
-                text_width(label, scale) + 2 * pad as u32,
+                &label.rect,
+                text_width(&label.text, scale) + 2 * pad as u32,
                 line_h,
                 w,
                 h,
                 &taken,
             );
-            draw_filled_rect_mut(&mut img, tab, rgb(*colour));
+            draw_filled_rect_mut(&mut img, tab, rgb(label.colour));
             draw_text(
                 &mut img,
                 tab.left() + pad,
                 tab.top() + pad,
-                label,
+                &label.text,
                 scale,
-                ink_on(*colour),
+                ink_on(label.colour),
             );
             taken.push(tab);
         }
@@ -340,6 +361,30 @@ impl Renderer {
             );
         }
         Ok(img)
+    }
+
+    /// [`Self::draw`] as a packed [`RgbImage`] (rows of `3 * width` bytes, what a
+    /// `sensor_msgs/Image` `rgb8` carries): the ROS node's debug image.
+    pub fn draw_packed(
+        &mut self,
+        frame: &Frame,
+        detections: &[Detection],
+        tracks: &[TrackOutput],
+        overlay: &Overlay,
+    ) -> Result<RgbImage, RenderError> {
+        let img = self.draw(frame, detections, tracks, overlay)?;
+        let (width, height) = img.dimensions();
+        Ok(RgbImage {
+            width,
+            height,
+            data: img.into_raw(),
+        })
+    }
+
+    /// Forgets the trails of `stream`: for a caller that stops drawing a stream for a while
+    /// (the ROS node while nobody watches), so trails do not jump across the frames not drawn.
+    pub fn forget_stream(&mut self, stream: &str) {
+        self.trails.retain(|(s, _), _| s != stream);
     }
 }
 
@@ -536,6 +581,51 @@ mod tests {
     }
 
     #[test]
+    fn a_track_has_the_same_colour_and_label_in_replay_frames_and_the_ros_debug_image() {
+        let t = track(4, BBox::from_tlwh(100.0, 100.0, 60.0, 100.0));
+        let covered = Detection {
+            bbox: BBox::from_tlwh(101.0, 101.0, 60.0, 100.0),
+            class_index: 0,
+            label: "pedestrian".into(),
+            score: 0.8,
+        };
+        let untracked = Detection {
+            bbox: BBox::from_tlwh(220.0, 150.0, 40.0, 50.0),
+            class_index: 2,
+            label: "car".into(),
+            score: 0.5,
+        };
+        let dets = [covered, untracked];
+        let tracks = [t];
+        let overlay = Overlay {
+            stage_ms: vec![("forward", 100.0)],
+        };
+        // `lookout replay --render` and the ROS node's debug image, each with its own renderer.
+        let replay = Renderer::default()
+            .draw(&frame(), &dets, &tracks, &overlay)
+            .unwrap();
+        let debug = Renderer::default()
+            .draw_packed(&frame(), &dets, &tracks, &overlay)
+            .unwrap();
+        assert_eq!((debug.width, debug.height), replay.dimensions());
+        assert_eq!(debug.data, replay.as_raw().as_slice());
+        // What both show: the track's box and tab in its colour, its `#id class score` label;
+        // the detection it covers gets no label, the other one a grey tab.
+        let colour = crate::viz::track_color(4);
+        assert_eq!(debug.pixel(100, 180), Some(colour));
+        assert_eq!(debug.pixel(100, 90), Some(colour), "the tab above the box");
+        let drawn = labels(&dets, &tracks, 320, 240);
+        let texts: Vec<(&str, Rgb8)> = drawn.iter().map(|l| (l.text.as_str(), l.colour)).collect();
+        assert_eq!(
+            texts,
+            [
+                ("#4 pedestrian 0.90", colour),
+                ("car 0.50", crate::viz::DETECTION_COLOR)
+            ]
+        );
+    }
+
+    #[test]
     fn trails_follow_a_track_and_forget_it_when_it_ends() {
         let mut r = Renderer::new(RenderOptions { trail_len: 3 });
         for k in 0..5 {
@@ -548,6 +638,18 @@ mod tests {
         assert_eq!(r.trails[&("/cam".to_owned(), 1)].len(), 3);
         r.draw(&frame(), &[], &[], &Overlay::default()).unwrap();
         assert!(r.trails.is_empty());
+        // A stream no longer drawn is forgotten on request; other streams keep their trails.
+        let t = track(2, BBox::from_tlwh(10.0, 10.0, 20.0, 40.0));
+        r.draw(&frame(), &[], &[t.clone()], &Overlay::default())
+            .unwrap();
+        let mut other = frame();
+        other.stream = "/cam2".into();
+        r.draw(&other, &[], &[t], &Overlay::default()).unwrap();
+        r.forget_stream("/cam");
+        assert_eq!(
+            r.trails.keys().collect::<Vec<_>>(),
+            [&("/cam2".to_owned(), 2)]
+        );
     }
 
     #[test]
