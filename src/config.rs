@@ -48,6 +48,9 @@ pub struct Config {
     /// ROS parameters cannot hold a list of maps, so cameras are parallel lists.
     #[serde(default)]
     pub cameras: CamerasConfig,
+    /// The node's `/diagnostics` options; ignored by `lookout replay`.
+    #[serde(default)]
+    pub diagnostics: DiagnosticsConfig,
 }
 
 /// Where the network runs, parsed once from the `device` parameter (`cpu` or `cuda:N`);
@@ -168,6 +171,23 @@ impl Default for CamerasConfig {
     }
 }
 
+/// Options of the node's `/diagnostics` (`lookout_node` only).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DiagnosticsConfig {
+    /// Seconds a camera topic may have a matched publisher and yet deliver no image before the
+    /// node reports it (WARN on `/diagnostics` and in the log, with a QoS/transport hint).
+    pub silence_warn_s: f64,
+}
+
+impl Default for DiagnosticsConfig {
+    fn default() -> Self {
+        Self {
+            silence_warn_s: 5.0,
+        }
+    }
+}
+
 impl Config {
     /// Reads a ROS 2 parameter file, applies `key.path=value` overrides, and validates the result.
     pub fn load(path: &Path, overrides: &[String]) -> Result<Self, ConfigError> {
@@ -216,6 +236,13 @@ impl Config {
             return Err((
                 "replay.channel_capacity".into(),
                 "must be at least 1".into(),
+            ));
+        }
+        let silence_s = self.diagnostics.silence_warn_s;
+        if !(silence_s.is_finite() && silence_s > 0.0) {
+            return Err((
+                "diagnostics.silence_warn_s".into(),
+                format!("{silence_s} is not a positive number of seconds"),
             ));
         }
         let n = self.cameras.topics.len();

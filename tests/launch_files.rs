@@ -162,6 +162,70 @@ fn python_launch_file_matches_the_xml_one() {
     }
 }
 
+#[test]
+fn both_launch_files_set_the_fast_dds_profile_for_large_images() {
+    // Issue 17: without a shared-memory segment larger than a frame, best-effort raw images do
+    // not arrive. The launch files point Fast DDS 2.x and 3.x at configs/fastdds.xml.
+    let xml = read("launch/lookout.launch.xml");
+    let doc = roxmltree::Document::parse(&xml).expect("lookout.launch.xml is XML");
+    let launch = doc.root_element();
+    let profile_default = launch
+        .children()
+        .find(|n| n.has_tag_name("arg") && n.attribute("name") == Some("fastdds_profile"))
+        .and_then(|n| n.attribute("default"))
+        .expect("<arg name=\"fastdds_profile\" default=...>");
+    for var in [
+        "FASTRTPS_DEFAULT_PROFILES_FILE",
+        "FASTDDS_DEFAULT_PROFILES_FILE",
+    ] {
+        let set = launch
+            .children()
+            .find(|n| n.has_tag_name("set_env") && n.attribute("name") == Some(var))
+            .unwrap_or_else(|| panic!("lookout.launch.xml does not set {var}"));
+        assert_eq!(set.attribute("value"), Some("$(var fastdds_profile)"));
+        let py = read("launch/lookout.launch.py");
+        let needed =
+            format!(r#"SetEnvironmentVariable("{var}", LaunchConfiguration("fastdds_profile"))"#);
+        assert!(py.contains(&needed), "lookout.launch.py lacks `{needed}`");
+    }
+    assert!(read("launch/lookout.launch.py")
+        .contains(r#"FindPackageShare("lookout"), "configs", "fastdds.xml""#));
+
+    let profile_path = share_path(profile_default);
+    let profile = std::fs::read_to_string(&profile_path)
+        .unwrap_or_else(|e| panic!("{}: {e}", profile_path.display()));
+    let doc = roxmltree::Document::parse(&profile).expect("configs/fastdds.xml is XML");
+    let text_of = |tag: &str| -> Vec<String> {
+        doc.descendants()
+            .filter(|n| n.has_tag_name(tag))
+            .filter_map(|n| n.text().map(|t| t.trim().to_owned()))
+            .collect()
+    };
+    let participant = doc
+        .descendants()
+        .find(|n| n.has_tag_name("participant"))
+        .expect("a participant profile");
+    assert_eq!(participant.attribute("is_default_profile"), Some("true"));
+    let segment_bytes: u64 = text_of("segment_size")
+        .first()
+        .expect("an SHM segment_size")
+        .parse()
+        .expect("segment_size is bytes");
+    let frame_1080p_bgr8_bytes = 1920 * 1080 * 3;
+    assert!(
+        segment_bytes >= 4 * frame_1080p_bgr8_bytes,
+        "SHM segment of {segment_bytes} B holds fewer than four 1080p bgr8 frames"
+    );
+    // Every transport the participant uses is declared, and the builtin ones are replaced.
+    let declared = text_of("transport_id");
+    assert_eq!(text_of("useBuiltinTransports"), vec!["false"]);
+    assert!(declared.iter().filter(|t| *t == "lookout_shm").count() == 2);
+    assert!(
+        text_of("type").iter().any(|t| t == "UDPv4"),
+        "no UDPv4 for other hosts"
+    );
+}
+
 /// Field lines of a `.msg` text (comments and blank lines removed, whitespace normalised), with
 /// package-relative types qualified, so that two spellings of one definition compare equal.
 fn msg_fields(text: &str, package: &str) -> Vec<String> {

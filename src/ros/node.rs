@@ -16,6 +16,12 @@
 //! `node_overhead` (message taken from rmw to outputs published, minus `engine` and
 //! `slot_wait`: what the node itself costs), `end_to_end`, and `stamp_age` (ROS clock when the
 //! message was taken minus its header stamp; follows `/clock` with `use_sim_time`).
+//!
+//! Silence (issue 17): once a second the spin thread counts the publishers on each camera topic
+//! in the ROS graph (under its remapped name). A topic with a publisher that delivers no image
+//! for `diagnostics.silence_warn_s` seconds is a WARN on `/diagnostics` and one log line with a
+//! hint (QoS, transport, the Fast DDS profile), instead of silence: a best-effort image that the
+//! transport cannot carry is dropped by DDS without an error anywhere.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -30,7 +36,7 @@ use r2r::QosProfile;
 
 use super::params::{self, Camera, NodeParams, ParamValue, Reliability, Transport};
 use super::slot::{Slots, Taken};
-use super::stats::{self, CameraStats};
+use super::stats::{self, CameraStats, SilenceEvent, SilenceWatch};
 use super::{convert, RosError};
 use crate::engine::{Engine, FrameOutput};
 use crate::msgs::Detection2DArray;
@@ -48,6 +54,9 @@ const ENGINE_STAGES: [Stage; 4] = [
 
 /// How the node is named before `--ros-args -r __node:=... -r __ns:=...` remapping.
 pub const DEFAULT_NODE_NAME: &str = "lookout";
+
+/// How often the spin thread counts the publishers on the camera topics.
+const GRAPH_CHECK_PERIOD: Duration = Duration::from_secs(1);
 
 /// A camera message on its way from the subscription to the engine.
 pub struct Pending {
@@ -117,6 +126,14 @@ pub fn run(stop: Arc<AtomicBool>) -> Result<(), RosError> {
     let (param_services, _param_events) = node
         .make_parameter_handler()
         .map_err(rcl("creating the parameter services"))?;
+
+    let silence_warn_s = config.diagnostics.silence_warn_s;
+    let node_name = node.name().unwrap_or_else(|_| DEFAULT_NODE_NAME.into());
+    let remaps = params::topic_remaps_from_args(&args);
+    let graph_topics: Vec<String> = cameras
+        .iter()
+        .map(|c| params::resolved_topic(&c.topic, &namespace, &node_name, &remaps))
+        .collect();
 
     let engine = Engine::new(&config).map_err(|e| RosError::Config {
         params_file: params_file.clone(),
@@ -265,24 +282,47 @@ pub fn run(stop: Arc<AtomicBool>) -> Result<(), RosError> {
         let stats = Arc::clone(&stats);
         let slots = Arc::clone(&slots);
         let clock = Arc::clone(&clock);
-        let node_name = node.name().unwrap_or_else(|_| DEFAULT_NODE_NAME.into());
+        let node_name = node_name.clone();
         let cameras = cameras.clone();
+        let graph_topics = graph_topics.clone();
         let logger = logger.clone();
         spawner
             .spawn_local(async move {
                 let mut before = vec![CameraStats::default(); cameras.len()];
+                let mut watches = vec![SilenceWatch::default(); cameras.len()];
+                let started = Instant::now();
                 let mut last = Instant::now();
                 while diag_timer.tick().await.is_ok() {
                     let now = with_stats(&stats, |s| s.clone());
                     let elapsed_s = last.elapsed().as_secs_f64();
                     last = Instant::now();
+                    let now_s = started.elapsed().as_secs_f64();
+                    let mut silences = Vec::with_capacity(cameras.len());
+                    for (i, cam) in cameras.iter().enumerate() {
+                        let n = &now[i];
+                        let event =
+                            watches[i].update(now_s, n.publishers, n.received, silence_warn_s);
+                        let silence = watches[i].silent_s(now_s).map(|silent_s| {
+                            silence_message(cam, &graph_topics[i], n, silent_s, silence_warn_s)
+                        });
+                        match (event, &silence) {
+                            (Some(SilenceEvent::Started { .. }), Some(message)) => {
+                                r2r::log_warn!(&logger, "{message}")
+                            }
+                            (Some(SilenceEvent::Ended), _) => {
+                                r2r::log_info!(&logger, "{}: images arrive again", graph_topics[i])
+                            }
+                            _ => {}
+                        }
+                        silences.push(silence);
+                    }
                     let stamp = clock
                         .lock()
                         .ok()
                         .and_then(|mut c| c.get_now().ok())
                         .unwrap_or_default();
                     let msg = diagnostics_msg(
-                        &node_name, &cameras, &before, &now, &slots, elapsed_s, stamp,
+                        &node_name, &cameras, &before, &now, &silences, &slots, elapsed_s, stamp,
                     );
                     if let Err(e) = diagnostics.publish(&msg) {
                         r2r::log_warn!(&logger, "cannot publish /diagnostics: {e}");
@@ -318,15 +358,99 @@ pub fn run(stop: Arc<AtomicBool>) -> Result<(), RosError> {
             })?
     };
 
+    let mut graph_checked: Option<Instant> = None;
     while !stop.load(Ordering::Relaxed) && !worker.is_finished() {
         node.spin_once(Duration::from_millis(5));
         pool.run_until_stalled();
+        if graph_checked.is_none_or(|t| t.elapsed() >= GRAPH_CHECK_PERIOD) {
+            graph_checked = Some(Instant::now());
+            count_publishers(&node, &cameras, &graph_topics, &stats, &logger);
+        }
     }
     slots.close();
     if worker.join().is_err() {
         r2r::log_error!(&logger, "the engine thread panicked");
     }
     Ok(())
+}
+
+/// Counts the publishers on each camera topic in the ROS graph into the camera's stats.
+fn count_publishers(
+    node: &r2r::Node,
+    cameras: &[Camera],
+    graph_topics: &[String],
+    stats: &SharedStats,
+    logger: &str,
+) {
+    for (i, (cam, topic)) in cameras.iter().zip(graph_topics).enumerate() {
+        let infos = match node.get_publishers_info_by_topic(topic, false) {
+            Ok(infos) => infos,
+            Err(e) => {
+                // Rare (invalid name, rmw failure) and not the node's job: keep the last count.
+                r2r::log_debug!(logger, "publishers on {topic}: {e}");
+                continue;
+            }
+        };
+        let expected = expected_type(cam.transport);
+        let mut publishers = 0;
+        let mut foreign: Vec<String> = Vec::new();
+        for info in &infos {
+            if info.topic_type == expected {
+                publishers += 1;
+            } else if !foreign.contains(&info.topic_type) {
+                foreign.push(info.topic_type.clone());
+            }
+        }
+        with_stats(stats, |s| {
+            s[i].publishers = publishers;
+            s[i].foreign_publisher_types = foreign;
+        });
+    }
+}
+
+/// The ROS type name a camera of this transport subscribes to, as the ROS graph spells it.
+fn expected_type(transport: Transport) -> &'static str {
+    match transport {
+        Transport::Raw => "sensor_msgs/msg/Image",
+        Transport::Compressed => "sensor_msgs/msg/CompressedImage",
+    }
+}
+
+/// The `/diagnostics` message and log line for a camera whose publishers deliver nothing, with
+/// what usually causes it for this transport and QoS.
+fn silence_message(
+    cam: &Camera,
+    graph_topic: &str,
+    stats: &CameraStats,
+    silent_s: f64,
+    warn_after_s: f64,
+) -> String {
+    let what = format!(
+        "{} publisher(s) on {graph_topic} but no image for {silent_s:.0} s \
+         (diagnostics.silence_warn_s: {warn_after_s} s)",
+        stats.publishers
+    );
+    let reliable_override = format!(
+        "publish reliable and set qos_overrides.{graph_topic}.subscription.reliability: reliable"
+    );
+    let hint = match (cam.qos.reliability, cam.transport) {
+        (Reliability::Reliable, _) => format!(
+            "this subscription is reliable (qos_overrides): a best-effort publisher does not \
+             match it; remove the override (default best effort) or {reliable_override}"
+        ),
+        (Reliability::BestEffort, Transport::Raw) => format!(
+            "a best-effort image larger than the publisher's Fast DDS shared-memory segment \
+             (512 KiB by default) is dropped whole: start the camera driver with \
+             FASTRTPS_DEFAULT_PROFILES_FILE=<lookout share>/configs/fastdds.xml (lookout's \
+             launch files set it), or {reliable_override}, or use the compressed transport; \
+             between hosts, best effort loses an image with any UDP fragment"
+        ),
+        (Reliability::BestEffort, Transport::Compressed) => format!(
+            "check that the publisher sends, the transport between the hosts (UDP, \
+             ROS_AUTOMATIC_DISCOVERY_RANGE), or {reliable_override}"
+        ),
+    };
+    format!("{what}: {hint}")
 }
 
 /// The publishers of one camera (moved to the engine thread).
@@ -524,11 +648,13 @@ fn publish(
     }
 }
 
+#[allow(clippy::too_many_arguments)] // one call site; the values of one report
 fn diagnostics_msg(
     node_name: &str,
     cameras: &[Camera],
     before: &[CameraStats],
     now: &[CameraStats],
+    silences: &[Option<String>],
     slots: &Slots<Pending>,
     elapsed_s: f64,
     stamp: Duration,
@@ -549,6 +675,18 @@ fn diagnostics_msg(
                 (ERROR, n.last_error.clone().unwrap_or_default())
             } else if new_decode_errors > 0 {
                 (WARN, n.last_error.clone().unwrap_or_default())
+            } else if let Some(Some(silence)) = silences.get(i) {
+                (WARN, silence.clone())
+            } else if n.received == 0 && !n.foreign_publisher_types.is_empty() {
+                (
+                    WARN,
+                    format!(
+                        "no images received yet: publishers on this topic send {}, the node \
+                         expects {} (cameras.transports)",
+                        n.foreign_publisher_types.join(", "),
+                        expected_type(cam.transport)
+                    ),
+                )
             } else if n.received == 0 {
                 (WARN, "no images received yet".to_owned())
             } else {
@@ -578,5 +716,71 @@ fn diagnostics_msg(
             frame_id: String::new(),
         },
         status,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ros::params::InputQos;
+
+    fn camera(transport: Transport, reliability: Reliability) -> Camera {
+        Camera {
+            topic: "/cam/image_raw".into(),
+            transport,
+            frame_id_override: None,
+            qos: InputQos {
+                reliability,
+                depth: 1,
+            },
+            detections_topic: "cam/detections".into(),
+            tracks_topic: "cam/tracks".into(),
+            debug_image_topic: "cam/debug/image".into(),
+        }
+    }
+
+    #[test]
+    fn silence_hints_fit_the_transport_and_qos() {
+        let stats = CameraStats {
+            publishers: 2,
+            ..Default::default()
+        };
+        let topic = "/remapped/image_raw";
+        let raw = silence_message(
+            &camera(Transport::Raw, Reliability::BestEffort),
+            topic,
+            &stats,
+            6.2,
+            5.0,
+        );
+        assert!(
+            raw.starts_with("2 publisher(s) on /remapped/image_raw but no image for 6 s"),
+            "{raw}"
+        );
+        assert!(raw.contains("FASTRTPS_DEFAULT_PROFILES_FILE"), "{raw}");
+        assert!(
+            raw.contains("qos_overrides./remapped/image_raw.subscription.reliability: reliable"),
+            "{raw}"
+        );
+        let reliable = silence_message(
+            &camera(Transport::Raw, Reliability::Reliable),
+            topic,
+            &stats,
+            6.0,
+            5.0,
+        );
+        assert!(reliable.contains("does not match"), "{reliable}");
+        let jpeg = silence_message(
+            &camera(Transport::Compressed, Reliability::BestEffort),
+            topic,
+            &stats,
+            6.0,
+            5.0,
+        );
+        assert!(!jpeg.contains("shared-memory"), "{jpeg}");
+        assert_eq!(
+            expected_type(Transport::Compressed),
+            "sensor_msgs/msg/CompressedImage"
+        );
     }
 }

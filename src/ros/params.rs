@@ -12,6 +12,10 @@
 //! * `qos_overrides./<topic>.subscription.{reliability,history,depth}`, the standard ROS 2
 //!   QoS override parameters, for the camera subscriptions (default: sensor data QoS, best
 //!   effort, keep last 1).
+//!
+//! The topic remap rules of the command line (`-r from:=to`, as launch files pass them) are read
+//! here too, so that the node can look its camera topics up in the ROS graph under the names rcl
+//! gave its subscriptions ([`resolved_topic`]).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -130,6 +134,68 @@ pub fn params_file_from_args(args: &[String]) -> Option<PathBuf> {
     rest.windows(2)
         .find(|w| w[0] == "--params-file")
         .map(|w| PathBuf::from(&w[1]))
+}
+
+/// A topic remap rule from the command line: `--ros-args -r [node:]from:=to` (launch files pass
+/// their `remappings` this way).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicRemap {
+    /// Applies only to the node of this name when set.
+    pub node: Option<String>,
+    pub from: String,
+    pub to: String,
+}
+
+/// The topic remap rules among the process arguments (`-r`/`--remap` inside `--ros-args` ...
+/// `--`). Node and namespace remaps (`__node:=`, `__ns:=`) are not topic rules and are skipped.
+pub fn topic_remaps_from_args(args: &[String]) -> Vec<TopicRemap> {
+    let mut rules = Vec::new();
+    let mut in_ros_args = false;
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--ros-args" => in_ros_args = true,
+            "--" => in_ros_args = false,
+            "-r" | "--remap" if in_ros_args => {
+                let Some(rule) = it.next() else { break };
+                let Some((lhs, to)) = rule.split_once(":=") else {
+                    continue;
+                };
+                // `node:from` names the node; a leading `/` or `~` starts the topic itself.
+                let (node, from) = match lhs.split_once(':') {
+                    Some((node, from)) if !node.starts_with('/') => (Some(node.to_owned()), from),
+                    _ => (None, lhs),
+                };
+                if from.starts_with("__") {
+                    continue;
+                }
+                rules.push(TopicRemap {
+                    node,
+                    from: from.to_owned(),
+                    to: to.to_owned(),
+                });
+            }
+            _ => {}
+        }
+    }
+    rules
+}
+
+/// The fully qualified name rcl gives a subscription on `topic` in `namespace`: qualified, then
+/// the first matching remap rule applied. This is the name the ROS graph lists the topic under
+/// (graph queries are not remapped by rcl).
+pub fn resolved_topic(
+    topic: &str,
+    namespace: &str,
+    node_name: &str,
+    remaps: &[TopicRemap],
+) -> String {
+    let qualified = qualified_topic(topic, namespace);
+    remaps
+        .iter()
+        .filter(|r| r.node.as_deref().is_none_or(|n| n == node_name))
+        .find(|r| qualified_topic(&r.from, namespace) == qualified)
+        .map_or(qualified, |r| qualified_topic(&r.to, namespace))
 }
 
 /// Nested tree from dotted names: `{"a.b": 1, "a.c": 2}` -> `{"a": {"b": 1, "c": 2}}`.
@@ -473,6 +539,38 @@ mod tests {
         .collect();
         assert_eq!(params_file_from_args(&args), Some(PathBuf::from("f.yaml")));
         assert_eq!(params_file_from_args(&args[..1]), None);
+    }
+
+    #[test]
+    fn remapped_topics_resolve_as_rcl_resolves_them() {
+        let args: Vec<String> = [
+            "lookout_node",
+            "--ros-args",
+            "-r",
+            "__ns:=/perception",
+            "-r",
+            "/camera/image_raw:=/sensing/front/image_raw",
+            "--remap",
+            "other_node:/a:=/b",
+            "-r",
+            "rel/image:=abs",
+            "--",
+            "-r",
+            "/ignored:=/after_ros_args",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let remaps = topic_remaps_from_args(&args);
+        assert_eq!(remaps.len(), 3, "{remaps:?}");
+        assert_eq!(remaps[1].node.as_deref(), Some("other_node"));
+        let resolve = |t: &str| resolved_topic(t, "/perception", "lookout", &remaps);
+        assert_eq!(resolve("/camera/image_raw"), "/sensing/front/image_raw");
+        // Another node's rule does not apply; relative names resolve in the namespace.
+        assert_eq!(resolve("/a"), "/a");
+        assert_eq!(resolve("rel/image"), "/perception/abs");
+        assert_eq!(resolve("/ignored"), "/ignored");
+        assert_eq!(resolved_topic("cam", "/", "lookout", &[]), "/cam");
     }
 
     #[test]

@@ -4,6 +4,11 @@
 //! the counter deltas and the wall-clock time between the reports. Latencies keep the last
 //! [`WINDOW`] samples per series in [`crate::stats`]'s [`LatencyWindow`] (bounded, nearest-rank
 //! p50/p99, the same statistics `lookout replay` prints).
+//!
+//! [`SilenceWatch`] turns "a publisher is matched but no image arrives" into an event (issue 17:
+//! large best-effort images that the transport drops arrive as silence, not as errors). Its
+//! inputs are the publisher count on the camera topic (from the ROS graph), the received counter
+//! and a monotonic time in seconds; the node checks once per diagnostics report.
 
 use std::collections::BTreeMap;
 
@@ -27,6 +32,11 @@ pub struct CameraStats {
     pub debug_images: u64,
     /// The last decode or engine error, for the status message.
     pub last_error: Option<String>,
+    /// Publishers on the camera topic at the last graph check (any QoS: a best-effort
+    /// subscription matches reliable and best-effort publishers alike).
+    pub publishers: usize,
+    /// Message types of publishers on the topic that differ from the one the node expects.
+    pub foreign_publisher_types: Vec<String>,
     /// Latency series by name: `decode`, the engine's stages, `engine`, `node_overhead`,
     /// `end_to_end`, and `stamp_age` (ROS clock at receipt minus the header stamp).
     pub latency_ms: BTreeMap<String, LatencyWindow>,
@@ -76,6 +86,7 @@ pub fn key_values(stats: &CameraStats, dropped: u64, rates: Rates) -> Vec<(Strin
         ("decode_errors".to_owned(), stats.decode_errors.to_string()),
         ("engine_errors".to_owned(), stats.engine_errors.to_string()),
         ("debug_images".to_owned(), stats.debug_images.to_string()),
+        ("publishers".to_owned(), stats.publishers.to_string()),
     ];
     for (series, window) in &stats.latency_ms {
         let summary = window.summary();
@@ -85,6 +96,62 @@ pub fn key_values(stats: &CameraStats, dropped: u64, rates: Rates) -> Vec<(Strin
         }
     }
     kv
+}
+
+/// A change of a camera's silence state, for the log.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum SilenceEvent {
+    /// Publishers have been on the topic for `silent_s` seconds without an image arriving.
+    Started { silent_s: f64 },
+    /// Images arrive again after a reported silence.
+    Ended,
+}
+
+/// Watches one camera for publishers that are matched but deliver nothing.
+#[derive(Debug, Clone, Default)]
+pub struct SilenceWatch {
+    /// The received counter at the last check.
+    received: u64,
+    /// Since when (caller's clock, seconds) publishers were on the topic and nothing arrived.
+    quiet_since_s: Option<f64>,
+    /// The current silence was reported.
+    reported: bool,
+}
+
+impl SilenceWatch {
+    /// One check at `now_s`: `publishers` on the topic, `received` images so far, and the
+    /// silence that is worth a warning, `warn_after_s`. Returns an event when the state changes.
+    pub fn update(
+        &mut self,
+        now_s: f64,
+        publishers: usize,
+        received: u64,
+        warn_after_s: f64,
+    ) -> Option<SilenceEvent> {
+        let new_images = received != self.received;
+        self.received = received;
+        if new_images || publishers == 0 {
+            // Nothing is amiss while images arrive; without a publisher, silence is expected
+            // (and reported as "no publisher", not as a transport problem).
+            self.quiet_since_s = None;
+            let was_reported = std::mem::replace(&mut self.reported, false);
+            return (was_reported && new_images).then_some(SilenceEvent::Ended);
+        }
+        let since = *self.quiet_since_s.get_or_insert(now_s);
+        let silent_s = now_s - since;
+        if !self.reported && silent_s >= warn_after_s {
+            self.reported = true;
+            return Some(SilenceEvent::Started { silent_s });
+        }
+        None
+    }
+
+    /// Seconds of the current reported silence, `None` while there is none to report.
+    pub fn silent_s(&self, now_s: f64) -> Option<f64> {
+        self.quiet_since_s
+            .filter(|_| self.reported)
+            .map(|since| now_s - since)
+    }
 }
 
 #[cfg(test)]
@@ -123,6 +190,37 @@ mod tests {
     }
 
     #[test]
+    fn silence_is_reported_once_after_the_threshold_and_ends_with_images() {
+        let mut w = SilenceWatch::default();
+        // No publisher: silence is not a transport problem.
+        assert_eq!(w.update(0.0, 0, 0, 3.0), None);
+        assert_eq!(w.update(10.0, 0, 0, 3.0), None);
+        // A publisher appears at t = 11 s and nothing arrives.
+        assert_eq!(w.update(11.0, 1, 0, 3.0), None);
+        assert_eq!(w.update(13.0, 1, 0, 3.0), None);
+        assert_eq!(w.silent_s(13.0), None, "not yet reported");
+        assert_eq!(
+            w.update(14.0, 1, 0, 3.0),
+            Some(SilenceEvent::Started { silent_s: 3.0 })
+        );
+        // Reported once, then held.
+        assert_eq!(w.update(15.0, 1, 0, 3.0), None);
+        assert_eq!(w.silent_s(16.0), Some(5.0));
+        // Images arrive: the silence ends, and a new one starts counting afresh.
+        assert_eq!(w.update(17.0, 1, 4, 3.0), Some(SilenceEvent::Ended));
+        assert_eq!(w.silent_s(17.0), None);
+        assert_eq!(w.update(18.0, 1, 4, 3.0), None);
+        assert_eq!(w.update(20.0, 1, 4, 3.0), None);
+        assert!(matches!(
+            w.update(21.0, 1, 4, 3.0),
+            Some(SilenceEvent::Started { .. })
+        ));
+        // The publisher leaves: no silence to report any more, and no "images again" either.
+        assert_eq!(w.update(22.0, 0, 4, 3.0), None);
+        assert_eq!(w.silent_s(22.0), None);
+    }
+
+    #[test]
     fn key_values_name_every_counter_and_series() {
         let mut s = CameraStats {
             received: 3,
@@ -143,5 +241,6 @@ mod tests {
         assert_eq!(get("decode_errors").as_deref(), Some("1"));
         assert_eq!(get("engine_ms_p50").as_deref(), Some("12.000"));
         assert_eq!(get("output_rate_hz").as_deref(), Some("0.50"));
+        assert_eq!(get("publishers").as_deref(), Some("0"));
     }
 }
