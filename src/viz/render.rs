@@ -640,7 +640,7 @@ mod tests {
         assert!(r.trails.is_empty());
         // A stream no longer drawn is forgotten on request; other streams keep their trails.
         let t = track(2, BBox::from_tlwh(10.0, 10.0, 20.0, 40.0));
-        r.draw(&frame(), &[], &[t.clone()], &Overlay::default())
+        r.draw(&frame(), &[], std::slice::from_ref(&t), &Overlay::default())
             .unwrap();
         let mut other = frame();
         other.stream = "/cam2".into();
