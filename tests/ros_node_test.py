@@ -10,6 +10,17 @@ same boxes, the debug image, /diagnostics, and that bad input (wrong data length
 encoding, corrupt JPEG) is counted and does not stop the node. The received boxes are written
 as JSON for the comparison with `lookout replay`.
 
+The test also holds a publisher on /cam_silent/image_raw that publishes nothing: the node must
+report it on /diagnostics (WARN, "no image for N s" with a QoS/transport hint) once
+diagnostics.silence_warn_s has passed (issue 17: silence instead of an error).
+
+Default mode (issue 17): the node runs on the shipped parameters and the launch files' Fast DDS
+profile, with no QoS override. Each camera publishes best effort (sensor-data QoS, as camera
+drivers do) at --fps for --seconds: bgr8 Images of a PETS09 frame scaled to the camera's size, or
+the JPEG frames. Prints one JSON line per camera: frames sent, received by the node, processed
+(published), the node's latency percentiles from /diagnostics; fails when fewer than
+--min-received of the frames sent arrive.
+
 Bench mode: publishes synthetic frames of one size on one camera in lockstep and prints the
 node's own overhead percentiles from /diagnostics.
 """
@@ -24,7 +35,7 @@ import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.node import Node
-from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CompressedImage, Image
 from vision_msgs.msg import Detection2DArray
@@ -111,6 +122,12 @@ def spin_until(node, cond, timeout_s, what):
     return False
 
 
+def spin_for(node, seconds):
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        rclpy.spin_once(node, timeout_sec=0.05)
+
+
 def wait_for_graph(node, cameras, timeout_s):
     def matched():
         return all(
@@ -182,6 +199,9 @@ def run_test(args):
     ]
     diags = []
     node.create_subscription(DiagnosticArray, "/diagnostics", diags.append, RELIABLE)
+    # Matched (best effort, like a camera driver) and never publishing.
+    silent_pub = node.create_publisher(Image, "/cam_silent/image_raw", qos_profile_sensor_data)
+    silent_since = time.monotonic()
     if args.sim_time:
         clock_pub = node.create_publisher(Clock, "/clock", RELIABLE)
         sim = Clock()
@@ -391,11 +411,123 @@ def run_test(args):
     print(f"burst: {len(burst)} frames sent, {outputs} published, "
           f"{int(kv['frames_dropped']) - int(kv0['frames_dropped'])} dropped (newest wins)")
 
+    # The silent publisher has been matched for the whole test: /diagnostics says so.
+    def level(status):
+        # DiagnosticStatus.level is a ROS `byte`: rclpy gives it as a 1-byte `bytes`.
+        return status.level[0] if isinstance(status.level, bytes) else int(status.level)
+
+    def silence_reported():
+        _, status = latest_status(diags, "/cam_silent/image_raw")
+        return status is not None and level(status) == 1 and "no image for" in status.message
+
+    spin_until(node, silence_reported, 15.0, "the silence of /cam_silent/image_raw on /diagnostics")
+    kv, status = latest_status(diags, "/cam_silent/image_raw")
+    if check(status is not None, "/diagnostics has no status for /cam_silent/image_raw"):
+        check(level(status) == 1 and "no image for" in status.message
+              and "FASTRTPS_DEFAULT_PROFILES_FILE" in status.message,
+              f"silent publisher: level {status.level}, message {status.message!r}")
+        check(kv.get("publishers") == "1", f"silent camera: publishers {kv.get('publishers')}")
+        print(f"silence: reported after {time.monotonic() - silent_since:.0f} s of test: "
+              f"{status.message[:100]}...")
+    silent_pub.destroy()
+
     if args.out:
         with open(args.out, "w") as f:
             json.dump(results, f, indent=1, sort_keys=True)
     print(f"ros_node_test: {n_frames} frames x {len(cameras)} cameras, "
           f"{total_detections} detections, {len(diags)} diagnostics reports")
+
+
+def output_base(topic):
+    """The node's output namespace for a camera topic (as `lookout replay` names it)."""
+    base = topic
+    for suffix in ("/compressed", "/image_raw", "/image"):
+        if base.endswith(suffix):
+            base = base[: -len(suffix)]
+    return base
+
+
+def scaled(frame, width, height):
+    """Nearest-neighbour scaling of an HxWx3 frame (content for the detector, not quality)."""
+    h0, w0, _ = frame.shape
+    rows = np.linspace(0, h0 - 1, height).round().astype(int)
+    cols = np.linspace(0, w0 - 1, width).round().astype(int)
+    return np.ascontiguousarray(frame[rows][:, cols])
+
+
+def run_default(args):
+    node = Node("lookout_camera")
+    raw = np.fromfile(args.raw, dtype=np.uint8)
+    frame = raw[: args.width * args.height * 3].reshape(args.height, args.width, 3)
+    jpegs = sorted(os.listdir(args.jpeg_dir))
+    jpegs = [open(os.path.join(args.jpeg_dir, j), "rb").read() for j in jpegs]
+    diags = []
+    node.create_subscription(DiagnosticArray, "/diagnostics", diags.append, RELIABLE)
+    ns = args.ns.rstrip("/")
+    for spec in args.cameras:
+        kind, topic = spec.split(":", 1)
+        outputs = []
+        node.create_subscription(Detection2DArray, f"{ns}{output_base(topic)}/detections",
+                                 outputs.append, RELIABLE)
+        if kind == "jpeg":
+            pub = node.create_publisher(CompressedImage, topic, qos_profile_sensor_data)
+            label = "JPEG CompressedImage (768x576)"
+            msgs = [make_jpeg(j, (0, 0), "camera") for j in jpegs]
+        else:
+            w, h = (int(v) for v in kind.split("x"))
+            pub = node.create_publisher(Image, topic, qos_profile_sensor_data)
+            label = f"{w}x{h} bgr8"
+            msgs = [make_image(scaled(frame, w, h), "bgr8", (0, 0), "camera")]
+        label = f"{label}{args.label_suffix}"
+        if not spin_until(node, lambda: pub.get_subscription_count() >= 1
+                          and latest_status(diags, topic)[0] is not None,
+                          args.discovery_timeout_s, f"the node's subscription to {topic}"):
+            return
+        # Matching is two-sided: give the node's side a moment to learn the writer's locators.
+        spin_for(node, 1.0)
+        kv0, _ = latest_status(diags, topic)
+        n = max(1, round(args.fps * args.seconds))
+        t_start = time.monotonic()
+        for i in range(n):
+            # Stamped now: the node's stamp_age is then the transport's latency.
+            msg = msgs[i % len(msgs)]
+            msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(time.time_ns(), 1_000_000_000)
+            pub.publish(msg)
+            deadline = t_start + (i + 1) / args.fps
+            while time.monotonic() < deadline:
+                rclpy.spin_once(node, timeout_sec=max(0.0, deadline - time.monotonic()))
+        sent_s = time.monotonic() - t_start
+
+        reports_before = len(diags)
+
+        def settled():
+            # Two reports after the last frame was sent, every frame received is accounted for.
+            kv, _ = latest_status(diags, topic)
+            done = int(kv["frames_published"]) + int(kv["frames_dropped"]) \
+                + int(kv["decode_errors"]) + int(kv["engine_errors"])
+            return done == int(kv["frames_received"]) and len(diags) > reports_before + 1
+
+        spin_until(node, settled, 60.0, f"the node to finish the frames of {topic}")
+        spin_for(node, 1.0)  # the last outputs
+        kv, _ = latest_status(diags, topic)
+        delta = {k: int(kv[k]) - int(kv0[k]) for k in
+                 ("frames_received", "frames_published", "frames_dropped", "decode_errors")}
+        row = {
+            "camera": label, "topic": topic, "sent": n, "fps": round(n / sent_s, 1),
+            "received": delta["frames_received"], "processed": delta["frames_published"],
+            "dropped_newest_wins": delta["frames_dropped"], "outputs": len(outputs),
+            **{k: kv.get(k) for k in ("stamp_age_ms_p50", "stamp_age_ms_p99", "decode_ms_p50",
+                                      "slot_wait_ms_p50", "engine_ms_p50", "end_to_end_ms_p50",
+                                      "node_overhead_ms_p50")},
+        }
+        print(json.dumps(row), flush=True)
+        check(row["received"] >= args.min_received * n,
+              f"{label}: the node received {row['received']} of {n} best-effort frames "
+              f"(at least {args.min_received:.0%} expected)")
+        check(row["processed"] >= 1 and row["outputs"] == row["processed"],
+              f"{label}: {row['processed']} processed, {row['outputs']} outputs received")
+        check(delta["decode_errors"] == 0, f"{label}: {delta['decode_errors']} decode errors")
+        node.destroy_publisher(pub)
 
 
 def run_bench(args):
@@ -427,7 +559,13 @@ def run_bench(args):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--mode", choices=["test", "bench"], default="test")
+    ap.add_argument("--mode", choices=["test", "default", "bench"], default="test")
+    ap.add_argument("--cameras", nargs="*", default=[],
+                    help="default mode: WxH:topic (bgr8 Image) or jpeg:topic, one after the other")
+    ap.add_argument("--seconds", type=float, default=3.0, help="default mode: per camera")
+    ap.add_argument("--min-received", type=float, default=1.0,
+                    help="default mode: least fraction of the frames sent that must arrive")
+    ap.add_argument("--label-suffix", default="", help="default mode: appended to camera labels")
     ap.add_argument("--ns", default="/")
     ap.add_argument("--raw", help="concatenated rgb24 frames (ffmpeg -f rawvideo)")
     ap.add_argument("--jpeg-dir")
@@ -445,7 +583,7 @@ def main():
     args = ap.parse_args()
     rclpy.init()
     try:
-        (run_bench if args.mode == "bench" else run_test)(args)
+        {"test": run_test, "default": run_default, "bench": run_bench}[args.mode](args)
     finally:
         rclpy.try_shutdown()
     if failures:
