@@ -35,6 +35,15 @@ impl Stage {
         Stage::Write,
     ];
 
+    /// The stages [`crate::engine::Engine::process`] times (read, decode and write belong to
+    /// its caller: the replay threads or the ROS node).
+    pub const ENGINE: [Stage; 4] = [
+        Stage::Preprocess,
+        Stage::Forward,
+        Stage::Postprocess,
+        Stage::Track,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             Stage::Read => "read",

@@ -39,18 +39,10 @@ use super::slot::{Slots, Taken};
 use super::stats::{self, CameraStats, SilenceEvent, SilenceWatch};
 use super::{convert, RosError};
 use crate::engine::{Engine, FrameOutput};
-use crate::msgs::Detection2DArray;
+use crate::msgs::{CompressedImage, Detection2DArray, Image, RosMessage};
 use crate::stats::Stage;
 use crate::types::{Frame, Header, RgbImage};
 use crate::viz::render::{Overlay, RenderOptions, Renderer};
-
-/// The stages [`Engine::process`] times (the replay's read, decode and write are not its).
-const ENGINE_STAGES: [Stage; 4] = [
-    Stage::Preprocess,
-    Stage::Forward,
-    Stage::Postprocess,
-    Stage::Track,
-];
 
 /// How the node is named before `--ros-args -r __node:=... -r __ns:=...` remapping.
 pub const DEFAULT_NODE_NAME: &str = "lookout";
@@ -411,8 +403,8 @@ fn count_publishers(
 /// The ROS type name a camera of this transport subscribes to, as the ROS graph spells it.
 fn expected_type(transport: Transport) -> &'static str {
     match transport {
-        Transport::Raw => "sensor_msgs/msg/Image",
-        Transport::Compressed => "sensor_msgs/msg/CompressedImage",
+        Transport::Raw => Image::SCHEMA_NAME,
+        Transport::Compressed => CompressedImage::SCHEMA_NAME,
     }
 }
 
@@ -545,7 +537,7 @@ fn engine_loop(
                 s.debug_images += 1;
             }
             s.record_latency("decode", ms(decode));
-            for stage in ENGINE_STAGES {
+            for stage in Stage::ENGINE {
                 let d = output.timings.get(stage);
                 if !d.is_zero() {
                     s.record_latency(stage.name(), ms(d));
@@ -617,7 +609,7 @@ fn publish(
     };
     if watchers > 0 {
         let overlay = Overlay {
-            stage_ms: ENGINE_STAGES
+            stage_ms: Stage::ENGINE
                 .iter()
                 .map(|s| (s.name(), ms(output.timings.get(*s))))
                 .collect(),
