@@ -257,12 +257,7 @@ impl RenderSink {
 impl ResultSink for RenderSink {
     fn write(&mut self, result: &FrameResult<'_>) -> Result<()> {
         let output = result.output;
-        let overlay = viz::render::Overlay {
-            stage_ms: Stage::ALL
-                .iter()
-                .map(|s| (s.name(), output.timings.get(*s).as_secs_f64() * 1e3))
-                .collect(),
-        };
+        let overlay = viz::render::Overlay::of_stages(&Stage::ALL, &output.timings);
         self.renderer
             .draw(result.frame, &output.detections, &output.tracks, &overlay)
             .and_then(|img| self.frames.write(result.frame, &img))

@@ -608,12 +608,7 @@ fn publish(
         }
     };
     if watchers > 0 {
-        let overlay = Overlay {
-            stage_ms: Stage::ENGINE
-                .iter()
-                .map(|s| (s.name(), ms(output.timings.get(*s))))
-                .collect(),
-        };
+        let overlay = Overlay::of_stages(&Stage::ENGINE, &output.timings);
         let sent = renderer
             .draw_packed(frame, &output.detections, &output.tracks, &overlay)
             .map_err(|e| e.to_string())

@@ -30,6 +30,7 @@ use imageproc::drawing::{
 use imageproc::rect::Rect;
 
 use super::Rgb8;
+use crate::stats::{Stage, StageTimings};
 use crate::track::TrackOutput;
 use crate::types::{BBox, Detection, Frame, RgbImage};
 
@@ -85,6 +86,18 @@ impl Default for RenderOptions {
 pub struct Overlay {
     /// Stage names and times, ms, in pipeline order.
     pub stage_ms: Vec<(&'static str, f64)>,
+}
+
+impl Overlay {
+    /// The times of `stages` (in that order) from one frame's timings.
+    pub fn of_stages(stages: &[Stage], timings: &StageTimings) -> Self {
+        Self {
+            stage_ms: stages
+                .iter()
+                .map(|s| (s.name(), timings.get(*s).as_secs_f64() * 1e3))
+                .collect(),
+        }
+    }
 }
 
 /// Draws frames; keeps each track's past centres (per camera stream).
