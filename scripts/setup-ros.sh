@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Install ROS 2 Jazzy from the PyPI `ros-jazzy-*` wheels, build lookout's vision_msgs interface
-# package with them, and write an env file that r2r's build and lookout_node's runtime source.
+# Install ROS 2 Jazzy from the PyPI `ros-jazzy-*` wheels and colcon, build lookout's vision_msgs
+# interface package with them (colcon), and write an env file that r2r's build and lookout_node's runtime source.
 #
 #   scripts/setup-ros.sh                 # idempotent: steps already done are skipped
 #   . "${LOOKOUT_CACHE:-$HOME/.cache/lookout}/ros-env.sh"
@@ -9,8 +9,10 @@
 # Layout under the cache ($LOOKOUT_CACHE or ~/.cache/lookout):
 #   ros-venv/      the wheels (pins: scripts/python/requirements-ros.txt), Python for rclpy tests
 #   ros-rmw/lib/   librmw_implementation.so -> the wheels' librmw_fastrtps_cpp.so   (quirk 1)
-#   ros-build/     cmake build tree of ros/vision_msgs
-#   ros-install/   the installed vision_msgs (C libraries, headers, Python module, ament index)
+#   colcon-venv/   colcon + colcon-ros-cargo + cargo-ament-build (pins: scripts/python/requirements-colcon.txt)
+#   ros-build/     colcon build base (vision_msgs here; lookout too in scripts/test-ros.sh)
+#   ros-install/   the merged colcon install space: vision_msgs (C libraries, headers, Python
+#                  module, ament index), and lookout after scripts/test-ros.sh
 #   ros-env.sh     exports for r2r's build and for running the node
 #
 # Quirks of the wheels and their fixes (shared/notes/ros2-from-pypi.md):
@@ -84,19 +86,39 @@ libpython_dir=$("$venv/bin/python" -c 'import sysconfig;print(sysconfig.get_conf
 libpython="$libpython_dir/$("$venv/bin/python" -c 'import sysconfig;print(sysconfig.get_config_var("INSTSONAME"))')"
 [[ -f "$libpython" ]] || { echo "setup-ros: $libpython not found: lookout_node needs a shared libpython (quirk 3)" >&2; exit 1; }
 
+# --- colcon -------------------------------------------------------------------------------------
+# colcon (pinned, with colcon-ros-cargo and the cargo-ament-build wheel) in its own venv: ROS
+# users build with it, and so do we, for vision_msgs here and for the whole workspace in
+# scripts/test-ros.sh.
+colcon_venv="$cache/colcon-venv"
+colcon_reqs="$here/scripts/python/requirements-colcon.txt"
+colcon_key=$(cat "$colcon_reqs" <("$python" -c 'import sys;print(sys.version)') | sha256sum | cut -c1-16)
+if [[ "$(cat "$colcon_venv/.lookout-key" 2>/dev/null)" != "$colcon_key" ]]; then
+  step "creating $colcon_venv"
+  rm -rf "$colcon_venv"
+  "$python" -m venv "$colcon_venv"
+  "$colcon_venv/bin/pip" install -q --disable-pip-version-check -r "$colcon_reqs"
+  echo "$colcon_key" > "$colcon_venv/.lookout-key"
+fi
+
 # --- vision_msgs ---------------------------------------------------------------------------------
-msgs_key=$(cat "$venv/.lookout-key" "$here"/ros/vision_msgs/{CMakeLists.txt,package.xml} "$here"/ros/vision_msgs/msg/*.msg | sha256sum | cut -c1-16)
+# Built by colcon into $install (a merged install space: the prefix ros-env.sh names), the same
+# prefix and build base scripts/test-ros.sh's `colcon build` of the whole workspace uses, so that
+# build finds vision_msgs up to date and r2r sees one unchanged AMENT_PREFIX_PATH.
+msgs_key=$(cat "$venv/.lookout-key" "$colcon_venv/.lookout-key" "$here"/ros/vision_msgs/{CMakeLists.txt,package.xml} "$here"/ros/vision_msgs/msg/*.msg | sha256sum | cut -c1-16)
 if [[ "$(cat "$install/.lookout-key" 2>/dev/null)" != "$msgs_key" ]]; then
-  step "building ros/vision_msgs into $install"
-  rm -rf "$build/vision_msgs" "$install"
+  step "colcon build of ros/vision_msgs into $install"
+  rm -rf "$build" "$install"
+  mkdir -p "$build"
   (
-    export PATH="$venv/bin:$PATH" AMENT_PREFIX_PATH="$venv" CMAKE_PREFIX_PATH="$venv" PYTHONPATH="$site"
+    # colcon-ros-cargo writes .cargo/config.toml into the working directory: not the checkout.
+    cd "$build"
+    export PATH="$colcon_venv/bin:$venv/bin:$PATH" AMENT_PREFIX_PATH="$venv" CMAKE_PREFIX_PATH="$venv" PYTHONPATH="$site"
     export LD_LIBRARY_PATH="$libdirs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-    cmake -S "$here/ros/vision_msgs" -B "$build/vision_msgs" -DCMAKE_BUILD_TYPE=Release \
-      -DCMAKE_INSTALL_PREFIX="$install" -DBUILD_TESTING=OFF \
-      -DPython3_EXECUTABLE="$venv/bin/python" -DPYTHON_EXECUTABLE="$venv/bin/python" >"$cache/ros-build.log" 2>&1 &&
-      cmake --build "$build/vision_msgs" -j "$(nproc)" >>"$cache/ros-build.log" 2>&1 &&
-      cmake --install "$build/vision_msgs" >>"$cache/ros-build.log" 2>&1
+    colcon --log-base "$build/log" build --merge-install --paths "$here/ros/vision_msgs" \
+      --build-base "$build" --install-base "$install" --event-handlers console_direct- \
+      --cmake-args -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF \
+      -DPython3_EXECUTABLE="$venv/bin/python" -DPYTHON_EXECUTABLE="$venv/bin/python" >"$cache/ros-build.log" 2>&1
   ) || { tail -40 "$cache/ros-build.log" >&2; echo "setup-ros: vision_msgs build failed, log: $cache/ros-build.log" >&2; exit 1; }
   echo "$msgs_key" > "$install/.lookout-key"
 fi

@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
-# The ROS tier: lookout_node against a real ROS 2 Jazzy (PyPI wheels), inside a loopback-only
-# network namespace so that no DDS traffic leaves the machine.
+# The ROS tier: lookout built with `colcon build` as a ROS user builds it, and the installed
+# lookout_node against a real ROS 2 Jazzy (PyPI wheels), inside a loopback-only network namespace
+# so that no DDS traffic leaves the machine.
 #
 #   scripts/test-ros.sh            # setup (cached), build, unit tests, integration tests
 #   scripts/test-ros.sh --bench    # also the node-overhead benchmark (640x480 and 1920x1080)
 #
-# 1. scripts/setup-ros.sh: the ROS 2 wheels venv and the env file (cached).
-# 2. cargo builds lookout_node with the ros feature.
+# 1. scripts/setup-ros.sh: the ROS 2 wheels venv, colcon, vision_msgs and the env file (cached).
+# 2. `colcon build --merge-install` of the workspace (this checkout + ros/vision_msgs) with
+#    `--cargo-args --release --locked --features ros` into the install space ros-env.sh names
+#    ($LOOKOUT_CACHE/ros-install); colcon's build dir of lookout is the cargo target dir, so a
+#    second run is incremental.
 # 3. clippy and the `ros::` unit tests with the ros feature.
-# 4. lookout_node runs with the parameters and the Fast DDS profile of configs/, as the launch
-#    files set them:
+# 4. install/setup.bash is sourced and lookout_node runs from the install space (lib/lookout/),
+#    with the parameters and the Fast DDS profile from share/lookout/configs/, where the launch
+#    files find them:
 #    a. the integration test (tests/ros_node_test.py: three cameras in lockstep with reliable
 #       overrides, bad input, a silent publisher) and the comparison with `lookout replay`;
 #    b. the default path (issue 17): the shipped parameters, the launch files' Fast DDS profile,
@@ -41,9 +46,23 @@ ffmpeg=${LOOKOUT_FFMPEG:-$cache/bin/ffmpeg}
 . "$cache/ros-env.sh"
 cd "$here"
 
-say "building lookout_node (test profile: the crate at opt-level 2, as the tests run it; a debug build decodes a 1080p frame in ~90 ms and cannot take 30 fps)"
-cargo build --locked --profile test --features ros --bin lookout_node
-node_bin="$CARGO_TARGET_DIR/debug/lookout_node"
+ros_build="$cache/ros-build"
+ros_install="$cache/ros-install"
+mkdir -p "$ros_build" "$CARGO_TARGET_DIR"
+# colcon passes `--target-dir <build base>/lookout` to cargo: make that the cargo target dir.
+if [[ -e "$ros_build/lookout" && ! -L "$ros_build/lookout" ]]; then rm -rf "$ros_build/lookout"; fi
+ln -sfn "$CARGO_TARGET_DIR" "$ros_build/lookout"
+say "colcon build: lookout + ros/vision_msgs into $ros_install (release; the first build takes a while)"
+(
+  cd "$ros_build" # colcon-ros-cargo writes .cargo/config.toml into the working directory
+  PATH="$cache/colcon-venv/bin:$PATH" colcon --log-base "$ros_build/log" build --merge-install \
+    --paths "$here" "$here/ros/vision_msgs" --build-base "$ros_build" --install-base "$ros_install" \
+    --event-handlers console_direct- \
+    --cmake-args -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF \
+    "-DPython3_EXECUTABLE=$LOOKOUT_ROS_PYTHON" "-DPYTHON_EXECUTABLE=$LOOKOUT_ROS_PYTHON" \
+    --cargo-args --release --locked --features ros
+) >"$cache/colcon-build.log" 2>&1 ||
+  { tail -40 "$cache/colcon-build.log" >&2; echo "test-ros: colcon build failed, log: $cache/colcon-build.log" >&2; exit 1; }
 
 say "clippy with the ros feature (make lint builds without it)"
 cargo clippy --locked --features ros --lib --bin lookout_node -- -D warnings
@@ -52,9 +71,23 @@ say "unit tests of the ros module"
 # Quirk 3 (shared/notes/ros2-from-pypi.md): the wheels' typesupport libraries need libpython.
 LD_PRELOAD="$LOOKOUT_LIBPYTHON" cargo test --locked --features ros --lib ros::
 
-# The parameters and the Fast DDS profile as the launch files find them (share/lookout/configs/
-# of an install space holds the same files as configs/).
-share="$here"
+# From here on, the install space as a user sources it: the node, its parameters and the Fast
+# DDS profile where `ros2 launch lookout ...` finds them (share/lookout/configs/).
+set +u
+# shellcheck disable=SC1091
+. "$ros_install/setup.bash"
+set -u
+node_bin="$ros_install/lib/lookout/lookout_node"
+share="$ros_install/share/lookout"
+for f in "$node_bin" "$share/package.xml" "$share/configs/lookout.param.yaml" "$share/configs/fastdds.xml" \
+  "$share/launch/lookout.launch.py" "$share/launch/lookout.launch.xml" \
+  "$ros_install/share/ament_index/resource_index/packages/lookout" \
+  "$ros_install/share/ament_index/resource_index/packages/vision_msgs"; do
+  [[ -e "$f" ]] || { echo "test-ros: the colcon install space lacks $f" >&2; exit 1; }
+done
+for f in configs/lookout.param.yaml configs/fastdds.xml launch/lookout.launch.py launch/lookout.launch.xml; do
+  cmp -s "$here/$f" "$share/$f" || { echo "test-ros: installed $share/$f differs from the checkout's" >&2; exit 1; }
+done
 profile="$share/configs/fastdds.xml"
 
 work="$cache/ros-test"
@@ -194,9 +227,7 @@ if [[ $rc -ne 0 ]]; then
 fi
 
 if [[ $bench -eq 1 ]]; then
-  say "benchmark: node overhead per frame (release build)"
-  cargo build --locked --release --features ros --bin lookout_node
-  node_bin="$CARGO_TARGET_DIR/release/lookout_node"
+  say "benchmark: node overhead per frame (the installed release build)"
   : >"$work/bench.jsonl"
   for size in 640x480 1920x1080; do
     w=${size%x*} h=${size#*x}
