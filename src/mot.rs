@@ -463,7 +463,7 @@ pub fn run_mot(opts: &MotRunOptions) -> Result<MotRunSummary, MotError> {
             source,
         })?;
     }
-    std::fs::write(&opts.output, format_results(&rows)).map_err(|source| MotError::Io {
+    crate::output::write_atomic(&opts.output, format_results(&rows).as_bytes()).map_err(|source| MotError::Io {
         path: opts.output.clone(),
         source,
     })?;
