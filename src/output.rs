@@ -248,6 +248,15 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     pending.commit()
 }
 
+/// Checks that `path` can be written (a temporary file created beside it and removed), so that
+/// an unwritable folder is reported before any work, not after it.
+pub fn probe_writable(path: &Path) -> io::Result<()> {
+    let (file, pending) = PendingOutput::create(path)?;
+    drop(file);
+    drop(pending);
+    Ok(())
+}
+
 /// Removes every temporary file and folder still open and returns the outputs they stood
 /// for. For a last-resort exit (a signal while finishing), where destructors will not run.
 pub fn remove_unfinished() -> Vec<PathBuf> {
@@ -358,6 +367,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let missing = dir.path().join("no/such/dir/out.txt");
         assert!(write_atomic(&missing, b"x").is_err());
+        assert!(probe_writable(&missing).is_err());
+        probe_writable(&dir.path().join("fine.txt")).unwrap();
         assert!(names(dir.path()).is_empty());
     }
 

@@ -310,9 +310,12 @@ fn ctrl_c_part_way_leaves_a_valid_indexed_output() {
     // Wait until the output is being written (under its temporary name `.out.mcap.tmp-*`,
     // created once the model is loaded), then interrupt.
     let writing = || {
-        std::fs::read_dir(dir.path())
-            .unwrap()
-            .any(|e| e.unwrap().file_name().to_string_lossy().starts_with(".out.mcap.tmp-"))
+        std::fs::read_dir(dir.path()).unwrap().any(|e| {
+            e.unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with(".out.mcap.tmp-")
+        })
     };
     let start = std::time::Instant::now();
     while !writing() && start.elapsed().as_secs() < 60 {

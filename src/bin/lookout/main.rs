@@ -81,6 +81,12 @@ enum Command {
 
 fn main() -> ExitCode {
     console::ensure_std_fds();
+    // A file-size limit (`ulimit -f`) makes writes fail like a full disk instead of killing
+    // the process, so the error path (finish what can be, remove what cannot) runs.
+    // SAFETY: setting a signal's disposition to SIG_IGN touches no memory of this process.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -156,6 +162,15 @@ fn refuse_inputs(outputs: &[Option<&Path>], inputs: &[Option<&Path>]) -> anyhow:
     let outputs: Vec<&Path> = outputs.iter().flatten().copied().collect();
     let inputs: Vec<&Path> = inputs.iter().flatten().copied().collect();
     lookout::output::refuse_inputs(&outputs, &inputs)?;
+    Ok(())
+}
+
+/// Checks every output can be created (its folder exists and is writable) before any work.
+fn probe_writable(outputs: &[Option<&Path>]) -> anyhow::Result<()> {
+    for path in outputs.iter().flatten() {
+        lookout::output::probe_writable(path)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
     Ok(())
 }
 

@@ -87,6 +87,13 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         config.replay.topics = args.topics.clone();
     }
     crate::create_parent_dir(&args.out)?;
+    crate::probe_writable(&[
+        Some(&args.out),
+        args.summary_json.as_deref(),
+        args.mot_out.as_deref(),
+        args.mot_det_out.as_deref(),
+        video,
+    ])?;
     let options = lookout::replay::ReplayOptions {
         input: args.input.clone(),
         output: args.out.clone(),
@@ -144,7 +151,9 @@ fn report_outputs(args: &ReplayArgs, frames: u64) {
         }
     }
     if let Some(render) = &args.render {
-        let is_folder = render.extension().is_none_or(|e| !e.eq_ignore_ascii_case("mp4"));
+        let is_folder = render
+            .extension()
+            .is_none_or(|e| !e.eq_ignore_ascii_case("mp4"));
         if lookout::output::was_committed(render) || (is_folder && render.is_dir()) {
             kept.push(render.display().to_string());
         } else {

@@ -19,7 +19,9 @@ static STOP: OnceLock<Arc<AtomicBool>> = OnceLock::new();
 
 /// Installs the handler, once, before any output is created.
 pub fn install() -> anyhow::Result<()> {
-    let stop = STOP.get_or_init(|| Arc::new(AtomicBool::new(false))).clone();
+    let stop = STOP
+        .get_or_init(|| Arc::new(AtomicBool::new(false)))
+        .clone();
     let count = AtomicU32::new(0);
     ctrlc::set_handler(move || {
         let n = count.fetch_add(1, Ordering::SeqCst) + 1;
@@ -56,5 +58,6 @@ pub fn install() -> anyhow::Result<()> {
 /// leaving valid outputs.
 pub fn graceful_stop() -> Arc<AtomicBool> {
     GRACEFUL.store(true, Ordering::SeqCst);
-    STOP.get_or_init(|| Arc::new(AtomicBool::new(false))).clone()
+    STOP.get_or_init(|| Arc::new(AtomicBool::new(false)))
+        .clone()
 }
