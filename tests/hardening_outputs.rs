@@ -376,3 +376,49 @@ fn a_full_disk_part_way_says_what_was_kept_and_leaves_no_temporary_file() {
     assert_eq!(listing(&out_dir), ["summary.json"]);
     assert_eq!(sha(&input), before);
 }
+
+#[test]
+fn track_and_eval_refuse_to_write_over_their_inputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let det = dir.path().join("det.txt");
+    std::fs::write(
+        &det,
+        "1,-1,10,10,20,40,0.9,-1,-1,-1\n2,-1,11,10,20,40,0.9,-1,-1,-1\n",
+    )
+    .unwrap();
+    let before = sha(&det);
+    let o = run(lookout()
+        .arg("track")
+        .arg("--det")
+        .arg(&det)
+        .args(["--fps", "10", "--out"])
+        .arg(dir.path().join("./det.txt")));
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_eq!(sha(&det), before);
+
+    let input = input_in(dir.path());
+    let before = sha(&input);
+    let o = run(lookout()
+        .arg("eval")
+        .arg("--replay")
+        .arg(&input)
+        .arg("--json")
+        .arg(&input));
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    // `--report DIR` writes DIR/report.html: refused when that is the ground truth.
+    let gt = dir.path().join("report.html");
+    std::fs::write(&gt, "1,1,10,10,20,40,1,-1,-1,-1\n").unwrap();
+    let gt_before = sha(&gt);
+    let o = run(lookout()
+        .arg("eval")
+        .arg("--replay")
+        .arg(&input)
+        .arg("--gt")
+        .arg(&gt)
+        .arg("--report")
+        .arg(dir.path()));
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_eq!(sha(&input), before);
+    assert_eq!(sha(&gt), gt_before);
+    assert!(temporaries(dir.path()).is_empty());
+}
