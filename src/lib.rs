@@ -30,6 +30,8 @@
 //! * [`viz`]: Foxglove image annotations and the per-track colours of every visual output.
 //! * [`mot`]: MOTChallenge text files (results, public detections) read and written.
 //! * [`record`]: `lookout record`: a video or image folder into a ROS 2 MCAP recording.
+//! * [`output`]: how every output file is written: never over an input, atomically (a
+//!   temporary name renamed into place when complete), nothing left behind on a signal.
 //! * `ros`: the ROS 2 node on r2r (feature `ros`); it uses [`engine`] and [`topics`], not [`replay`].
 //! * [`error`]: the library's top-level error, one variant per area.
 
@@ -45,6 +47,7 @@ pub mod image_codec;
 pub mod mcap_io;
 pub mod mot;
 pub mod msgs;
+pub mod output;
 pub mod preprocess;
 pub mod record;
 pub mod replay;

@@ -463,10 +463,12 @@ pub fn run_mot(opts: &MotRunOptions) -> Result<MotRunSummary, MotError> {
             source,
         })?;
     }
-    std::fs::write(&opts.output, format_results(&rows)).map_err(|source| MotError::Io {
-        path: opts.output.clone(),
-        source,
-    })?;
+    crate::output::write_atomic(&opts.output, format_results(&rows).as_bytes()).map_err(
+        |source| MotError::Io {
+            path: opts.output.clone(),
+            source,
+        },
+    )?;
     let mut ids: Vec<u64> = rows.iter().map(|r| r.id).collect();
     ids.sort_unstable();
     ids.dedup();

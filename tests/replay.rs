@@ -307,9 +307,18 @@ fn ctrl_c_part_way_leaves_a_valid_indexed_output() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // Wait until the output file exists and the model is loaded, then interrupt.
+    // Wait until the output is being written (under its temporary name `.out.mcap.tmp-*`,
+    // created once the model is loaded), then interrupt.
+    let writing = || {
+        std::fs::read_dir(dir.path()).unwrap().any(|e| {
+            e.unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with(".out.mcap.tmp-")
+        })
+    };
     let start = std::time::Instant::now();
-    while !out.exists() && start.elapsed().as_secs() < 60 {
+    while !writing() && start.elapsed().as_secs() < 60 {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     std::thread::sleep(std::time::Duration::from_millis(1500));

@@ -587,7 +587,7 @@ pub fn write_report(dir: &Path, inputs: &ReportInputs<'_>) -> Result<PathBuf, Ev
         source,
     };
     std::fs::create_dir_all(dir).map_err(write_err)?;
-    std::fs::write(&path, render_html(inputs)).map_err(write_err)?;
+    crate::output::write_atomic(&path, render_html(inputs).as_bytes()).map_err(write_err)?;
     Ok(path)
 }
 

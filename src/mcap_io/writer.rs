@@ -6,12 +6,18 @@
 //! clock, and zstd runs single-threaded (its multi-threaded frames differ from single-threaded
 //! ones), so the same calls give byte-identical files.
 //!
+//! The file is written under a temporary name beside the target and renamed into place once
+//! finished ([`crate::output::PendingOutput`]): the target path never holds a file without its
+//! summary, and an earlier file there stays until the new one is complete.
+//!
 //! If the writer is dropped without [`Ros2McapWriter::finish`] (an error or Ctrl-C unwinding
-//! the pipeline), `Drop` finishes the file, so everything written so far stays readable and
-//! indexed; an error there can only be logged.
+//! the pipeline), `Drop` finishes the file and renames it into place, so everything written so
+//! far stays readable and indexed; if it cannot be finished (disk full), the temporary file is
+//! removed. An error there can only be logged.
 
 use super::McapError;
 use crate::msgs::RosMessage;
+use crate::output::PendingOutput;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -38,15 +44,17 @@ pub struct Ros2McapWriter {
     path: PathBuf,
     /// `None` once finished.
     inner: Option<mcap::Writer<BufWriter<File>>>,
+    /// The temporary file `inner` writes, renamed to `path` once finished; `None` after.
+    pending: Option<PendingOutput>,
     topics: BTreeMap<String, Topic>,
     message_counts: BTreeMap<String, u64>,
 }
 
 impl Ros2McapWriter {
-    /// Creates (truncates) `path`.
+    /// Starts writing `path` (under a temporary name; `path` is replaced when finished).
     pub fn create(path: impl AsRef<Path>) -> Result<Self, McapError> {
         let path = path.as_ref().to_path_buf();
-        let file = File::create(&path).map_err(|source| McapError::Create {
+        let (file, pending) = PendingOutput::create(&path).map_err(|source| McapError::Create {
             path: path.clone(),
             source,
         })?;
@@ -65,6 +73,7 @@ impl Ros2McapWriter {
         Ok(Self {
             path,
             inner: Some(inner),
+            pending: Some(pending),
             topics: BTreeMap::new(),
             message_counts: BTreeMap::new(),
         })
@@ -201,7 +210,8 @@ impl Ros2McapWriter {
         self.write(topic, log_time_ns, log_time_ns, sequence, &cdr)
     }
 
-    /// Closes the last chunk, writes the summary section and footer, and flushes the file.
+    /// Closes the last chunk, writes the summary section and footer, flushes the file and
+    /// renames it into place. On an error the temporary file is removed and `path` untouched.
     pub fn finish(mut self) -> Result<WriteSummary, McapError> {
         self.finish_in_place()
     }
@@ -210,6 +220,8 @@ impl Ros2McapWriter {
         let Some(mut inner) = self.inner.take() else {
             return Err(finished(&self.path));
         };
+        // Dropped on every error below, which removes the unfinished temporary file.
+        let pending = self.pending.take();
         let summary = inner.finish().map_err(|source| McapError::Write {
             path: self.path.clone(),
             source: Box::new(source),
@@ -219,6 +231,13 @@ impl Ros2McapWriter {
             path: self.path.clone(),
             source,
         })?;
+        drop(buffered);
+        if let Some(pending) = pending {
+            pending.commit().map_err(|source| McapError::WriteIo {
+                path: self.path.clone(),
+                source,
+            })?;
+        }
         Ok(WriteSummary {
             message_counts: self.message_counts.clone(),
             chunk_count: summary.chunk_indexes.len() as u32,
@@ -241,7 +260,7 @@ impl Drop for Ros2McapWriter {
                     messages = summary.message_counts.values().sum::<u64>(),
                     "MCAP writer dropped without finish(); finished the file with what was written"
                 ),
-                Err(err) => tracing::error!("{err}"),
+                Err(err) => tracing::error!("{err}; the unfinished file was removed"),
             }
         }
     }

@@ -15,6 +15,9 @@
 //! byte-identical output file. Shutdown is by dropping senders; a stop flag (Ctrl-C) makes the
 //! reader stop early, everything already read is processed and every sink is finished
 //! (the MCAP's summary and index written), so an interrupted replay leaves valid outputs.
+//! A second interrupt ([`crate::output::abort_requested`]) drops the frames still in flight
+//! and the mp4 encoding; the MCAP and the small files are still finished. Every output is
+//! written under a temporary name and renamed into place when finished ([`crate::output`]).
 
 pub mod sink;
 
@@ -250,6 +253,11 @@ fn run_replay(
 
         // The writer runs on this thread; it owns the sinks and the summary.
         'frames: for item in eng_rx.iter() {
+            if crate::output::abort_requested() {
+                // Interrupted again: the frames still in flight are dropped, the outputs
+                // finished with what was written.
+                break;
+            }
             let Item::Frame((f, mut output)) = item else {
                 summary.skipped_frames += 1;
                 progress.inc(1);

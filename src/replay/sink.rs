@@ -296,8 +296,9 @@ impl ResultSink for SummaryJsonSink {
     }
 }
 
+/// Small outputs are written whole or not at all ([`crate::output::write_atomic`]).
 fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
-    std::fs::write(path, bytes).map_err(|source| ReplayError::WriteFile {
+    crate::output::write_atomic(path, bytes).map_err(|source| ReplayError::WriteFile {
         path: path.to_owned(),
         source,
     })?;

@@ -19,8 +19,14 @@
 //!
 //! [`FrameSink`] writes the frames as numbered JPEG files in a folder, or (for a `.mp4` path)
 //! encodes them with the ffmpeg binary at the stream's frame rate (from the header stamps).
+//! The video is encoded under a temporary name beside the target and renamed into place when
+//! ffmpeg succeeds ([`crate::output::PendingOutput`]); ffmpeg runs in its own process group,
+//! so a Ctrl-C at the terminal reaches lookout only, which decides: a second interrupt
+//! ([`crate::output::abort_requested`]) kills ffmpeg and drops the video. The temporary JPEG
+//! folder is removed in every case.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 
 use image::{Rgb, RgbImage as ImageBuf};
@@ -66,6 +72,8 @@ pub enum RenderError {
     NoFfmpeg,
     #[error("ffmpeg failed writing {path}: {message}")]
     Ffmpeg { path: PathBuf, message: String },
+    #[error("{path}: not written: interrupted a second time before the video was complete")]
+    Interrupted { path: PathBuf },
 }
 
 /// Drawing settings.
@@ -408,6 +416,8 @@ pub struct FrameSink {
     dir: PathBuf,
     /// `Some` for mp4 output: the video path and the folder to remove afterwards.
     video: Option<(PathBuf, tempfile::TempDir)>,
+    /// Lists the temporary folder for a last-resort exit ([`crate::output::remove_unfinished`]).
+    _temp_guard: Option<crate::output::TempGuard>,
     /// Header stamps (ns) of the frames written, per stream, to set the video frame rate.
     stamps_ns: Vec<i64>,
     count: u64,
@@ -426,9 +436,11 @@ impl FrameSink {
         if is_video {
             find_ffmpeg().ok_or(RenderError::NoFfmpeg)?;
             let tmp = tempfile::tempdir().map_err(io)?;
+            let guard = crate::output::TempGuard::register(tmp.path(), target);
             Ok(Self {
                 dir: tmp.path().to_owned(),
                 video: Some((target.to_owned(), tmp)),
+                _temp_guard: Some(guard),
                 stamps_ns: Vec::new(),
                 count: 0,
             })
@@ -437,6 +449,7 @@ impl FrameSink {
             Ok(Self {
                 dir: target.to_owned(),
                 video: None,
+                _temp_guard: None,
                 stamps_ns: Vec::new(),
                 count: 0,
             })
@@ -484,14 +497,26 @@ impl FrameSink {
         self.count
     }
 
-    /// Encodes the video (mp4 sinks); returns the output path.
+    /// Encodes the video (mp4 sinks); returns the output path. The video appears at its path
+    /// only once ffmpeg has succeeded; on any error (or [`crate::output::request_abort`]) no
+    /// file is left, neither the video nor its temporary name nor the JPEG folder.
     pub fn finish(self) -> Result<PathBuf, RenderError> {
         let Some((video, tmp)) = self.video else {
             return Ok(self.dir);
         };
+        let io = |source| RenderError::Io {
+            path: video.clone(),
+            source,
+        };
+        if crate::output::abort_requested() {
+            return Err(RenderError::Interrupted { path: video });
+        }
         let fps = frame_rate(&self.stamps_ns);
         let ffmpeg = find_ffmpeg().ok_or(RenderError::NoFfmpeg)?;
-        let out = std::process::Command::new(ffmpeg)
+        // ffmpeg writes the temporary file by name (`-y` overwrites the empty file).
+        let (file, pending) = crate::output::PendingOutput::create(&video).map_err(io)?;
+        drop(file);
+        let mut child = std::process::Command::new(ffmpeg)
             .args(["-hide_banner", "-loglevel", "error", "-y", "-framerate"])
             .arg(format!("{fps:.6}"))
             .arg("-i")
@@ -504,18 +529,43 @@ impl FrameSink {
                 "-pix_fmt",
                 "yuv420p",
             ])
-            .arg(&video)
-            .output()
-            .map_err(|source| RenderError::Io {
-                path: video.clone(),
-                source,
-            })?;
-        if !out.status.success() {
+            .arg(pending.temp_path())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .map_err(io)?;
+        // Drained on its own thread so that a chatty ffmpeg never blocks on a full pipe.
+        let stderr = child.stderr.take();
+        let drain = std::thread::spawn(move || {
+            let mut text = Vec::new();
+            if let Some(mut pipe) = stderr {
+                let _ = std::io::Read::read_to_end(&mut pipe, &mut text);
+            }
+            text
+        });
+        let status = loop {
+            if let Some(status) = child.try_wait().map_err(io)? {
+                break status;
+            }
+            if crate::output::abort_requested() {
+                // Killing ffmpeg and waiting for it leaves no process behind; dropping
+                // `pending` then removes its half-written file.
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(RenderError::Interrupted { path: video });
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        let stderr = drain.join().unwrap_or_default();
+        if !status.success() {
             return Err(RenderError::Ffmpeg {
                 path: video,
-                message: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+                message: String::from_utf8_lossy(&stderr).trim().to_owned(),
             });
         }
+        pending.commit().map_err(io)?;
         Ok(video)
     }
 }

@@ -65,12 +65,21 @@ fn failed(
                 samples,
             },
         )?;
-        eprintln!("report (evaluation failed): {}", path.display());
+        errln!("report (evaluation failed): {}", path.display());
     }
     Err(error.into())
 }
 
 pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
+    let report = args.report.as_ref().map(|d| d.join("report.html"));
+    crate::refuse_inputs(
+        &[args.json.as_deref(), report.as_deref()],
+        &[
+            Some(&args.replay),
+            args.gt.as_deref(),
+            args.summary_json.as_deref(),
+        ],
+    )?;
     let summary: Option<serde_json::Value> = match &args.summary_json {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -100,9 +109,9 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
         (Err(e), _) => return failed(&args, e, None, &options, summary.as_ref(), samples),
     };
     let evaluation = eval::evaluate(gt.as_deref(), &replay, &options);
-    print!("{evaluation}");
+    out!("{evaluation}");
     if let Some(path) = &args.json {
-        std::fs::write(path, serde_json::to_string_pretty(&evaluation)?)
+        lookout::output::write_atomic(path, serde_json::to_string_pretty(&evaluation)?.as_bytes())
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     if let Some(dir) = &args.report {
@@ -115,7 +124,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
                 ..Default::default()
             },
         )?;
-        println!("report: {}", path.display());
+        outln!("report: {}", path.display());
     }
     if evaluation.ground_truth && evaluation.tracking.is_none() && evaluation.detection.is_none() {
         anyhow::bail!("nothing could be scored: {}", evaluation.notes.join("; "));

@@ -4,24 +4,40 @@
 //! in MCAP), `track` (MOTChallenge detections -> MOTChallenge results), `topics` (list camera
 //! topics of a recording), `eval` (score a replay against MOTChallenge ground truth),
 //! `assets` (check the asset cache), `bench` and `bench-stages` (benchmarks). Exit codes:
-//! 0 success, 1 error, 130 interrupted (Ctrl-C; outputs are still valid and hold everything
-//! processed).
+//! 0 success, 1 error, 2 an output refused (it is an input, or two outputs are one file;
+//! nothing was written), 130 interrupted (SIGINT, SIGTERM or SIGHUP: see [`signals`]).
 //!
 //! One module per subcommand (its arguments and its `run`); `config_args` is the
-//! `--config`/`--set` pair the engine-running subcommands share.
+//! `--config`/`--set` pair the engine-running subcommands share; `console` prints without
+//! panicking, `signals` handles SIGINT/SIGTERM/SIGHUP. Every output file goes through
+//! [`lookout::output`].
+
+/// `print!` that never panics ([`console::out`]).
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::console::out(format_args!($($arg)*)) };
+}
+/// `println!` that never panics ([`console::out`]).
+macro_rules! outln {
+    ($($arg:tt)*) => { $crate::console::out(format_args!("{}\n", format_args!($($arg)*))) };
+}
+/// `eprintln!` that never panics ([`console::err`]).
+macro_rules! errln {
+    ($($arg:tt)*) => { $crate::console::err(format_args!("{}\n", format_args!($($arg)*))) };
+}
+pub(crate) use errln;
 
 mod bench;
 mod bench_stages;
 mod config_args;
+mod console;
 mod eval;
 mod record;
 mod replay;
+mod signals;
 mod track;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -64,6 +80,13 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    console::ensure_std_fds();
+    // A file-size limit (`ulimit -f`) makes writes fail like a full disk instead of killing
+    // the process, so the error path (finish what can be, remove what cannot) runs.
+    // SAFETY: setting a signal's disposition to SIG_IGN touches no memory of this process.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -71,12 +94,26 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    match run(Cli::parse()) {
+    let cli = Cli::parse();
+    // Installed before any output is created, for every subcommand: a signal never leaves a
+    // temporary file behind.
+    let code = match signals::install().and_then(|()| run(cli)) {
         Ok(code) => code,
+        Err(e) if e.downcast_ref::<lookout::output::OutputError>().is_some() => {
+            errln!("error: {e:#}");
+            ExitCode::from(2)
+        }
         Err(e) => {
-            eprintln!("error: {e:#}");
+            errln!("error: {e:#}");
             ExitCode::FAILURE
         }
+    };
+    match console::stdout_error() {
+        Some(e) if code == ExitCode::SUCCESS => {
+            errln!("error: cannot write to stdout: {e} (the output files are complete)");
+            ExitCode::FAILURE
+        }
+        _ => code,
     }
 }
 
@@ -96,7 +133,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 /// `lookout topics`: one line per camera topic.
 fn topics(input: &std::path::Path) -> anyhow::Result<ExitCode> {
     for t in lookout::mcap_io::camera_topics(input)? {
-        println!(
+        outln!(
             "{}\t{}\t{} messages",
             t.topic,
             t.kind.schema_name(),
@@ -114,26 +151,27 @@ fn assets() -> anyhow::Result<ExitCode> {
         };
         let path = lookout::assets::cache_dir()?.join(name);
         lookout::assets::verify_file(name, &path)?;
-        println!("ok  {}", path.display());
+        outln!("ok  {}", path.display());
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// A flag set by Ctrl-C; stages poll it and wind down, leaving valid outputs.
-fn stop_flag() -> anyhow::Result<Arc<AtomicBool>> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let s = stop.clone();
-    ctrlc::set_handler(move || {
-        if s.swap(true, Ordering::Relaxed) {
-            // Second Ctrl-C: the user really wants out.
-            std::process::exit(130);
-        }
-        eprintln!(
-            "\nstopping: finishing the output with what was processed (Ctrl-C again to abort)"
-        );
-    })
-    .context("cannot install the Ctrl-C handler")?;
-    Ok(stop)
+/// Refuses outputs that are inputs or each other ([`lookout::output::refuse_inputs`]);
+/// `None`s (options not given) are skipped.
+fn refuse_inputs(outputs: &[Option<&Path>], inputs: &[Option<&Path>]) -> anyhow::Result<()> {
+    let outputs: Vec<&Path> = outputs.iter().flatten().copied().collect();
+    let inputs: Vec<&Path> = inputs.iter().flatten().copied().collect();
+    lookout::output::refuse_inputs(&outputs, &inputs)?;
+    Ok(())
+}
+
+/// Checks every output can be created (its folder exists and is writable) before any work.
+fn probe_writable(outputs: &[Option<&Path>]) -> anyhow::Result<()> {
+    for path in outputs.iter().flatten() {
+        lookout::output::probe_writable(path)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(())
 }
 
 /// Creates the folder an output file goes in, so `--out a/b/c.mcap` works on a fresh tree.

@@ -46,6 +46,7 @@ pub fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
         },
         Some(encoding) => RecordFormat::Raw(encoding),
     };
+    crate::refuse_inputs(&[Some(&args.out)], &[Some(&args.input)])?;
     let start_ns = i64::try_from(args.start_ns).context("--start-ns is too large")?;
     let stamps = match args.fps {
         Some(fps) => StampSource::FrameRate { fps, start_ns },
@@ -64,7 +65,7 @@ pub fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
         ffmpeg: None,
     };
     let summary = lookout::record::record(&options)?;
-    println!(
+    outln!(
         "recorded {} frames ({}x{}) on {} -> {}",
         summary.frames,
         summary.width,

@@ -1,5 +1,8 @@
 //! `lookout replay`: detection and tracking over the camera topics of an MCAP recording
 //! ([`lookout::replay::replay`], which also writes `--summary-json`); prints the summary.
+//! Outputs that are inputs are refused first; after an error or an interrupt, stderr says
+//! which outputs were kept (complete, valid, holding the frames processed) and which were not
+//! written.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -65,14 +68,35 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     if args.with_images {
         extra.push("replay.write_images=true".into());
     }
+    let video = args
+        .render
+        .as_deref()
+        .filter(|r| r.extension().is_some_and(|e| e.eq_ignore_ascii_case("mp4")));
+    crate::refuse_inputs(
+        &[
+            Some(&args.out),
+            args.summary_json.as_deref(),
+            args.mot_out.as_deref(),
+            args.mot_det_out.as_deref(),
+            video,
+        ],
+        &[Some(&args.input), args.config.config.as_deref()],
+    )?;
     let mut config = args.config.load(extra)?;
     if !args.topics.is_empty() {
         config.replay.topics = args.topics.clone();
     }
     crate::create_parent_dir(&args.out)?;
+    crate::probe_writable(&[
+        Some(&args.out),
+        args.summary_json.as_deref(),
+        args.mot_out.as_deref(),
+        args.mot_det_out.as_deref(),
+        video,
+    ])?;
     let options = lookout::replay::ReplayOptions {
-        input: args.input,
-        output: args.out,
+        input: args.input.clone(),
+        output: args.out.clone(),
         config,
         max_frames: args.max_frames,
         progress: !args.no_progress,
@@ -86,16 +110,66 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         render: args.render.clone(),
         summary_json: args.summary_json.clone(),
     };
-    let stop = crate::stop_flag()?;
+    let stop = crate::signals::graceful_stop();
     let (summary, result) = lookout::replay::replay(&options, stop);
-    print!("{summary}");
-    result?;
-    if let Some(target) = &args.render {
-        println!("annotated frames: {}", target.display());
+    out!("{summary}");
+    if result.is_err() || summary.interrupted {
+        report_outputs(&args, summary.frames);
+    }
+    match result {
+        // Interrupted twice, the video is dropped: said above, still an interrupt.
+        Err(e) if summary.interrupted => crate::errln!("error: {e}"),
+        Err(e) => return Err(e.into()),
+        Ok(()) => {
+            if let Some(target) = &args.render {
+                outln!("annotated frames: {}", target.display());
+            }
+        }
     }
     Ok(if summary.interrupted {
         ExitCode::from(130)
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// After an error or an interrupt: which outputs are complete and which were not written.
+fn report_outputs(args: &ReplayArgs, frames: u64) {
+    let mut kept = Vec::new();
+    let mut dropped = Vec::new();
+    let files = [
+        Some(&args.out),
+        args.summary_json.as_ref(),
+        args.mot_out.as_ref(),
+        args.mot_det_out.as_ref(),
+    ];
+    for path in files.into_iter().flatten() {
+        if lookout::output::was_committed(path) {
+            kept.push(path.display().to_string());
+        } else {
+            dropped.push(path.display().to_string());
+        }
+    }
+    if let Some(render) = &args.render {
+        let is_folder = render
+            .extension()
+            .is_none_or(|e| !e.eq_ignore_ascii_case("mp4"));
+        if lookout::output::was_committed(render) || (is_folder && render.is_dir()) {
+            kept.push(render.display().to_string());
+        } else {
+            dropped.push(render.display().to_string());
+        }
+    }
+    if !kept.is_empty() {
+        crate::errln!(
+            "kept (complete and valid, {frames} frames processed): {}",
+            kept.join(", ")
+        );
+    }
+    if !dropped.is_empty() {
+        crate::errln!(
+            "not written (any earlier file there is untouched): {}",
+            dropped.join(", ")
+        );
+    }
 }

@@ -24,6 +24,17 @@ pub struct TrackArgs {
 }
 
 pub fn run(args: TrackArgs) -> anyhow::Result<ExitCode> {
+    // A sequence folder's inputs are inside it.
+    let (det_txt, seqinfo) = (args.det.join("det/det.txt"), args.det.join("seqinfo.ini"));
+    crate::refuse_inputs(
+        &[Some(&args.out)],
+        &[
+            Some(&args.det),
+            Some(&det_txt),
+            Some(&seqinfo),
+            args.config.config.as_deref(),
+        ],
+    )?;
     let config = args.config.load(Vec::new())?;
     let options = lookout::mot::MotRunOptions {
         input: args.det,
@@ -33,7 +44,7 @@ pub fn run(args: TrackArgs) -> anyhow::Result<ExitCode> {
         score_normalization: Default::default(),
     };
     let s = lookout::mot::run_mot(&options)?;
-    println!(
+    outln!(
         "tracked {} frames at {} frames/s: {} detections -> {} result rows, {} tracks -> {}",
         s.frames,
         s.fps,
