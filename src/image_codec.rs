@@ -23,8 +23,33 @@
 //! that is neither, or that fails to decode, is an error.
 
 pub mod bt601;
+pub mod jpeg_scan;
 
 use crate::types::RgbImage;
+
+/// The most pixels one image may have unless configured otherwise (`input.max_pixels`):
+/// 8192 x 8192 = 2^26, twice 8K UHD video (7680 x 4320 = 33.2 MP), so every real camera passes,
+/// while a header claiming 16384 x 16384 or more (a decompression bomb: a few KB that decode to
+/// gigabytes) is refused before any pixel memory is allocated. At 3 bytes of RGB per pixel one
+/// such image is at most 192 MiB.
+pub const DEFAULT_MAX_PIXELS: u64 = 1 << 26;
+
+/// Refuses a size with no pixels or with more than `max_pixels`, before anything is allocated.
+pub fn check_pixels(width: u64, height: u64, max_pixels: u64) -> Result<(), ImageError> {
+    if width == 0 || height == 0 {
+        return Err(ImageError::ZeroSize { width, height });
+    }
+    let pixels = width.saturating_mul(height);
+    if pixels > max_pixels {
+        return Err(ImageError::TooManyPixels {
+            width,
+            height,
+            pixels,
+            max_pixels,
+        });
+    }
+    Ok(())
+}
 
 /// A camera image that cannot be turned into pixels (or encoded).
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +89,18 @@ pub enum ImageError {
         kind: &'static str,
         format: String,
         detail: String,
+    },
+    #[error("image of {width}x{height} has no pixels (a zero width or height)")]
+    ZeroSize { width: u64, height: u64 },
+    #[error(
+        "image of {width}x{height} = {pixels} pixels exceeds the limit of {max_pixels} pixels \
+         (config key input.max_pixels); refused before decoding"
+    )]
+    TooManyPixels {
+        width: u64,
+        height: u64,
+        pixels: u64,
+        max_pixels: u64,
     },
     #[error("cannot encode a {width}x{height} image as JPEG: {source}")]
     Encode {
@@ -177,10 +214,16 @@ impl<'a> RawImageRef<'a> {
     }
 }
 
-/// Checks the fields of a `sensor_msgs/msg/Image` (a known encoding, `step` holding a row,
-/// `data` of `height * step` bytes, an even width for 4:2:2) and returns its layout. The one
-/// check for raw images: [`decode_raw`] and the GPU upload both run it.
+/// Checks the fields of a `sensor_msgs/msg/Image` (a known encoding, a non-zero size of at most
+/// [`DEFAULT_MAX_PIXELS`], `step` holding a row, `data` of `height * step` bytes, an even width
+/// for 4:2:2) and returns its layout. The one check for raw images: [`decode_raw`] and the GPU
+/// upload both run it.
 pub fn check_raw(raw: RawImageRef<'_>) -> Result<RawLayout, ImageError> {
+    check_raw_limited(raw, DEFAULT_MAX_PIXELS)
+}
+
+/// [`check_raw`] with a pixel limit of `max_pixels` (from `input.max_pixels`).
+pub fn check_raw_limited(raw: RawImageRef<'_>, max_pixels: u64) -> Result<RawLayout, ImageError> {
     let RawImageRef {
         encoding,
         width,
@@ -192,6 +235,7 @@ pub fn check_raw(raw: RawImageRef<'_>) -> Result<RawLayout, ImageError> {
     let data_len = data.len();
     let layout =
         RawLayout::parse(encoding).ok_or_else(|| ImageError::UnknownEncoding(encoding.into()))?;
+    check_pixels(u64::from(width), u64::from(height), max_pixels)?;
     let row_bytes = u64::from(width) * layout.bytes_per_pixel();
     if u64::from(step) < row_bytes {
         return Err(ImageError::StepTooSmall {
@@ -219,10 +263,16 @@ pub fn check_raw(raw: RawImageRef<'_>) -> Result<RawLayout, ImageError> {
     Ok(layout)
 }
 
-/// Decodes the pixels of a `sensor_msgs/msg/Image` to packed RGB8. See the module docs for each
-/// encoding.
+/// Decodes the pixels of a `sensor_msgs/msg/Image` to packed RGB8, with the default pixel limit.
+/// See the module docs for each encoding.
 pub fn decode_raw(raw: RawImageRef<'_>) -> Result<RgbImage, ImageError> {
-    let layout = check_raw(raw)?;
+    decode_raw_limited(raw, DEFAULT_MAX_PIXELS)
+}
+
+/// [`decode_raw`] refusing images of more than `max_pixels` (checked from the message's
+/// `width` and `height` before the RGB buffer is allocated).
+pub fn decode_raw_limited(raw: RawImageRef<'_>, max_pixels: u64) -> Result<RgbImage, ImageError> {
+    let layout = check_raw_limited(raw, max_pixels)?;
     let RawImageRef {
         width,
         height,
@@ -237,9 +287,6 @@ pub fn decode_raw(raw: RawImageRef<'_>) -> Result<RgbImage, ImageError> {
     let row_bytes = row_bytes as usize;
     let w = width as usize;
     let mut out = RgbImage::new(width, height);
-    if w == 0 || height == 0 {
-        return Ok(out);
-    }
     if let RawLayout::Bayer(pattern) = layout {
         demosaic_bilinear(data, w, height as usize, step, pattern, &mut out.data);
         return Ok(out);
@@ -293,9 +340,9 @@ pub fn decode_raw(raw: RawImageRef<'_>) -> Result<RgbImage, ImageError> {
     Ok(out)
 }
 
-/// Decodes a `sensor_msgs/msg/Image` message.
-pub fn decode_image(msg: &crate::msgs::Image) -> Result<RgbImage, ImageError> {
-    decode_raw(RawImageRef::from_msg(msg))
+/// Decodes a `sensor_msgs/msg/Image` message, refusing more than `max_pixels`.
+pub fn decode_image(msg: &crate::msgs::Image, max_pixels: u64) -> Result<RgbImage, ImageError> {
+    decode_raw_limited(RawImageRef::from_msg(msg), max_pixels)
 }
 
 /// Two pixels sharing one U/V pair, written as 6 RGB bytes.
@@ -377,29 +424,28 @@ const JPEG_MAGIC: &[u8] = &[0xff, 0xd8, 0xff];
 const PNG_MAGIC: &[u8] = &[0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a];
 
 /// Decodes the payload of a `sensor_msgs/msg/CompressedImage` to RGB8 (grey and 16-bit PNGs are
-/// expanded / scaled; alpha is dropped).
-///
-/// JPEG goes through zune-jpeg in strict mode: its lenient mode fills the missing part of a
-/// truncated JPEG with grey and reports success, which would feed a half-grey frame to the
-/// detector without a word; strict mode makes that an error.
+/// expanded / scaled; alpha is dropped), with the default pixel limit.
 pub fn decode_compressed(format: &str, data: &[u8]) -> Result<RgbImage, ImageError> {
+    decode_compressed_limited(format, data, DEFAULT_MAX_PIXELS)
+}
+
+/// [`decode_compressed`] refusing images of more than `max_pixels`, read from the JPEG frame
+/// header or the PNG `IHDR` before any pixel memory is allocated.
+///
+/// JPEG is checked strictly: [`jpeg_scan::check_complete`] requires every MCU the frame header
+/// promises to be present in the scan (a file cut short and closed with EOI, or a header
+/// claiming more pixels than the data holds, is an error: zune-jpeg would fill the rest with
+/// grey and report success, feeding a half-grey frame to the detector without a word), and
+/// zune-jpeg runs in strict mode for the rest.
+pub fn decode_compressed_limited(
+    format: &str,
+    data: &[u8],
+    max_pixels: u64,
+) -> Result<RgbImage, ImageError> {
     if data.starts_with(JPEG_MAGIC) {
-        decode_jpeg_strict(format, data)
+        decode_jpeg_strict(format, data, max_pixels)
     } else if data.starts_with(PNG_MAGIC) {
-        let decoded =
-            image::load_from_memory_with_format(data, image::ImageFormat::Png).map_err(|e| {
-                ImageError::CorruptCompressed {
-                    kind: "PNG",
-                    format: format.into(),
-                    detail: e.to_string(),
-                }
-            })?;
-        let rgb = decoded.into_rgb8();
-        Ok(RgbImage {
-            width: rgb.width(),
-            height: rgb.height(),
-            data: rgb.into_raw(),
-        })
+        decode_png(format, data, max_pixels)
     } else {
         Err(ImageError::UnknownCompressedFormat {
             format: format.into(),
@@ -408,7 +454,34 @@ pub fn decode_compressed(format: &str, data: &[u8]) -> Result<RgbImage, ImageErr
     }
 }
 
-fn decode_jpeg_strict(format: &str, data: &[u8]) -> Result<RgbImage, ImageError> {
+fn decode_png(format: &str, data: &[u8], max_pixels: u64) -> Result<RgbImage, ImageError> {
+    use image::ImageDecoder;
+    let corrupt = |e: image::ImageError| ImageError::CorruptCompressed {
+        kind: "PNG",
+        format: format.into(),
+        detail: e.to_string(),
+    };
+    // Reads the signature and IHDR only.
+    let mut decoder =
+        image::codecs::png::PngDecoder::new(std::io::Cursor::new(data)).map_err(corrupt)?;
+    let (width, height) = decoder.dimensions();
+    check_pixels(u64::from(width), u64::from(height), max_pixels)?;
+    // The decoder's own allocations stay within the largest layout of that many pixels
+    // (16-bit RGBA, 8 bytes per pixel).
+    let mut limits = image::Limits::default();
+    limits.max_alloc = Some(max_pixels.saturating_mul(8));
+    decoder.set_limits(limits).map_err(corrupt)?;
+    let rgb = image::DynamicImage::from_decoder(decoder)
+        .map_err(corrupt)?
+        .into_rgb8();
+    Ok(RgbImage {
+        width: rgb.width(),
+        height: rgb.height(),
+        data: rgb.into_raw(),
+    })
+}
+
+fn decode_jpeg_strict(format: &str, data: &[u8], max_pixels: u64) -> Result<RgbImage, ImageError> {
     let corrupt = |detail: String| ImageError::CorruptCompressed {
         kind: "JPEG",
         format: format.into(),
@@ -421,10 +494,14 @@ fn decode_jpeg_strict(format: &str, data: &[u8]) -> Result<RgbImage, ImageError>
         zune_core::bytestream::ZCursor::new(data),
         options,
     );
-    let pixels = decoder.decode().map_err(|e| corrupt(e.to_string()))?;
+    // Headers first: the size decides whether the pixels may be decoded at all.
+    decoder.decode_headers().map_err(|e| corrupt(e.to_string()))?;
     let (width, height) = decoder
         .dimensions()
         .ok_or_else(|| corrupt("no frame header".into()))?;
+    check_pixels(width as u64, height as u64, max_pixels)?;
+    jpeg_scan::check_complete(data).map_err(corrupt)?;
+    let pixels = decoder.decode().map_err(|e| corrupt(e.to_string()))?;
     let img = RgbImage {
         width: width as u32,
         height: height as u32,
@@ -439,9 +516,12 @@ fn decode_jpeg_strict(format: &str, data: &[u8]) -> Result<RgbImage, ImageError>
     Ok(img)
 }
 
-/// Decodes a `sensor_msgs/msg/CompressedImage` message.
-pub fn decode_compressed_image(msg: &crate::msgs::CompressedImage) -> Result<RgbImage, ImageError> {
-    decode_compressed(&msg.format, &msg.data)
+/// Decodes a `sensor_msgs/msg/CompressedImage` message, refusing more than `max_pixels`.
+pub fn decode_compressed_image(
+    msg: &crate::msgs::CompressedImage,
+    max_pixels: u64,
+) -> Result<RgbImage, ImageError> {
+    decode_compressed_limited(&msg.format, &msg.data, max_pixels)
 }
 
 fn check_rgb(img: &RgbImage) -> Result<(), ImageError> {
