@@ -611,6 +611,7 @@ pub fn encode_raw(img: &RgbImage, encoding: RawEncoding) -> Result<(u32, Vec<u8>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use image::ImageEncoder;
 
     #[test]
     fn reflect101_keeps_parity() {
@@ -630,5 +631,85 @@ mod tests {
         // Strong V: red saturates at 255 on the bright pixel, green floors at 0 on the dark one.
         yuv_pair_to_rgb(235, 16, 128, 255, &mut px);
         assert_eq!(px, [255, 152, 255, 203, 0, 0]);
+    }
+
+    /// A 768x576 baseline JPEG of textured content (so the scan is long), as a camera sends.
+    fn textured_jpeg() -> Vec<u8> {
+        let (w, h) = (768u32, 576u32);
+        let mut img = RgbImage::new(w, h);
+        for (i, px) in img.data.chunks_exact_mut(3).enumerate() {
+            let (x, y) = ((i as u32 % w) as u8, (i as u32 / w) as u8);
+            let n = (i as u32).wrapping_mul(2_654_435_761) >> 24;
+            px.copy_from_slice(&[x ^ y, x.wrapping_add(n as u8), y.wrapping_mul(3)]);
+        }
+        encode_jpeg(&img, 90).unwrap()
+    }
+
+    /// Where the frame header's height field is (2 bytes after SOF0's length and precision).
+    fn sof_size_at(jpeg: &[u8]) -> usize {
+        jpeg.windows(2).position(|w| w == [0xff, 0xc0]).unwrap() + 5
+    }
+
+    #[test]
+    fn jpeg_cut_short_and_closed_with_eoi_is_refused() {
+        let jpeg = textured_jpeg();
+        assert!(decode_compressed("jpeg", &jpeg).is_ok());
+        assert!(jpeg_scan::check_complete(&jpeg).is_ok());
+        let sos = jpeg.windows(2).position(|w| w == [0xff, 0xda]).unwrap();
+        // Drop the last quarter of the scan data and close the file properly.
+        let scan_len = jpeg.len() - 2 - sos;
+        let mut cut = jpeg[..jpeg.len() - 2 - scan_len / 4].to_vec();
+        cut.extend_from_slice(&[0xff, 0xd9]);
+        let e = decode_compressed("jpeg", &cut).unwrap_err().to_string();
+        assert!(e.contains("MCUs") && e.contains("768x576"), "{e}");
+    }
+
+    #[test]
+    fn jpeg_frame_header_claiming_more_than_the_data_is_refused() {
+        let jpeg = textured_jpeg();
+        let at = sof_size_at(&jpeg);
+        // 4096 x 3072: under the pixel limit, so only the scan walk can tell.
+        let mut lying = jpeg.clone();
+        lying[at..at + 4].copy_from_slice(&[0x0c, 0x00, 0x10, 0x00]);
+        let e = decode_compressed("jpeg", &lying).unwrap_err().to_string();
+        assert!(e.contains("MCUs") && e.contains("4096x3072"), "{e}");
+        // 16384 x 16384: over the default limit, refused from the header.
+        lying[at..at + 4].copy_from_slice(&[0x40, 0x00, 0x40, 0x00]);
+        let e = decode_compressed("jpeg", &lying).unwrap_err();
+        assert!(matches!(e, ImageError::TooManyPixels { .. }), "{e}");
+    }
+
+    #[test]
+    fn pixel_limit_applies_to_raw_jpeg_and_png_before_decoding() {
+        let img = RgbImage::new(64, 48);
+        let jpeg = encode_jpeg(&img, 80).unwrap();
+        let too_many = |e: ImageError| matches!(e, ImageError::TooManyPixels { pixels: 3072, .. });
+        assert!(decode_compressed_limited("jpeg", &jpeg, 3072).is_ok());
+        assert!(too_many(decode_compressed_limited("jpeg", &jpeg, 3071).unwrap_err()));
+        let mut png = Vec::new();
+        image::codecs::png::PngEncoder::new(&mut png)
+            .write_image(&img.data, 64, 48, image::ExtendedColorType::Rgb8)
+            .unwrap();
+        assert!(decode_compressed_limited("png", &png, 3072).is_ok());
+        assert!(too_many(decode_compressed_limited("png", &png, 3071).unwrap_err()));
+        let raw = RawImageRef::from_rgb(&img);
+        assert!(decode_raw_limited(raw, 3072).is_ok());
+        assert!(too_many(decode_raw_limited(raw, 3071).unwrap_err()));
+    }
+
+    #[test]
+    fn zero_sized_raw_images_are_refused() {
+        for (width, height) in [(0, 4), (4, 0), (0, 0)] {
+            let raw = RawImageRef {
+                encoding: "rgb8",
+                width,
+                height,
+                step: width * 3,
+                is_bigendian: false,
+                data: &[],
+            };
+            let e = check_raw(raw).unwrap_err();
+            assert!(matches!(e, ImageError::ZeroSize { .. }), "{e}");
+        }
     }
 }

@@ -29,7 +29,7 @@ use mcap::sans_io::indexed_reader::{
 };
 use mcap::sans_io::linear_reader::{LinearReadEvent, LinearReader, LinearReaderOptions};
 use mcap::sans_io::summary_reader::{SummaryReadEvent, SummaryReader, SummaryReaderOptions};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -126,6 +126,11 @@ pub fn decode_frame_limited(msg: &CameraMessage, max_pixels: u64) -> Result<Fram
     };
     let (header, image) = match msg.kind {
         CameraKind::Raw => {
+            // The size first: an oversize frame is refused before its pixels are copied.
+            if let Some((width, height)) = raw_image_size(&msg.data) {
+                image_codec::check_pixels(u64::from(width), u64::from(height), max_pixels)
+                    .map_err(image_error)?;
+            }
             let m: Image = msgs::from_cdr(&msg.data).map_err(cdr_error)?;
             let image = image_codec::decode_image(&m, max_pixels).map_err(image_error)?;
             (m.header, image)
@@ -333,11 +338,28 @@ impl McapCameraSource {
                 kinds.insert(channel.id, kind);
             }
         }
+        let mut reader = ChannelReader::new(Arc::from(path), file, &summary, channels)?;
+        let raw: HashSet<u16> = kinds
+            .iter()
+            .filter(|(_, k)| **k == CameraKind::Raw)
+            .map(|(id, _)| *id)
+            .collect();
+        reader.raw_limit = Some((raw, image_codec::DEFAULT_MAX_PIXELS));
         Ok(Self {
-            reader: ChannelReader::new(Arc::from(path), file, &summary, channels)?,
+            reader,
             kinds,
             topics: selected,
         })
+    }
+
+    /// Sets the pixel limit that [`decode_frame_limited`] will apply (`input.max_pixels`), so
+    /// that a raw frame over it is not copied whole out of its chunk (default
+    /// [`image_codec::DEFAULT_MAX_PIXELS`]).
+    pub fn with_max_pixels(mut self, max_pixels: u64) -> Self {
+        if let Some((_, limit)) = &mut self.reader.raw_limit {
+            *limit = max_pixels;
+        }
+        self
     }
 
     /// The selected topics, sorted by name when all were selected, else in the order asked.
@@ -444,6 +466,44 @@ fn schema_topics(summary: &mcap::Summary, schema_name: &str) -> Vec<String> {
     topics
 }
 
+/// The leading fields of a `sensor_msgs/msg/Image` (CDR is positional; trailing fields are
+/// ignored): enough to know its size without touching its pixels.
+#[derive(serde::Deserialize)]
+struct ImageSize {
+    _header: crate::types::Header,
+    height: u32,
+    width: u32,
+}
+
+/// `(width, height)` of a `sensor_msgs/msg/Image` from its CDR bytes; `None` when they do not
+/// parse (the full decode then says why).
+fn raw_image_size(cdr: &[u8]) -> Option<(u32, u32)> {
+    let size: ImageSize = msgs::from_cdr(cdr).ok()?;
+    Some((size.width, size.height))
+}
+
+/// How much of an oversize raw message is kept: its size fields, so that decoding it reports
+/// the size, without a copy of pixels that will never be decoded.
+const OVERSIZE_PREFIX_BYTES: usize = 64 * 1024;
+
+/// Copies a message out of the reader's chunk buffer. A raw `Image` whose size fields exceed
+/// the pixel limit (or are zero) is copied only up to [`OVERSIZE_PREFIX_BYTES`]: decoding it
+/// fails on the size anyway (a skippable bad frame), and the full copy of a crafted 12000x12000
+/// frame would cost 432 MB more.
+fn copy_message(raw_limit: &Option<(HashSet<u16>, u64)>, channel_id: u16, data: &[u8]) -> Vec<u8> {
+    if let Some((channels, max_pixels)) = raw_limit {
+        if data.len() > OVERSIZE_PREFIX_BYTES && channels.contains(&channel_id) {
+            let refused = raw_image_size(data).is_some_and(|(w, h)| {
+                image_codec::check_pixels(u64::from(w), u64::from(h), *max_pixels).is_err()
+            });
+            if refused {
+                return data[..OVERSIZE_PREFIX_BYTES].to_vec();
+            }
+        }
+    }
+    data.to_vec()
+}
+
 /// What lookout needs of a chunk's index entry to read and check the chunk itself.
 #[derive(Debug, Clone)]
 struct ChunkMeta {
@@ -467,6 +527,9 @@ struct ChannelReader {
     chunks: HashMap<u64, ChunkMeta>,
     /// Bytes handed to the linear reader so far (its position in the file).
     linear_pos: u64,
+    /// Channels of raw `Image`s and the pixel limit: a message over it is copied only as far as
+    /// its size fields (see [`copy_message`]).
+    raw_limit: Option<(HashSet<u16>, u64)>,
     chunk_buf: Vec<u8>,
     done: bool,
 }
@@ -627,6 +690,7 @@ impl ChannelReader {
             next_index: HashMap::new(),
             chunks,
             linear_pos: 0,
+            raw_limit: None,
             chunk_buf: Vec::new(),
             done: false,
         })
@@ -743,7 +807,7 @@ impl ChannelReader {
                     if !self.channels.contains_key(&header.channel_id) {
                         continue;
                     }
-                    let data = data.into_owned();
+                    let data = copy_message(&self.raw_limit, header.channel_id, &data);
                     match self.topic_message(&header, data) {
                         Some(msg) => return Ok(Some(msg)),
                         None => continue,
@@ -786,7 +850,7 @@ impl ChannelReader {
                 Some(Ok(IndexedReadEvent::Message { header, data })) => {
                     // The reader filters by the selected topics; a channel of such a topic
                     // that is not selected (another schema) is skipped.
-                    let data = data.to_vec();
+                    let data = copy_message(&self.raw_limit, header.channel_id, data);
                     match self.topic_message(&header, data) {
                         Some(msg) => return Ok(Some(msg)),
                         None => continue,

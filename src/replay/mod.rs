@@ -162,7 +162,8 @@ fn run_replay(
     started: Instant,
 ) -> Result<()> {
     let config = &options.config;
-    let source = McapCameraSource::open(&options.input, &config.replay.topics)?;
+    let source = McapCameraSource::open(&options.input, &config.replay.topics)?
+        .with_max_pixels(config.input.max_pixels);
     let streams: Vec<mcap_io::CameraTopic> = source.topics().to_vec();
     let mut engine = Engine::new(config)?;
     let mut sinks = create_sinks(options, &streams)?;
