@@ -212,14 +212,12 @@ impl Default for DiagnosticsConfig {
 impl Config {
     /// Reads a ROS 2 parameter file, applies `key.path=value` overrides, and validates the result.
     pub fn load(path: &Path, overrides: &[String]) -> Result<Self, ConfigError> {
-        let text = crate::capped_read::read_to_string_capped(
-            path,
-            crate::capped_read::MAX_CONFIG_BYTES,
-        )
-        .map_err(|source| ConfigError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
+        let text =
+            crate::capped_read::read_to_string_capped(path, crate::capped_read::MAX_CONFIG_BYTES)
+                .map_err(|source| ConfigError::Read {
+                path: path.to_owned(),
+                source,
+            })?;
         Self::from_yaml_str(&text, path, overrides)
     }
 

@@ -495,7 +495,9 @@ fn decode_jpeg_strict(format: &str, data: &[u8], max_pixels: u64) -> Result<RgbI
         options,
     );
     // Headers first: the size decides whether the pixels may be decoded at all.
-    decoder.decode_headers().map_err(|e| corrupt(e.to_string()))?;
+    decoder
+        .decode_headers()
+        .map_err(|e| corrupt(e.to_string()))?;
     let (width, height) = decoder
         .dimensions()
         .ok_or_else(|| corrupt("no frame header".into()))?;
@@ -685,13 +687,17 @@ mod tests {
         let jpeg = encode_jpeg(&img, 80).unwrap();
         let too_many = |e: ImageError| matches!(e, ImageError::TooManyPixels { pixels: 3072, .. });
         assert!(decode_compressed_limited("jpeg", &jpeg, 3072).is_ok());
-        assert!(too_many(decode_compressed_limited("jpeg", &jpeg, 3071).unwrap_err()));
+        assert!(too_many(
+            decode_compressed_limited("jpeg", &jpeg, 3071).unwrap_err()
+        ));
         let mut png = Vec::new();
         image::codecs::png::PngEncoder::new(&mut png)
             .write_image(&img.data, 64, 48, image::ExtendedColorType::Rgb8)
             .unwrap();
         assert!(decode_compressed_limited("png", &png, 3072).is_ok());
-        assert!(too_many(decode_compressed_limited("png", &png, 3071).unwrap_err()));
+        assert!(too_many(
+            decode_compressed_limited("png", &png, 3071).unwrap_err()
+        ));
         let raw = RawImageRef::from_rgb(&img);
         assert!(decode_raw_limited(raw, 3072).is_ok());
         assert!(too_many(decode_raw_limited(raw, 3071).unwrap_err()));

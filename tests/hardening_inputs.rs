@@ -16,9 +16,17 @@ use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-
 use lookout::msgs::{from_cdr, to_cdr, CompressedImage, Image, RosMessage};
-use mcap_common::{check_mcap, lookout, messages, vtest_recording};
+use mcap_common::{check_mcap, messages, vtest_recording};
+
+/// The binary under test; `LOOKOUT_UNDER_TEST` names another (to show a test fails on an older
+/// build, e.g. `LOOKOUT_UNDER_TEST=/path/to/old/lookout cargo test --test hardening_inputs`).
+fn lookout() -> Command {
+    match std::env::var_os("LOOKOUT_UNDER_TEST") {
+        Some(path) => Command::new(path),
+        None => mcap_common::lookout(),
+    }
+}
 
 const FRAMES: u64 = 6;
 const TOPIC: &str = "/camera/image_raw/compressed";
@@ -54,12 +62,23 @@ fn run_measured(cmd: &mut Command) -> Ended {
         .lines()
         .find_map(|l| l.strip_prefix("Command terminated by signal "))
         .map(|n| n.trim().parse().unwrap());
+    let max_rss_kib: u64 = report.lines().last().unwrap().trim().parse().unwrap();
+    eprintln!(
+        "lookout {:?}: exit {:?}, signal {signal:?}, peak RSS {} MiB",
+        cmd.get_args().next(),
+        out.status.code(),
+        max_rss_kib / 1024
+    );
     Ended {
-        code: if signal.is_some() { None } else { out.status.code() },
+        code: if signal.is_some() {
+            None
+        } else {
+            out.status.code()
+        },
         signal,
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        max_rss_kib: report.lines().last().unwrap().trim().parse().unwrap(),
+        max_rss_kib,
     }
 }
 
@@ -86,7 +105,11 @@ impl Ended {
         );
         assert!(!self.stderr.contains("panicked"), "{}", self.stderr);
         for needle in needles {
-            assert!(self.stderr.contains(needle), "no `{needle}` in: {}", self.stderr);
+            assert!(
+                self.stderr.contains(needle),
+                "no `{needle}` in: {}",
+                self.stderr
+            );
         }
         self.assert_rss_within(rss_max_kib);
     }
@@ -252,7 +275,11 @@ fn an_unchunked_record_length_of_2_pow_40_keeps_the_frames_before_it() {
     let out = dir.path().join("out.mcap");
     let e = replay(&input, &out, &[]);
     e.assert_clear_error(&[input.to_str().unwrap()]);
-    assert_eq!(detections(&out), 3, "the three frames before the bad record");
+    assert_eq!(
+        detections(&out),
+        3,
+        "the three frames before the bad record"
+    );
 }
 
 #[test]
@@ -281,7 +308,11 @@ fn a_damaged_zstd_chunk_fails_its_crc_and_keeps_the_frames_before_it() {
     let out = dir.path().join("out.mcap");
     let e = replay(&input, &out, &[]);
     e.assert_clear_error(&["CRC mismatch"]);
-    assert_eq!(detections(&out), 3, "the three frames before the damaged chunk");
+    assert_eq!(
+        detections(&out),
+        3,
+        "the three frames before the damaged chunk"
+    );
 }
 
 #[test]
@@ -340,7 +371,13 @@ fn png_bomb(width: u32, height: u32) -> Vec<u8> {
     ihdr.extend_from_slice(&[8, 2, 0, 0, 0]); // 8-bit RGB, deflate, no filter, no interlace
     chunk(&mut png, b"IHDR", &ihdr);
     // zlib of a few zero bytes (stored block).
-    chunk(&mut png, b"IDAT", &[0x78, 0x01, 0x01, 0x04, 0x00, 0xfb, 0xff, 0, 0, 0, 0, 0, 0x04, 0, 1]);
+    chunk(
+        &mut png,
+        b"IDAT",
+        &[
+            0x78, 0x01, 0x01, 0x04, 0x00, 0xfb, 0xff, 0, 0, 0, 0, 0, 0x04, 0, 1,
+        ],
+    );
     chunk(&mut png, b"IEND", &[]);
     png
 }
@@ -395,7 +432,10 @@ fn raw_recording(dir: &Path, bad: Image) -> PathBuf {
         }
         img.header.stamp.sec = 1_700_000_000 + i as i32;
         img.header.frame_id = "camera".into();
-        msgs.push((1_700_000_000_000_000_000 + i * 1_000_000_000, to_cdr(&img).unwrap()));
+        msgs.push((
+            1_700_000_000_000_000_000 + i * 1_000_000_000,
+            to_cdr(&img).unwrap(),
+        ));
     }
     let path = dir.join("raw.mcap");
     write_mcap::<Image>(&path, "/camera/image_raw", &msgs, true);

@@ -161,10 +161,8 @@ pub fn check_complete(data: &[u8]) -> Result<(), String> {
         pos += len.max(2);
         match marker {
             0xc4 => parse_dht(segment, &mut dc, &mut ac)?,
-            0xdd => {
-                if segment.len() >= 2 {
-                    restart_interval = u32::from(u16::from_be_bytes([segment[0], segment[1]]));
-                }
+            0xdd if segment.len() >= 2 => {
+                restart_interval = u32::from(u16::from_be_bytes([segment[0], segment[1]]));
             }
             0xc0 | 0xc1 => frame = Some(parse_sof(segment)?),
             // Progressive, lossless, arithmetic-coded: not walked here.

@@ -137,8 +137,8 @@ pub fn decode_frame_limited(msg: &CameraMessage, max_pixels: u64) -> Result<Fram
         }
         CameraKind::Compressed => {
             let m: CompressedImage = msgs::from_cdr(&msg.data).map_err(cdr_error)?;
-            let image = image_codec::decode_compressed_image(&m, max_pixels)
-                .map_err(image_error)?;
+            let image =
+                image_codec::decode_compressed_image(&m, max_pixels).map_err(image_error)?;
             (m.header, image)
         }
     };
@@ -549,7 +549,10 @@ fn check_chunk_indexes(
     let mut chunks = HashMap::new();
     for (i, index) in summary.chunk_indexes.iter().enumerate() {
         let start = index.chunk_start_offset;
-        let data_offset = index.compressed_data_offset().ok().filter(|&o| o <= file_size);
+        let data_offset = index
+            .compressed_data_offset()
+            .ok()
+            .filter(|&o| o <= file_size);
         let fits = data_offset
             .and_then(|o| o.checked_add(index.compressed_size))
             .is_some_and(|end| end <= file_size);
@@ -614,7 +617,9 @@ fn parse_chunk_header(record: &[u8]) -> Option<(u64, u32, &[u8], u64)> {
 fn chunk_crc(compression: &str, data: &[u8], uncompressed_size: u64) -> Result<u32, String> {
     let mut reader: Box<dyn Read + '_> = match compression {
         "" => Box::new(data),
-        "zstd" => Box::new(zstd::stream::read::Decoder::with_buffer(data).map_err(|e| e.to_string())?),
+        "zstd" => {
+            Box::new(zstd::stream::read::Decoder::with_buffer(data).map_err(|e| e.to_string())?)
+        }
         "lz4" => Box::new(lz4::Decoder::new(data).map_err(|e| e.to_string())?),
         other => return Err(format!("unsupported chunk compression `{other}`")),
     };
@@ -705,7 +710,9 @@ impl ChannelReader {
             detail,
         };
         let Some(meta) = self.chunks.get(&offset).cloned() else {
-            return Err(corrupt(format!("no chunk index for the chunk data at offset {offset}")));
+            return Err(corrupt(format!(
+                "no chunk index for the chunk data at offset {offset}"
+            )));
         };
         let start = meta.start_offset;
         // Both were checked against the file size in `check_chunk_indexes`.
