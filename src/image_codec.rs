@@ -21,6 +21,11 @@
 //! Compressed: JPEG and PNG. The `format` string (`jpeg`, `png`, image_transport's
 //! `rgb8; jpeg compressed bgr8`) is only a hint: the payload's magic bytes decide, and a payload
 //! that is neither, or that fails to decode, is an error.
+//!
+//! Every decoder takes a pixel limit (`input.max_pixels`, default [`DEFAULT_MAX_PIXELS`]) and
+//! checks it, and refuses a zero width or height, from the message's fields or the JPEG/PNG
+//! header before any pixel memory is allocated. A JPEG's scan is walked first
+//! ([`jpeg_scan`]), so that missing data is an error rather than grey pixels.
 
 pub mod bt601;
 pub mod jpeg_scan;
