@@ -51,7 +51,7 @@ pub struct Config {
     /// The node's `/diagnostics` options; ignored by `lookout replay`.
     #[serde(default)]
     pub diagnostics: DiagnosticsConfig,
-    /// Limits on input images, for the node and `lookout replay` alike.
+    /// Limits on input images (read by `lookout replay`; the node decodes with the default).
     #[serde(default)]
     pub input: InputConfig,
 }
