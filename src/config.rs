@@ -51,6 +51,27 @@ pub struct Config {
     /// The node's `/diagnostics` options; ignored by `lookout replay`.
     #[serde(default)]
     pub diagnostics: DiagnosticsConfig,
+    /// Limits on input images (read by `lookout replay`; the node decodes with the default).
+    #[serde(default)]
+    pub input: InputConfig,
+}
+
+/// Limits on what an input image may claim, checked before it is decoded.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct InputConfig {
+    /// Most pixels (width * height) of one image; a bigger one is refused from its header or
+    /// size fields before any pixel memory is allocated (a decompression bomb: a few KB that
+    /// decode to gigabytes). Default [`crate::image_codec::DEFAULT_MAX_PIXELS`].
+    pub max_pixels: u64,
+}
+
+impl Default for InputConfig {
+    fn default() -> Self {
+        Self {
+            max_pixels: crate::image_codec::DEFAULT_MAX_PIXELS,
+        }
+    }
 }
 
 /// Where the network runs, parsed once from the `device` parameter (`cpu` or `cuda:N`);
@@ -191,10 +212,12 @@ impl Default for DiagnosticsConfig {
 impl Config {
     /// Reads a ROS 2 parameter file, applies `key.path=value` overrides, and validates the result.
     pub fn load(path: &Path, overrides: &[String]) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
+        let text =
+            crate::capped_read::read_to_string_capped(path, crate::capped_read::MAX_CONFIG_BYTES)
+                .map_err(|source| ConfigError::Read {
+                path: path.to_owned(),
+                source,
+            })?;
         Self::from_yaml_str(&text, path, overrides)
     }
 
@@ -237,6 +260,9 @@ impl Config {
                 "replay.channel_capacity".into(),
                 "must be at least 1".into(),
             ));
+        }
+        if self.input.max_pixels == 0 {
+            return Err(("input.max_pixels".into(), "must be at least 1".into()));
         }
         let silence_s = self.diagnostics.silence_warn_s;
         if !(silence_s.is_finite() && silence_s > 0.0) {
@@ -349,6 +375,7 @@ mod tests {
         assert_eq!(c.detector, crate::detect::DetectorConfig::default());
         assert_eq!(c.tracking, crate::track::TrackerConfig::default());
         assert_eq!(c.cameras, CamerasConfig::default());
+        assert_eq!(c.input, InputConfig::default());
     }
 
     #[test]

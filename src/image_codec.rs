@@ -21,10 +21,40 @@
 //! Compressed: JPEG and PNG. The `format` string (`jpeg`, `png`, image_transport's
 //! `rgb8; jpeg compressed bgr8`) is only a hint: the payload's magic bytes decide, and a payload
 //! that is neither, or that fails to decode, is an error.
+//!
+//! Every decoder takes a pixel limit (`input.max_pixels`, default [`DEFAULT_MAX_PIXELS`]) and
+//! checks it, and refuses a zero width or height, from the message's fields or the JPEG/PNG
+//! header before any pixel memory is allocated. A JPEG's scan is walked first
+//! ([`jpeg_scan`]), so that missing data is an error rather than grey pixels.
 
 pub mod bt601;
+pub mod jpeg_scan;
 
 use crate::types::RgbImage;
+
+/// The most pixels one image may have unless configured otherwise (`input.max_pixels`):
+/// 8192 x 8192 = 2^26, twice 8K UHD video (7680 x 4320 = 33.2 MP), so every real camera passes,
+/// while a header claiming 16384 x 16384 or more (a decompression bomb: a few KB that decode to
+/// gigabytes) is refused before any pixel memory is allocated. At 3 bytes of RGB per pixel one
+/// such image is at most 192 MiB.
+pub const DEFAULT_MAX_PIXELS: u64 = 1 << 26;
+
+/// Refuses a size with no pixels or with more than `max_pixels`, before anything is allocated.
+pub fn check_pixels(width: u64, height: u64, max_pixels: u64) -> Result<(), ImageError> {
+    if width == 0 || height == 0 {
+        return Err(ImageError::ZeroSize { width, height });
+    }
+    let pixels = width.saturating_mul(height);
+    if pixels > max_pixels {
+        return Err(ImageError::TooManyPixels {
+            width,
+            height,
+            pixels,
+            max_pixels,
+        });
+    }
+    Ok(())
+}
 
 /// A camera image that cannot be turned into pixels (or encoded).
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +94,18 @@ pub enum ImageError {
         kind: &'static str,
         format: String,
         detail: String,
+    },
+    #[error("image of {width}x{height} has no pixels (a zero width or height)")]
+    ZeroSize { width: u64, height: u64 },
+    #[error(
+        "image of {width}x{height} = {pixels} pixels exceeds the limit of {max_pixels} pixels \
+         (config key input.max_pixels); refused before decoding"
+    )]
+    TooManyPixels {
+        width: u64,
+        height: u64,
+        pixels: u64,
+        max_pixels: u64,
     },
     #[error("cannot encode a {width}x{height} image as JPEG: {source}")]
     Encode {
@@ -177,10 +219,16 @@ impl<'a> RawImageRef<'a> {
     }
 }
 
-/// Checks the fields of a `sensor_msgs/msg/Image` (a known encoding, `step` holding a row,
-/// `data` of `height * step` bytes, an even width for 4:2:2) and returns its layout. The one
-/// check for raw images: [`decode_raw`] and the GPU upload both run it.
+/// Checks the fields of a `sensor_msgs/msg/Image` (a known encoding, a non-zero size of at most
+/// [`DEFAULT_MAX_PIXELS`], `step` holding a row, `data` of `height * step` bytes, an even width
+/// for 4:2:2) and returns its layout. The one check for raw images: [`decode_raw`] and the GPU
+/// upload both run it.
 pub fn check_raw(raw: RawImageRef<'_>) -> Result<RawLayout, ImageError> {
+    check_raw_limited(raw, DEFAULT_MAX_PIXELS)
+}
+
+/// [`check_raw`] with a pixel limit of `max_pixels` (from `input.max_pixels`).
+pub fn check_raw_limited(raw: RawImageRef<'_>, max_pixels: u64) -> Result<RawLayout, ImageError> {
     let RawImageRef {
         encoding,
         width,
@@ -192,6 +240,7 @@ pub fn check_raw(raw: RawImageRef<'_>) -> Result<RawLayout, ImageError> {
     let data_len = data.len();
     let layout =
         RawLayout::parse(encoding).ok_or_else(|| ImageError::UnknownEncoding(encoding.into()))?;
+    check_pixels(u64::from(width), u64::from(height), max_pixels)?;
     let row_bytes = u64::from(width) * layout.bytes_per_pixel();
     if u64::from(step) < row_bytes {
         return Err(ImageError::StepTooSmall {
@@ -219,10 +268,16 @@ pub fn check_raw(raw: RawImageRef<'_>) -> Result<RawLayout, ImageError> {
     Ok(layout)
 }
 
-/// Decodes the pixels of a `sensor_msgs/msg/Image` to packed RGB8. See the module docs for each
-/// encoding.
+/// Decodes the pixels of a `sensor_msgs/msg/Image` to packed RGB8, with the default pixel limit.
+/// See the module docs for each encoding.
 pub fn decode_raw(raw: RawImageRef<'_>) -> Result<RgbImage, ImageError> {
-    let layout = check_raw(raw)?;
+    decode_raw_limited(raw, DEFAULT_MAX_PIXELS)
+}
+
+/// [`decode_raw`] refusing images of more than `max_pixels` (checked from the message's
+/// `width` and `height` before the RGB buffer is allocated).
+pub fn decode_raw_limited(raw: RawImageRef<'_>, max_pixels: u64) -> Result<RgbImage, ImageError> {
+    let layout = check_raw_limited(raw, max_pixels)?;
     let RawImageRef {
         width,
         height,
@@ -237,9 +292,6 @@ pub fn decode_raw(raw: RawImageRef<'_>) -> Result<RgbImage, ImageError> {
     let row_bytes = row_bytes as usize;
     let w = width as usize;
     let mut out = RgbImage::new(width, height);
-    if w == 0 || height == 0 {
-        return Ok(out);
-    }
     if let RawLayout::Bayer(pattern) = layout {
         demosaic_bilinear(data, w, height as usize, step, pattern, &mut out.data);
         return Ok(out);
@@ -293,9 +345,9 @@ pub fn decode_raw(raw: RawImageRef<'_>) -> Result<RgbImage, ImageError> {
     Ok(out)
 }
 
-/// Decodes a `sensor_msgs/msg/Image` message.
-pub fn decode_image(msg: &crate::msgs::Image) -> Result<RgbImage, ImageError> {
-    decode_raw(RawImageRef::from_msg(msg))
+/// Decodes a `sensor_msgs/msg/Image` message, refusing more than `max_pixels`.
+pub fn decode_image(msg: &crate::msgs::Image, max_pixels: u64) -> Result<RgbImage, ImageError> {
+    decode_raw_limited(RawImageRef::from_msg(msg), max_pixels)
 }
 
 /// Two pixels sharing one U/V pair, written as 6 RGB bytes.
@@ -377,29 +429,28 @@ const JPEG_MAGIC: &[u8] = &[0xff, 0xd8, 0xff];
 const PNG_MAGIC: &[u8] = &[0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a];
 
 /// Decodes the payload of a `sensor_msgs/msg/CompressedImage` to RGB8 (grey and 16-bit PNGs are
-/// expanded / scaled; alpha is dropped).
-///
-/// JPEG goes through zune-jpeg in strict mode: its lenient mode fills the missing part of a
-/// truncated JPEG with grey and reports success, which would feed a half-grey frame to the
-/// detector without a word; strict mode makes that an error.
+/// expanded / scaled; alpha is dropped), with the default pixel limit.
 pub fn decode_compressed(format: &str, data: &[u8]) -> Result<RgbImage, ImageError> {
+    decode_compressed_limited(format, data, DEFAULT_MAX_PIXELS)
+}
+
+/// [`decode_compressed`] refusing images of more than `max_pixels`, read from the JPEG frame
+/// header or the PNG `IHDR` before any pixel memory is allocated.
+///
+/// JPEG is checked strictly: [`jpeg_scan::check_complete`] requires every MCU the frame header
+/// promises to be present in the scan (a file cut short and closed with EOI, or a header
+/// claiming more pixels than the data holds, is an error: zune-jpeg would fill the rest with
+/// grey and report success, feeding a half-grey frame to the detector without a word), and
+/// zune-jpeg runs in strict mode for the rest.
+pub fn decode_compressed_limited(
+    format: &str,
+    data: &[u8],
+    max_pixels: u64,
+) -> Result<RgbImage, ImageError> {
     if data.starts_with(JPEG_MAGIC) {
-        decode_jpeg_strict(format, data)
+        decode_jpeg_strict(format, data, max_pixels)
     } else if data.starts_with(PNG_MAGIC) {
-        let decoded =
-            image::load_from_memory_with_format(data, image::ImageFormat::Png).map_err(|e| {
-                ImageError::CorruptCompressed {
-                    kind: "PNG",
-                    format: format.into(),
-                    detail: e.to_string(),
-                }
-            })?;
-        let rgb = decoded.into_rgb8();
-        Ok(RgbImage {
-            width: rgb.width(),
-            height: rgb.height(),
-            data: rgb.into_raw(),
-        })
+        decode_png(format, data, max_pixels)
     } else {
         Err(ImageError::UnknownCompressedFormat {
             format: format.into(),
@@ -408,7 +459,34 @@ pub fn decode_compressed(format: &str, data: &[u8]) -> Result<RgbImage, ImageErr
     }
 }
 
-fn decode_jpeg_strict(format: &str, data: &[u8]) -> Result<RgbImage, ImageError> {
+fn decode_png(format: &str, data: &[u8], max_pixels: u64) -> Result<RgbImage, ImageError> {
+    use image::ImageDecoder;
+    let corrupt = |e: image::ImageError| ImageError::CorruptCompressed {
+        kind: "PNG",
+        format: format.into(),
+        detail: e.to_string(),
+    };
+    // Reads the signature and IHDR only.
+    let mut decoder =
+        image::codecs::png::PngDecoder::new(std::io::Cursor::new(data)).map_err(corrupt)?;
+    let (width, height) = decoder.dimensions();
+    check_pixels(u64::from(width), u64::from(height), max_pixels)?;
+    // The decoder's own allocations stay within the largest layout of that many pixels
+    // (16-bit RGBA, 8 bytes per pixel).
+    let mut limits = image::Limits::default();
+    limits.max_alloc = Some(max_pixels.saturating_mul(8));
+    decoder.set_limits(limits).map_err(corrupt)?;
+    let rgb = image::DynamicImage::from_decoder(decoder)
+        .map_err(corrupt)?
+        .into_rgb8();
+    Ok(RgbImage {
+        width: rgb.width(),
+        height: rgb.height(),
+        data: rgb.into_raw(),
+    })
+}
+
+fn decode_jpeg_strict(format: &str, data: &[u8], max_pixels: u64) -> Result<RgbImage, ImageError> {
     let corrupt = |detail: String| ImageError::CorruptCompressed {
         kind: "JPEG",
         format: format.into(),
@@ -421,10 +499,16 @@ fn decode_jpeg_strict(format: &str, data: &[u8]) -> Result<RgbImage, ImageError>
         zune_core::bytestream::ZCursor::new(data),
         options,
     );
-    let pixels = decoder.decode().map_err(|e| corrupt(e.to_string()))?;
+    // Headers first: the size decides whether the pixels may be decoded at all.
+    decoder
+        .decode_headers()
+        .map_err(|e| corrupt(e.to_string()))?;
     let (width, height) = decoder
         .dimensions()
         .ok_or_else(|| corrupt("no frame header".into()))?;
+    check_pixels(width as u64, height as u64, max_pixels)?;
+    jpeg_scan::check_complete(data).map_err(corrupt)?;
+    let pixels = decoder.decode().map_err(|e| corrupt(e.to_string()))?;
     let img = RgbImage {
         width: width as u32,
         height: height as u32,
@@ -439,9 +523,12 @@ fn decode_jpeg_strict(format: &str, data: &[u8]) -> Result<RgbImage, ImageError>
     Ok(img)
 }
 
-/// Decodes a `sensor_msgs/msg/CompressedImage` message.
-pub fn decode_compressed_image(msg: &crate::msgs::CompressedImage) -> Result<RgbImage, ImageError> {
-    decode_compressed(&msg.format, &msg.data)
+/// Decodes a `sensor_msgs/msg/CompressedImage` message, refusing more than `max_pixels`.
+pub fn decode_compressed_image(
+    msg: &crate::msgs::CompressedImage,
+    max_pixels: u64,
+) -> Result<RgbImage, ImageError> {
+    decode_compressed_limited(&msg.format, &msg.data, max_pixels)
 }
 
 fn check_rgb(img: &RgbImage) -> Result<(), ImageError> {
@@ -531,6 +618,7 @@ pub fn encode_raw(img: &RgbImage, encoding: RawEncoding) -> Result<(u32, Vec<u8>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use image::ImageEncoder;
 
     #[test]
     fn reflect101_keeps_parity() {
@@ -550,5 +638,89 @@ mod tests {
         // Strong V: red saturates at 255 on the bright pixel, green floors at 0 on the dark one.
         yuv_pair_to_rgb(235, 16, 128, 255, &mut px);
         assert_eq!(px, [255, 152, 255, 203, 0, 0]);
+    }
+
+    /// A 768x576 baseline JPEG of textured content (so the scan is long), as a camera sends.
+    fn textured_jpeg() -> Vec<u8> {
+        let (w, h) = (768u32, 576u32);
+        let mut img = RgbImage::new(w, h);
+        for (i, px) in img.data.chunks_exact_mut(3).enumerate() {
+            let (x, y) = ((i as u32 % w) as u8, (i as u32 / w) as u8);
+            let n = (i as u32).wrapping_mul(2_654_435_761) >> 24;
+            px.copy_from_slice(&[x ^ y, x.wrapping_add(n as u8), y.wrapping_mul(3)]);
+        }
+        encode_jpeg(&img, 90).unwrap()
+    }
+
+    /// Where the frame header's height field is (2 bytes after SOF0's length and precision).
+    fn sof_size_at(jpeg: &[u8]) -> usize {
+        jpeg.windows(2).position(|w| w == [0xff, 0xc0]).unwrap() + 5
+    }
+
+    #[test]
+    fn jpeg_cut_short_and_closed_with_eoi_is_refused() {
+        let jpeg = textured_jpeg();
+        assert!(decode_compressed("jpeg", &jpeg).is_ok());
+        assert!(jpeg_scan::check_complete(&jpeg).is_ok());
+        let sos = jpeg.windows(2).position(|w| w == [0xff, 0xda]).unwrap();
+        // Drop the last quarter of the scan data and close the file properly.
+        let scan_len = jpeg.len() - 2 - sos;
+        let mut cut = jpeg[..jpeg.len() - 2 - scan_len / 4].to_vec();
+        cut.extend_from_slice(&[0xff, 0xd9]);
+        let e = decode_compressed("jpeg", &cut).unwrap_err().to_string();
+        assert!(e.contains("MCUs") && e.contains("768x576"), "{e}");
+    }
+
+    #[test]
+    fn jpeg_frame_header_claiming_more_than_the_data_is_refused() {
+        let jpeg = textured_jpeg();
+        let at = sof_size_at(&jpeg);
+        // 4096 x 3072: under the pixel limit, so only the scan walk can tell.
+        let mut lying = jpeg.clone();
+        lying[at..at + 4].copy_from_slice(&[0x0c, 0x00, 0x10, 0x00]);
+        let e = decode_compressed("jpeg", &lying).unwrap_err().to_string();
+        assert!(e.contains("MCUs") && e.contains("4096x3072"), "{e}");
+        // 16384 x 16384: over the default limit, refused from the header.
+        lying[at..at + 4].copy_from_slice(&[0x40, 0x00, 0x40, 0x00]);
+        let e = decode_compressed("jpeg", &lying).unwrap_err();
+        assert!(matches!(e, ImageError::TooManyPixels { .. }), "{e}");
+    }
+
+    #[test]
+    fn pixel_limit_applies_to_raw_jpeg_and_png_before_decoding() {
+        let img = RgbImage::new(64, 48);
+        let jpeg = encode_jpeg(&img, 80).unwrap();
+        let too_many = |e: ImageError| matches!(e, ImageError::TooManyPixels { pixels: 3072, .. });
+        assert!(decode_compressed_limited("jpeg", &jpeg, 3072).is_ok());
+        assert!(too_many(
+            decode_compressed_limited("jpeg", &jpeg, 3071).unwrap_err()
+        ));
+        let mut png = Vec::new();
+        image::codecs::png::PngEncoder::new(&mut png)
+            .write_image(&img.data, 64, 48, image::ExtendedColorType::Rgb8)
+            .unwrap();
+        assert!(decode_compressed_limited("png", &png, 3072).is_ok());
+        assert!(too_many(
+            decode_compressed_limited("png", &png, 3071).unwrap_err()
+        ));
+        let raw = RawImageRef::from_rgb(&img);
+        assert!(decode_raw_limited(raw, 3072).is_ok());
+        assert!(too_many(decode_raw_limited(raw, 3071).unwrap_err()));
+    }
+
+    #[test]
+    fn zero_sized_raw_images_are_refused() {
+        for (width, height) in [(0, 4), (4, 0), (0, 0)] {
+            let raw = RawImageRef {
+                encoding: "rgb8",
+                width,
+                height,
+                step: width * 3,
+                is_bigendian: false,
+                data: &[],
+            };
+            let e = check_raw(raw).unwrap_err();
+            assert!(matches!(e, ImageError::ZeroSize { .. }), "{e}");
+        }
     }
 }

@@ -36,6 +36,7 @@
 //! * [`error`]: the library's top-level error, one variant per area.
 
 pub mod assets;
+pub mod capped_read;
 pub mod config;
 pub mod cuda;
 pub mod darknet;

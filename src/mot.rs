@@ -408,10 +408,12 @@ pub fn format_detections(dets: &[MotDetection]) -> String {
 }
 
 fn read(path: &Path) -> Result<String, MotError> {
-    std::fs::read_to_string(path).map_err(|source| MotError::Io {
-        path: path.to_path_buf(),
-        source,
-    })
+    crate::capped_read::read_to_string_capped(path, crate::capped_read::MAX_MOT_TEXT_BYTES).map_err(
+        |source| MotError::Io {
+            path: path.to_path_buf(),
+            source,
+        },
+    )
 }
 
 /// Where the detections and the `seqinfo.ini` of an input are.

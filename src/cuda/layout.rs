@@ -190,8 +190,9 @@ mod tests {
         }
         let e = plan_batch(&[raw("mono8", 0, 0, 0, &[])], Letterbox::new(32)).unwrap_err();
         assert!(
-            e.to_string()
-                .contains("camera image 0 of the batch is empty"),
+            // check_raw refuses a zero-sized image now, before the layout's own check.
+            e.to_string().contains("camera image 0 of the batch")
+                && e.to_string().contains("no pixels"),
             "{e}"
         );
     }

@@ -152,10 +152,12 @@ pub fn parse_gt(text: &str, path: &Path) -> Result<Vec<GtRow>, EvalError> {
 
 /// Reads and parses a ground-truth file.
 pub fn read_gt(path: &Path) -> Result<Vec<GtRow>, EvalError> {
-    let text = std::fs::read_to_string(path).map_err(|source| EvalError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
+    let text =
+        crate::capped_read::read_to_string_capped(path, crate::capped_read::MAX_MOT_TEXT_BYTES)
+            .map_err(|source| EvalError::Read {
+                path: path.to_owned(),
+                source,
+            })?;
     parse_gt(&text, path)
 }
 

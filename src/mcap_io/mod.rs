@@ -16,8 +16,8 @@ pub mod reader;
 pub mod writer;
 
 pub use reader::{
-    camera_topics, decode_frame, CameraKind, CameraMessage, CameraTopic, McapCameraSource,
-    McapTopicSource, TopicMessage,
+    camera_topics, decode_frame, decode_frame_limited, CameraKind, CameraMessage, CameraTopic,
+    McapCameraSource, McapTopicSource, TopicMessage,
 };
 pub use writer::{Ros2McapWriter, WriteSummary};
 

@@ -12,6 +12,13 @@
 //! being read are held in memory. A file without chunks (rosbag2's `fastwrite` preset) has no
 //! chunk index; it is read front to back and its messages come in file order. A file without a
 //! summary (cut short, or its writer killed) is an error that says so.
+//!
+//! Nothing read from the file is trusted before it is checked (a crafted or damaged file must
+//! give an error, never an abort or a multi-gigabyte allocation): the leading and trailing magic;
+//! every length (summary records, chunk indexes, chunk and message records, unchunked records)
+//! against the bytes the file still holds and against [`MAX_RECORD_BYTES`], before anything of
+//! that size is allocated; and each chunk's `uncompressed_crc` (when the writer set it, as
+//! rosbag2 and lookout do) before its messages are used.
 
 use super::McapError;
 use crate::image_codec;
@@ -20,13 +27,21 @@ use crate::types::Frame;
 use mcap::sans_io::indexed_reader::{
     IndexedReadEvent, IndexedReader, IndexedReaderOptions, ReadOrder,
 };
-use mcap::sans_io::linear_reader::{LinearReadEvent, LinearReader};
+use mcap::sans_io::linear_reader::{LinearReadEvent, LinearReader, LinearReaderOptions};
 use mcap::sans_io::summary_reader::{SummaryReadEvent, SummaryReader, SummaryReaderOptions};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+/// The largest record lookout reads from an MCAP file, and the largest uncompressed chunk: 1 GiB.
+/// rosbag2 writes chunks of a few MiB and puts a bigger message in a chunk of its own; one raw
+/// frame at the default pixel limit ([`image_codec::DEFAULT_MAX_PIXELS`], 4 bytes per pixel for
+/// `rgba8`) is 256 MiB, so a real recording stays far below this, while a length field of 2^40
+/// is an error before anything is allocated. Compressed lengths are also bounded by the file
+/// size.
+pub const MAX_RECORD_BYTES: u64 = 1 << 30;
 
 /// Which camera message type a topic carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -91,6 +106,12 @@ pub struct CameraMessage {
 /// Decodes a camera message: the header travels to the frame as is, the pixels go through
 /// [`image_codec`]. Pure; errors name the file, topic and message index.
 pub fn decode_frame(msg: &CameraMessage) -> Result<Frame, McapError> {
+    decode_frame_limited(msg, image_codec::DEFAULT_MAX_PIXELS)
+}
+
+/// [`decode_frame`] refusing images of more than `max_pixels` (`input.max_pixels`), checked
+/// from the message's size fields or the JPEG/PNG header before the pixels are decoded.
+pub fn decode_frame_limited(msg: &CameraMessage, max_pixels: u64) -> Result<Frame, McapError> {
     let cdr_error = |source| McapError::Cdr {
         path: msg.path.to_path_buf(),
         topic: msg.topic.to_string(),
@@ -105,13 +126,19 @@ pub fn decode_frame(msg: &CameraMessage) -> Result<Frame, McapError> {
     };
     let (header, image) = match msg.kind {
         CameraKind::Raw => {
+            // The size first: an oversize frame is refused before its pixels are copied.
+            if let Some((width, height)) = raw_image_size(&msg.data) {
+                image_codec::check_pixels(u64::from(width), u64::from(height), max_pixels)
+                    .map_err(image_error)?;
+            }
             let m: Image = msgs::from_cdr(&msg.data).map_err(cdr_error)?;
-            let image = image_codec::decode_image(&m).map_err(image_error)?;
+            let image = image_codec::decode_image(&m, max_pixels).map_err(image_error)?;
             (m.header, image)
         }
         CameraKind::Compressed => {
             let m: CompressedImage = msgs::from_cdr(&msg.data).map_err(cdr_error)?;
-            let image = image_codec::decode_compressed_image(&m).map_err(image_error)?;
+            let image =
+                image_codec::decode_compressed_image(&m, max_pixels).map_err(image_error)?;
             (m.header, image)
         }
     };
@@ -142,21 +169,26 @@ fn read_summary(path: &Path, file: &mut File) -> Result<mcap::Summary, McapError
             source,
         })?
         .len();
-    let mut reader =
-        SummaryReader::new_with_options(SummaryReaderOptions::default().with_file_size(size));
-    let explain = |e: mcap::McapError, file: &mut File| {
-        // The summary reader starts at the end of the file; say which end is wrong.
-        let mut head = [0u8; 8];
-        let starts_right = file
-            .seek(SeekFrom::Start(0))
-            .and_then(|_| file.read_exact(&mut head))
-            .is_ok()
-            && head == mcap::MAGIC;
-        if !starts_right {
-            corrupt(format!(
-                "not an MCAP file (no MCAP magic at the start; {e})"
-            ))
-        } else if matches!(e, mcap::McapError::BadMagic | mcap::McapError::BadFooter) {
+    // The summary reader starts from the end; a file must also start as an MCAP file.
+    let mut head = [0u8; 8];
+    let starts_right = file
+        .seek(SeekFrom::Start(0))
+        .and_then(|_| file.read_exact(&mut head))
+        .is_ok()
+        && head == mcap::MAGIC;
+    if !starts_right {
+        return Err(corrupt(format!(
+            "not an MCAP file (no MCAP magic at the start: first bytes {:02x?})",
+            &head[..(size.min(8) as usize)]
+        )));
+    }
+    let mut reader = SummaryReader::new_with_options(
+        SummaryReaderOptions::default()
+            .with_file_size(size)
+            .with_record_length_limit(MAX_RECORD_BYTES as usize),
+    );
+    let explain = |e: mcap::McapError| {
+        if matches!(e, mcap::McapError::BadMagic | mcap::McapError::BadFooter) {
             corrupt(format!(
                 "the file ends without its MCAP footer ({e}): it was cut short or its writer \
                  was killed before closing it; `mcap recover` can rebuild what is left"
@@ -168,7 +200,7 @@ fn read_summary(path: &Path, file: &mut File) -> Result<mcap::Summary, McapError
     while let Some(event) = reader.next_event() {
         let event = match event {
             Ok(event) => event,
-            Err(e) => return Err(explain(e, file)),
+            Err(e) => return Err(explain(e)),
         };
         match event {
             SummaryReadEvent::ReadRequest(n) => {
@@ -306,11 +338,28 @@ impl McapCameraSource {
                 kinds.insert(channel.id, kind);
             }
         }
+        let mut reader = ChannelReader::new(Arc::from(path), file, &summary, channels)?;
+        let raw: HashSet<u16> = kinds
+            .iter()
+            .filter(|(_, k)| **k == CameraKind::Raw)
+            .map(|(id, _)| *id)
+            .collect();
+        reader.raw_limit = Some((raw, image_codec::DEFAULT_MAX_PIXELS));
         Ok(Self {
-            reader: ChannelReader::new(Arc::from(path), file, &summary, channels)?,
+            reader,
             kinds,
             topics: selected,
         })
+    }
+
+    /// Sets the pixel limit that [`decode_frame_limited`] will apply (`input.max_pixels`), so
+    /// that a raw frame over it is not copied whole out of its chunk (default
+    /// [`image_codec::DEFAULT_MAX_PIXELS`]).
+    pub fn with_max_pixels(mut self, max_pixels: u64) -> Self {
+        if let Some((_, limit)) = &mut self.reader.raw_limit {
+            *limit = max_pixels;
+        }
+        self
     }
 
     /// The selected topics, sorted by name when all were selected, else in the order asked.
@@ -417,17 +466,181 @@ fn schema_topics(summary: &mcap::Summary, schema_name: &str) -> Vec<String> {
     topics
 }
 
+/// The leading fields of a `sensor_msgs/msg/Image` (CDR is positional; trailing fields are
+/// ignored): enough to know its size without touching its pixels.
+#[derive(serde::Deserialize)]
+struct ImageSize {
+    _header: crate::types::Header,
+    height: u32,
+    width: u32,
+}
+
+/// `(width, height)` of a `sensor_msgs/msg/Image` from its CDR bytes; `None` when they do not
+/// parse (the full decode then says why).
+fn raw_image_size(cdr: &[u8]) -> Option<(u32, u32)> {
+    let size: ImageSize = msgs::from_cdr(cdr).ok()?;
+    Some((size.width, size.height))
+}
+
+/// How much of an oversize raw message is kept: its size fields, so that decoding it reports
+/// the size, without a copy of pixels that will never be decoded.
+const OVERSIZE_PREFIX_BYTES: usize = 64 * 1024;
+
+/// Copies a message out of the reader's chunk buffer. A raw `Image` whose size fields exceed
+/// the pixel limit (or are zero) is copied only up to [`OVERSIZE_PREFIX_BYTES`]: decoding it
+/// fails on the size anyway (a skippable bad frame), and the full copy of a crafted 12000x12000
+/// frame would cost 432 MB more.
+fn copy_message(raw_limit: &Option<(HashSet<u16>, u64)>, channel_id: u16, data: &[u8]) -> Vec<u8> {
+    if let Some((channels, max_pixels)) = raw_limit {
+        if data.len() > OVERSIZE_PREFIX_BYTES && channels.contains(&channel_id) {
+            let refused = raw_image_size(data).is_some_and(|(w, h)| {
+                image_codec::check_pixels(u64::from(w), u64::from(h), *max_pixels).is_err()
+            });
+            if refused {
+                return data[..OVERSIZE_PREFIX_BYTES].to_vec();
+            }
+        }
+    }
+    data.to_vec()
+}
+
+/// What lookout needs of a chunk's index entry to read and check the chunk itself.
+#[derive(Debug, Clone)]
+struct ChunkMeta {
+    /// Where the chunk record (opcode first) starts.
+    start_offset: u64,
+    uncompressed_size: u64,
+    compression: String,
+}
+
 /// The messages of the selected channels of one file: in log-time order through the chunk
 /// indexes, or front to back in file order for a file without chunks.
 struct ChannelReader {
     path: Arc<Path>,
     file: File,
+    file_size: u64,
     mode: ReadMode,
     /// Selected channels by id: their topic.
     channels: HashMap<u16, Arc<str>>,
     next_index: HashMap<Arc<str>, u64>,
+    /// Chunks by the offset of their compressed data (what the indexed reader asks for).
+    chunks: HashMap<u64, ChunkMeta>,
+    /// Bytes handed to the linear reader so far (its position in the file).
+    linear_pos: u64,
+    /// Channels of raw `Image`s and the pixel limit: a message over it is copied only as far as
+    /// its size fields (see [`copy_message`]).
+    raw_limit: Option<(HashSet<u16>, u64)>,
     chunk_buf: Vec<u8>,
     done: bool,
+}
+
+/// Checks every chunk index entry against the file before the indexed reader (which allocates
+/// `uncompressed_size` for each chunk it decompresses) sees it; returns the chunks by the offset
+/// of their compressed data.
+fn check_chunk_indexes(
+    path: &Path,
+    summary: &mcap::Summary,
+    file_size: u64,
+) -> Result<HashMap<u64, ChunkMeta>, McapError> {
+    let corrupt = |detail: String| McapError::Corrupt {
+        path: path.to_path_buf(),
+        detail,
+    };
+    let mut chunks = HashMap::new();
+    for (i, index) in summary.chunk_indexes.iter().enumerate() {
+        let start = index.chunk_start_offset;
+        let data_offset = index
+            .compressed_data_offset()
+            .ok()
+            .filter(|&o| o <= file_size);
+        let fits = data_offset
+            .and_then(|o| o.checked_add(index.compressed_size))
+            .is_some_and(|end| end <= file_size);
+        let Some(data_offset) = data_offset.filter(|_| fits) else {
+            return Err(corrupt(format!(
+                "chunk index {i} (chunk at offset {start}) claims compressed_size {} bytes,                  more than the file's {file_size} bytes hold",
+                index.compressed_size
+            )));
+        };
+        for (field, len) in [
+            ("compressed_size", index.compressed_size),
+            ("uncompressed_size", index.uncompressed_size),
+        ] {
+            if len > MAX_RECORD_BYTES {
+                return Err(corrupt(format!(
+                    "chunk index {i} (chunk at offset {start}) claims {field} {len} bytes, over                      the limit of {MAX_RECORD_BYTES} bytes per chunk"
+                )));
+            }
+        }
+        if index.compression.is_empty() && index.compressed_size != index.uncompressed_size {
+            return Err(corrupt(format!(
+                "chunk index {i} (chunk at offset {start}): an uncompressed chunk with                  compressed_size {} != uncompressed_size {}",
+                index.compressed_size, index.uncompressed_size
+            )));
+        }
+        chunks.insert(
+            data_offset,
+            ChunkMeta {
+                start_offset: start,
+                uncompressed_size: index.uncompressed_size,
+                compression: index.compression.clone(),
+            },
+        );
+    }
+    Ok(chunks)
+}
+
+/// The fields of a chunk record's header that lookout checks: `(uncompressed_size,
+/// uncompressed_crc, compression, compressed_size)`, from the record bytes starting at the
+/// opcode.
+fn parse_chunk_header(record: &[u8]) -> Option<(u64, u32, &[u8], u64)> {
+    let u64_at = |at: usize| -> Option<u64> {
+        Some(u64::from_le_bytes(record.get(at..at + 8)?.try_into().ok()?))
+    };
+    if *record.first()? != mcap::records::op::CHUNK {
+        return None;
+    }
+    // opcode, record length, message start and end time.
+    let uncompressed_size = u64_at(1 + 8 + 8 + 8)?;
+    let crc_at = 1 + 8 + 8 + 8 + 8;
+    let crc = u32::from_le_bytes(record.get(crc_at..crc_at + 4)?.try_into().ok()?);
+    let len_at = crc_at + 4;
+    let name_len = u32::from_le_bytes(record.get(len_at..len_at + 4)?.try_into().ok()?) as usize;
+    let compression = record.get(len_at + 4..(len_at + 4).checked_add(name_len)?)?;
+    let compressed_size = u64_at(len_at + 4 + name_len)?;
+    Some((uncompressed_size, crc, compression, compressed_size))
+}
+
+/// The CRC-32 of a chunk's data decompressed, streamed through a small buffer (so it costs a
+/// second decompression but no memory); `Err` when the data does not decompress to
+/// `uncompressed_size` bytes.
+fn chunk_crc(compression: &str, data: &[u8], uncompressed_size: u64) -> Result<u32, String> {
+    let mut reader: Box<dyn Read + '_> = match compression {
+        "" => Box::new(data),
+        "zstd" => {
+            Box::new(zstd::stream::read::Decoder::with_buffer(data).map_err(|e| e.to_string())?)
+        }
+        "lz4" => Box::new(lz4::Decoder::new(data).map_err(|e| e.to_string())?),
+        other => return Err(format!("unsupported chunk compression `{other}`")),
+    };
+    let mut hasher = crc32fast::Hasher::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut left = uncompressed_size;
+    while left > 0 {
+        let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        let n = reader
+            .read(&mut buf[..want])
+            .map_err(|e| format!("does not decompress: {e}"))?;
+        if n == 0 {
+            return Err(format!(
+                "decompresses to {} bytes, not the {uncompressed_size} its header states",
+                uncompressed_size - left
+            ));
+        }
+        hasher.update(&buf[..n]);
+        left -= n as u64;
+    }
+    Ok(hasher.finalize())
 }
 
 impl ChannelReader {
@@ -437,6 +650,14 @@ impl ChannelReader {
         summary: &mcap::Summary,
         channels: HashMap<u16, Arc<str>>,
     ) -> Result<Self, McapError> {
+        let file_size = file
+            .metadata()
+            .map_err(|source| McapError::Open {
+                path: path.to_path_buf(),
+                source,
+            })?
+            .len();
+        let chunks = check_chunk_indexes(&path, summary, file_size)?;
         // Files written without chunks (rosbag2's `fastwrite` preset) have a summary but no
         // chunk index to sort by: read those front to back, in file order.
         let mode = if summary.chunk_indexes.is_empty() {
@@ -445,14 +666,18 @@ impl ChannelReader {
                     path: path.to_path_buf(),
                     source,
                 })?;
-            ReadMode::Linear(Box::new(LinearReader::new()))
+            let options = LinearReaderOptions::default()
+                .with_record_length_limit(MAX_RECORD_BYTES as usize)
+                .with_validate_chunk_crcs(true);
+            ReadMode::Linear(Box::new(LinearReader::new_with_options(options)))
         } else {
             let mut topics: Vec<String> = channels.values().map(|t| t.to_string()).collect();
             topics.sort();
             topics.dedup();
             let options = IndexedReaderOptions::new()
                 .with_order(ReadOrder::LogTime)
-                .include_topics(topics);
+                .include_topics(topics)
+                .with_record_length_limit(MAX_RECORD_BYTES as usize);
             let reader = IndexedReader::new_with_options(summary, options).map_err(|source| {
                 McapError::Read {
                     path: path.to_path_buf(),
@@ -464,34 +689,76 @@ impl ChannelReader {
         Ok(Self {
             path,
             file,
+            file_size,
             mode,
             channels,
             next_index: HashMap::new(),
+            chunks,
+            linear_pos: 0,
+            raw_limit: None,
             chunk_buf: Vec::new(),
             done: false,
         })
     }
 
+    /// Reads the chunk whose compressed data starts at `offset` (`length` bytes, both from a
+    /// checked chunk index), checks its header against the index and its CRC, and hands the
+    /// data to the indexed reader.
     fn read_chunk(&mut self, offset: u64, length: usize) -> Result<(), McapError> {
         let corrupt = |detail: String| McapError::Corrupt {
             path: self.path.to_path_buf(),
             detail,
         };
-        self.chunk_buf.resize(length, 0);
+        let Some(meta) = self.chunks.get(&offset).cloned() else {
+            return Err(corrupt(format!(
+                "no chunk index for the chunk data at offset {offset}"
+            )));
+        };
+        let start = meta.start_offset;
+        // Both were checked against the file size in `check_chunk_indexes`.
+        let header_len = (offset - start) as usize;
+        self.chunk_buf.resize(header_len + length, 0);
         self.file
-            .seek(SeekFrom::Start(offset))
+            .seek(SeekFrom::Start(start))
             .and_then(|_| self.file.read_exact(&mut self.chunk_buf))
             .map_err(|e| {
                 corrupt(format!(
-                    "chunk of {length} bytes at offset {offset} cannot be read: {e}"
+                    "chunk of {length} bytes at offset {start} cannot be read: {e}"
                 ))
             })?;
+        let (record, data) = self.chunk_buf.split_at(header_len);
+        let Some((uncompressed_size, crc, compression, compressed_size)) =
+            parse_chunk_header(record)
+        else {
+            return Err(corrupt(format!(
+                "the chunk index points at offset {start}, where no chunk record starts"
+            )));
+        };
+        if uncompressed_size != meta.uncompressed_size
+            || compression != meta.compression.as_bytes()
+            || compressed_size != length as u64
+        {
+            return Err(corrupt(format!(
+                "the chunk at offset {start} does not match its index (uncompressed size                  {uncompressed_size} vs {}, compressed size {compressed_size} vs {length})",
+                meta.uncompressed_size
+            )));
+        }
+        // A CRC of 0 means the writer did not compute one (MCAP spec).
+        if crc != 0 {
+            let actual = chunk_crc(&meta.compression, data, uncompressed_size)
+                .map_err(|e| corrupt(format!("chunk at offset {start}: {e}")))?;
+            if actual != crc {
+                return Err(corrupt(format!(
+                    "chunk at offset {start}: CRC mismatch (the header says {crc:08x}, the data                      gives {actual:08x}): the file is damaged"
+                )));
+            }
+        }
         let ReadMode::Indexed(reader) = &mut self.mode else {
             return Ok(());
         };
         reader
-            .insert_chunk_record_data(offset, &self.chunk_buf)
-            .map_err(|e| corrupt(format!("chunk at offset {offset}: {e}")))
+            .insert_chunk_record_data(offset, data)
+            .map_err(|e| corrupt(format!("chunk at offset {start}: {e}")))
     }
 
     /// A message of a selected channel as a [`TopicMessage`]; `None` for other channels.
@@ -547,17 +814,28 @@ impl ChannelReader {
                     if !self.channels.contains_key(&header.channel_id) {
                         continue;
                     }
-                    let data = data.into_owned();
+                    let data = copy_message(&self.raw_limit, header.channel_id, &data);
                     match self.topic_message(&header, data) {
                         Some(msg) => return Ok(Some(msg)),
                         None => continue,
                     }
                 }
             };
+            // The reader asks for exactly what the next record needs: more than the file holds
+            // is a length field that lies, refused before the buffer grows to it.
+            let left = self.file_size.saturating_sub(self.linear_pos);
+            if need as u64 > left {
+                return Err(corrupt(format!(
+                    "a record at about offset {} needs {need} more bytes, but only {left} are \
+                     left in the file",
+                    self.linear_pos
+                )));
+            }
             let read = self
                 .file
                 .read(reader.insert(need))
                 .map_err(|e| corrupt(e.to_string()))?;
+            self.linear_pos += read as u64;
             reader.notify_read(read);
         }
     }
@@ -579,7 +857,7 @@ impl ChannelReader {
                 Some(Ok(IndexedReadEvent::Message { header, data })) => {
                     // The reader filters by the selected topics; a channel of such a topic
                     // that is not selected (another schema) is skipped.
-                    let data = data.to_vec();
+                    let data = copy_message(&self.raw_limit, header.channel_id, data);
                     match self.topic_message(&header, data) {
                         Some(msg) => return Ok(Some(msg)),
                         None => continue,

@@ -165,7 +165,8 @@ fn run_replay(
     started: Instant,
 ) -> Result<()> {
     let config = &options.config;
-    let source = McapCameraSource::open(&options.input, &config.replay.topics)?;
+    let source = McapCameraSource::open(&options.input, &config.replay.topics)?
+        .with_max_pixels(config.input.max_pixels);
     let streams: Vec<mcap_io::CameraTopic> = source.topics().to_vec();
     let mut engine = Engine::new(config)?;
     let mut sinks = create_sinks(options, &streams)?;
@@ -179,6 +180,7 @@ fn run_replay(
     let (eng_tx, eng_rx) = bounded::<Item<(InFlight, FrameOutput)>>(cap);
     let skip_bad = config.replay.skip_bad_frames;
     let keep_images = config.replay.write_images;
+    let max_pixels = config.input.max_pixels;
     let max_frames = options.max_frames;
 
     let mut stage_stats = StageStats::new(1 << 16);
@@ -207,7 +209,7 @@ fn run_replay(
         let decoder = scope.spawn(move || -> Result<()> {
             for item in read_rx {
                 let t = Instant::now();
-                let out = match mcap_io::decode_frame(&item.msg) {
+                let out = match mcap_io::decode_frame_limited(&item.msg, max_pixels) {
                     Ok(frame) => {
                         let mut timings = StageTimings::default();
                         timings.set(Stage::Read, item.read);
