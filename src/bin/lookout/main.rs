@@ -70,11 +70,15 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .with_writer(std::io::stderr)
+        // Colour codes only for a terminal: in a log file or a launch system's capture they
+        // are noise around every warning.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match run(Cli::parse()) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // Each cause once (the library's messages already hold their causes' text).
+            eprintln!("error: {}", lookout::error::chain_message(e.as_ref()));
             ExitCode::FAILURE
         }
     }
