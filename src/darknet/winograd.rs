@@ -741,7 +741,7 @@ mod tests {
     fn gather_bound_is_the_signed_32_bit_range() {
         // Padded planes of 32766 x 65534 and 32770 x 65534 floats: just below and just above
         // 2^31, both below u32::MAX. The second would wrap to negative gather indices.
-        assert!(32766 * 65534 < 1 << 31 && 32770 * 65534 > 1 << 31);
+        assert!(32766usize * 65534 < 1 << 31 && 32770usize * 65534 > 1 << 31);
         assert!(gather_indices_fit((8191, 16383)));
         assert!(!gather_indices_fit((8192, 16383)));
         // Overflowing products are refused, not wrapped.
