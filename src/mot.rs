@@ -50,7 +50,7 @@ pub enum MotError {
     },
     #[error("{path}: no frame rate: pass fps or put a seqinfo.ini with frameRate next to it")]
     MissingFrameRate { path: PathBuf },
-    #[error("{path}: frame rate {fps} must be finite and in (0, {FPS_MAX}]")]
+    #[error("{path}: frame rate {fps:?} must be finite and in (0, {FPS_MAX}]")]
     InvalidFrameRate { path: PathBuf, fps: f64 },
     #[error("{path}: frame {frame} at {fps} frames/s is {seconds:.0} s after frame 1, beyond ROS stamps (2^31 s): lower the frame numbers or raise the frame rate")]
     StampRange {

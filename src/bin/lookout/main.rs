@@ -12,6 +12,7 @@
 
 mod bench;
 mod bench_stages;
+mod cli_values;
 mod config_args;
 mod eval;
 mod record;
