@@ -488,13 +488,19 @@ mod tests {
         // From an override: the override is named, not the file.
         for (set, key) in [
             ("detector.input_size_px=4096", "detector.input_size_px"),
-            ("replay.channel_capacity=1000000000000", "replay.channel_capacity"),
+            (
+                "replay.channel_capacity=1000000000000",
+                "replay.channel_capacity",
+            ),
             (
                 "replay.channel_capacity=18446744073709551615",
                 "replay.channel_capacity",
             ),
             ("tracking.max_age_s=1e300", "tracking.max_age_s"),
-            ("diagnostics.silence_warn_s=1e300", "diagnostics.silence_warn_s"),
+            (
+                "diagnostics.silence_warn_s=1e300",
+                "diagnostics.silence_warn_s",
+            ),
             ("detector.max_detections=100000", "detector.max_detections"),
         ] {
             let e = load(DEFAULT_PARAMS_YAML, &[set]).unwrap_err().to_string();

@@ -231,7 +231,10 @@ mod tests {
         let mut s = Stream::new(crate::track::TrackerConfig::default()).unwrap();
         let at = |ms: i64| Time::from_ns(ms * 1_000_000);
         for k in 0..3 {
-            assert_eq!(s.update(at(1000 + 100 * k), &[person(k as f32)]).unwrap(), None);
+            assert_eq!(
+                s.update(at(1000 + 100 * k), &[person(k as f32)]).unwrap(),
+                None
+            );
         }
         let confirmed = s.last_tracks.clone();
         assert_eq!(confirmed.len(), 1);

@@ -619,7 +619,10 @@ mod tests {
         assert!(rows.is_empty()); // two single detections never confirm (min_hits 2)
         for bad in ["4294967295,-1,0,0,1,1,1\n", "10000001,-1,0,0,1,1,1\n"] {
             let e = parse_detections(bad, p).unwrap_err().to_string();
-            assert!(e.contains("det.txt:1") && e.contains("[1, 10000000]"), "{e}");
+            assert!(
+                e.contains("det.txt:1") && e.contains("[1, 10000000]"),
+                "{e}"
+            );
         }
         let e = parse_seqinfo("frameRate=25\nseqLength=4294967295\n", Path::new("s.ini"))
             .unwrap_err()

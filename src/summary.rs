@@ -64,7 +64,10 @@ impl ReplaySummary {
                 .or_default() += 1;
         }
         if let Some(event) = output.time_event {
-            let time = self.time_per_stream.entry(frame.stream.clone()).or_default();
+            let time = self
+                .time_per_stream
+                .entry(frame.stream.clone())
+                .or_default();
             match event {
                 TimeEvent::DuplicateStamp { .. } => time.duplicate_stamps += 1,
                 TimeEvent::TrackerReset { .. } => time.tracker_resets += 1,

@@ -50,6 +50,8 @@ pub enum ReplayError {
     StagePanicked { stage: &'static str },
     #[error("rendering an mp4 needs exactly one camera stream, the input has {streams}: select one with --topic, or render to a folder")]
     VideoNeedsOneStream { streams: usize },
+    #[error(transparent)]
+    OutputTopics(#[from] crate::topics::OutputTopicCollision),
     #[error("render: {0}")]
     Render(#[from] crate::viz::render::RenderError),
     /// A frame the engine failed on (detector, GPU stage or tracker), named by input file,

@@ -295,7 +295,11 @@ impl TrackerConfig {
                 n.size_measurement_std_rel,
                 false,
             ),
-            ("noise.init_position_std_rel", n.init_position_std_rel, false),
+            (
+                "noise.init_position_std_rel",
+                n.init_position_std_rel,
+                false,
+            ),
             (
                 "noise.init_velocity_std_rel_per_s",
                 n.init_velocity_std_rel_per_s,

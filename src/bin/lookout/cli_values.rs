@@ -34,7 +34,9 @@ pub fn fps(s: &str) -> Result<f64, String> {
     if v.is_finite() && v > 0.0 && v <= FPS_MAX {
         Ok(v)
     } else {
-        Err(format!("must be a finite frame rate in (0, {FPS_MAX}] frames/s"))
+        Err(format!(
+            "must be a finite frame rate in (0, {FPS_MAX}] frames/s"
+        ))
     }
 }
 
@@ -105,7 +107,9 @@ pub fn frame_size(s: &str) -> Result<(u32, u32), String> {
     if side.contains(&w) && side.contains(&h) {
         Ok((w, h))
     } else {
-        Err(format!("{w}x{h}: each side must be in [1, {FRAME_SIDE_PX_MAX}] px"))
+        Err(format!(
+            "{w}x{h}: each side must be in [1, {FRAME_SIDE_PX_MAX}] px"
+        ))
     }
 }
 
