@@ -14,8 +14,8 @@
 //!
 //! Bounds (each refused with the file, line or frame named): frame numbers and `seqLength` at
 //! most [`FRAME_MAX`]; at most [`DETECTIONS_PER_FRAME_MAX`] detections in one frame (the
-//! association's cost grows with the square of the boxes per frame: 20000 boxes in a frame took
-//! 102 s and 1.3 GB); a frame rate in `(0, FPS_MAX]` whose last frame's stamp fits a ROS stamp.
+//! association's cost grows at least with the square of the boxes per frame: 4000 overlapping boxes in a frame
+//! took 21 s and 1.5 GB); a frame rate in `(0, FPS_MAX]` whose last frame's stamp fits a ROS stamp.
 //!
 //! Scores: the tracker takes scores in [0, 1]. Public detection files do not always have them
 //! (MOT15's ACF detections range far outside; the Faster R-CNN files distributed with SORT lie
@@ -82,12 +82,15 @@ pub enum MotError {
 /// MOTChallenge sequences have a few thousand.
 pub const FRAME_MAX: u32 = 10_000_000;
 
-/// Most detections in one frame. The tracker's association is quadratic in the boxes of a
-/// frame (20000 took 102 s and 1.3 GB); MOTChallenge's public detections have at most a few
-/// hundred per frame and the detector reports at most `detector.max_detections` (300 by
-/// default), so 2000 leaves room without letting one line-heavy frame stall the run. A file
-/// above it is refused, naming the frame, rather than silently cut to its best boxes.
-pub const DETECTIONS_PER_FRAME_MAX: usize = 2000;
+/// Most detections in one frame. When the boxes of a frame all overlap, the association is one
+/// dense assignment problem, cubic in time and quadratic in memory: measured (release build,
+/// boxes stacked on one spot, 3 frames) 1000 boxes 0.5 s and 106 MB, 2000 boxes 3.2 s and
+/// 393 MB, 4000 boxes 21 s and 1.5 GB (the 20000 took 102 s and 1.3 GB). MOTChallenge's
+/// public detections have at most a few hundred per frame and the detector reports at most
+/// `detector.max_detections` (300 by default), so 1000 leaves room while bounding one frame to
+/// a fraction of a second. A file above it is refused, naming the frame, rather than silently
+/// cut to its best boxes (which would change the results without a trace).
+pub const DETECTIONS_PER_FRAME_MAX: usize = 1000;
 
 /// Highest frame rate `lookout track` accepts (a camera at 1000 frames/s is already unusual).
 pub const FPS_MAX: f64 = 1000.0;
