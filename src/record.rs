@@ -443,7 +443,7 @@ fn record_folder(rec: &mut Recorder) -> Result<(), RecordError> {
             .into_iter()
             .map(|path| Ok((file_time(&path)?, path)))
             .collect::<Result<Vec<_>, RecordError>>()?;
-        timed.sort_by(|(a, _), (b, _)| a.as_ns().cmp(&b.as_ns()));
+        timed.sort_by_key(|(t, _)| t.as_ns());
         if let Some(pair) = timed.windows(2).find(|w| w[0].0 == w[1].0) {
             return Err(RecordError::RepeatedFileTime {
                 path: pair[0].1.clone(),

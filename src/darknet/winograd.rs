@@ -740,8 +740,8 @@ mod tests {
     #[test]
     fn gather_bound_is_the_signed_32_bit_range() {
         // Padded planes of 32766 x 65534 and 32770 x 65534 floats: just below and just above
-        // 2^31, both below u32::MAX. The second would wrap to negative gather indices.
-        assert!(32766usize * 65534 < 1 << 31 && 32770usize * 65534 > 1 << 31);
+        // 2^31 (2147287044 and 2147549180), both below u32::MAX. The second would wrap to
+        // negative gather indices.
         assert!(gather_indices_fit((8191, 16383)));
         assert!(!gather_indices_fit((8192, 16383)));
         // Overflowing products are refused, not wrapped.
