@@ -16,7 +16,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
-use lookout::mot::{group_frames, parse_detections, parse_seqinfo, track_frames};
+use lookout::mot::{group_frames, parse_detections, parse_seqinfo, track_frames, FrameDetections};
 use lookout::track::{Tracker, TrackerConfig};
 use lookout::{BBox, Detection, Time};
 
@@ -88,7 +88,7 @@ struct Sequence {
     name: &'static str,
     dir: PathBuf,
     /// Detections grouped per frame beforehand, as the Python peer does before its timer.
-    frames: Vec<Vec<Detection>>,
+    frames: FrameDetections,
     fps: f64,
 }
 
@@ -133,7 +133,7 @@ fn mot15_sequences(c: &mut Criterion) {
     let config = TrackerConfig::default();
     let mut group = c.benchmark_group("mot15_sequence");
     for s in &seqs {
-        group.throughput(Throughput::Elements(s.frames.len() as u64));
+        group.throughput(Throughput::Elements(s.frames.frame_count() as u64));
         group.bench_function(s.name, |b| {
             b.iter(|| track_frames(black_box(&s.frames), s.fps, &config, &s.dir).expect("track"))
         });
@@ -180,7 +180,7 @@ fn compare_with_supervision() {
             black_box(track_frames(&s.frames, s.fps, &config, &s.dir).expect("track"));
             runs += 1;
         }
-        let ours = s.frames.len() as f64 * f64::from(runs) / t0.elapsed().as_secs_f64();
+        let ours = s.frames.frame_count() as f64 * f64::from(runs) / t0.elapsed().as_secs_f64();
         let out = std::env::temp_dir().join(format!("lookout-bench-sv-{}.txt", s.name));
         let res = Command::new(&python)
             .arg(&script)
@@ -216,13 +216,13 @@ fn compare_with_supervision() {
             Some(p) => println!(
                 "| {} | {} | {ours:.0} | {p:.0} | {:.0}x |",
                 s.name,
-                s.frames.len(),
+                s.frames.frame_count(),
                 ours / p
             ),
             None => println!(
                 "| {} | {} | {ours:.0} | n/a | n/a |",
                 s.name,
-                s.frames.len()
+                s.frames.frame_count()
             ),
         }
     }

@@ -26,7 +26,9 @@ pub enum ConfigError {
         key: String,
         message: String,
     },
-    #[error("override `{assignment}`: {message}")]
+    /// A `key=value` override (the CLI's `--set`, or a flag that stands for one) that cannot be
+    /// applied, or whose value is invalid: named by the override, not the file it overrides.
+    #[error("--set {assignment}: {message}")]
     Override { assignment: String, message: String },
 }
 
@@ -152,9 +154,20 @@ pub struct ReplayConfig {
     pub write_annotations: bool,
     /// Log and skip frames that cannot be decoded instead of stopping the replay.
     pub skip_bad_frames: bool,
-    /// Capacity of each bounded channel between stages (frames in flight per stage).
+    /// Capacity of each bounded channel between stages (frames in flight per stage), in
+    /// `[1, CHANNEL_CAPACITY_MAX]`.
     pub channel_capacity: usize,
 }
+
+/// Largest `replay.channel_capacity`. Memory in flight is about capacity x frame size per
+/// channel (three channels): 64 decoded 4K frames are 1.6 GB per channel, and more frames in
+/// flight do not make a pipeline of one thread per stage faster. (1e12 aborted the process on
+/// the channel's allocation.)
+pub const CHANNEL_CAPACITY_MAX: usize = 64;
+
+/// Largest `diagnostics.silence_warn_s`: an hour (a silent camera unreported for longer is not
+/// monitored; the value also becomes a `Duration`, which must not overflow).
+pub const SILENCE_WARN_S_MAX: f64 = 3600.0;
 
 impl Default for ReplayConfig {
     fn default() -> Self {
@@ -231,44 +244,46 @@ impl Config {
         for assignment in overrides {
             apply_override(&mut params, assignment)?;
         }
-        let config: Config =
-            serde_path_to_error::deserialize(params).map_err(|e| ConfigError::Invalid {
-                path: path.to_owned(),
-                key: e.path().to_string(),
-                message: e.inner().to_string(),
-            })?;
+        let config: Config = serde_path_to_error::deserialize(params)
+            .map_err(|e| invalid(path, overrides, e.path().to_string(), e.inner().to_string()))?;
         config
             .validate()
-            .map_err(|(key, message)| ConfigError::Invalid {
-                path: path.to_owned(),
-                key,
-                message,
-            })?;
+            .map_err(|(key, message)| invalid(path, overrides, key, message))?;
         Ok(config)
     }
 
     /// Cross-field checks that serde cannot express; returns `(key, message)` on failure.
     fn validate(&self) -> Result<(), (String, String)> {
-        self.detector
-            .validate()
-            .map_err(|e| ("detector".to_owned(), e.to_string()))?;
-        self.tracking
-            .validate()
-            .map_err(|e| ("tracking".to_owned(), e.to_string()))?;
-        if self.replay.channel_capacity == 0 {
+        self.detector.validate().map_err(|e| match e {
+            crate::detect::DetectError::InvalidConfig { field, message } => {
+                (format!("detector.{field}"), message)
+            }
+            e => ("detector".to_owned(), e.to_string()),
+        })?;
+        self.tracking.validate().map_err(|e| {
+            (
+                format!("tracking.{}", e.field),
+                format!("{}: {}", e.value, e.expected),
+            )
+        })?;
+        let capacity = self.replay.channel_capacity;
+        if !(1..=CHANNEL_CAPACITY_MAX).contains(&capacity) {
             return Err((
                 "replay.channel_capacity".into(),
-                "must be at least 1".into(),
+                format!(
+                    "{capacity} is outside [1, {CHANNEL_CAPACITY_MAX}] (frames in flight per \
+                     channel; memory grows with capacity x frame size)"
+                ),
             ));
         }
         if self.input.max_pixels == 0 {
             return Err(("input.max_pixels".into(), "must be at least 1".into()));
         }
         let silence_s = self.diagnostics.silence_warn_s;
-        if !(silence_s.is_finite() && silence_s > 0.0) {
+        if !(silence_s.is_finite() && silence_s > 0.0 && silence_s <= SILENCE_WARN_S_MAX) {
             return Err((
                 "diagnostics.silence_warn_s".into(),
-                format!("{silence_s} is not a positive number of seconds"),
+                format!("{silence_s:?} is not a number of seconds in (0, {SILENCE_WARN_S_MAX}]"),
             ));
         }
         let n = self.cameras.topics.len();
@@ -284,6 +299,36 @@ impl Config {
             }
         }
         Ok(())
+    }
+}
+
+/// An invalid `key`, named by the `--set` override that set it (the last one whose key is the
+/// key or a map above or below it), or else by the file.
+fn invalid(path: &Path, overrides: &[String], key: String, message: String) -> ConfigError {
+    let covers = |set: &str| {
+        let (long, short) = if set.len() >= key.len() {
+            (set, key.as_str())
+        } else {
+            (key.as_str(), set)
+        };
+        long.strip_prefix(short)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
+    };
+    let from_override = overrides.iter().rev().find(|assignment| {
+        assignment
+            .split_once('=')
+            .is_some_and(|(set, _)| !set.is_empty() && !key.is_empty() && covers(set))
+    });
+    match from_override {
+        Some(assignment) => ConfigError::Override {
+            assignment: assignment.clone(),
+            message: format!("key `{key}`: {message}"),
+        },
+        None => ConfigError::Invalid {
+            path: path.to_owned(),
+            key,
+            message,
+        },
     }
 }
 
@@ -456,6 +501,57 @@ mod tests {
             e.contains("cameras.transports") && e.contains("h264"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn values_above_their_bounds_are_rejected_with_key_and_origin() {
+        // From the file: the file and the key are named.
+        let text = DEFAULT_PARAMS_YAML.replace("input_size_px: 416", "input_size_px: 96000");
+        let e = load(&text, &[]).unwrap_err().to_string();
+        assert!(
+            e.contains("test.yaml") && e.contains("detector.input_size_px"),
+            "{e}"
+        );
+        // From an override: the override is named, not the file.
+        for (set, key) in [
+            ("detector.input_size_px=4096", "detector.input_size_px"),
+            (
+                "replay.channel_capacity=1000000000000",
+                "replay.channel_capacity",
+            ),
+            (
+                "replay.channel_capacity=18446744073709551615",
+                "replay.channel_capacity",
+            ),
+            ("tracking.max_age_s=1e300", "tracking.max_age_s"),
+            (
+                "diagnostics.silence_warn_s=1e300",
+                "diagnostics.silence_warn_s",
+            ),
+            ("detector.max_detections=100000", "detector.max_detections"),
+        ] {
+            let e = load(DEFAULT_PARAMS_YAML, &[set]).unwrap_err().to_string();
+            assert!(e.contains(&format!("--set {set}")), "{e}");
+            assert!(e.contains(key) && !e.contains("test.yaml"), "{e}");
+        }
+        // A type error from an override, and a map set whole, are the override's too.
+        let e = load(DEFAULT_PARAMS_YAML, &["replay.channel_capacity=-1"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--set replay.channel_capacity=-1"), "{e}");
+        let e = load(DEFAULT_PARAMS_YAML, &["replay={channel_capacity: 0}"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--set replay="), "{e}");
+        // An override of another key leaves the blame with the file.
+        let e = load(&text, &["detector.top_k=10"]).unwrap_err().to_string();
+        assert!(e.contains("test.yaml"), "{e}");
+        let largest = load(
+            DEFAULT_PARAMS_YAML,
+            &["detector.input_size_px=2048", "replay.channel_capacity=64"],
+        )
+        .unwrap();
+        assert_eq!(largest.replay.channel_capacity, CHANNEL_CAPACITY_MAX);
     }
 
     #[test]

@@ -5,13 +5,29 @@
 //! Input: a decoded [`Frame`] (RGB8 pixels, header stamp, stream name). Output: a
 //! [`FrameOutput`] (detections and tracks in the frame's image pixels, with the time each stage
 //! took). No threads, channels, files or ROS types in here: the callers own those.
+//!
+//! Time policy, per stream (the tracker needs strictly increasing stamps; cameras, drivers,
+//! `ros2 bag play --loop` and simulators do not always give them):
+//! * a stamp later than the stream's previous one: detect, then update the tracker;
+//! * a stamp *equal* to the previous one (a driver repeating a stamp, or stamping every frame
+//!   0): the frame's detections are reported, the tracker is not updated (no time has passed
+//!   for its filters), and the tracks of the previous update are reported again: they are the
+//!   tracker's estimate at that very stamp, and a planner reading the tracks topic should not
+//!   see every object vanish for one frame. Counted as [`StreamTimeStats::duplicate_stamps`];
+//! * a stamp *earlier* than the previous one (a looped recording, a sim-time reset, a driver
+//!   restarting its clock): the stream's tracker is restarted ([`Tracker::restart`]: tracks
+//!   dropped, ids continue so an id never names two objects) and updated with the frame.
+//!   Counted as [`StreamTimeStats::tracker_resets`] and returned as [`TimeEvent::TrackerReset`]
+//!   for the caller to log.
+//!
+//! No frame is dropped and no error is returned for a stamp, in replay and the node alike.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
 
 use crate::config::{Config, DeviceSpec};
 use crate::detect::Detector;
-use crate::stats::{Stage, StageTimings};
+use crate::stats::{Stage, StageTimings, StreamTimeStats};
 use crate::track::{TrackOutput, Tracker};
 use crate::types::{Detection, Frame};
 use crate::Result;
@@ -32,6 +48,82 @@ pub struct FrameOutput {
     pub tracks: Vec<TrackOutput>,
     /// Time spent per stage on this frame (preprocess, forward, postprocess, track).
     pub timings: StageTimings,
+    /// What the time policy did with this frame's stamp (`None`: a normal tracker update).
+    pub time_event: Option<TimeEvent>,
+}
+
+/// A frame whose stamp did not come after its stream's previous one (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeEvent {
+    /// Equal stamps: detections reported, tracks of the previous update reported again.
+    DuplicateStamp { stamp_ns: i64 },
+    /// The stamp went back from `previous_ns` to `stamp_ns`: the tracker was restarted.
+    TrackerReset { previous_ns: i64, stamp_ns: i64 },
+}
+
+impl std::fmt::Display for TimeEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::DuplicateStamp { stamp_ns } => write!(
+                f,
+                "stamp {stamp_ns} ns repeats the previous frame's: detections only, tracks of \
+                 the previous update reported again"
+            ),
+            Self::TrackerReset {
+                previous_ns,
+                stamp_ns,
+            } => write!(
+                f,
+                "stamp went back from {previous_ns} ns to {stamp_ns} ns: tracker restarted \
+                 (tracks dropped, ids continue)"
+            ),
+        }
+    }
+}
+
+/// One camera stream's tracker and what the time policy needs of it.
+struct Stream {
+    tracker: Tracker,
+    /// The tracks of the last tracker update, reported again for a duplicate stamp.
+    last_tracks: Vec<TrackOutput>,
+    time: StreamTimeStats,
+}
+
+impl Stream {
+    fn new(config: crate::track::TrackerConfig) -> Result<Self, crate::track::TrackError> {
+        Ok(Self {
+            tracker: Tracker::new(config)?,
+            last_tracks: Vec::new(),
+            time: StreamTimeStats::default(),
+        })
+    }
+
+    /// The time policy (module docs) for one frame: updates `last_tracks` unless the stamp
+    /// repeats the previous one.
+    fn update(
+        &mut self,
+        stamp: crate::types::Time,
+        detections: &[Detection],
+    ) -> Result<Option<TimeEvent>, crate::track::TrackError> {
+        let stamp_ns = stamp.as_ns();
+        let event = match self.tracker.last_stamp_ns() {
+            Some(previous_ns) if stamp_ns == previous_ns => {
+                self.time.duplicate_stamps += 1;
+                return Ok(Some(TimeEvent::DuplicateStamp { stamp_ns }));
+            }
+            Some(previous_ns) if stamp_ns < previous_ns => {
+                self.time.tracker_resets += 1;
+                self.tracker.restart();
+                Some(TimeEvent::TrackerReset {
+                    previous_ns,
+                    stamp_ns,
+                })
+            }
+            _ => None,
+        };
+        self.last_tracks = self.tracker.update(stamp, detections)?;
+        Ok(event)
+    }
 }
 
 /// Detector plus one tracker per camera stream; the same object serves replay and the ROS node,
@@ -39,7 +131,7 @@ pub struct FrameOutput {
 pub struct Engine {
     detector: Detector,
     tracking: crate::track::TrackerConfig,
-    trackers: BTreeMap<String, Tracker>,
+    streams: BTreeMap<String, Stream>,
 }
 
 impl Engine {
@@ -50,11 +142,12 @@ impl Engine {
         Ok(Self {
             detector,
             tracking: config.tracking.clone(),
-            trackers: BTreeMap::new(),
+            streams: BTreeMap::new(),
         })
     }
 
-    /// Detects and tracks one frame. Each `frame.stream` has its own tracker (and id space).
+    /// Detects and tracks one frame. Each `frame.stream` has its own tracker (and id space);
+    /// stamps that do not increase follow the time policy of the module docs.
     pub fn process(&mut self, frame: &Frame) -> Result<FrameOutput> {
         let mut timings = StageTimings::default();
         let (detections, det_times) = self.detector.detect_timed(&frame.image)?;
@@ -62,19 +155,26 @@ impl Engine {
         timings.set(Stage::Forward, det_times.forward);
         timings.set(Stage::Postprocess, det_times.decode_nms);
         let t = Instant::now();
-        let tracker = match self.trackers.entry(frame.stream.clone()) {
+        let stream = match self.streams.entry(frame.stream.clone()) {
             std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::btree_map::Entry::Vacant(e) => {
-                e.insert(Tracker::new(self.tracking.clone())?)
+                e.insert(Stream::new(self.tracking.clone())?)
             }
         };
-        let tracks = tracker.update(frame.header.stamp, &detections)?;
+        let time_event = stream.update(frame.header.stamp, &detections)?;
+        let tracks = stream.last_tracks.clone();
         timings.set(Stage::Track, t.elapsed());
         Ok(FrameOutput {
             detections,
             tracks,
             timings,
+            time_event,
         })
+    }
+
+    /// The time policy's counters of one stream (`None` before its first frame).
+    pub fn time_stats(&self, stream: &str) -> Option<StreamTimeStats> {
+        self.streams.get(stream).map(|s| s.time)
     }
 
     /// Detection only (no tracker state touched).
@@ -110,4 +210,62 @@ pub fn select_device(device: DeviceSpec) -> Result<candle_core::Device> {
         ))
         .into()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::{BBox, Time};
+
+    fn person(x: f32) -> Detection {
+        Detection {
+            bbox: BBox::from_tlwh(x, 100.0, 40.0, 80.0),
+            class_index: 0,
+            label: "pedestrian".into(),
+            score: 0.9,
+        }
+    }
+
+    #[test]
+    fn duplicate_stamps_repeat_tracks_and_backward_stamps_restart() {
+        let mut s = Stream::new(crate::track::TrackerConfig::default()).unwrap();
+        let at = |ms: i64| Time::from_ns(ms * 1_000_000);
+        for k in 0..3 {
+            assert_eq!(
+                s.update(at(1000 + 100 * k), &[person(k as f32)]).unwrap(),
+                None
+            );
+        }
+        let confirmed = s.last_tracks.clone();
+        assert_eq!(confirmed.len(), 1);
+        // The same stamp again: no update, the previous tracks stand.
+        assert_eq!(
+            s.update(at(1200), &[person(50.0)]).unwrap(),
+            Some(TimeEvent::DuplicateStamp {
+                stamp_ns: at(1200).as_ns()
+            })
+        );
+        assert_eq!(s.last_tracks, confirmed);
+        // Time goes on normally after a duplicate.
+        assert_eq!(s.update(at(1300), &[person(3.0)]).unwrap(), None);
+        assert_eq!(s.last_tracks[0].id, confirmed[0].id);
+        // Back in time: restarted, the object is new (tentative, not reported), ids go on.
+        assert_eq!(
+            s.update(at(0), &[person(0.0)]).unwrap(),
+            Some(TimeEvent::TrackerReset {
+                previous_ns: at(1300).as_ns(),
+                stamp_ns: 0
+            })
+        );
+        assert!(s.last_tracks.is_empty());
+        s.update(at(100), &[person(1.0)]).unwrap();
+        assert_eq!(s.last_tracks[0].id, confirmed[0].id + 1);
+        assert_eq!(
+            s.time,
+            StreamTimeStats {
+                tracker_resets: 1,
+                duplicate_stamps: 1
+            }
+        );
+    }
 }

@@ -8,7 +8,14 @@
 //!
 //! Time: frame `n` gets the stamp `(n - 1) / fps` seconds, so the tracker sees the same seconds
 //! it would see from a camera at that rate; frames without detections are still fed to the
-//! tracker (time passes for lost tracks).
+//! tracker while it has tracks (time passes for lost tracks). Frames are held sparsely
+//! ([`FrameDetections`]): a run of frames without detections and without live tracks costs
+//! nothing, so a frame number or `seqLength` near [`FRAME_MAX`] is cheap.
+//!
+//! Bounds (each refused with the file, line or frame named): frame numbers and `seqLength` at
+//! most [`FRAME_MAX`]; at most [`DETECTIONS_PER_FRAME_MAX`] detections in one frame (the
+//! association's cost grows at least with the square of the boxes per frame: 4000 overlapping boxes in a frame
+//! took 21 s and 1.5 GB); a frame rate in `(0, FPS_MAX]` whose last frame's stamp fits a ROS stamp.
 //!
 //! Scores: the tracker takes scores in [0, 1]. Public detection files do not always have them
 //! (MOT15's ACF detections range far outside; the Faster R-CNN files distributed with SORT lie
@@ -43,8 +50,21 @@ pub enum MotError {
     },
     #[error("{path}: no frame rate: pass fps or put a seqinfo.ini with frameRate next to it")]
     MissingFrameRate { path: PathBuf },
-    #[error("{path}: frame rate {fps} must be finite and > 0")]
+    #[error("{path}: frame rate {fps:?} must be finite and in (0, {FPS_MAX}]")]
     InvalidFrameRate { path: PathBuf, fps: f64 },
+    #[error("{path}: frame {frame} at {fps} frames/s is {seconds:.0} s after frame 1, beyond ROS stamps (2^31 s): lower the frame numbers or raise the frame rate")]
+    StampRange {
+        path: PathBuf,
+        frame: u32,
+        fps: f64,
+        seconds: f64,
+    },
+    #[error("{path}: frame {frame} has {count} detections, more than {DETECTIONS_PER_FRAME_MAX} (association cost grows with the square of the boxes per frame); filter the file by score first")]
+    TooManyDetections {
+        path: PathBuf,
+        frame: u32,
+        count: usize,
+    },
     #[error("{path}: no det.txt or det/det.txt in this sequence folder")]
     NoDetections { path: PathBuf },
     #[error("{path}: scores span [{min}, {max}], outside [0, 1]; choose a score normalisation (min-max)")]
@@ -57,6 +77,23 @@ pub enum MotError {
         source: TrackError,
     },
 }
+
+/// Largest frame number (and `seqLength`): ten million frames, 3.9 days at 30 frames/s;
+/// MOTChallenge sequences have a few thousand.
+pub const FRAME_MAX: u32 = 10_000_000;
+
+/// Most detections in one frame. When the boxes of a frame all overlap, the association is one
+/// dense assignment problem, cubic in time and quadratic in memory: measured (release build,
+/// boxes stacked on one spot, 3 frames) 1000 boxes 0.5 s and 106 MB, 2000 boxes 3.2 s and
+/// 393 MB, 4000 boxes 21 s and 1.5 GB (the 20000 took 102 s and 1.3 GB). MOTChallenge's
+/// public detections have at most a few hundred per frame and the detector reports at most
+/// `detector.max_detections` (300 by default), so 1000 leaves room while bounding one frame to
+/// a fraction of a second. A file above it is refused, naming the frame, rather than silently
+/// cut to its best boxes (which would change the results without a trace).
+pub const DETECTIONS_PER_FRAME_MAX: usize = 1000;
+
+/// Highest frame rate `lookout track` accepts (a camera at 1000 frames/s is already unusual).
+pub const FPS_MAX: f64 = 1000.0;
 
 /// One line of a detection file.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -171,11 +208,11 @@ pub fn parse_detections(text: &str, path: &Path) -> Result<Vec<MotDetection>, Mo
             }
         };
         let frame = num(0, "frame")?;
-        if frame < 1.0 || frame.fract() != 0.0 || frame > f64::from(u32::MAX) {
+        if frame < 1.0 || frame.fract() != 0.0 || frame > f64::from(FRAME_MAX) {
             return Err(parse_err(
                 path,
                 line,
-                format!("frame {frame} must be a whole number >= 1"),
+                format!("frame {frame} must be a whole number in [1, {FRAME_MAX}]"),
             ));
         }
         let (x, y, w, h) = (
@@ -224,6 +261,16 @@ pub fn parse_seqinfo(text: &str, path: &Path) -> Result<SeqInfo, MotError> {
             })
             .transpose()
     };
+    let seq_length = uint("seqLength")?;
+    if let (Some(n), Some((line, _))) = (seq_length, values.get("seqLength")) {
+        if n > FRAME_MAX {
+            return Err(parse_err(
+                path,
+                *line,
+                format!("seqLength {n} is above {FRAME_MAX} frames"),
+            ));
+        }
+    }
     let frame_rate = match values.get("frameRate") {
         Some((line, v)) => {
             let fps: f64 = v
@@ -247,7 +294,7 @@ pub fn parse_seqinfo(text: &str, path: &Path) -> Result<SeqInfo, MotError> {
     Ok(SeqInfo {
         name: values.get("name").map(|(_, v)| v.clone()),
         frame_rate,
-        seq_length: uint("seqLength")?,
+        seq_length,
         image_width_px: uint("imWidth")?,
         image_height_px: uint("imHeight")?,
     })
@@ -303,37 +350,82 @@ pub fn normalize_scores(
     }
 }
 
-/// Detections grouped per frame, `frames[0]` being frame 1, as class 0 `person`: frames
-/// `1..=max(frames, last detection frame)`, empty where a frame has none.
-pub fn group_frames(dets: &[MotDetection], frames: u32) -> Vec<Vec<Detection>> {
-    let last = dets.iter().map(|d| d.frame).max().unwrap_or(0).max(frames);
-    let mut out: Vec<Vec<Detection>> = vec![Vec::new(); last as usize];
+/// Detections per frame, sparse: only frames with detections are stored, so a file whose
+/// frame numbers are large (or a long `seqLength`) takes memory for its lines, not its frames.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FrameDetections {
+    /// 1-based frame number -> its detections, in file order.
+    pub by_frame: BTreeMap<u32, Vec<Detection>>,
+    /// The sequence's last frame: `max(seqLength, last detection frame)` (0 when empty).
+    pub last_frame: u32,
+}
+
+impl FrameDetections {
+    /// Frames in the sequence, `1..=last_frame`, with or without detections.
+    pub fn frame_count(&self) -> usize {
+        self.last_frame as usize
+    }
+
+    /// The detections of 1-based `frame` (empty when it has none).
+    pub fn get(&self, frame: u32) -> &[Detection] {
+        self.by_frame.get(&frame).map_or(&[], Vec::as_slice)
+    }
+}
+
+/// Detections grouped per frame as class 0 `person`, for frames
+/// `1..=max(frames, last detection frame)`.
+pub fn group_frames(dets: &[MotDetection], frames: u32) -> FrameDetections {
+    let mut out = FrameDetections {
+        by_frame: BTreeMap::new(),
+        last_frame: frames,
+    };
     for d in dets {
-        // Frames are >= 1 by parsing; a 0 would land nowhere rather than panic.
-        if let Some(f) = out.get_mut((d.frame as usize).wrapping_sub(1)) {
-            f.push(Detection {
-                bbox: d.bbox,
-                class_index: 0,
-                label: "person".to_string(),
-                score: d.score,
-            });
-        }
+        out.last_frame = out.last_frame.max(d.frame);
+        out.by_frame.entry(d.frame).or_default().push(Detection {
+            bbox: d.bbox,
+            class_index: 0,
+            label: "person".to_string(),
+            score: d.score,
+        });
     }
     out
 }
 
 /// Track frames grouped by [`group_frames`] at `fps`. Pure: the core of [`run_mot`] and of the
-/// benchmarks. `path` names the file in errors.
+/// benchmarks. `path` names the file in errors. Every frame from 1 to the last is an update of
+/// the tracker, except frames without detections while the tracker holds no track: such an
+/// update changes nothing but the tracker's last stamp, so runs of them are skipped.
 pub fn track_frames(
-    frames: &[Vec<Detection>],
+    frames: &FrameDetections,
     fps: f64,
     config: &TrackerConfig,
     path: &Path,
 ) -> Result<Vec<MotResult>, MotError> {
-    if !(fps.is_finite() && fps > 0.0) {
+    if !(fps.is_finite() && fps > 0.0 && fps <= FPS_MAX) {
         return Err(MotError::InvalidFrameRate {
             path: path.to_path_buf(),
             fps,
+        });
+    }
+    let seconds = f64::from(frames.last_frame.saturating_sub(1)) / fps;
+    if seconds > f64::from(i32::MAX) {
+        return Err(MotError::StampRange {
+            path: path.to_path_buf(),
+            frame: frames.last_frame,
+            fps,
+            seconds,
+        });
+    }
+    // Refused before tracking anything: no minutes of work lost to a bad frame at the end.
+    if let Some((&frame, dets)) = frames
+        .by_frame
+        .iter()
+        .find(|(_, d)| d.len() > DETECTIONS_PER_FRAME_MAX)
+    {
+        return Err(MotError::TooManyDetections {
+            path: path.to_path_buf(),
+            frame,
+            count: dets.len(),
         });
     }
     let mut tracker = Tracker::new(config.clone()).map_err(|source| MotError::Track {
@@ -342,8 +434,16 @@ pub fn track_frames(
         source,
     })?;
     let mut out = Vec::new();
-    for (k, frame_dets) in frames.iter().enumerate() {
-        let frame = k as u32 + 1;
+    let mut frame = 1u32;
+    while frame <= frames.last_frame {
+        let frame_dets = frames.get(frame);
+        if frame_dets.is_empty() && tracker.is_empty() {
+            match frames.by_frame.range(frame..).next() {
+                Some((&next, _)) => frame = next,
+                None => break,
+            }
+            continue;
+        }
         let tracks = tracker
             .update(frame_stamp(frame, fps), frame_dets)
             .map_err(|source| MotError::Track {
@@ -357,6 +457,7 @@ pub fn track_frames(
             bbox: t.bbox,
             score: t.score,
         }));
+        frame += 1;
     }
     Ok(out)
 }
@@ -448,7 +549,7 @@ pub fn run_mot(opts: &MotRunOptions) -> Result<MotRunSummary, MotError> {
         (None, Some(info)) => info.frame_rate,
         (None, None) => return Err(MotError::MissingFrameRate { path: det_path }),
     };
-    if !(fps.is_finite() && fps > 0.0) {
+    if !(fps.is_finite() && fps > 0.0 && fps <= FPS_MAX) {
         return Err(MotError::InvalidFrameRate {
             path: det_path,
             fps,
@@ -508,6 +609,86 @@ mod tests {
         assert_eq!(frame_stamp(1, 7.0).as_ns(), 0);
         assert_eq!(frame_stamp(8, 7.0).as_ns(), 1_000_000_000);
         assert_eq!(frame_stamp(2, 25.0).as_ns(), 40_000_000);
+    }
+
+    #[test]
+    fn frames_are_sparse_and_bounded() {
+        let p = Path::new("det.txt");
+        // A frame near the bound costs nothing for the frames before it.
+        let text = format!("1,-1,0,0,10,10,0.9\n{FRAME_MAX},-1,0,0,10,10,0.9\n");
+        let dets = parse_detections(&text, p).unwrap();
+        let frames = group_frames(&dets, FRAME_MAX);
+        assert_eq!(frames.by_frame.len(), 2);
+        assert_eq!(frames.frame_count(), FRAME_MAX as usize);
+        let t = std::time::Instant::now();
+        let rows = track_frames(&frames, 25.0, &TrackerConfig::default(), p).unwrap();
+        assert!(t.elapsed().as_secs() < 5, "{:?}", t.elapsed());
+        assert!(rows.is_empty()); // two single detections never confirm (min_hits 2)
+        for bad in ["4294967295,-1,0,0,1,1,1\n", "10000001,-1,0,0,1,1,1\n"] {
+            let e = parse_detections(bad, p).unwrap_err().to_string();
+            assert!(
+                e.contains("det.txt:1") && e.contains("[1, 10000000]"),
+                "{e}"
+            );
+        }
+        let e = parse_seqinfo("frameRate=25\nseqLength=4294967295\n", Path::new("s.ini"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("s.ini") && e.contains("seqLength"), "{e}");
+        // The last frame's stamp must fit a ROS stamp.
+        let e = track_frames(&frames, 0.001, &TrackerConfig::default(), p).unwrap_err();
+        assert!(matches!(e, MotError::StampRange { .. }), "{e}");
+        for fps in [0.0, f64::NAN, 1e300] {
+            let e = track_frames(&frames, fps, &TrackerConfig::default(), p).unwrap_err();
+            assert!(matches!(e, MotError::InvalidFrameRate { .. }), "{e}");
+        }
+        // Too many boxes in one frame: refused, naming the frame.
+        let many: Vec<MotDetection> = (0..=DETECTIONS_PER_FRAME_MAX)
+            .map(|i| MotDetection {
+                frame: 7,
+                bbox: BBox::from_tlwh(i as f32, 0.0, 5.0, 5.0),
+                score: 0.9,
+            })
+            .collect();
+        let e = track_frames(&group_frames(&many, 0), 25.0, &TrackerConfig::default(), p)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("det.txt") && e.contains("frame 7"), "{e}");
+    }
+
+    #[test]
+    fn skipping_idle_frames_changes_nothing() {
+        // A dense run (every frame an update) against the sparse one, with gaps longer and
+        // shorter than max_age_s and lost tracks reported.
+        let config = TrackerConfig {
+            output_lost_max_s: 1.0,
+            ..TrackerConfig::default()
+        };
+        let mut dets = Vec::new();
+        for f in (1..=20).chain(30..=40).chain(200..=210) {
+            dets.push(MotDetection {
+                frame: f,
+                bbox: BBox::from_tlwh(10.0 + f as f32, 20.0, 30.0, 60.0),
+                score: 0.9,
+            });
+        }
+        let p = Path::new("d");
+        let sparse = track_frames(&group_frames(&dets, 300), 10.0, &config, p).unwrap();
+        let mut tracker = Tracker::new(config.clone()).unwrap();
+        let frames = group_frames(&dets, 300);
+        let mut dense = Vec::new();
+        for f in 1..=300 {
+            for t in tracker.update(frame_stamp(f, 10.0), frames.get(f)).unwrap() {
+                dense.push(MotResult {
+                    frame: f,
+                    id: t.id,
+                    bbox: t.bbox,
+                    score: t.score,
+                });
+            }
+        }
+        assert!(!dense.is_empty());
+        assert_eq!(sparse, dense);
     }
 
     #[test]

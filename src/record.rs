@@ -11,7 +11,8 @@
 //! are copied through byte for byte) or `sensor_msgs/msg/Image` (`rgb8` or `bgr8`, unpadded
 //! rows), through [`Ros2McapWriter`]. Header stamps are either `start + i / fps` for frame `i`
 //! (computed in integer nanoseconds as `start_ns + round(i * 1e9 / fps)`, so they do not drift)
-//! or each file's modification time (image folders only). `log_time = publish_time = stamp`,
+//! or each file's modification time (image folders only; the images then go in time order, and
+//! two with the same time are refused, so that stamps strictly increase). `log_time = publish_time = stamp`,
 //! `sequence = i`.
 
 use crate::image_codec::{self, RawEncoding};
@@ -77,6 +78,14 @@ pub enum RecordError {
     },
     #[error("{path}: modification time cannot be a ROS stamp: {message}")]
     FileTime { path: PathBuf, message: String },
+    /// Two images of a folder stamped by file time have the same modification time: the
+    /// recording would hold a repeated stamp (the tracker cannot tell which came first).
+    #[error("{path} and {other} have the same modification time ({stamp_ns} ns), so their header stamps would repeat: pass --fps to stamp frames at a fixed rate in name order")]
+    RepeatedFileTime {
+        path: PathBuf,
+        other: PathBuf,
+        stamp_ns: i64,
+    },
     #[error(transparent)]
     Mcap(#[from] McapError),
 }
@@ -426,7 +435,25 @@ fn record_folder(rec: &mut Recorder) -> Result<(), RecordError> {
         return Err(RecordError::NoImages { path: dir.clone() });
     }
     files.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
-    for path in files {
+    // With file times as stamps, frames go in time order (what the stamps say), so that the
+    // stamps increase even where names and times disagree; equal times are refused.
+    let mut times = Vec::new();
+    if rec.options.stamps == StampSource::FileTimes {
+        let mut timed = files
+            .into_iter()
+            .map(|path| Ok((file_time(&path)?, path)))
+            .collect::<Result<Vec<_>, RecordError>>()?;
+        timed.sort_by_key(|(t, _)| t.as_ns());
+        if let Some(pair) = timed.windows(2).find(|w| w[0].0 == w[1].0) {
+            return Err(RecordError::RepeatedFileTime {
+                path: pair[0].1.clone(),
+                other: pair[1].1.clone(),
+                stamp_ns: pair[0].0.as_ns(),
+            });
+        }
+        (times, files) = timed.into_iter().unzip();
+    }
+    for (i, path) in files.into_iter().enumerate() {
         if rec.done() {
             break;
         }
@@ -436,7 +463,7 @@ fn record_folder(rec: &mut Recorder) -> Result<(), RecordError> {
         })?;
         let stamp = match rec.options.stamps {
             StampSource::FrameRate { fps, start_ns } => rec.rate_stamp(fps, start_ns),
-            StampSource::FileTimes => file_time(&path)?,
+            StampSource::FileTimes => times[i],
         };
         let pixels =
             if bytes.starts_with(&[0xff, 0xd8, 0xff])

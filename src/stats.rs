@@ -72,6 +72,24 @@ impl StageTimings {
     }
 }
 
+/// What the engine's time policy did on one camera stream (see [`crate::engine`]): counters
+/// since the start, shown by the replay summary and meant for the node's diagnostics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct StreamTimeStats {
+    /// Frames whose stamp was earlier than the stream's previous one: the tracker was
+    /// restarted (a looped recording, a simulation reset, a driver restarting at 0).
+    pub tracker_resets: u64,
+    /// Frames whose stamp equalled the previous one: detections published, tracker not updated.
+    pub duplicate_stamps: u64,
+}
+
+impl StreamTimeStats {
+    /// No event counted.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
 /// The last `capacity` samples of one quantity, in milliseconds.
 #[derive(Debug, Clone)]
 pub struct LatencyWindow {

@@ -7,8 +7,8 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use crate::engine::FrameOutput;
-use crate::stats::{LatencySummary, Stage, StageStats};
+use crate::engine::{FrameOutput, TimeEvent};
+use crate::stats::{LatencySummary, Stage, StageStats, StreamTimeStats};
 use crate::types::Frame;
 
 /// Counts and timings of a replay, printed at the end and returned to callers.
@@ -22,6 +22,10 @@ pub struct ReplaySummary {
     pub detections: u64,
     pub detections_per_class: BTreeMap<String, u64>,
     pub track_ids_per_stream: BTreeMap<String, u64>,
+    /// The engine's time policy per stream ([`crate::engine`]): tracker restarts after a stamp
+    /// went back, frames with a repeated stamp. Streams without either are left out.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub time_per_stream: BTreeMap<String, StreamTimeStats>,
     pub wall_s: f64,
     pub frames_per_s: f64,
     /// Per-stage latency, in pipeline order.
@@ -58,6 +62,16 @@ impl ReplaySummary {
                 .detections_per_class
                 .entry(d.label.clone())
                 .or_default() += 1;
+        }
+        if let Some(event) = output.time_event {
+            let time = self
+                .time_per_stream
+                .entry(frame.stream.clone())
+                .or_default();
+            match event {
+                TimeEvent::DuplicateStamp { .. } => time.duplicate_stamps += 1,
+                TimeEvent::TrackerReset { .. } => time.tracker_resets += 1,
+            }
         }
         if let Some(max_id) = output.tracks.iter().map(|t| t.id).max() {
             let e = self
@@ -120,7 +134,15 @@ impl std::fmt::Display for ReplaySummary {
         )?;
         for (stream, n) in &self.frames_per_stream {
             let ids = self.track_ids_per_stream.get(stream).copied().unwrap_or(0);
-            writeln!(f, "    {stream}: {n} frames, {ids} track ids")?;
+            write!(f, "    {stream}: {n} frames, {ids} track ids")?;
+            if let Some(time) = self.time_per_stream.get(stream) {
+                write!(
+                    f,
+                    ", {} tracker resets (stamp went back), {} repeated stamps",
+                    time.tracker_resets, time.duplicate_stamps
+                )?;
+            }
+            writeln!(f)?;
         }
         writeln!(f, "  detections: {}", self.detections)?;
         for (class, n) in &self.detections_per_class {
@@ -167,6 +189,7 @@ mod tests {
             }],
             tracks: Vec::new(),
             timings,
+            time_event: None,
         };
         let mut summary = ReplaySummary::default();
         let mut stats = StageStats::new(16);
@@ -187,5 +210,16 @@ mod tests {
             ["forward"]
         );
         assert_eq!(summary.stage_samples_ms["forward"], [5.0, 5.0]);
+        assert!(summary.time_per_stream.is_empty());
+        let reset = FrameOutput {
+            time_event: Some(TimeEvent::TrackerReset {
+                previous_ns: 5,
+                stamp_ns: 1,
+            }),
+            ..output.clone()
+        };
+        summary.add_frame(&frame, &reset);
+        assert_eq!(summary.time_per_stream["/cam"].tracker_resets, 1);
+        assert!(summary.to_string().contains("1 tracker resets"));
     }
 }

@@ -9,6 +9,12 @@
 //!   `vision_msgs` has no field for), [`track_state_json`];
 //! - `/ns/cam/annotations`: `foxglove.ImageAnnotations` ([`crate::viz::foxglove`]).
 //!
+//! Two inputs of one camera (`/ns/cam/image_raw` and `/ns/cam/image_raw/compressed` in one
+//! recording) would share `/ns/cam`: [`OutputTopics::for_cameras`] then names each of them
+//! after its full input topic instead (`/ns/cam/image_raw/detections`,
+//! `/ns/cam/image_raw/compressed/detections`), so each stream keeps its own outputs and track
+//! ids; inputs whose stripped names do not collide keep the short names.
+//!
 //! Conventions of all engine outputs, shared by replay and the ROS node:
 //! - `header` is the image's header (stamp and `frame_id`) on the array and on every detection.
 //! - `results[0].hypothesis.class_id` is the output class name, `score` the detection score.
@@ -42,22 +48,41 @@ impl OutputTopics {
     /// `/ns/cam/image_raw/compressed` -> `/ns/cam/detections`, `/ns/cam/tracks`,
     /// `/ns/cam/tracks/state`, `/ns/cam/annotations`: the image suffix is replaced, as image_transport users expect.
     pub fn for_camera(input_topic: &str) -> Self {
-        let mut base = input_topic.trim_end_matches('/');
-        base = base.strip_suffix("/compressed").unwrap_or(base);
-        for suffix in [
-            "/image_raw",
-            "/image_rect_color",
-            "/image_rect",
-            "/image_color",
-            "/image",
-        ] {
-            if let Some(b) = base.strip_suffix(suffix) {
-                base = b;
-                break;
+        Self::with_base(&camera_base(input_topic))
+    }
+
+    /// The output topics of several input topics processed together (one per input, in
+    /// order): [`OutputTopics::for_camera`]'s names, except that inputs which would share a
+    /// base name are each named after their full input topic. Two inputs that collide even
+    /// then (the same topic twice, or e.g. `/a` beside `/a/image`) are refused.
+    pub fn for_cameras(inputs: &[&str]) -> Result<Vec<Self>, OutputTopicCollision> {
+        let short: Vec<String> = inputs.iter().map(|t| camera_base(t)).collect();
+        let bases: Vec<String> = inputs
+            .iter()
+            .zip(&short)
+            .map(|(input, base)| {
+                if short.iter().filter(|b| *b == base).count() > 1 {
+                    let full = input.trim_end_matches('/');
+                    if full.is_empty() {
+                        "/lookout".to_owned()
+                    } else {
+                        full.to_owned()
+                    }
+                } else {
+                    base.clone()
+                }
+            })
+            .collect();
+        for (i, base) in bases.iter().enumerate() {
+            if let Some(j) = bases[..i].iter().position(|b| b == base) {
+                return Err(OutputTopicCollision {
+                    first: inputs[j].to_owned(),
+                    second: inputs[i].to_owned(),
+                    base: base.clone(),
+                });
             }
         }
-        let base = if base.is_empty() { "/lookout" } else { base };
-        Self::with_base(base)
+        Ok(bases.iter().map(|b| Self::with_base(b)).collect())
     }
 
     /// The topics of the camera whose tracks topic is `tracks_topic` (`/ns/cam/tracks`), or
@@ -81,6 +106,36 @@ impl OutputTopics {
             annotations: format!("{base}/annotations"),
         }
     }
+}
+
+/// The base name of a camera's output topics: the input topic without its image_transport
+/// suffix (`/compressed`) and image suffix (`/image_raw`, ...); `/lookout` when nothing is left.
+fn camera_base(input_topic: &str) -> String {
+    let mut base = input_topic.trim_end_matches('/');
+    base = base.strip_suffix("/compressed").unwrap_or(base);
+    for suffix in [
+        "/image_raw",
+        "/image_rect_color",
+        "/image_rect",
+        "/image_color",
+        "/image",
+    ] {
+        if let Some(b) = base.strip_suffix(suffix) {
+            base = b;
+            break;
+        }
+    }
+    let base = if base.is_empty() { "/lookout" } else { base };
+    base.to_owned()
+}
+
+/// Two input topics whose outputs would be the same topics.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("input topics `{first}` and `{second}` would both write their detections and tracks under `{base}`: select one of them with --topic")]
+pub struct OutputTopicCollision {
+    pub first: String,
+    pub second: String,
+    pub base: String,
 }
 
 /// Schema name of the JSON track state topic.
@@ -170,6 +225,46 @@ mod tests {
             OutputTopics::for_camera("/image_raw").detections,
             "/lookout/detections"
         );
+    }
+
+    #[test]
+    fn two_inputs_of_one_camera_get_distinct_outputs() {
+        let t = OutputTopics::for_cameras(&[
+            "/camera/image_raw",
+            "/camera/image_raw/compressed",
+            "/left/image_raw",
+        ])
+        .unwrap();
+        assert_eq!(t[0].detections, "/camera/image_raw/detections");
+        assert_eq!(t[1].tracks, "/camera/image_raw/compressed/tracks");
+        assert_eq!(
+            t[1].track_state,
+            "/camera/image_raw/compressed/tracks/state"
+        );
+        // Inputs without a collision keep the short names, as with one input.
+        assert_eq!(t[2], OutputTopics::for_camera("/left/image_raw"));
+        assert_eq!(
+            OutputTopics::for_cameras(&["/cam/image_raw/compressed"]).unwrap(),
+            [OutputTopics::for_camera("/cam/image_raw/compressed")]
+        );
+        // eval finds the detections beside each tracks topic.
+        assert_eq!(
+            OutputTopics::for_tracks_topic(&t[1].tracks).as_ref(),
+            Some(&t[1])
+        );
+        // Colliding even by full name: refused, naming both.
+        let e = OutputTopics::for_cameras(&[
+            "/cam/image_raw",
+            "/cam/image_raw/compressed",
+            "/cam/image_raw/image",
+        ])
+        .unwrap_err();
+        assert_eq!(
+            (e.first.as_str(), e.second.as_str()),
+            ("/cam/image_raw", "/cam/image_raw/image")
+        );
+        assert!(e.to_string().contains("--topic"), "{e}");
+        assert!(OutputTopics::for_cameras(&["/x/image_raw", "/x/image_raw"]).is_err());
     }
 
     #[test]

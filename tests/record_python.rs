@@ -175,6 +175,17 @@ fn image_folder(dir: &Path) -> Vec<std::path::PathBuf> {
     let a = folder.join("a_dog.jpg");
     std::fs::copy(asset("data/darknet/dog.jpg"), &a).unwrap();
     std::fs::write(folder.join("notes.txt"), "not an image").unwrap();
+    // Modification times in creation order, one second apart (file systems may give files
+    // written in the same few milliseconds the same time, and equal times are refused).
+    let t0 = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+    for (k, path) in [&c, &b, &a].into_iter().enumerate() {
+        std::fs::File::options()
+            .write(true)
+            .open(path)
+            .unwrap()
+            .set_modified(t0 + std::time::Duration::from_secs(k as u64))
+            .unwrap();
+    }
     vec![a, b, c]
 }
 
@@ -224,22 +235,19 @@ fn folder_to_jpeg_passes_jpeg_through_with_file_times() {
             assert_eq!(m["decoded"]["height"], 48);
         }
     }
-    // Sequence numbers follow file-name order.
-    let by_sequence: Vec<String> = {
-        let mut ms = messages.clone();
-        ms.sort_by_key(|m| m["sequence"].as_u64().unwrap());
-        ms.iter()
-            .map(|m| m["data_sha256"].as_str().unwrap().to_string())
-            .collect()
-    };
-    assert_eq!(
-        by_sequence[0],
-        sha256_hex(&std::fs::read(&files[0]).unwrap())
-    );
-    assert_eq!(
-        by_sequence[1],
-        sha256_hex(&std::fs::read(&files[1]).unwrap())
-    );
+    // Frames go in time order (so that stamps increase): sequence numbers follow the stamps,
+    // here c (PNG, re-encoded), b, a, the reverse of the names.
+    let mut ms = messages.clone();
+    ms.sort_by_key(|m| m["sequence"].as_u64().unwrap());
+    let stamps: Vec<i64> = ms.iter().map(|m| m["log_time"].as_i64().unwrap()).collect();
+    assert!(stamps.windows(2).all(|w| w[0] < w[1]), "{stamps:?}");
+    assert_eq!(stamps[0], mtime_ns(&files[2]));
+    for (m, file) in ms[1..].iter().zip([&files[1], &files[0]]) {
+        assert_eq!(
+            m["data_sha256"].as_str().unwrap(),
+            sha256_hex(&std::fs::read(file).unwrap())
+        );
+    }
 }
 
 #[test]

@@ -171,7 +171,23 @@ const MIN_CHANNELS: usize = 32;
 /// Whether Winograd beats im2col + gemm on this input (a pure function of the shape, so the
 /// choice, and with it the rounding of the result, is the same on every run).
 pub fn pays_off(input: Chw) -> bool {
-    input.c >= MIN_CHANNELS
+    input.c >= MIN_CHANNELS && gather_indices_fit(tiles(input))
+}
+
+/// Largest float offset into a padded plane that the AVX-512 gathers and scatters can address:
+/// `_mm512_i32gather_ps` / `_mm512_mask_i32scatter_ps` read their indices as *signed* 32-bit
+/// integers, so an offset of 2^31 or more would wrap to a negative one and address memory
+/// before the plane.
+const GATHER_INDEX_MAX: usize = i32::MAX as usize;
+
+/// Whether every tile offset of a `(tile rows, tile columns)` grid's padded plane fits a signed
+/// 32-bit gather index (offsets are below the plane's length, [`per_task_len`]). Planes this
+/// large (about 46000 px square) are far beyond any network input the configuration allows,
+/// but [`pays_off`] checks it anyway so that such a plane takes im2col instead of panicking.
+fn gather_indices_fit((th, tw): (usize, usize)) -> bool {
+    (TILE * th + 2)
+        .checked_mul(TILE * tw + 2)
+        .is_some_and(|len| len - 1 <= GATHER_INDEX_MAX)
 }
 
 /// The tile grid of an `h x w` output: `(tile rows, tile columns)`.
@@ -214,11 +230,9 @@ pub fn conv3x3(
     assert_eq!(input.len(), in_shape.floats());
     assert_eq!(out.len(), k * in_shape.plane());
     assert_eq!(bias.len(), k);
-    // 32-bit tile offsets (gather indices) into the padded planes.
-    assert!(
-        (TILE * th + 2) * (TILE * tw + 2) < u32::MAX as usize,
-        "plane too large"
-    );
+    // Signed 32-bit tile offsets (gather indices) into the padded planes; callers check
+    // [`pays_off`], which refuses larger planes.
+    assert!(gather_indices_fit((th, tw)), "plane too large");
     let (v, rest) = scratch.split_at_mut(POINTS * n_tiles * c);
     let (m, rest) = rest.split_at_mut(POINTS * n_tiles * k);
     let buf_len = per_task_len(th, tw);
@@ -413,7 +427,8 @@ fn tile_offsets(t0: usize, n_tiles: usize, tw: usize, width: usize) -> [u32; LAN
     let mut offsets = [0u32; LANES];
     for (l, o) in offsets.iter_mut().enumerate() {
         let t = (t0 + l).min(n_tiles - 1);
-        // Planes are far below 2^32 floats (checked in conv3x3).
+        // Offsets are at most i32::MAX (checked in conv3x3), so the u32 bits read as the same
+        // non-negative i32 by the gathers.
         *o = ((t / tw) * TILE * width + (t % tw) * TILE) as u32;
     }
     offsets
@@ -721,6 +736,29 @@ use no_avx512 as avx512;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gather_bound_is_the_signed_32_bit_range() {
+        // Padded planes of 32766 x 65534 and 32770 x 65534 floats: just below and just above
+        // 2^31 (2147287044 and 2147549180), both below u32::MAX. The second would wrap to
+        // negative gather indices.
+        assert!(gather_indices_fit((8191, 16383)));
+        assert!(!gather_indices_fit((8192, 16383)));
+        // Overflowing products are refused, not wrapped.
+        assert!(!gather_indices_fit((usize::MAX / 8, usize::MAX / 8)));
+        // Such a plane takes im2col (no panic in conv3x3); a network input does not come close.
+        let huge = Chw {
+            c: 64,
+            h: 32766,
+            w: 65534,
+        };
+        assert!(!pays_off(huge));
+        assert!(pays_off(Chw {
+            c: 64,
+            h: 2048,
+            w: 2048
+        }));
+    }
     use crate::darknet::cpu::conv2d;
     use crate::darknet::cpu::test_random as random;
 

@@ -43,7 +43,8 @@ pub struct DetectorConfig {
     pub weights_path: String,
     /// Class names, one per line; empty = `<cache>/models/<model>/coco.names`.
     pub names_path: String,
-    /// Square network input side in pixels, a positive multiple of 32.
+    /// Square network input side in pixels, a positive multiple of 32, at most
+    /// [`INPUT_SIZE_PX_MAX`].
     pub input_size_px: u32,
     /// Detections need `objectness * class probability > confidence_min` (in [0, 1]).
     pub confidence_min: f32,
@@ -57,11 +58,18 @@ pub struct DetectorConfig {
     /// Candidates (after the confidence threshold, best first) that NMS considers per image, in
     /// `[1, TOP_K_MAX]` (8192); the rest are dropped. The same on CPU and GPU.
     pub top_k: usize,
-    /// Most detections reported per image (best first), at least 1.
+    /// Most detections reported per image (best first), in `[1, TOP_K_MAX]` (NMS never keeps
+    /// more than `top_k` candidates, so a larger value could not change the output).
     pub max_detections: usize,
     /// Weights and activations of the network: `f32`, or `f16` (CUDA devices only).
     pub precision: Precision,
 }
+
+/// Largest `input_size_px`. The network's activations grow with the square of the input side:
+/// 4096 px measured 6.5 GB of memory (and 96000 px aborted the process on one allocation), so
+/// 2048 px needs about 1.6 GB, which still runs a 1920x1080 or 2048x1536 camera without
+/// down-scaling. A multiple of 32 (darknet's total stride).
+pub const INPUT_SIZE_PX_MAX: u32 = 2048;
 
 /// Floating-point precision of the network (the CLI's `--precision` takes the same names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -110,6 +118,16 @@ impl DetectorConfig {
                 format!("{} is not a positive multiple of 32", self.input_size_px),
             ));
         }
+        if self.input_size_px > INPUT_SIZE_PX_MAX {
+            return Err(invalid(
+                "input_size_px",
+                format!(
+                    "{} is above {INPUT_SIZE_PX_MAX} (the network's memory grows with the square \
+                     of the input side: 4096 px takes 6.5 GB)",
+                    self.input_size_px
+                ),
+            ));
+        }
         if !(0.0..=1.0).contains(&self.confidence_min) {
             return Err(invalid(
                 "confidence_min",
@@ -128,8 +146,11 @@ impl DetectorConfig {
                 format!("{} is outside [1, {TOP_K_MAX}]", self.top_k),
             ));
         }
-        if self.max_detections == 0 {
-            return Err(invalid("max_detections", "must be at least 1".into()));
+        if !(1..=TOP_K_MAX).contains(&self.max_detections) {
+            return Err(invalid(
+                "max_detections",
+                format!("{} is outside [1, {TOP_K_MAX}]", self.max_detections),
+            ));
         }
         for entry in &self.class_map {
             parse_mapping_entry(entry).map_err(|m| invalid("class_map", m))?;
@@ -174,6 +195,13 @@ mod tests {
     #[test]
     fn defaults_are_valid_and_unknown_keys_rejected() {
         DetectorConfig::default().validate().unwrap();
+        let largest = DetectorConfig {
+            input_size_px: INPUT_SIZE_PX_MAX,
+            max_detections: TOP_K_MAX,
+            ..DetectorConfig::default()
+        };
+        largest.validate().unwrap();
+        assert_eq!(INPUT_SIZE_PX_MAX % 32, 0);
         let c: DetectorConfig =
             serde_json::from_str(r#"{"model": "yolov3-tiny", "input_size_px": 320}"#).unwrap();
         assert_eq!(c.model, ModelKind::Yolov3Tiny);
@@ -193,6 +221,9 @@ mod tests {
         };
         bad(|c| c.input_size_px = 400, "input_size_px");
         bad(|c| c.input_size_px = 0, "input_size_px");
+        bad(|c| c.input_size_px = 4096, "input_size_px");
+        bad(|c| c.input_size_px = 4294967264, "input_size_px");
+        bad(|c| c.max_detections = usize::MAX, "max_detections");
         bad(|c| c.confidence_min = 1.5, "confidence_min");
         bad(|c| c.nms_iou_max = f32::NAN, "nms_iou_max");
         bad(|c| c.class_map = vec!["person".into()], "class_map");

@@ -28,7 +28,7 @@ use crate::preprocess::{ImageFromModel, Letterbox};
 use crate::types::{Detection, RgbImage};
 
 pub use classes::{ClassMap, DEFAULT_CLASS_MAP};
-pub use config::{DetectorConfig, ModelKind, ModelPaths, Precision};
+pub use config::{DetectorConfig, ModelKind, ModelPaths, Precision, INPUT_SIZE_PX_MAX};
 pub use decode::{decode_head, Candidate, HeadGeometry};
 pub use error::DetectError;
 pub use model::{DarknetModel, DetectorModel, Heads};

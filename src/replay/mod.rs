@@ -53,11 +53,15 @@ pub enum ReplayError {
     StagePanicked { stage: &'static str },
     #[error("rendering an mp4 needs exactly one camera stream, the input has {streams}: select one with --topic, or render to a folder")]
     VideoNeedsOneStream { streams: usize },
+    #[error(transparent)]
+    OutputTopics(#[from] crate::topics::OutputTopicCollision),
     #[error("render: {0}")]
     Render(#[from] crate::viz::render::RenderError),
-    /// A frame the engine failed on (detector, GPU stage or tracker), named by topic and index.
-    #[error("{topic} message {index}: {source}")]
+    /// A frame the engine failed on (detector, GPU stage or tracker), named by input file,
+    /// topic and index.
+    #[error("{path}: topic `{topic}` message {index}: {source}")]
     Frame {
+        path: PathBuf,
         topic: String,
         index: u64,
         source: Box<crate::Error>,
@@ -233,15 +237,36 @@ fn run_replay(
             }
             Ok(())
         });
+        let input = &options.input;
         let engine_thread = scope.spawn(move || -> Result<()> {
             for item in dec_rx {
                 let out = match item {
                     Item::Frame(f) => {
                         let output = engine.process(&f.frame).map_err(|e| ReplayError::Frame {
+                            path: input.clone(),
                             topic: f.frame.stream.clone(),
                             index: f.frame.index,
                             source: Box::new(e),
                         })?;
+                        match output.time_event {
+                            Some(event @ crate::engine::TimeEvent::TrackerReset { .. }) => {
+                                tracing::warn!(
+                                    "{} message {}: {event}",
+                                    f.frame.stream,
+                                    f.frame.index
+                                );
+                            }
+                            // Possibly every frame of a stream (a driver stamping 0): counted
+                            // in the summary, logged only at debug level.
+                            Some(event) => {
+                                tracing::debug!(
+                                    "{} message {}: {event}",
+                                    f.frame.stream,
+                                    f.frame.index
+                                );
+                            }
+                            None => {}
+                        }
                         Item::Frame((f, output))
                     }
                     Item::Skipped => Item::Skipped,

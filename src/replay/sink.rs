@@ -65,10 +65,12 @@ impl McapSink {
     /// Creates `path` with the output topics of every camera stream (and the camera topics
     /// themselves when `config.write_images`).
     pub fn create(path: &Path, streams: &[CameraTopic], config: &ReplayConfig) -> Result<Self> {
+        // Before the file is created: a collision leaves no output behind.
+        let inputs: Vec<&str> = streams.iter().map(|s| s.topic.as_str()).collect();
+        let outputs = OutputTopics::for_cameras(&inputs).map_err(ReplayError::from)?;
         let mut writer = Ros2McapWriter::create(path)?;
         let mut topics = BTreeMap::new();
-        for stream in streams {
-            let out = OutputTopics::for_camera(&stream.topic);
+        for (stream, out) in streams.iter().zip(outputs) {
             writer.add_topic::<msgs::Detection2DArray>(&out.detections)?;
             if config.write_tracks {
                 writer.add_topic::<msgs::Detection2DArray>(&out.tracks)?;

@@ -133,6 +133,20 @@ impl Default for TrackerConfig {
     }
 }
 
+/// Largest `max_age_s` and `output_lost_max_s`: an hour of stamp time.
+pub const DURATION_S_MAX: f64 = 3600.0;
+/// Largest `oc_momentum_delta_s`: a minute (OC-SORT's baseline is a few frames).
+pub const OC_MOMENTUM_DELTA_S_MAX: f64 = 60.0;
+/// Largest `oc_momentum_weight` (OC-SORT uses 0.2; at 10 direction alone decides every match).
+pub const OC_MOMENTUM_WEIGHT_MAX: f64 = 10.0;
+/// Largest `min_hits`: a thousand matched detections, over half a minute at 30 frames/s.
+pub const MIN_HITS_MAX: u32 = 1000;
+/// Largest chi² gate or robust threshold (4 dof): 1e6 is already "never", far from infinity.
+pub const CHI2_MAX: f64 = 1e6;
+/// Largest noise standard deviation, in box sizes (per second or s² for the rates): squared in
+/// the covariance, values near f64's range would overflow it to infinity.
+pub const NOISE_STD_REL_MAX: f64 = 100.0;
+
 /// A configuration value out of its range.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("tracking.{field} = {value}: {expected}")]
@@ -151,7 +165,7 @@ impl TrackerConfig {
             } else {
                 Err(InvalidTrackerConfig {
                     field,
-                    value: v.to_string(),
+                    value: format!("{v:?}"),
                     expected: "must be in [0, 1]",
                 })
             }
@@ -162,7 +176,7 @@ impl TrackerConfig {
             } else {
                 Err(InvalidTrackerConfig {
                     field,
-                    value: v.to_string(),
+                    value: format!("{v:?}"),
                     expected: "must be finite and >= 0",
                 })
             }
@@ -173,8 +187,25 @@ impl TrackerConfig {
             } else {
                 Err(InvalidTrackerConfig {
                     field,
-                    value: v.to_string(),
+                    value: format!("{v:?}"),
                     expected: "must be finite and > 0",
+                })
+            }
+        }
+        /// `v <= max`, after the lower bound was checked; `expected` states the range.
+        fn at_most(
+            field: &'static str,
+            v: f64,
+            max: f64,
+            expected: &'static str,
+        ) -> Result<(), InvalidTrackerConfig> {
+            if v <= max {
+                Ok(())
+            } else {
+                Err(InvalidTrackerConfig {
+                    field,
+                    value: format!("{v:?}"),
+                    expected,
                 })
             }
         }
@@ -207,37 +238,81 @@ impl TrackerConfig {
             if v <= 0.0 {
                 return Err(InvalidTrackerConfig {
                     field,
-                    value: v.to_string(),
+                    value: format!("{v:?}"),
                     expected: "must be > 0",
                 });
             }
         }
-        nonneg("max_age_s", self.max_age_s)?;
-        nonneg("output_lost_max_s", self.output_lost_max_s)?;
-        if self.min_hits == 0 {
+        // Durations become nanoseconds of stamp time (i64) and are subtracted from stamps: an
+        // hour bounds them far from overflow, and no lost track is the same object an hour on.
+        for (field, v) in [
+            ("max_age_s", self.max_age_s),
+            ("output_lost_max_s", self.output_lost_max_s),
+        ] {
+            nonneg(field, v)?;
+            at_most(field, v, DURATION_S_MAX, "must be at most 3600 s")?;
+        }
+        if !(1..=MIN_HITS_MAX).contains(&self.min_hits) {
             return Err(InvalidTrackerConfig {
                 field: "min_hits",
-                value: "0".into(),
-                expected: "must be >= 1",
+                value: self.min_hits.to_string(),
+                expected: "must be in [1, 1000]",
             });
+        }
+        for (field, v) in [
+            ("mahalanobis_gate_chi2", self.mahalanobis_gate_chi2),
+            ("robust_update_chi2", self.robust_update_chi2),
+        ] {
+            nonneg(field, v)?;
+            at_most(field, v, CHI2_MAX, "must be at most 1e6")?;
         }
         positive("mahalanobis_gate_chi2", self.mahalanobis_gate_chi2)?;
         nonneg("oc_momentum_weight", self.oc_momentum_weight)?;
+        at_most(
+            "oc_momentum_weight",
+            self.oc_momentum_weight,
+            OC_MOMENTUM_WEIGHT_MAX,
+            "must be at most 10",
+        )?;
         positive("oc_momentum_delta_s", self.oc_momentum_delta_s)?;
-        nonneg("robust_update_chi2", self.robust_update_chi2)?;
+        at_most(
+            "oc_momentum_delta_s",
+            self.oc_momentum_delta_s,
+            OC_MOMENTUM_DELTA_S_MAX,
+            "must be at most 60 s",
+        )?;
         let n = &self.noise;
-        nonneg("noise.accel_std_rel_per_s2", n.accel_std_rel_per_s2)?;
-        nonneg(
-            "noise.size_accel_std_rel_per_s2",
-            n.size_accel_std_rel_per_s2,
-        )?;
-        positive("noise.measurement_std_rel", n.measurement_std_rel)?;
-        positive("noise.size_measurement_std_rel", n.size_measurement_std_rel)?;
-        positive("noise.init_position_std_rel", n.init_position_std_rel)?;
-        positive(
-            "noise.init_velocity_std_rel_per_s",
-            n.init_velocity_std_rel_per_s,
-        )?;
+        for (field, v, zero_ok) in [
+            ("noise.accel_std_rel_per_s2", n.accel_std_rel_per_s2, true),
+            (
+                "noise.size_accel_std_rel_per_s2",
+                n.size_accel_std_rel_per_s2,
+                true,
+            ),
+            ("noise.measurement_std_rel", n.measurement_std_rel, false),
+            (
+                "noise.size_measurement_std_rel",
+                n.size_measurement_std_rel,
+                false,
+            ),
+            (
+                "noise.init_position_std_rel",
+                n.init_position_std_rel,
+                false,
+            ),
+            (
+                "noise.init_velocity_std_rel_per_s",
+                n.init_velocity_std_rel_per_s,
+                false,
+            ),
+        ] {
+            if zero_ok {
+                nonneg(field, v)?;
+            } else {
+                positive(field, v)?;
+            }
+            at_most(field, v, NOISE_STD_REL_MAX, "must be at most 100 box sizes")?;
+        }
         Ok(())
     }
 }
@@ -295,5 +370,44 @@ mod tests {
             ..TrackerConfig::default()
         };
         assert_eq!(bad.validate().unwrap_err().field, "robust_update_chi2");
+    }
+
+    #[test]
+    fn huge_values_are_rejected_and_the_bounds_accepted() {
+        let check = |f: fn(&mut TrackerConfig), field: &str| {
+            let mut c = TrackerConfig::default();
+            f(&mut c);
+            assert_eq!(c.validate().unwrap_err().field, field);
+        };
+        check(|c| c.max_age_s = 1e300, "max_age_s");
+        check(|c| c.output_lost_max_s = 3600.5, "output_lost_max_s");
+        check(|c| c.oc_momentum_delta_s = 1e19, "oc_momentum_delta_s");
+        check(|c| c.oc_momentum_weight = 11.0, "oc_momentum_weight");
+        check(|c| c.min_hits = u32::MAX, "min_hits");
+        check(|c| c.mahalanobis_gate_chi2 = 1e300, "mahalanobis_gate_chi2");
+        check(|c| c.robust_update_chi2 = 2e6, "robust_update_chi2");
+        check(
+            |c| c.noise.accel_std_rel_per_s2 = 1e200,
+            "noise.accel_std_rel_per_s2",
+        );
+        let largest = TrackerConfig {
+            max_age_s: DURATION_S_MAX,
+            output_lost_max_s: DURATION_S_MAX,
+            oc_momentum_delta_s: OC_MOMENTUM_DELTA_S_MAX,
+            oc_momentum_weight: OC_MOMENTUM_WEIGHT_MAX,
+            min_hits: MIN_HITS_MAX,
+            mahalanobis_gate_chi2: CHI2_MAX,
+            robust_update_chi2: CHI2_MAX,
+            noise: KalmanNoise {
+                accel_std_rel_per_s2: NOISE_STD_REL_MAX,
+                size_accel_std_rel_per_s2: NOISE_STD_REL_MAX,
+                measurement_std_rel: NOISE_STD_REL_MAX,
+                size_measurement_std_rel: NOISE_STD_REL_MAX,
+                init_position_std_rel: NOISE_STD_REL_MAX,
+                init_velocity_std_rel_per_s: NOISE_STD_REL_MAX,
+            },
+            ..TrackerConfig::default()
+        };
+        largest.validate().unwrap();
     }
 }

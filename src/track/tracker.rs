@@ -37,8 +37,8 @@
 //!
 //! Stamps: each update's stamp must be strictly later than the previous one. A duplicate or
 //! earlier stamp returns [`TrackError::NonMonotonicStamp`] and leaves the tracker exactly as
-//! it was (the caller decides: skip the frame, or start a new tracker); ids are never reset
-//! silently. Any error leaves the tracker unchanged: the update is computed first and
+//! it was (the caller decides: skip the frame, or [`Tracker::restart`]; the engine's policy is
+//! in [`crate::engine`]); ids are never reset silently, and not by a restart either. Any error leaves the tracker unchanged: the update is computed first and
 //! committed only when nothing failed.
 //!
 //! Code: [`Tracker::update`] checks its inputs, then runs the steps above as methods over one
@@ -254,6 +254,19 @@ impl Tracker {
             last_stamp_ns: None,
             scratch: Scratch::default(),
         })
+    }
+
+    /// Forgets every track and the last stamp, so that the next update may have any stamp
+    /// (after the stream's clock jumped back: a looped recording, a simulation reset). Ids
+    /// continue from where they were, so an id never names two objects of one stream.
+    pub fn restart(&mut self) {
+        self.tracks.clear();
+        self.last_stamp_ns = None;
+    }
+
+    /// The stamp of the last update, `None` before the first (or after [`Tracker::restart`]).
+    pub fn last_stamp_ns(&self) -> Option<i64> {
+        self.last_stamp_ns
     }
 
     pub fn config(&self) -> &TrackerConfig {
@@ -800,6 +813,20 @@ mod tests {
         // And it carries on from where it was.
         let out = t.update(at(1.1), &[det(1.0, 0.0, 0.9)]).unwrap();
         assert_eq!(out[0].id, 1);
+    }
+
+    #[test]
+    fn restart_forgets_tracks_and_stamp_but_not_ids() {
+        let mut t = Tracker::new(TrackerConfig::default()).unwrap();
+        t.update(at(10.0), &[det(0.0, 0.0, 0.9)]).unwrap();
+        assert_eq!(t.update(at(10.1), &[det(1.0, 0.0, 0.9)]).unwrap()[0].id, 1);
+        assert_eq!(t.last_stamp_ns(), Some(at(10.1).as_ns()));
+        t.restart();
+        assert!(t.is_empty());
+        assert_eq!(t.last_stamp_ns(), None);
+        // An earlier stamp is accepted now, and the new object gets a new id.
+        t.update(at(0.0), &[det(0.0, 0.0, 0.9)]).unwrap();
+        assert_eq!(t.update(at(0.1), &[det(1.0, 0.0, 0.9)]).unwrap()[0].id, 2);
     }
 
     #[test]

@@ -33,16 +33,16 @@ pub struct BenchArgs {
     #[arg(long = "model", value_enum)]
     models: Vec<ModelKind>,
     /// Network input size in pixels.
-    #[arg(long, default_value_t = 416)]
+    #[arg(long, default_value_t = 416, value_parser = crate::cli_values::input_size_px)]
     input_size: u32,
-    /// Timed forward passes per model (after the warm-up).
-    #[arg(long, default_value_t = 20)]
+    /// Timed forward passes per model (after the warm-up), at least 1.
+    #[arg(long, default_value_t = 20, value_parser = crate::cli_values::runs)]
     runs: usize,
     /// Untimed forward passes first.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 3, value_parser = crate::cli_values::warmup)]
     warmup: usize,
     /// Threads for both lookout (candle) and OpenCV.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 2, value_parser = crate::cli_values::threads)]
     threads: usize,
     /// Image to letterbox and run (default: the cache's data/darknet/person.jpg).
     #[arg(long)]
@@ -50,8 +50,8 @@ pub struct BenchArgs {
     /// Also replay this recording (to a temporary output) and report frames/s per stage.
     #[arg(long)]
     recording: Option<PathBuf>,
-    /// Frames of the recording to replay.
-    #[arg(long)]
+    /// Frames of the recording to replay (at least 1).
+    #[arg(long, value_parser = crate::cli_values::frames)]
     frames: Option<u64>,
     /// Write the results as JSON here.
     #[arg(long)]

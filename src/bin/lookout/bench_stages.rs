@@ -37,19 +37,20 @@ pub struct BenchStagesArgs {
     #[arg(long, value_enum, default_value_t = Precision::F32)]
     precision: Precision,
     /// Network input size in pixels.
-    #[arg(long, default_value_t = 416)]
+    #[arg(long, default_value_t = 416, value_parser = crate::cli_values::input_size_px)]
     input_size: u32,
-    /// Batch sizes (comma-separated), each a batch of copies of the camera frame.
-    #[arg(long, value_delimiter = ',', default_value = "1,8")]
+    /// Batch sizes (comma-separated, each in [1, 64]), each a batch of copies of the camera frame.
+    #[arg(long, value_delimiter = ',', default_value = "1,8", value_parser = crate::cli_values::batch)]
     batch: Vec<usize>,
-    /// Camera frame size, WIDTHxHEIGHT; the frame is data/darknet/person.jpg resized, as bgr8.
-    #[arg(long, default_value = "1920x1080")]
-    frame: String,
+    /// Camera frame size, WIDTHxHEIGHT, each side at most 8192; the frame is
+    /// data/darknet/person.jpg resized, as bgr8.
+    #[arg(long, default_value = "1920x1080", value_parser = crate::cli_values::frame_size)]
+    frame: (u32, u32),
     /// Untimed warm-up runs per batch size.
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = 20, value_parser = crate::cli_values::warmup)]
     warmup: usize,
-    /// Timed runs per batch size (each of staged and end-to-end).
-    #[arg(long, default_value_t = 200)]
+    /// Timed runs per batch size (each of staged and end-to-end), at least 1.
+    #[arg(long, default_value_t = 200, value_parser = crate::cli_values::runs)]
     runs: usize,
     /// Write the results as JSON here.
     #[arg(long)]
@@ -57,12 +58,7 @@ pub struct BenchStagesArgs {
 }
 
 pub fn run(args: BenchStagesArgs) -> anyhow::Result<ExitCode> {
-    let (width, height) = args
-        .frame
-        .split_once('x')
-        .and_then(|(w, h)| Some((w.parse::<u32>().ok()?, h.parse::<u32>().ok()?)))
-        .filter(|&(w, h)| w > 0 && h > 0)
-        .ok_or_else(|| anyhow::anyhow!("--frame {}: expected WIDTHxHEIGHT", args.frame))?;
+    let (width, height) = args.frame;
     // Through the parameter file's overrides, so the same validation applies as for `replay`.
     let config = ConfigArgs::defaults_with(vec![
         format!("device={}", args.device),

@@ -25,7 +25,7 @@ pub struct EvalArgs {
     #[arg(long, default_value = "pedestrian")]
     class: String,
     /// Smallest IoU of a match.
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(long, default_value_t = 0.5, value_parser = crate::cli_values::iou)]
     iou_min: f64,
     /// Write DIR/report.html (self-contained: plots inline).
     #[arg(long)]
@@ -40,7 +40,7 @@ pub struct EvalArgs {
     #[arg(long)]
     frames: Option<PathBuf>,
     /// Frames in the report's strip.
-    #[arg(long, default_value_t = 6)]
+    #[arg(long, default_value_t = 6, value_parser = crate::cli_values::sample_frames)]
     sample_frames: usize,
 }
 

@@ -28,6 +28,7 @@ pub(crate) use errln;
 
 mod bench;
 mod bench_stages;
+mod cli_values;
 mod config_args;
 mod console;
 mod eval;
@@ -93,6 +94,9 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .with_writer(std::io::stderr)
+        // Colour codes only for a terminal: in a log file or a launch system's capture they
+        // are noise around every warning.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = Cli::parse();
     // Installed before any output is created, for every subcommand: a signal never leaves a
@@ -100,11 +104,12 @@ fn main() -> ExitCode {
     let code = match signals::install().and_then(|()| run(cli)) {
         Ok(code) => code,
         Err(e) if e.downcast_ref::<lookout::output::OutputError>().is_some() => {
-            errln!("error: {e:#}");
+            errln!("error: {}", lookout::error::chain_message(e.as_ref()));
             ExitCode::from(2)
         }
         Err(e) => {
-            errln!("error: {e:#}");
+            // Each cause once (the library's messages already hold their causes' text).
+            errln!("error: {}", lookout::error::chain_message(e.as_ref()));
             ExitCode::FAILURE
         }
     };

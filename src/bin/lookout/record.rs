@@ -17,7 +17,7 @@ pub struct RecordArgs {
     #[arg(long, short = 'o')]
     out: PathBuf,
     /// Frame rate for header stamps (frame i at start + i/fps); for image folders, omit to use file times.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::cli_values::fps)]
     fps: Option<f64>,
     /// Stamp of the first frame, nanoseconds since the epoch.
     #[arg(long, default_value_t = 0)]

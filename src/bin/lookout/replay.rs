@@ -26,7 +26,7 @@ pub struct ReplayArgs {
     #[arg(long, value_enum)]
     model: Option<ModelKind>,
     /// Network input size in pixels (a multiple of 32).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::cli_values::input_size_px)]
     input_size: Option<u32>,
     /// Copy the input images into the output, so a viewer shows boxes over images.
     #[arg(long)]

@@ -13,8 +13,8 @@ pub struct TrackArgs {
     /// MOTChallenge detections (`frame,-1,x,y,w,h,score,...`) or a sequence folder (det/det.txt, seqinfo.ini).
     #[arg(long)]
     det: PathBuf,
-    /// Frame rate; read from seqinfo.ini when `--det` is a sequence folder.
-    #[arg(long)]
+    /// Frame rate, in (0, 1000]; read from seqinfo.ini when `--det` is a sequence folder.
+    #[arg(long, value_parser = crate::cli_values::fps)]
     fps: Option<f64>,
     /// MOTChallenge result file to write.
     #[arg(long, short = 'o')]
