@@ -17,8 +17,8 @@ mod targets;
 use lookout::image_codec::encode_jpeg;
 use lookout::mcap_io::Ros2McapWriter;
 use lookout::msgs::{
-    to_cdr, BoundingBox2D, CompressedImage, Detection2D, Detection2DArray, Image,
-    ObjectHypothesis, ObjectHypothesisWithPose, Point2D, Pose2D, PoseWithCovariance,
+    to_cdr, BoundingBox2D, CompressedImage, Detection2D, Detection2DArray, Image, ObjectHypothesis,
+    ObjectHypothesisWithPose, Point2D, Pose2D, PoseWithCovariance,
 };
 use lookout::{Header, RgbImage, Time};
 use std::path::{Path, PathBuf};
@@ -236,8 +236,16 @@ fn write_seeds() {
         data: jpeg.clone(),
     };
     let cdr_seeds: [(&str, u8, Vec<u8>); 4] = [
-        ("image-bgr8", 0, to_cdr(&raw_image("bgr8", 4, 3, 3, 0)).unwrap()),
-        ("image-yuyv", 0, to_cdr(&raw_image("yuyv", 4, 2, 2, 4)).unwrap()),
+        (
+            "image-bgr8",
+            0,
+            to_cdr(&raw_image("bgr8", 4, 3, 3, 0)).unwrap(),
+        ),
+        (
+            "image-yuyv",
+            0,
+            to_cdr(&raw_image("yuyv", 4, 2, 2, 4)).unwrap(),
+        ),
         ("compressed-jpeg", 1, to_cdr(&compressed).unwrap()),
         ("detection2darray", 2, to_cdr(&detections()).unwrap()),
     ];
@@ -246,8 +254,15 @@ fn write_seeds() {
     }
 
     // mcap: whole files.
-    let frames = [raw_image("bgr8", 4, 3, 3, 0), raw_image("mono8", 4, 3, 1, 0)];
-    write_seed("mcap", "raw-2-frames.mcap", &mcap_seed("/camera/image_raw", &frames));
+    let frames = [
+        raw_image("bgr8", 4, 3, 3, 0),
+        raw_image("mono8", 4, 3, 1, 0),
+    ];
+    write_seed(
+        "mcap",
+        "raw-2-frames.mcap",
+        &mcap_seed("/camera/image_raw", &frames),
+    );
     let compressed_frames = [compressed.clone(), compressed];
     write_seed(
         "mcap",

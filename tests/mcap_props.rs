@@ -3,8 +3,8 @@
 
 use lookout::image_codec::{decode_compressed, decode_raw, RawImageRef};
 use lookout::msgs::{
-    from_cdr, to_cdr, CdrError, BoundingBox2D, CompressedImage, Detection2D, Detection2DArray, Image,
-    ObjectHypothesis, ObjectHypothesisWithPose, Point2D, Pose2D, PoseWithCovariance,
+    from_cdr, to_cdr, BoundingBox2D, CdrError, CompressedImage, Detection2D, Detection2DArray,
+    Image, ObjectHypothesis, ObjectHypothesisWithPose, Point2D, Pose2D, PoseWithCovariance,
 };
 use lookout::{Header, Time};
 use proptest::prelude::*;
@@ -193,22 +193,42 @@ fn mutated_cdr() -> impl Strategy<Value = MutatedCdr> {
         "[a-z0-9_]{0,12}",
         prop::collection::vec(any::<u8>(), 0..100),
     )
-        .prop_map(|(header, (height, width, step), encoding, data)| MutatedCdr {
-            kind: MessageKind::Image,
-            bytes: to_cdr(&Image { header, height, width, encoding, is_bigendian: 0, step, data })
+        .prop_map(
+            |(header, (height, width, step), encoding, data)| MutatedCdr {
+                kind: MessageKind::Image,
+                bytes: to_cdr(&Image {
+                    header,
+                    height,
+                    width,
+                    encoding,
+                    is_bigendian: 0,
+                    step,
+                    data,
+                })
                 .unwrap(),
-        });
-    let compressed = (header(), "[a-z; ]{0,20}", prop::collection::vec(any::<u8>(), 0..100))
+            },
+        );
+    let compressed = (
+        header(),
+        "[a-z; ]{0,20}",
+        prop::collection::vec(any::<u8>(), 0..100),
+    )
         .prop_map(|(header, format, data)| MutatedCdr {
             kind: MessageKind::Compressed,
-            bytes: to_cdr(&CompressedImage { header, format, data }).unwrap(),
+            bytes: to_cdr(&CompressedImage {
+                header,
+                format,
+                data,
+            })
+            .unwrap(),
         });
-    let detections = (header(), prop::collection::vec(detection(), 0..3)).prop_map(
-        |(header, detections)| MutatedCdr {
-            kind: MessageKind::Detections,
-            bytes: to_cdr(&Detection2DArray { header, detections }).unwrap(),
-        },
-    );
+    let detections =
+        (header(), prop::collection::vec(detection(), 0..3)).prop_map(|(header, detections)| {
+            MutatedCdr {
+                kind: MessageKind::Detections,
+                bytes: to_cdr(&Detection2DArray { header, detections }).unwrap(),
+            }
+        });
     (
         prop_oneof![image, compressed, detections],
         prop::collection::vec(mutation(), 0..4),
@@ -250,9 +270,10 @@ fn decode_as(kind: MessageKind, bytes: &[u8]) -> Reached {
 fn mutated_cdr_inputs_reach_the_decoder() {
     use proptest::strategy::ValueTree;
     use proptest::test_runner::{Config, TestRng, TestRunner};
-    let mut runner = TestRunner::new_with_rng(Config::default(), TestRng::deterministic_rng(
-        Config::default().rng_algorithm,
-    ));
+    let mut runner = TestRunner::new_with_rng(
+        Config::default(),
+        TestRng::deterministic_rng(Config::default().rng_algorithm),
+    );
     let strategy = mutated_cdr();
     let total = 2000;
     let (mut header_only, mut rejected, mut accepted) = (0, 0, 0);
@@ -268,9 +289,18 @@ fn mutated_cdr_inputs_reach_the_decoder() {
         "{total} mutated CDR inputs: {header_only} stopped at the header, {rejected} rejected \
          by the decoder, {accepted} accepted"
     );
-    assert_eq!(header_only, 0, "mutations keep the encapsulation header valid");
+    assert_eq!(
+        header_only, 0,
+        "mutations keep the encapsulation header valid"
+    );
     // Both outcomes of the decoder in good measure: valid messages (and harmless mutations)
     // and payloads it must reject (lengths past the end, truncation).
-    assert!(rejected * 5 >= total, "only {rejected} of {total} rejected by the decoder");
-    assert!(accepted * 5 >= total, "only {accepted} of {total} accepted by the decoder");
+    assert!(
+        rejected * 5 >= total,
+        "only {rejected} of {total} rejected by the decoder"
+    );
+    assert!(
+        accepted * 5 >= total,
+        "only {accepted} of {total} accepted by the decoder"
+    );
 }

@@ -34,10 +34,8 @@ pub fn mcap(data: &[u8]) -> bool {
     // a temporary file, unique per call: the corpus test calls targets from several threads.
     static CALLS: AtomicU64 = AtomicU64::new(0);
     let call = CALLS.fetch_add(1, Ordering::Relaxed);
-    let path = std::env::temp_dir().join(format!(
-        "lookout-fuzz-{}-{call}.mcap",
-        std::process::id()
-    ));
+    let path =
+        std::env::temp_dir().join(format!("lookout-fuzz-{}-{call}.mcap", std::process::id()));
     if std::fs::write(&path, data).is_err() {
         return false;
     }
