@@ -13,7 +13,7 @@ LOOKOUT := $(CARGO_TARGET_DIR)/release/lookout
 DEMO_IN := recordings/pets09-s2l1.mcap
 DEMO_OUT := out/pets09-s2l1.detections.mcap
 
-.PHONY: demo test setup setup-ros build lint test-rust test-ros check-cuda gpu-check record-demo clean-out
+.PHONY: demo test setup setup-ros build lint test-rust test-ros check-cuda gpu-check record-demo clean-out fuzz fuzz-corpus
 
 DEMO_FRAMES := out/pets09-s2l1.frames
 DEMO_SUMMARY := out/pets09-s2l1.summary.json
@@ -73,6 +73,17 @@ check-cuda:
 # On a machine with an NVIDIA GPU: GPU parity tests and the GPU benchmark (out/gpu-check/).
 gpu-check:
 	scripts/gpu-check.sh
+
+# Coverage-guided fuzzing (AFL++ through cargo-afl, stable toolchain) of every decoder of outside
+# data, FUZZ_SECONDS per target (default 60); prints inputs tried and crashes per target. Not part
+# of `make test`: tests/fuzz_corpus.rs replays the seeds and saved crashes there instead.
+FUZZ_SECONDS ?= 60
+fuzz: fuzz-corpus
+	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh
+
+# Seeds from real files (vtest.avi) for the fuzz targets, in $(LOOKOUT_CACHE)/fuzz-corpus.
+fuzz-corpus: setup build
+	LOOKOUT=$(LOOKOUT) scripts/fuzz-corpus.sh
 
 clean-out:
 	rm -rf out $(DEMO_IN)

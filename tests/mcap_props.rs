@@ -3,8 +3,8 @@
 
 use lookout::image_codec::{decode_compressed, decode_raw, RawImageRef};
 use lookout::msgs::{
-    from_cdr, to_cdr, BoundingBox2D, CompressedImage, Detection2D, Detection2DArray, Image,
-    ObjectHypothesis, ObjectHypothesisWithPose, Point2D, Pose2D, PoseWithCovariance,
+    from_cdr, to_cdr, BoundingBox2D, CdrError, CompressedImage, Detection2D, Detection2DArray,
+    Image, ObjectHypothesis, ObjectHypothesisWithPose, Point2D, Pose2D, PoseWithCovariance,
 };
 use lookout::{Header, Time};
 use proptest::prelude::*;
@@ -82,6 +82,14 @@ proptest! {
     }
 
     #[test]
+    fn cdr_decoding_mutated_messages_never_panics(input in mutated_cdr()) {
+        // Every type on every input: a buffer of one type is a mutation of the others.
+        let _ = decode_as(MessageKind::Image, &input.bytes);
+        let _ = decode_as(MessageKind::Compressed, &input.bytes);
+        let _ = decode_as(MessageKind::Detections, &input.bytes);
+    }
+
+    #[test]
     fn raw_decoding_never_panics_and_sizes_match(
         encoding in prop::sample::select(vec![
             "rgb8", "bgr8", "rgba8", "bgra8", "mono8", "mono16", "yuv422", "uyvy", "yuv422_yuy2",
@@ -112,4 +120,187 @@ proptest! {
         let data: Vec<u8> = prefix.into_iter().chain(rest).collect();
         let _ = decode_compressed("jpeg", &data);
     }
+}
+
+/// Which message a mutated buffer was encoded from.
+#[derive(Debug, Clone, Copy)]
+enum MessageKind {
+    Image,
+    Compressed,
+    Detections,
+}
+
+/// A valid CDR message of `kind`, then a few mutations of its bytes.
+#[derive(Debug, Clone)]
+struct MutatedCdr {
+    kind: MessageKind,
+    bytes: Vec<u8>,
+}
+
+/// One change to an encoded message. Lengths (string and sequence counts are `u32`s at
+/// 4-aligned payload offsets) get values around the buffer size and the extremes, where
+/// length bugs live; byte flips and truncation cover the rest.
+#[derive(Debug, Clone)]
+enum Mutation {
+    FlipByte(prop::sample::Index, u8),
+    SetLength(prop::sample::Index, u32),
+    Truncate(prop::sample::Index),
+    Append(Vec<u8>),
+    /// Big-endian header: the same payload read with the other byte order.
+    SwapByteOrder,
+}
+
+fn mutation() -> impl Strategy<Value = Mutation> {
+    let length = prop_oneof![
+        Just(0u32),
+        Just(1),
+        Just(u32::MAX),
+        Just(i32::MAX as u32),
+        Just(1 << 31),
+        0u32..600,
+        any::<u32>(),
+    ];
+    prop_oneof![
+        3 => (any::<prop::sample::Index>(), 1u8..=255).prop_map(|(i, x)| Mutation::FlipByte(i, x)),
+        3 => (any::<prop::sample::Index>(), length).prop_map(|(i, v)| Mutation::SetLength(i, v)),
+        1 => any::<prop::sample::Index>().prop_map(Mutation::Truncate),
+        1 => prop::collection::vec(any::<u8>(), 1..16).prop_map(Mutation::Append),
+        1 => Just(Mutation::SwapByteOrder),
+    ]
+}
+
+fn apply(mutation: &Mutation, bytes: &mut Vec<u8>) {
+    // The 4-byte encapsulation header stays: mutations go to the payload, which is what the
+    // decoders read (the header check has its own tests).
+    let payload = bytes.len() - 4;
+    match mutation {
+        Mutation::FlipByte(i, x) if payload > 0 => bytes[4 + i.index(payload)] ^= x,
+        Mutation::SetLength(i, value) if payload >= 4 => {
+            let at = 4 + (i.index(payload / 4) * 4);
+            bytes[at..at + 4].copy_from_slice(&value.to_le_bytes());
+        }
+        Mutation::Truncate(i) => bytes.truncate(4 + i.index(payload + 1)),
+        Mutation::Append(extra) => bytes.extend_from_slice(extra),
+        Mutation::SwapByteOrder => bytes[1] ^= 0x01,
+        _ => {}
+    }
+}
+
+fn mutated_cdr() -> impl Strategy<Value = MutatedCdr> {
+    let image = (
+        header(),
+        (0u32..8, 0u32..8, 0u32..40),
+        "[a-z0-9_]{0,12}",
+        prop::collection::vec(any::<u8>(), 0..100),
+    )
+        .prop_map(
+            |(header, (height, width, step), encoding, data)| MutatedCdr {
+                kind: MessageKind::Image,
+                bytes: to_cdr(&Image {
+                    header,
+                    height,
+                    width,
+                    encoding,
+                    is_bigendian: 0,
+                    step,
+                    data,
+                })
+                .unwrap(),
+            },
+        );
+    let compressed = (
+        header(),
+        "[a-z; ]{0,20}",
+        prop::collection::vec(any::<u8>(), 0..100),
+    )
+        .prop_map(|(header, format, data)| MutatedCdr {
+            kind: MessageKind::Compressed,
+            bytes: to_cdr(&CompressedImage {
+                header,
+                format,
+                data,
+            })
+            .unwrap(),
+        });
+    let detections =
+        (header(), prop::collection::vec(detection(), 0..3)).prop_map(|(header, detections)| {
+            MutatedCdr {
+                kind: MessageKind::Detections,
+                bytes: to_cdr(&Detection2DArray { header, detections }).unwrap(),
+            }
+        });
+    (
+        prop_oneof![image, compressed, detections],
+        prop::collection::vec(mutation(), 0..4),
+    )
+        .prop_map(|(mut input, mutations)| {
+            for m in &mutations {
+                apply(m, &mut input.bytes);
+            }
+            input
+        })
+}
+
+/// How far decoding got: rejected by the header check, or into the message decoder (which
+/// then accepted or rejected the payload).
+#[derive(Debug, PartialEq)]
+enum Reached {
+    HeaderOnly,
+    DecoderRejected,
+    DecoderAccepted,
+}
+
+fn decode_as(kind: MessageKind, bytes: &[u8]) -> Reached {
+    let result = match kind {
+        MessageKind::Image => from_cdr::<Image>(bytes).map(drop),
+        MessageKind::Compressed => from_cdr::<CompressedImage>(bytes).map(drop),
+        MessageKind::Detections => from_cdr::<Detection2DArray>(bytes).map(drop),
+    };
+    match result {
+        Ok(()) => Reached::DecoderAccepted,
+        Err(CdrError::Decode { .. }) => Reached::DecoderRejected,
+        Err(_) => Reached::HeaderOnly,
+    }
+}
+
+/// The property tests above only test the decoders if their inputs get past the encapsulation
+/// header: random bytes almost never do (2 in 65,536 start with `00 01` or `00 00`). Count
+/// where the mutated messages end up, for the type they were encoded from.
+#[test]
+fn mutated_cdr_inputs_reach_the_decoder() {
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::{Config, TestRng, TestRunner};
+    let mut runner = TestRunner::new_with_rng(
+        Config::default(),
+        TestRng::deterministic_rng(Config::default().rng_algorithm),
+    );
+    let strategy = mutated_cdr();
+    let total = 2000;
+    let (mut header_only, mut rejected, mut accepted) = (0, 0, 0);
+    for _ in 0..total {
+        let input = strategy.new_tree(&mut runner).unwrap().current();
+        match decode_as(input.kind, &input.bytes) {
+            Reached::HeaderOnly => header_only += 1,
+            Reached::DecoderRejected => rejected += 1,
+            Reached::DecoderAccepted => accepted += 1,
+        }
+    }
+    eprintln!(
+        "{total} mutated CDR inputs: {header_only} stopped at the header, {rejected} rejected \
+         by the decoder, {accepted} accepted"
+    );
+    assert_eq!(
+        header_only, 0,
+        "mutations keep the encapsulation header valid"
+    );
+    // Both outcomes of the decoder in good measure: valid messages (and harmless mutations)
+    // and payloads it must reject (lengths past the end, truncation).
+    assert!(
+        rejected * 5 >= total,
+        "only {rejected} of {total} rejected by the decoder"
+    );
+    assert!(
+        accepted * 5 >= total,
+        "only {accepted} of {total} accepted by the decoder"
+    );
 }

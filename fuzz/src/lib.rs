@@ -1,0 +1,199 @@
+//! Fuzz target bodies, one per decoder of outside data: an MCAP recording, the CDR messages in
+//! it, the image codecs, the MOTChallenge text files and the YAML config.
+//!
+//! Each takes arbitrary bytes and returns whether the decoder accepted them; a panic, abort or
+//! hang is the bug a fuzzer reports. The AFL++ binaries in `fuzz_targets/` call them (built by
+//! `scripts/fuzz.sh` with cargo-afl), and `tests/fuzz_corpus.rs` in the main crate includes
+//! this file to replay the seed corpus and every saved crash through them on each `cargo test`,
+//! so the targets cannot rot.
+//!
+//! Inputs that mix a selector with a payload use the first byte as the selector, so that the
+//! fuzzer can move between message types and file kinds by mutating one byte.
+
+use lookout::config::Config;
+use lookout::image_codec::{decode_compressed, decode_image, decode_raw, RawImageRef};
+use lookout::mcap_io::{decode_frame, McapCameraSource};
+use lookout::msgs::{from_cdr, to_cdr, CompressedImage, Detection2DArray, Image};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Camera messages decoded per MCAP input at most: enough to reach every code path of the
+/// reader (chunk changes, several topics) while keeping an execution short.
+const MCAP_MESSAGES_MAX: usize = 64;
+
+/// Highest frame number for which the MOT target groups detections into frames. `group_frames`
+/// allocates one slot per frame up to the last one (issue 13 item 6: a line with frame
+/// 4294967295 aborts on a 103 GB allocation); until frames are sparse the target stops short of
+/// that known crash so that the fuzzer looks for new ones.
+const MOT_GROUP_FRAMES_MAX: u32 = 100_000;
+
+/// `lookout replay`'s reading side: `data` as an MCAP file, every camera topic selected, each
+/// message decoded to a frame. True when the file opened and every message read decoded.
+pub fn mcap(data: &[u8]) -> bool {
+    // The reader works on files (it seeks to the summary at the end), so the input goes through
+    // a temporary file, unique per call: the corpus test calls targets from several threads.
+    static CALLS: AtomicU64 = AtomicU64::new(0);
+    let call = CALLS.fetch_add(1, Ordering::Relaxed);
+    let path =
+        std::env::temp_dir().join(format!("lookout-fuzz-{}-{call}.mcap", std::process::id()));
+    if std::fs::write(&path, data).is_err() {
+        return false;
+    }
+    let accepted = read_mcap(&path);
+    let _ = std::fs::remove_file(&path);
+    accepted
+}
+
+fn read_mcap(path: &Path) -> bool {
+    let Ok(source) = McapCameraSource::open(path, &[]) else {
+        return false;
+    };
+    let mut accepted = true;
+    for message in source.take(MCAP_MESSAGES_MAX) {
+        match message {
+            Ok(message) => accepted &= decode_frame(&message).is_ok(),
+            Err(_) => return false,
+        }
+    }
+    accepted
+}
+
+/// The CDR messages lookout decodes: `data[0] % 3` picks `Image`, `CompressedImage` or
+/// `Detection2DArray` (what `lookout eval` reads back), the rest is the CDR buffer with its
+/// encapsulation header. Images go on through the image codecs, as in replay. A decoded
+/// message must encode and decode again to the same bytes (a decoder that accepts what the
+/// encoder cannot reproduce panics here).
+pub fn cdr(data: &[u8]) -> bool {
+    let Some((&selector, bytes)) = data.split_first() else {
+        return false;
+    };
+    match selector % 3 {
+        0 => from_cdr::<Image>(bytes).is_ok_and(|m| {
+            check_reencoding(&m);
+            decode_image(&m).is_ok()
+        }),
+        1 => from_cdr::<CompressedImage>(bytes).is_ok_and(|m| {
+            check_reencoding(&m);
+            decode_compressed(&m.format, &m.data).is_ok()
+        }),
+        _ => from_cdr::<Detection2DArray>(bytes).is_ok_and(|m| {
+            check_reencoding(&m);
+            true
+        }),
+    }
+}
+
+/// Encode, decode, encode: both encodings must be equal (bytes, not values, so that a NaN in a
+/// float64 field compares equal to itself).
+fn check_reencoding<T>(msg: &T)
+where
+    T: serde::Serialize + serde::de::DeserializeOwned,
+{
+    let Ok(first) = to_cdr(msg) else {
+        return;
+    };
+    let again: T = match from_cdr(&first) {
+        Ok(again) => again,
+        Err(e) => panic!("a message lookout encoded does not decode: {e}"),
+    };
+    match to_cdr(&again) {
+        Ok(second) => assert!(first == second, "CDR re-encoding changed the bytes"),
+        Err(e) => panic!("a decoded message does not encode again: {e}"),
+    }
+}
+
+/// Raw encodings tried by the image target: every one lookout reads and one it does not.
+const RAW_ENCODINGS: [&str; 15] = [
+    "rgb8",
+    "bgr8",
+    "rgba8",
+    "bgra8",
+    "mono8",
+    "mono16",
+    "yuv422",
+    "uyvy",
+    "yuv422_yuy2",
+    "yuyv",
+    "bayer_rggb8",
+    "bayer_bggr8",
+    "bayer_gbrg8",
+    "bayer_grbg8",
+    "bogus",
+];
+
+/// Bytes of the raw-image header of the image target (after the selector byte).
+const RAW_HEADER_BYTES: usize = 8;
+
+/// The image codecs: an even `data[0]` sends the rest to `decode_compressed` (JPEG or PNG by
+/// its magic); an odd one reads a raw image: encoding index (1 byte), width, height and step
+/// (u16 little-endian each), `is_bigendian` (1 byte), then the pixel bytes. True when decoded.
+pub fn image(data: &[u8]) -> bool {
+    let Some((&selector, rest)) = data.split_first() else {
+        return false;
+    };
+    if selector % 2 == 0 {
+        return decode_compressed("fuzz", rest).is_ok();
+    }
+    if rest.len() < RAW_HEADER_BYTES {
+        return false;
+    }
+    let (head, pixels) = rest.split_at(RAW_HEADER_BYTES);
+    let u16_at = |i: usize| u32::from(u16::from_le_bytes([head[i], head[i + 1]]));
+    let raw = RawImageRef {
+        encoding: RAW_ENCODINGS[usize::from(head[0]) % RAW_ENCODINGS.len()],
+        width: u16_at(1),
+        height: u16_at(3),
+        step: u16_at(5),
+        is_bigendian: head[7] & 1 == 1,
+        data: pixels,
+    };
+    match decode_raw(raw) {
+        Ok(img) => {
+            let expected = u64::from(img.width) * u64::from(img.height) * 3;
+            assert_eq!(img.data.len() as u64, expected, "decoded RGB size");
+            true
+        }
+        Err(_) => false,
+    }
+}
+
+/// The MOTChallenge text parsers: `data[0] % 3` picks a `det.txt` (`lookout track`'s input,
+/// then its score normalisation and grouping into frames), a `gt.txt` (`lookout eval`'s ground
+/// truth) or a `seqinfo.ini`; the rest is the file's text (invalid UTF-8 replaced, as a reader
+/// that went on would see it). True when parsed.
+pub fn mot(data: &[u8]) -> bool {
+    let Some((&selector, rest)) = data.split_first() else {
+        return false;
+    };
+    let text = String::from_utf8_lossy(rest);
+    let path = Path::new("fuzz.txt");
+    match selector % 3 {
+        0 => match lookout::mot::parse_detections(&text, path) {
+            Ok(mut dets) => {
+                let _ = lookout::mot::normalize_scores(
+                    &mut dets,
+                    lookout::mot::ScoreNormalization::Auto,
+                    path,
+                );
+                let last = dets.iter().map(|d| d.frame).max().unwrap_or(0);
+                if last <= MOT_GROUP_FRAMES_MAX {
+                    let frames = lookout::mot::group_frames(&dets, last);
+                    assert_eq!(frames.len(), last as usize, "one group per frame");
+                    assert_eq!(frames.iter().map(Vec::len).sum::<usize>(), dets.len());
+                }
+                true
+            }
+            Err(_) => false,
+        },
+        1 => lookout::eval::parse_gt(&text, path).is_ok(),
+        _ => lookout::mot::parse_seqinfo(&text, path).is_ok(),
+    }
+}
+
+/// `lookout replay --config`: a ROS 2 parameter file parsed and validated. True when valid.
+pub fn config(data: &[u8]) -> bool {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return false;
+    };
+    Config::from_yaml_str(text, Path::new("fuzz.param.yaml"), &[]).is_ok()
+}
