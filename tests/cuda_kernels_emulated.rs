@@ -292,35 +292,35 @@ fn decode_and_nms_kernels_equal_decode_head_and_nms_limited() {
 
     // The kernels: decode every head into one candidate buffer, then sort + NMS.
     let kernel_decode = |policy: ClassPolicy| -> (Vec<f32>, Vec<i32>) {
-    let mut cand = vec![0f32; images * capacity * CAND_LEN];
-    let mut count = vec![0i32; images];
-    for (h, (g, d)) in heads.iter().zip(&data).enumerate() {
-        let anchors: Vec<f32> = g.anchors.iter().flat_map(|&(w, h)| [w, h]).collect();
-        let c = write("dec_cand.bin", &cand);
-        let n = write("dec_count.bin", &count);
-        run(&[
-            &"decode",
-            &write(&format!("dec_head{h}.bin"), d),
-            &write("dec_anchors.bin", &anchors),
-            &g.anchors.len().to_string(),
-            &g.classes.to_string(),
-            &g.grid_w.to_string(),
-            &g.grid_h.to_string(),
-            &(g.input_w_px as f32 / g.grid_w as f32).to_string(),
-            &(g.input_h_px as f32 / g.grid_h as f32).to_string(),
-            &g.scale_x_y.to_string(),
-            &confidence_min.to_string(),
-            &i32::from(policy == ClassPolicy::MultiLabel).to_string(),
-            &write("dec_allowed.bin", &allowed),
-            &images.to_string(),
-            &capacity.to_string(),
-            &c,
-            &n,
-        ]);
-        cand = read_f32(&c);
-        count = read_i32(&n);
-    }
-    (cand, count)
+        let mut cand = vec![0f32; images * capacity * CAND_LEN];
+        let mut count = vec![0i32; images];
+        for (h, (g, d)) in heads.iter().zip(&data).enumerate() {
+            let anchors: Vec<f32> = g.anchors.iter().flat_map(|&(w, h)| [w, h]).collect();
+            let c = write("dec_cand.bin", &cand);
+            let n = write("dec_count.bin", &count);
+            run(&[
+                &"decode",
+                &write(&format!("dec_head{h}.bin"), d),
+                &write("dec_anchors.bin", &anchors),
+                &g.anchors.len().to_string(),
+                &g.classes.to_string(),
+                &g.grid_w.to_string(),
+                &g.grid_h.to_string(),
+                &(g.input_w_px as f32 / g.grid_w as f32).to_string(),
+                &(g.input_h_px as f32 / g.grid_h as f32).to_string(),
+                &g.scale_x_y.to_string(),
+                &confidence_min.to_string(),
+                &i32::from(policy == ClassPolicy::MultiLabel).to_string(),
+                &write("dec_allowed.bin", &allowed),
+                &images.to_string(),
+                &capacity.to_string(),
+                &c,
+                &n,
+            ]);
+            cand = read_f32(&c);
+            count = read_i32(&n);
+        }
+        (cand, count)
     };
 
     // Argmax (the default): one candidate per box, the best class before the class filter.
@@ -331,7 +331,11 @@ fn decode_and_nms_kernels_equal_decode_head_and_nms_limited() {
         assert_eq!(n as usize, all.len(), "image {image}: candidates decoded");
         assert!(all.len() > 40, "test data should give many candidates");
         let best = cpu(ClassPolicy::Argmax, image, usize::MAX, usize::MAX, 1.0);
-        assert_eq!(n_argmax as usize, best.len(), "image {image}: argmax candidates");
+        assert_eq!(
+            n_argmax as usize,
+            best.len(),
+            "image {image}: argmax candidates"
+        );
         assert!(
             best.len() > 10 && best.len() < all.len(),
             "argmax should keep fewer candidates than multi-label ({} of {})",

@@ -307,11 +307,7 @@ fn detections_match_opencv_dnn() {
             multi_label,
             ..DetectorConfig::default()
         };
-        let tag = format!(
-            "{}{}",
-            kind.name(),
-            if multi_label { "-multi" } else { "" }
-        );
+        let tag = format!("{}{}", kind.name(), if multi_label { "-multi" } else { "" });
         let detector = Detector::load(&config, &Device::Cpu)
             .unwrap_or_else(|e| panic!("{e} (run scripts/fetch-assets.sh if assets are missing)"));
         let paths = detector.model_paths().expect("loaded from files").clone();
@@ -320,10 +316,8 @@ fn detections_match_opencv_dnn() {
             let (blob, _) = detector.letterbox().apply(img).unwrap();
             let blob_path = dir.path().join(format!("{tag}_{name}.f32"));
             write_f32(&blob_path, &blob);
-            items.push(
-                json!({"name": format!("{tag}/{name}"), "blob": blob_path,
-                              "image_w": img.width, "image_h": img.height}),
-            );
+            items.push(json!({"name": format!("{tag}/{name}"), "blob": blob_path,
+                              "image_w": img.width, "image_h": img.height}));
             let (dets, timings) = detector.detect_timed(img).unwrap();
             eprintln!(
                 "{tag}/{name}: {} detections, forward {:?}",

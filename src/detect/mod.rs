@@ -263,7 +263,11 @@ impl Detector {
         // Pull the heads to the host now, so that the forward time includes the device work.
         let heads = heads.to_host()?;
         let t2 = Instant::now();
-        let kept = self.nms_host(heads.decode(0, self.config.confidence_min, self.config.class_policy())?);
+        let kept = self.nms_host(heads.decode(
+            0,
+            self.config.confidence_min,
+            self.config.class_policy(),
+        )?);
         let detections = to_image_detections(
             &kept,
             &self.classes,
