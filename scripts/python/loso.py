@@ -18,6 +18,9 @@ FP, FN, switches, IDTP... over the set), minus 2 x the summed MOTA shortfall bel
 sequence (the issue asks for MOTA >= SORT on every sequence).
 
 Results are cached in --cache (keyed by the overrides), so a grid can grow between runs.
+`--axis KEY=V1,V2` replaces the named grid's axes; `--set KEY=VALUE` applies to every setting.
+Issue 12's runs and why their choice is not lookout's default: BENCHMARKS.md, "Seven MOT15
+sequences".
 Prints Markdown tables: the grid's scores, the LOSO table, and the default's per-sequence table.
 """
 
