@@ -13,7 +13,7 @@ use std::hint::black_box;
 use candle_core::{Device, Tensor};
 use criterion::{criterion_group, Criterion};
 use lookout::darknet::Darknet;
-use lookout::detect::{decode_heads, nms, Candidate, ModelKind};
+use lookout::detect::{decode_heads, nms, Candidate, ClassPolicy, ModelKind};
 use lookout::preprocess::Letterbox;
 use lookout::{BBox, RgbImage};
 
@@ -86,7 +86,7 @@ fn decode(c: &mut Criterion) {
     let net = load(ModelKind::Yolov4Tiny);
     let heads = net.forward(&input(&img)).unwrap();
     c.bench_function("decode_yolov4-tiny_416", |b| {
-        b.iter(|| black_box(decode_heads(black_box(&heads), 0, 0.25).unwrap()))
+        b.iter(|| black_box(decode_heads(black_box(&heads), 0, 0.25, ClassPolicy::Argmax).unwrap()))
     });
 }
 

@@ -11,7 +11,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 use lookout::cuda::layout::{output_stride, plan_batch, read_output_block, CAND_LEN};
-use lookout::detect::{decode_head, nms_limited, Candidate, HeadGeometry};
+use lookout::detect::{decode_head, nms_limited, Candidate, ClassPolicy, HeadGeometry};
 use lookout::image_codec::{decode_raw, RawImageRef};
 use lookout::preprocess::Letterbox;
 
@@ -268,7 +268,12 @@ fn decode_and_nms_kernels_equal_decode_head_and_nms_limited() {
     let capacity = 4096usize;
 
     // CPU reference per image: all heads, class filter, then NMS with the limits.
-    let cpu = |image: usize, top_k: usize, max_out: usize, iou_max: f32| -> Vec<Candidate> {
+    let cpu = |policy: ClassPolicy,
+               image: usize,
+               top_k: usize,
+               max_out: usize,
+               iou_max: f32|
+     -> Vec<Candidate> {
         let mut c = Vec::new();
         for (g, d) in heads.iter().zip(&data) {
             let per = d.len() / images;
@@ -276,6 +281,7 @@ fn decode_and_nms_kernels_equal_decode_head_and_nms_limited() {
                 &d[image * per..(image + 1) * per],
                 g,
                 confidence_min,
+                policy,
                 &mut c,
             )
             .unwrap();
@@ -285,37 +291,77 @@ fn decode_and_nms_kernels_equal_decode_head_and_nms_limited() {
     };
 
     // The kernels: decode every head into one candidate buffer, then sort + NMS.
-    let mut cand = vec![0f32; images * capacity * CAND_LEN];
-    let mut count = vec![0i32; images];
-    for (h, (g, d)) in heads.iter().zip(&data).enumerate() {
-        let anchors: Vec<f32> = g.anchors.iter().flat_map(|&(w, h)| [w, h]).collect();
-        let c = write("dec_cand.bin", &cand);
-        let n = write("dec_count.bin", &count);
-        run(&[
-            &"decode",
-            &write(&format!("dec_head{h}.bin"), d),
-            &write("dec_anchors.bin", &anchors),
-            &g.anchors.len().to_string(),
-            &g.classes.to_string(),
-            &g.grid_w.to_string(),
-            &g.grid_h.to_string(),
-            &(g.input_w_px as f32 / g.grid_w as f32).to_string(),
-            &(g.input_h_px as f32 / g.grid_h as f32).to_string(),
-            &g.scale_x_y.to_string(),
-            &confidence_min.to_string(),
-            &write("dec_allowed.bin", &allowed),
-            &images.to_string(),
-            &capacity.to_string(),
-            &c,
-            &n,
-        ]);
-        cand = read_f32(&c);
-        count = read_i32(&n);
-    }
-    for (image, &n) in count.iter().enumerate() {
-        let all = cpu(image, usize::MAX, usize::MAX, 1.0);
+    let kernel_decode = |policy: ClassPolicy| -> (Vec<f32>, Vec<i32>) {
+        let mut cand = vec![0f32; images * capacity * CAND_LEN];
+        let mut count = vec![0i32; images];
+        for (h, (g, d)) in heads.iter().zip(&data).enumerate() {
+            let anchors: Vec<f32> = g.anchors.iter().flat_map(|&(w, h)| [w, h]).collect();
+            let c = write("dec_cand.bin", &cand);
+            let n = write("dec_count.bin", &count);
+            run(&[
+                &"decode",
+                &write(&format!("dec_head{h}.bin"), d),
+                &write("dec_anchors.bin", &anchors),
+                &g.anchors.len().to_string(),
+                &g.classes.to_string(),
+                &g.grid_w.to_string(),
+                &g.grid_h.to_string(),
+                &(g.input_w_px as f32 / g.grid_w as f32).to_string(),
+                &(g.input_h_px as f32 / g.grid_h as f32).to_string(),
+                &g.scale_x_y.to_string(),
+                &confidence_min.to_string(),
+                &i32::from(policy == ClassPolicy::MultiLabel).to_string(),
+                &write("dec_allowed.bin", &allowed),
+                &images.to_string(),
+                &capacity.to_string(),
+                &c,
+                &n,
+            ]);
+            cand = read_f32(&c);
+            count = read_i32(&n);
+        }
+        (cand, count)
+    };
+
+    // Argmax (the default): one candidate per box, the best class before the class filter.
+    let (argmax_cand, argmax_count) = kernel_decode(ClassPolicy::Argmax);
+    let (cand, count) = kernel_decode(ClassPolicy::MultiLabel);
+    for (image, (&n, &n_argmax)) in count.iter().zip(&argmax_count).enumerate() {
+        let all = cpu(ClassPolicy::MultiLabel, image, usize::MAX, usize::MAX, 1.0);
         assert_eq!(n as usize, all.len(), "image {image}: candidates decoded");
         assert!(all.len() > 40, "test data should give many candidates");
+        let best = cpu(ClassPolicy::Argmax, image, usize::MAX, usize::MAX, 1.0);
+        assert_eq!(
+            n_argmax as usize,
+            best.len(),
+            "image {image}: argmax candidates"
+        );
+        assert!(
+            best.len() > 10 && best.len() < all.len(),
+            "argmax should keep fewer candidates than multi-label ({} of {})",
+            best.len(),
+            all.len()
+        );
+    }
+    let out = work_dir().join("nms_argmax.bin");
+    run(&[
+        &"sort_nms",
+        &write("nms_cand.bin", &argmax_cand),
+        &write("nms_count.bin", &argmax_count),
+        &images.to_string(),
+        &capacity.to_string(),
+        &4096.to_string(),
+        &0.45f32.to_string(),
+        &4096.to_string(),
+        &out,
+    ]);
+    let got = read_f32(&out);
+    let stride = output_stride(4096);
+    for image in 0..images {
+        let kernel = read_output_block(&got[image * stride..(image + 1) * stride]).unwrap();
+        let want = cpu(ClassPolicy::Argmax, image, 4096, 4096, 0.45);
+        assert!(!want.is_empty());
+        assert_eq!(kernel, want, "argmax, image {image}");
     }
 
     for (top_k, max_out, iou_max) in [(4096, 4096, 0.45f32), (25, 300, 0.45), (4096, 5, 0.3)] {
@@ -336,7 +382,7 @@ fn decode_and_nms_kernels_equal_decode_head_and_nms_limited() {
         assert_eq!(got.len(), images * stride);
         for image in 0..images {
             let kernel = read_output_block(&got[image * stride..(image + 1) * stride]).unwrap();
-            let want = cpu(image, top_k, max_out, iou_max);
+            let want = cpu(ClassPolicy::MultiLabel, image, top_k, max_out, iou_max);
             assert!(!want.is_empty());
             assert_eq!(
                 kernel, want,

@@ -207,6 +207,7 @@ fn decode_and_nms_kernels_match_the_cpu_on_the_same_heads() {
     for (top_k, max_out) in [(config.top_k, config.max_detections), (5, 3)] {
         let limits = DecodeLimits {
             confidence_min: config.confidence_min,
+            multi_label: config.multi_label,
             nms_iou_max: config.nms_iou_max,
             top_k,
             max_detections: max_out,
@@ -217,7 +218,8 @@ fn decode_and_nms_kernels_match_the_cpu_on_the_same_heads() {
         let host = heads_to_host(&heads).unwrap();
         for (i, kept) in gpu_kept.into_iter().enumerate() {
             let kept = kept.expect("no overflow at the default threshold");
-            let mut cpu = decode_heads(&host, i, config.confidence_min).unwrap();
+            let mut cpu =
+                decode_heads(&host, i, config.confidence_min, config.class_policy()).unwrap();
             cpu.retain(|c| allowed[c.class_index]);
             let cpu = nms_limited(cpu, config.nms_iou_max, top_k, max_out);
             assert_eq!(kept.len(), cpu.len(), "image {i}, top_k {top_k}");

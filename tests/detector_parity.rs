@@ -294,38 +294,43 @@ fn detections_match_opencv_dnn() {
     let images = test_images();
     let mut jobs = Vec::new();
     let mut ours: BTreeMap<(String, String), Vec<Detection>> = BTreeMap::new();
-    for kind in [ModelKind::Yolov4Tiny, ModelKind::Yolov3Tiny] {
+    // The default class policy (argmax) on both models, and darknet's multi-label on one.
+    for (kind, multi_label) in [
+        (ModelKind::Yolov4Tiny, false),
+        (ModelKind::Yolov3Tiny, false),
+        (ModelKind::Yolov4Tiny, true),
+    ] {
         let config = DetectorConfig {
             model: kind,
             class_map: vec![],
             keep_unmapped_classes: true,
+            multi_label,
             ..DetectorConfig::default()
         };
+        let tag = format!("{}{}", kind.name(), if multi_label { "-multi" } else { "" });
         let detector = Detector::load(&config, &Device::Cpu)
             .unwrap_or_else(|e| panic!("{e} (run scripts/fetch-assets.sh if assets are missing)"));
         let paths = detector.model_paths().expect("loaded from files").clone();
         let mut items = Vec::new();
         for (name, img) in &images {
             let (blob, _) = detector.letterbox().apply(img).unwrap();
-            let blob_path = dir.path().join(format!("{}_{name}.f32", kind.name()));
+            let blob_path = dir.path().join(format!("{tag}_{name}.f32"));
             write_f32(&blob_path, &blob);
-            items.push(
-                json!({"name": format!("{}/{name}", kind.name()), "blob": blob_path,
-                              "image_w": img.width, "image_h": img.height}),
-            );
+            items.push(json!({"name": format!("{tag}/{name}"), "blob": blob_path,
+                              "image_w": img.width, "image_h": img.height}));
             let (dets, timings) = detector.detect_timed(img).unwrap();
             eprintln!(
-                "{}/{name}: {} detections, forward {:?}",
-                kind.name(),
+                "{tag}/{name}: {} detections, forward {:?}",
                 dets.len(),
                 timings.forward
             );
-            ours.insert((kind.name().to_string(), name.clone()), dets);
+            ours.insert((tag.clone(), name.clone()), dets);
         }
         jobs.push(json!({"cfg": paths.cfg, "weights": paths.weights,
                          "size": config.input_size_px,
                          "confidence_min": config.confidence_min,
-                         "nms_iou_max": config.nms_iou_max, "items": items}));
+                         "nms_iou_max": config.nms_iou_max,
+                         "multi_label": config.multi_label, "items": items}));
     }
     let result = run_oracle(dir.path(), &json!({ "detect": jobs }));
     eprintln!("oracle: OpenCV {}", result["opencv_version"]);

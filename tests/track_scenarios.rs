@@ -476,3 +476,90 @@ fn momentum_prefers_the_detection_along_the_motion() {
         "IoU alone should take B (y = {y_iou}); scenario broken"
     );
 }
+
+/// A parked van that the detector calls `car` (0.85) on even frames and `truck` (0.8) on odd
+/// ones (an unsure argmax), while a pedestrian walks past its front.
+fn van_frames(config: TrackerConfig) -> Vec<Vec<TrackOutput>> {
+    let mut tracker = Tracker::new(config).unwrap();
+    let mut rng = Rng::new(12);
+    (0..30)
+        .map(|i| {
+            let t = f64::from(i) / 10.0;
+            let (class_index, label, score) = if i % 2 == 0 {
+                (2, "car", 0.85)
+            } else {
+                (7, "truck", 0.8)
+            };
+            let van = Detection {
+                bbox: BBox::from_tlwh(
+                    300.0 + (rng.normal() * 1.5) as f32,
+                    200.0 + (rng.normal() * 1.5) as f32,
+                    180.0,
+                    120.0,
+                ),
+                class_index,
+                label: label.into(),
+                score,
+            };
+            // The pedestrian walks past the van's front, overlapping it.
+            let mut person = noisy(
+                Walker {
+                    cx0: 250.0,
+                    cy0: 270.0,
+                    vx: 60.0,
+                    vy: 0.0,
+                }
+                .bbox(t),
+                &mut rng,
+                1.0,
+            );
+            person.label = "pedestrian".into();
+            tracker.update(stamp(t), &[van, person]).unwrap()
+        })
+        .collect()
+}
+
+#[test]
+fn a_van_seen_as_car_and_truck_is_one_car_track() {
+    let config = TrackerConfig {
+        // Confirm on the second hit, so a class flip every frame would matter without groups.
+        min_hits: 2,
+        ..TrackerConfig::default()
+    };
+    assert_eq!(config.class_groups, vec!["car,truck,bus".to_string()]);
+    let frames = van_frames(config.clone());
+    let vehicle_ids: BTreeSet<u64> = frames
+        .iter()
+        .flatten()
+        .filter(|o| o.label.as_ref() != "pedestrian")
+        .map(|o| o.id)
+        .collect();
+    assert_eq!(vehicle_ids.len(), 1, "one van, one track: {vehicle_ids:?}");
+    // Reported as the class with the larger summed score (0.85 per car frame > 0.8 per truck
+    // frame), whatever the latest detection said.
+    let last = frames.last().unwrap();
+    let van = last.iter().find(|o| vehicle_ids.contains(&o.id)).unwrap();
+    assert_eq!((van.label.as_ref(), van.class_index), ("car", 2));
+    let person_ids: BTreeSet<u64> = frames
+        .iter()
+        .flatten()
+        .filter(|o| o.label.as_ref() == "pedestrian")
+        .map(|o| o.id)
+        .collect();
+    assert_eq!(person_ids.len(), 1, "the pedestrian keeps its own track");
+    assert!(person_ids.is_disjoint(&vehicle_ids));
+
+    // Without the group, class-aware association cannot keep the van as one track (each
+    // class's tentative track dies at the next frame's other class): the group is what works.
+    let split = van_frames(TrackerConfig {
+        class_groups: vec![],
+        ..config
+    });
+    let ids: BTreeSet<u64> = split
+        .iter()
+        .flatten()
+        .filter(|o| o.label.as_ref() != "pedestrian")
+        .map(|o| o.id)
+        .collect();
+    assert_ne!(ids.len(), 1, "without class groups: {ids:?}");
+}

@@ -10,7 +10,7 @@ Used by tests/detector_parity.rs. One JSON job file in, one JSON result file out
 JOB.json:
 {
   "detect": [{"cfg": ..., "weights": ..., "size": 416, "confidence_min": 0.25,
-              "nms_iou_max": 0.45,
+              "nms_iou_max": 0.45, "multi_label": false,
               "items": [{"name": ..., "blob": "x.f32", "image_w": W, "image_h": H}]}],
   "letterbox": [{"name": ..., "rgb": "x.rgb", "width": W, "height": H, "size": S,
                  "out": "x.f32"}],
@@ -25,8 +25,10 @@ image pixels; "bench": [{"name", "threads", "times_ms": [...]}].
 Decoding follows OpenCV's own YOLO region-layer output: one row per anchor and cell,
 [cx, cy, w, h] normalised to the network input, objectness, then per-class scores that OpenCV
 has already multiplied by objectness (and zeroed below its 0.2 threshold, which is below the
-confidence threshold used here). Every class with score > confidence_min is a candidate (as
-darknet does); NMS is cv2.dnn.NMSBoxes per class.
+confidence threshold used here). With "multi_label": true every class with score >
+confidence_min is a candidate (as darknet does); with false (the default, lookout's default
+policy) only the row's best class is, if its score > confidence_min. NMS is cv2.dnn.NMSBoxes
+per class.
 """
 
 import json
@@ -86,7 +88,7 @@ def letterbox(rgb, s):
     return np.ascontiguousarray(canvas.transpose(2, 0, 1))
 
 
-def detect(net, out_names, blob, s, image_w, image_h, conf_min, nms_iou_max):
+def detect(net, out_names, blob, s, image_w, image_h, conf_min, nms_iou_max, multi_label):
     net.setInput(blob.reshape(1, 3, s, s))
     t0 = time.perf_counter()
     outs = net.forward(out_names)
@@ -97,7 +99,12 @@ def detect(net, out_names, blob, s, image_w, image_h, conf_min, nms_iou_max):
     per_class = {}
     for row in rows:
         scores = row[5:]
-        for cls in np.nonzero(scores > conf_min)[0]:
+        if multi_label:
+            classes = np.nonzero(scores > conf_min)[0]
+        else:
+            best = int(np.argmax(scores))
+            classes = [best] if scores[best] > conf_min else []
+        for cls in classes:
             cx, cy, bw, bh = (float(v) * s for v in row[:4])
             per_class.setdefault(int(cls), []).append(
                 (cx - bw / 2, cy - bh / 2, bw, bh, float(scores[cls])))
@@ -162,7 +169,8 @@ def main():
                 sys.exit(f"{item['blob']}: {blob.size} floats, expected {3 * s * s}")
             dets, forward_ms = detect(net, out_names, blob, s, item["image_w"], item["image_h"],
                                       float(model["confidence_min"]),
-                                      float(model["nms_iou_max"]))
+                                      float(model["nms_iou_max"]),
+                                      bool(model.get("multi_label", False)))
             result["detect"].append({"name": item["name"], "model": model["cfg"],
                                      "forward_ms": forward_ms, "detections": dets})
     for item in job.get("letterbox", []):

@@ -53,6 +53,9 @@ fn gpu(stage: &'static str, message: impl std::fmt::Display) -> DetectError {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct DecodeLimits {
     pub confidence_min: f32,
+    /// Every class above the threshold per box instead of the best one
+    /// ([`crate::detect::ClassPolicy`]).
+    pub multi_label: bool,
     pub nms_iou_max: f32,
     pub top_k: usize,
     pub max_detections: usize,
@@ -373,6 +376,7 @@ impl GpuKernels {
             let cell_w = input_w / grid_w as f32;
             let cell_h = input_h / grid_h as f32;
             let cap = capacity as i32;
+            let multi_label = i32::from(limits.multi_label);
             let cfg = LaunchConfig {
                 grid_dim: (cells.div_ceil(BLOCK), batch as u32, 1),
                 block_dim: (BLOCK, 1, 1),
@@ -390,6 +394,7 @@ impl GpuKernels {
                 .arg(&cell_h)
                 .arg(&head.scale_x_y)
                 .arg(&limits.confidence_min)
+                .arg(&multi_label)
                 .arg(allowed_dev)
                 .arg(cand)
                 .arg(counts)

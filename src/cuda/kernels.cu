@@ -156,8 +156,8 @@ __device__ __forceinline__ float sigmoidf_(float x) { return 1.0f / (1.0f + expf
 extern "C" __global__ void lookout_yolo_decode(const float* head, const float* anchors, int num_anchors,
                                                int classes, int grid_w, int grid_h, float cell_w,
                                                float cell_h, float scale_x_y, float confidence_min,
-                                               const uint8_t* class_allowed, float* cand, int* count,
-                                               int capacity) {
+                                               int multi_label, const uint8_t* class_allowed,
+                                               float* cand, int* count, int capacity) {
     const int image = blockIdx.y;
     const int plane = grid_w * grid_h;
     const int t = blockIdx.x * blockDim.x + threadIdx.x;
@@ -171,7 +171,17 @@ extern "C" __global__ void lookout_yolo_decode(const float* head, const float* a
     const float s = scale_x_y;
     bool have_box = false;
     float x_min = 0.f, y_min = 0.f, x_max = 0.f, y_max = 0.f;
-    for (int cls = 0; cls < classes; ++cls) {
+    // detect::decode::ClassPolicy: multi_label 0 is Argmax, the largest class logit (the
+    // first on a tie) over every class, before the class filter, as the host does.
+    int first = 0, last = classes;
+    if (!multi_label && classes > 0) {
+        int best = 0;
+        for (int cls = 1; cls < classes; ++cls)
+            if (base[(5 + cls) * plane + loc] > base[(5 + best) * plane + loc]) best = cls;
+        first = best;
+        last = best + 1;
+    }
+    for (int cls = first; cls < last; ++cls) {
         if (!class_allowed[cls]) continue;
         const float score = objectness * sigmoidf_(base[(5 + cls) * plane + loc]);
         if (score <= confidence_min) continue;

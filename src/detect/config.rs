@@ -48,6 +48,10 @@ pub struct DetectorConfig {
     pub input_size_px: u32,
     /// Detections need `objectness * class probability > confidence_min` (in [0, 1]).
     pub confidence_min: f32,
+    /// One candidate per class above `confidence_min` for each predicted box (darknet's and
+    /// OpenCV's multi-label output) instead of only the best class (the default: one object,
+    /// one box; see [`super::ClassPolicy`]).
+    pub multi_label: bool,
     /// Same-class boxes overlapping a better one with IoU `> nms_iou_max` are dropped ([0, 1]).
     pub nms_iou_max: f32,
     /// `model label=output label` entries; classes not listed are dropped unless
@@ -94,6 +98,7 @@ impl Default for DetectorConfig {
             keep_unmapped_classes: false,
             top_k: 1000,
             max_detections: 300,
+            multi_label: false,
             precision: Precision::F32,
         }
     }
@@ -109,6 +114,15 @@ pub struct ModelPaths {
 
 impl DetectorConfig {
     /// Checks ranges and the class map's syntax.
+    /// The decoder's class policy from [`Self::multi_label`].
+    pub fn class_policy(&self) -> super::ClassPolicy {
+        if self.multi_label {
+            super::ClassPolicy::MultiLabel
+        } else {
+            super::ClassPolicy::Argmax
+        }
+    }
+
     pub fn validate(&self) -> Result<(), DetectError> {
         let invalid =
             |field: &'static str, message: String| DetectError::InvalidConfig { field, message };

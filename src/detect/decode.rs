@@ -7,8 +7,11 @@
 //! * `w = exp(tw) * anchor_w`, `h = exp(th) * anchor_h` (anchors in input pixels),
 //! * `score(class) = sigmoid(obj) * sigmoid(class logit)`, kept when `> confidence_min`.
 //!
-//! As in darknet, one box may yield several candidates (one per class above the threshold);
-//! class-aware NMS then runs per class.
+//! Which classes a box yields is the caller's policy ([`ClassPolicy`]): by default one, the
+//! class with the highest score (YOLOX's and Autoware's argmax), so that one object gives one
+//! box and a parked van is not reported as both `car` and `truck`; optionally, as darknet and
+//! OpenCV do, one candidate per class above the threshold (multi-label). Class-aware NMS then
+//! runs per class.
 
 use crate::types::BBox;
 
@@ -18,6 +21,17 @@ pub struct Candidate {
     pub bbox_model: BBox,
     pub class_index: usize,
     pub score: f32,
+}
+
+/// How many classes one predicted box may yield.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ClassPolicy {
+    /// The class with the largest class logit (the lowest index on a tie), if its score
+    /// `objectness * p(class)` is above the threshold: one object, one box.
+    #[default]
+    Argmax,
+    /// Every class whose score is above the threshold (darknet's and OpenCV's output).
+    MultiLabel,
 }
 
 /// What decoding needs to know about one head besides its numbers.
@@ -48,6 +62,7 @@ pub fn decode_head(
     data: &[f32],
     geometry: &HeadGeometry,
     confidence_min: f32,
+    policy: ClassPolicy,
     out: &mut Vec<Candidate>,
 ) -> Result<(), usize> {
     let g = geometry;
@@ -71,8 +86,22 @@ pub fn decode_head(
                 if objectness <= confidence_min {
                     continue;
                 }
+                let classes = match policy {
+                    ClassPolicy::MultiLabel => 0..g.classes,
+                    ClassPolicy::Argmax => {
+                        // The logit decides (sigmoid is monotonic): the same winner as the
+                        // scores without computing every sigmoid; the first maximum wins.
+                        let mut best = 0;
+                        for c in 1..g.classes {
+                            if at(5 + c, loc) > at(5 + best, loc) {
+                                best = c;
+                            }
+                        }
+                        best..(best + 1).min(g.classes)
+                    }
+                };
                 let mut bbox: Option<BBox> = None;
-                for class_index in 0..g.classes {
+                for class_index in classes {
                     let score = objectness * sigmoid(at(5 + class_index, loc));
                     if score <= confidence_min {
                         continue;
@@ -135,7 +164,7 @@ mod tests {
     fn decodes_a_hand_made_head() {
         let (data, g) = head();
         let mut out = Vec::new();
-        decode_head(&data, &g, 0.25, &mut out).unwrap();
+        decode_head(&data, &g, 0.25, ClassPolicy::MultiLabel, &mut out).unwrap();
         assert_eq!(out.len(), 2);
         let by_class = |c: usize| out.iter().find(|d| d.class_index == c).unwrap();
         let c2 = by_class(2);
@@ -150,10 +179,29 @@ mod tests {
 
         // a higher threshold drops class 0, and everything at 0.45 (strictly greater kept)
         out.clear();
-        decode_head(&data, &g, 0.3, &mut out).unwrap();
+        decode_head(&data, &g, 0.3, ClassPolicy::MultiLabel, &mut out).unwrap();
         assert_eq!(out.len(), 1);
         out.clear();
-        decode_head(&data, &g, 0.46, &mut out).unwrap();
+        decode_head(&data, &g, 0.46, ClassPolicy::MultiLabel, &mut out).unwrap();
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn argmax_keeps_one_class_per_box() {
+        let (data, g) = head();
+        let mut out = Vec::new();
+        decode_head(&data, &g, 0.25, ClassPolicy::Argmax, &mut out).unwrap();
+        // class 2 (0.45) beats class 0 (0.27): one candidate, the same box as multi-label's
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].class_index, 2);
+        assert!((out[0].score - 0.45).abs() < 1e-5);
+        let mut multi = Vec::new();
+        decode_head(&data, &g, 0.25, ClassPolicy::MultiLabel, &mut multi).unwrap();
+        let same = multi.iter().find(|c| c.class_index == 2).unwrap();
+        assert_eq!(same, &out[0]);
+        // the best class below the threshold: nothing, even though objectness passes
+        out.clear();
+        decode_head(&data, &g, 0.46, ClassPolicy::Argmax, &mut out).unwrap();
         assert!(out.is_empty());
     }
 
@@ -161,6 +209,9 @@ mod tests {
     fn wrong_length_is_an_error() {
         let (mut data, g) = head();
         data.pop();
-        assert_eq!(decode_head(&data, &g, 0.25, &mut Vec::new()), Err(64));
+        assert_eq!(
+            decode_head(&data, &g, 0.25, ClassPolicy::Argmax, &mut Vec::new()),
+            Err(64)
+        );
     }
 }

@@ -29,7 +29,7 @@ use crate::types::{Detection, RgbImage};
 
 pub use classes::{ClassMap, DEFAULT_CLASS_MAP};
 pub use config::{DetectorConfig, ModelKind, ModelPaths, Precision, INPUT_SIZE_PX_MAX};
-pub use decode::{decode_head, Candidate, HeadGeometry};
+pub use decode::{decode_head, Candidate, ClassPolicy, HeadGeometry};
 pub use error::DetectError;
 pub use model::{DarknetModel, DetectorModel, Heads};
 pub use nms::{nms, nms_limited, TOP_K_MAX};
@@ -71,6 +71,7 @@ pub fn decode_heads(
     heads: &[YoloHead],
     batch_index: usize,
     confidence_min: f32,
+    policy: ClassPolicy,
 ) -> Result<Vec<Candidate>, DetectError> {
     let mut out = Vec::new();
     for (h, head) in heads.iter().enumerate() {
@@ -94,7 +95,7 @@ pub fn decode_heads(
             input_w_px: grid_w * head.stride_px,
             input_h_px: grid_h * head.stride_px,
         };
-        decode_head(&data, &geometry, confidence_min, &mut out).map_err(|expected| {
+        decode_head(&data, &geometry, confidence_min, policy, &mut out).map_err(|expected| {
             DetectError::OutputShape {
                 shape: head.output.dims().to_vec(),
                 message: format!(
@@ -262,7 +263,11 @@ impl Detector {
         // Pull the heads to the host now, so that the forward time includes the device work.
         let heads = heads.to_host()?;
         let t2 = Instant::now();
-        let kept = self.nms_host(heads.decode(0, self.config.confidence_min)?);
+        let kept = self.nms_host(heads.decode(
+            0,
+            self.config.confidence_min,
+            self.config.class_policy(),
+        )?);
         let detections = to_image_detections(
             &kept,
             &self.classes,
@@ -351,6 +356,7 @@ impl Detector {
         }
         let limits = crate::cuda::DecodeLimits {
             confidence_min: self.config.confidence_min,
+            multi_label: self.config.multi_label,
             nms_iou_max: self.config.nms_iou_max,
             top_k: self.config.top_k,
             max_detections: self.config.max_detections,
@@ -378,7 +384,12 @@ impl Detector {
                         host_heads = Some(heads_to_host(&heads)?);
                     }
                     let heads = host_heads.as_deref().unwrap_or_default();
-                    self.nms_host(decode_heads(heads, i, self.config.confidence_min)?)
+                    self.nms_host(decode_heads(
+                        heads,
+                        i,
+                        self.config.confidence_min,
+                        self.config.class_policy(),
+                    )?)
                 }
             };
             let transform = transforms.get(i).copied().ok_or_else(|| DetectError::Gpu {

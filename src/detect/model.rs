@@ -15,7 +15,7 @@ use std::path::Path;
 
 use candle_core::{DType, Device, Tensor};
 
-use super::{decode_heads, heads_to_host, Candidate, DetectError, Precision};
+use super::{decode_heads, heads_to_host, Candidate, ClassPolicy, DetectError, Precision};
 use crate::darknet::weights::NetWeights;
 use crate::darknet::{Darknet, DarknetError, Layer, NetConfig, YoloHead};
 use crate::preprocess::Letterbox;
@@ -162,9 +162,10 @@ impl Heads {
         &self,
         batch_index: usize,
         confidence_min: f32,
+        policy: ClassPolicy,
     ) -> Result<Vec<Candidate>, DetectError> {
         match self {
-            Self::Yolo(heads) => decode_heads(heads, batch_index, confidence_min),
+            Self::Yolo(heads) => decode_heads(heads, batch_index, confidence_min, policy),
         }
     }
 }

@@ -85,10 +85,11 @@ pub struct KalmanNoise {
 impl Default for KalmanNoise {
     /// All relative to the box scale `sqrt(w h)`:
     /// * `accel_std_rel_per_s2 = 0.5`: the value at which the centre components of the
-    ///   normalised innovation squared average 1 over the two MOT15 sequences (7 and 25
-    ///   frames/s); for comparison ByteTrack's `std_weight_velocity = 1/160` per frame at 30
-    ///   frames/s is a velocity random walk of `30 · sqrt(30) / 160 ≈ 1.03` box sizes per second
-    ///   after one second, which is over-dispersed on these sequences.
+    ///   normalised innovation squared average 1 over the two static-camera MOT15 sequences
+    ///   (7 and 25 frames/s); for comparison ByteTrack's `std_weight_velocity = 1/160` per
+    ///   frame at 30 frames/s is a velocity random walk of `30 · sqrt(30) / 160 ≈ 1.03` box
+    ///   sizes per second after one second. Moving cameras favour 2 (their image motion is
+    ///   mostly ego-motion), which costs identities at 7 frames/s (issue 12, BENCHMARKS.md).
     /// * `size_accel_std_rel_per_s2 = 0.5`: sizes change more slowly than positions.
     /// * `measurement_std_rel = 0.05`: ByteTrack's `std_weight_position = 1/20`.
     /// * `size_measurement_std_rel = 0.1`: box extents jitter twice as much as centres.

@@ -6,7 +6,9 @@
 //! ids are monotonic within it and never reused.
 //!
 //! Per frame (Zhang et al., *ByteTrack: Multi-Object Tracking by Associating Every Detection
-//! Box*, ECCV 2022, Algorithm 1), separately per class unless `class_agnostic`:
+//! Box*, ECCV 2022, Algorithm 1), separately per class unless `class_agnostic`, where the
+//! classes of one of `class_groups` (by default car, truck and bus, which a detector confuses
+//! for the same vehicle) associate as one class:
 //! 1. predict every track to the stamp (lost tracks with their size rates zeroed, as
 //!    ByteTrack does, so a coasting box does not shrink to nothing);
 //! 2. high-score detections vs confirmed and lost tracks (IoU, optionally score-fused);
@@ -110,6 +112,9 @@ pub(super) struct Track {
     filter: Gaussian,
     state: TrackState,
     hits: u32,
+    /// Summed detection score per class matched to this track, in first-seen order; the
+    /// track's class is the heaviest (a class group lets one track see several classes).
+    class_votes: Vec<(usize, Arc<str>, f32)>,
     score: f32,
     start_ns: i64,
     last_update_ns: i64,
@@ -372,10 +377,12 @@ impl Tracker {
         self.tracks.retain(|_| k.next().copied().unwrap_or(false));
         for &(j, g) in &s.born {
             let d = &dets[j];
+            let label: Arc<str> = Arc::from(d.label.as_str());
             self.tracks.push(Track {
                 id: self.next_id,
                 class_index: d.class_index,
-                label: Arc::from(d.label.as_str()),
+                class_votes: vec![(d.class_index, label.clone(), d.score)],
+                label,
                 filter: g,
                 filter_at_last_update: g,
                 missed_updates: 0,
@@ -383,7 +390,7 @@ impl Tracker {
                     stamp_ns,
                     z: measurement_of(&d.bbox),
                 }),
-                state: if cfg.min_hits <= 1 {
+                state: if cfg.min_hits <= 1 && cfg.confirm_min_s <= 0.0 {
                     TrackState::Confirmed
                 } else {
                     TrackState::Tentative
@@ -404,7 +411,7 @@ impl Tracker {
         self.tracks
             .iter()
             .filter(|t| match t.state {
-                TrackState::Confirmed => true,
+                TrackState::Confirmed => t.score >= self.config.output_score_min,
                 TrackState::Lost => stamp_ns - t.last_update_ns <= output_lost_max_ns,
                 TrackState::Tentative => false,
             })
@@ -430,9 +437,35 @@ impl Track {
             if *self.label != *d.label {
                 self.label = Arc::from(d.label.as_str());
             }
+        } else {
+            // Only a class group lets another class match: the score-weighted vote decides,
+            // so a van seen as car 0.85 and truck 0.53 stays a car.
+            match self.class_votes.iter_mut().find(|v| v.0 == d.class_index) {
+                Some(v) => v.2 += d.score,
+                None => {
+                    self.class_votes
+                        .push((d.class_index, Arc::from(d.label.as_str()), d.score))
+                }
+            }
+            // The first-seen class wins a tie (no flip-flopping between equals).
+            let best = self
+                .class_votes
+                .iter()
+                .reduce(|b, v| if v.2 > b.2 { v } else { b });
+            if let Some((class_index, label, _)) = best {
+                if *class_index != self.class_index {
+                    self.class_index = *class_index;
+                    self.label = label.clone();
+                }
+            }
         }
         self.state = match self.state {
-            TrackState::Tentative if self.hits < cfg.min_hits => TrackState::Tentative,
+            TrackState::Tentative
+                if self.hits < cfg.min_hits
+                    || stamp_ns - self.start_ns < ns_from_s(cfg.confirm_min_s) =>
+            {
+                TrackState::Tentative
+            }
             _ => TrackState::Confirmed,
         };
     }
@@ -490,15 +523,30 @@ impl Scratch {
             group_tracks.clear();
             group_dets.clear();
         }
-        let key = |c: usize| if cfg.class_agnostic { 0 } else { c };
+        // A class group's key sits above every class index, so the two never collide.
+        let key = |c: usize, label: &str| {
+            if cfg.class_agnostic {
+                0
+            } else {
+                cfg.class_group_of(label).map_or(c, |g| usize::MAX - g)
+            }
+        };
         let max_age_ns = ns_from_s(cfg.max_age_s);
         for (i, t) in tracks.iter().enumerate() {
             if stamp_ns - t.last_update_ns <= max_age_ns {
-                self.groups.entry(key(t.class_index)).or_default().0.push(i);
+                self.groups
+                    .entry(key(t.class_index, &t.label))
+                    .or_default()
+                    .0
+                    .push(i);
             }
         }
         for (j, d) in dets.iter().enumerate() {
-            self.groups.entry(key(d.class_index)).or_default().1.push(j);
+            self.groups
+                .entry(key(d.class_index, &d.label))
+                .or_default()
+                .1
+                .push(j);
         }
     }
 

@@ -86,25 +86,26 @@ int main(int argc, char** argv) {
         save(argv[6], out);
         return 0;
     }
-    if (k == "decode" && argc == 17) {
+    if (k == "decode" && argc == 18) {
         auto head = load<float>(argv[2]);
         auto anchors = load<float>(argv[3]);
         int num_anchors = std::atoi(argv[4]), classes = std::atoi(argv[5]);
         int gw = std::atoi(argv[6]), gh = std::atoi(argv[7]);
         float cell_w = std::strtof(argv[8], nullptr), cell_h = std::strtof(argv[9], nullptr);
         float sxy = std::strtof(argv[10], nullptr), conf = std::strtof(argv[11], nullptr);
-        auto allowed = load<uint8_t>(argv[12]);
-        int images = std::atoi(argv[13]), capacity = std::atoi(argv[14]);
-        auto cand = load<float>(argv[15]);
-        auto count = load<int>(argv[16]);
+        int multi_label = std::atoi(argv[12]);
+        auto allowed = load<uint8_t>(argv[13]);
+        int images = std::atoi(argv[14]), capacity = std::atoi(argv[15]);
+        auto cand = load<float>(argv[16]);
+        auto count = load<int>(argv[17]);
         unsigned cells = (unsigned)(num_anchors * gw * gh), block = 256;
         grid((cells + block - 1) / block, images, block, [&] {
             lookout_yolo_decode(head.data(), anchors.data(), num_anchors, classes, gw, gh, cell_w,
-                                cell_h, sxy, conf, allowed.data(), cand.data(), count.data(),
-                                capacity);
+                                cell_h, sxy, conf, multi_label, allowed.data(), cand.data(),
+                                count.data(), capacity);
         });
-        save(argv[15], cand);
-        save(argv[16], count);
+        save(argv[16], cand);
+        save(argv[17], count);
         return 0;
     }
     if (k == "sort_nms" && argc == 10) {

@@ -52,6 +52,8 @@ pub struct Scores {
     pub switches: i64,
     pub false_positives: i64,
     pub misses: i64,
+    /// Ground-truth boxes scored (MOTA's denominator).
+    pub objects: i64,
 }
 
 pub fn score(gt: &Path, result: &Path) -> Scores {
@@ -78,6 +80,7 @@ pub fn score(gt: &Path, result: &Path) -> Scores {
         switches: s["num_switches"].as_i64().unwrap(),
         false_positives: s["num_false_positives"].as_i64().unwrap(),
         misses: s["num_misses"].as_i64().unwrap(),
+        objects: s["num_objects"].as_i64().unwrap(),
     }
 }
 
