@@ -41,6 +41,9 @@ pub struct Config {
     pub detector: crate::detect::DetectorConfig,
     /// Multi-object tracker thresholds (times in seconds of header-stamp time).
     pub tracking: crate::track::TrackerConfig,
+    /// Camera-motion compensation: the image motion between frames, applied to the tracks.
+    #[serde(default)]
+    pub camera_motion: crate::motion::CameraMotionConfig,
     /// Offline replay options (`lookout replay`); ignored by the node.
     #[serde(default)]
     pub replay: ReplayConfig,
@@ -232,6 +235,9 @@ impl Config {
         self.tracking
             .validate()
             .map_err(|e| ("tracking".to_owned(), e.to_string()))?;
+        self.camera_motion
+            .validate()
+            .map_err(|e| ("camera_motion".to_owned(), e))?;
         if self.replay.channel_capacity == 0 {
             return Err((
                 "replay.channel_capacity".into(),
@@ -348,6 +354,10 @@ mod tests {
         assert_eq!(c.device, DeviceSpec::Cpu);
         assert_eq!(c.detector, crate::detect::DetectorConfig::default());
         assert_eq!(c.tracking, crate::track::TrackerConfig::default());
+        assert_eq!(
+            c.camera_motion,
+            crate::motion::CameraMotionConfig::default()
+        );
         assert_eq!(c.cameras, CamerasConfig::default());
     }
 

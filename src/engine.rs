@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use crate::config::{Config, DeviceSpec};
 use crate::detect::Detector;
+use crate::motion::{CameraMotion, CameraMotionConfig};
 use crate::stats::{Stage, StageTimings};
 use crate::track::{TrackOutput, Tracker};
 use crate::types::{Detection, Frame};
@@ -30,7 +31,7 @@ pub struct FrameOutput {
     pub detections: Vec<Detection>,
     /// The tracker's output for this frame (see [`crate::track`] for which tracks are reported).
     pub tracks: Vec<TrackOutput>,
-    /// Time spent per stage on this frame (preprocess, forward, postprocess, track).
+    /// Time spent per stage on this frame (preprocess, forward, postprocess, gmc, track).
     pub timings: StageTimings,
 }
 
@@ -40,6 +41,9 @@ pub struct Engine {
     detector: Detector,
     tracking: crate::track::TrackerConfig,
     trackers: BTreeMap<String, Tracker>,
+    camera_motion: CameraMotionConfig,
+    /// Per camera stream, when `camera_motion.enabled`: the previous frame's features.
+    motion: BTreeMap<String, CameraMotion>,
 }
 
 impl Engine {
@@ -51,10 +55,14 @@ impl Engine {
             detector,
             tracking: config.tracking.clone(),
             trackers: BTreeMap::new(),
+            camera_motion: config.camera_motion.clone(),
+            motion: BTreeMap::new(),
         })
     }
 
-    /// Detects and tracks one frame. Each `frame.stream` has its own tracker (and id space).
+    /// Detects and tracks one frame. Each `frame.stream` has its own tracker (and id space) and,
+    /// with `camera_motion.enabled`, its own camera-motion estimator, whose motion from the
+    /// stream's previous frame to this one is applied to the tracks before association.
     pub fn process(&mut self, frame: &Frame) -> Result<FrameOutput> {
         let mut timings = StageTimings::default();
         let (detections, det_times) = self.detector.detect_timed(&frame.image)?;
@@ -62,13 +70,29 @@ impl Engine {
         timings.set(Stage::Forward, det_times.forward);
         timings.set(Stage::Postprocess, det_times.decode_nms);
         let t = Instant::now();
+        let cur_from_prev = if self.camera_motion.enabled {
+            let boxes: Vec<_> = detections.iter().map(|d| d.bbox).collect();
+            let motion = self
+                .motion
+                .entry(frame.stream.clone())
+                .or_insert_with(|| CameraMotion::new(self.camera_motion.clone()));
+            let estimate = motion.estimate(&frame.image, &boxes).cur_from_prev;
+            timings.set(Stage::Gmc, t.elapsed());
+            estimate
+        } else {
+            None
+        };
+        let t = Instant::now();
         let tracker = match self.trackers.entry(frame.stream.clone()) {
             std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::btree_map::Entry::Vacant(e) => {
                 e.insert(Tracker::new(self.tracking.clone())?)
             }
         };
-        let tracks = tracker.update(frame.header.stamp, &detections)?;
+        let tracks = match &cur_from_prev {
+            Some(m) => tracker.update_with_camera_motion(frame.header.stamp, &detections, m)?,
+            None => tracker.update(frame.header.stamp, &detections)?,
+        };
         timings.set(Stage::Track, t.elapsed());
         Ok(FrameOutput {
             detections,
