@@ -42,7 +42,9 @@ fn world_texture() -> Vec<u8> {
             }
         }
     }
-    acc.iter().map(|v| v.round().clamp(0.0, 255.0) as u8).collect()
+    acc.iter()
+        .map(|v| v.round().clamp(0.0, 255.0) as u8)
+        .collect()
 }
 
 /// The camera window's top-left corner in the world at frame `k`: still, then jerky turns of
