@@ -157,3 +157,66 @@ fn compensation_keeps_ids_through_camera_turns() {
     let (without, _) = run(false);
     assert!(without >= 3, "only {without} switches without compensation");
 }
+
+/// The estimator against the true motion of the crop-panned PETS09 sequence that
+/// `scripts/python/make_moving_camera.py` writes (its `motion.csv`): run with
+/// `LOOKOUT_MOVING_CAMERA_DIR=/tmp/moving cargo test --release --test track_camera_motion -- --ignored --nocapture`.
+/// No detection mask here (the people are a small part of the frame; RANSAC rejects them).
+#[test]
+#[ignore = "needs the moving-camera sequence (scripts/python/make_moving_camera.py)"]
+fn estimates_the_motion_of_the_moving_pets09_sequence() {
+    let dir = std::path::PathBuf::from(
+        std::env::var("LOOKOUT_MOVING_CAMERA_DIR").expect("LOOKOUT_MOVING_CAMERA_DIR"),
+    );
+    let csv = std::fs::read_to_string(dir.join("motion.csv")).unwrap();
+    let truths: Vec<Affine2> = csv
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let v: Vec<f64> = l.split(',').skip(4).map(|x| x.parse().unwrap()).collect();
+            Affine2 {
+                m: [[v[0], v[1], v[2]], [v[3], v[4], v[5]]],
+            }
+        })
+        .collect();
+    let mut gmc = CameraMotion::new(CameraMotionConfig::default());
+    let mut errors = Vec::new();
+    let mut missing = 0;
+    for (k, truth) in truths.iter().enumerate() {
+        let png = image::open(dir.join(format!("frames/{:06}.png", k + 1)))
+            .unwrap()
+            .into_rgb8();
+        let img = RgbImage {
+            width: png.width(),
+            height: png.height(),
+            data: png.into_raw(),
+        };
+        let e = gmc.estimate(&img, &[]);
+        if k == 0 {
+            continue;
+        }
+        match e.cur_from_prev {
+            Some(m) => errors.push(m.max_corner_distance_px(
+                truth,
+                f64::from(img.width),
+                f64::from(img.height),
+            )),
+            None => missing += 1,
+        }
+    }
+    errors.sort_by(f64::total_cmp);
+    let q = |p: f64| errors[((errors.len() - 1) as f64 * p) as usize];
+    println!(
+        "{} estimates, {missing} missing; corner error px: p50 {:.2}, p90 {:.2}, p99 {:.2}, max {:.2}",
+        errors.len(),
+        q(0.5),
+        q(0.9),
+        q(0.99),
+        q(1.0)
+    );
+    assert!(
+        missing == 0 && q(0.5) < 1.0,
+        "{missing} missing, p50 {}",
+        q(0.5)
+    );
+}
