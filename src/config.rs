@@ -43,6 +43,9 @@ pub struct Config {
     pub detector: crate::detect::DetectorConfig,
     /// Multi-object tracker thresholds (times in seconds of header-stamp time).
     pub tracking: crate::track::TrackerConfig,
+    /// Camera-motion compensation: the image motion between frames, applied to the tracks.
+    #[serde(default)]
+    pub camera_motion: crate::motion::CameraMotionConfig,
     /// Offline replay options (`lookout replay`); ignored by the node.
     #[serde(default)]
     pub replay: ReplayConfig,
@@ -266,6 +269,9 @@ impl Config {
                 format!("{}: {}", e.value, e.expected),
             )
         })?;
+        self.camera_motion
+            .validate()
+            .map_err(|e| ("camera_motion".to_owned(), e))?;
         let capacity = self.replay.channel_capacity;
         if !(1..=CHANNEL_CAPACITY_MAX).contains(&capacity) {
             return Err((
@@ -419,6 +425,10 @@ mod tests {
         assert_eq!(c.device, DeviceSpec::Cpu);
         assert_eq!(c.detector, crate::detect::DetectorConfig::default());
         assert_eq!(c.tracking, crate::track::TrackerConfig::default());
+        assert_eq!(
+            c.camera_motion,
+            crate::motion::CameraMotionConfig::default()
+        );
         assert_eq!(c.cameras, CamerasConfig::default());
         assert_eq!(c.input, InputConfig::default());
     }

@@ -27,6 +27,7 @@ use std::time::Instant;
 
 use crate::config::{Config, DeviceSpec};
 use crate::detect::Detector;
+use crate::motion::{Affine2, CameraMotion, CameraMotionConfig};
 use crate::stats::{Stage, StageTimings, StreamTimeStats};
 use crate::track::{TrackOutput, Tracker};
 use crate::types::{Detection, Frame};
@@ -81,29 +82,39 @@ impl std::fmt::Display for TimeEvent {
     }
 }
 
-/// One camera stream's tracker and what the time policy needs of it.
+/// One camera stream's tracker, its camera-motion estimator and what the time policy needs.
 struct Stream {
     tracker: Tracker,
+    /// With `camera_motion.enabled`: the previous frame's features.
+    motion: Option<CameraMotion>,
     /// The tracks of the last tracker update, reported again for a duplicate stamp.
     last_tracks: Vec<TrackOutput>,
     time: StreamTimeStats,
 }
 
 impl Stream {
-    fn new(config: crate::track::TrackerConfig) -> Result<Self, crate::track::TrackError> {
+    fn new(
+        config: crate::track::TrackerConfig,
+        camera_motion: &CameraMotionConfig,
+    ) -> Result<Self, crate::track::TrackError> {
         Ok(Self {
             tracker: Tracker::new(config)?,
+            motion: camera_motion
+                .enabled
+                .then(|| CameraMotion::new(camera_motion.clone())),
             last_tracks: Vec::new(),
             time: StreamTimeStats::default(),
         })
     }
 
     /// The time policy (module docs) for one frame: updates `last_tracks` unless the stamp
-    /// repeats the previous one.
+    /// repeats the previous one. `cur_from_prev` is the camera's motion since the previous
+    /// frame, applied to the tracks before association (nothing to apply after a restart).
     fn update(
         &mut self,
         stamp: crate::types::Time,
         detections: &[Detection],
+        cur_from_prev: Option<&Affine2>,
     ) -> Result<Option<TimeEvent>, crate::track::TrackError> {
         let stamp_ns = stamp.as_ns();
         let event = match self.tracker.last_stamp_ns() {
@@ -121,7 +132,12 @@ impl Stream {
             }
             _ => None,
         };
-        self.last_tracks = self.tracker.update(stamp, detections)?;
+        self.last_tracks = match cur_from_prev.filter(|_| event.is_none()) {
+            Some(m) => self
+                .tracker
+                .update_with_camera_motion(stamp, detections, m)?,
+            None => self.tracker.update(stamp, detections)?,
+        };
         Ok(event)
     }
 }
@@ -131,6 +147,7 @@ impl Stream {
 pub struct Engine {
     detector: Detector,
     tracking: crate::track::TrackerConfig,
+    camera_motion: CameraMotionConfig,
     streams: BTreeMap<String, Stream>,
 }
 
@@ -142,26 +159,39 @@ impl Engine {
         Ok(Self {
             detector,
             tracking: config.tracking.clone(),
+            camera_motion: config.camera_motion.clone(),
             streams: BTreeMap::new(),
         })
     }
 
-    /// Detects and tracks one frame. Each `frame.stream` has its own tracker (and id space);
-    /// stamps that do not increase follow the time policy of the module docs.
+    /// Detects and tracks one frame. Each `frame.stream` has its own tracker (and id space) and,
+    /// with `camera_motion.enabled`, its own camera-motion estimator, whose motion from the
+    /// stream's previous frame to this one is applied to the tracks before association; stamps
+    /// that do not increase follow the time policy of the module docs.
     pub fn process(&mut self, frame: &Frame) -> Result<FrameOutput> {
         let mut timings = StageTimings::default();
         let (detections, det_times) = self.detector.detect_timed(&frame.image)?;
         timings.set(Stage::Preprocess, det_times.letterbox);
         timings.set(Stage::Forward, det_times.forward);
         timings.set(Stage::Postprocess, det_times.decode_nms);
-        let t = Instant::now();
         let stream = match self.streams.entry(frame.stream.clone()) {
             std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::btree_map::Entry::Vacant(e) => {
-                e.insert(Stream::new(self.tracking.clone())?)
+                e.insert(Stream::new(self.tracking.clone(), &self.camera_motion)?)
             }
         };
-        let time_event = stream.update(frame.header.stamp, &detections)?;
+        let cur_from_prev = match stream.motion.as_mut() {
+            Some(motion) => {
+                let t = Instant::now();
+                let boxes: Vec<_> = detections.iter().map(|d| d.bbox).collect();
+                let estimate = motion.estimate(&frame.image, &boxes).cur_from_prev;
+                timings.set(Stage::Gmc, t.elapsed());
+                estimate
+            }
+            None => None,
+        };
+        let t = Instant::now();
+        let time_event = stream.update(frame.header.stamp, &detections, cur_from_prev.as_ref())?;
         let tracks = stream.last_tracks.clone();
         timings.set(Stage::Track, t.elapsed());
         Ok(FrameOutput {
@@ -228,11 +258,15 @@ mod tests {
 
     #[test]
     fn duplicate_stamps_repeat_tracks_and_backward_stamps_restart() {
-        let mut s = Stream::new(crate::track::TrackerConfig::default()).unwrap();
+        let mut s = Stream::new(
+            crate::track::TrackerConfig::default(),
+            &CameraMotionConfig::default(),
+        )
+        .unwrap();
         let at = |ms: i64| Time::from_ns(ms * 1_000_000);
         for k in 0..3 {
             assert_eq!(
-                s.update(at(1000 + 100 * k), &[person(k as f32)]).unwrap(),
+                s.update(at(1000 + 100 * k), &[person(k as f32)], None).unwrap(),
                 None
             );
         }
@@ -240,25 +274,25 @@ mod tests {
         assert_eq!(confirmed.len(), 1);
         // The same stamp again: no update, the previous tracks stand.
         assert_eq!(
-            s.update(at(1200), &[person(50.0)]).unwrap(),
+            s.update(at(1200), &[person(50.0)], None).unwrap(),
             Some(TimeEvent::DuplicateStamp {
                 stamp_ns: at(1200).as_ns()
             })
         );
         assert_eq!(s.last_tracks, confirmed);
         // Time goes on normally after a duplicate.
-        assert_eq!(s.update(at(1300), &[person(3.0)]).unwrap(), None);
+        assert_eq!(s.update(at(1300), &[person(3.0)], None).unwrap(), None);
         assert_eq!(s.last_tracks[0].id, confirmed[0].id);
         // Back in time: restarted, the object is new (tentative, not reported), ids go on.
         assert_eq!(
-            s.update(at(0), &[person(0.0)]).unwrap(),
+            s.update(at(0), &[person(0.0)], None).unwrap(),
             Some(TimeEvent::TrackerReset {
                 previous_ns: at(1300).as_ns(),
                 stamp_ns: 0
             })
         );
         assert!(s.last_tracks.is_empty());
-        s.update(at(100), &[person(1.0)]).unwrap();
+        s.update(at(100), &[person(1.0)], None).unwrap();
         assert_eq!(s.last_tracks[0].id, confirmed[0].id + 1);
         assert_eq!(
             s.time,

@@ -14,6 +14,8 @@
 //! * [`darknet`]: `.cfg` parser, `.weights` loader and the network in candle.
 //! * [`detect`]: YOLO decoding, class-aware NMS, class mapping, the `Detector` stage.
 //! * [`track`]: Kalman filters on nalgebra and a ByteTrack-style multi-object tracker.
+//! * [`motion`]: the camera's image motion between frames (sparse optical flow + RANSAC), which
+//!   the tracker applies to its tracks before association (camera-motion compensation).
 //! * [`msgs`]: ROS 2 messages as serde structs with their CDR encoding and definitions.
 //! * [`mcap_io`]: reading camera topics from and writing results to ROS 2 MCAP files.
 //! * [`cuda`]: lookout's CUDA kernels (preprocess, decode, NMS) for the GPU path (feature `cuda`).
@@ -47,6 +49,7 @@ pub mod eval;
 pub mod image_codec;
 pub mod mcap_io;
 pub mod mot;
+pub mod motion;
 pub mod msgs;
 pub mod output;
 pub mod preprocess;

@@ -18,6 +18,9 @@ pub enum Stage {
     Forward,
     /// YOLO decoding, NMS and the transform back to image pixels.
     Postprocess,
+    /// Camera-motion estimation between this frame and the previous one ([`crate::motion`]);
+    /// zero when `camera_motion.enabled` is off.
+    Gmc,
     /// The multi-object tracker update.
     Track,
     /// Encoding and writing (or publishing) the results.
@@ -25,22 +28,24 @@ pub enum Stage {
 }
 
 impl Stage {
-    pub const ALL: [Stage; 7] = [
+    pub const ALL: [Stage; 8] = [
         Stage::Read,
         Stage::Decode,
         Stage::Preprocess,
         Stage::Forward,
         Stage::Postprocess,
+        Stage::Gmc,
         Stage::Track,
         Stage::Write,
     ];
 
     /// The stages [`crate::engine::Engine::process`] times (read, decode and write belong to
     /// its caller: the replay threads or the ROS node).
-    pub const ENGINE: [Stage; 4] = [
+    pub const ENGINE: [Stage; 5] = [
         Stage::Preprocess,
         Stage::Forward,
         Stage::Postprocess,
+        Stage::Gmc,
         Stage::Track,
     ];
 
@@ -51,6 +56,7 @@ impl Stage {
             Stage::Preprocess => "preprocess",
             Stage::Forward => "forward",
             Stage::Postprocess => "postprocess",
+            Stage::Gmc => "gmc",
             Stage::Track => "track",
             Stage::Write => "write",
         }
@@ -60,7 +66,7 @@ impl Stage {
 /// The time one frame spent in each stage (zero for stages it did not go through).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct StageTimings {
-    pub durations: [Duration; 7],
+    pub durations: [Duration; Stage::ALL.len()],
 }
 
 impl StageTimings {

@@ -11,6 +11,9 @@
 //!   similarity (IoU, score fusion, OC-SORT momentum), found by a sweep over sorted boxes.
 //! * `observations`: a track's latest observed boxes in a fixed ring (OC-SORT's momentum,
 //!   recovery and re-update read them).
+//! * [`gmc`]: camera-motion compensation: a frame-to-frame image transform applied to every
+//!   track's belief and observations before association
+//!   ([`Tracker::update_with_camera_motion`]).
 //! * [`config`]: [`TrackerConfig`], the `tracking:` block of the parameter file.
 //!
 //! Inputs and outputs are plain values ([`crate::types::Detection`], [`crate::types::Time`]);
@@ -19,6 +22,7 @@
 pub mod assign;
 mod candidates;
 pub mod config;
+pub mod gmc;
 pub mod kalman;
 mod observations;
 pub mod tracker;

@@ -46,6 +46,14 @@ impl Observations {
         self.len = (self.len + 1).min(OBSERVATION_HISTORY);
     }
 
+    /// Replaces every stored box `z` by `f(z)` (camera-motion compensation moves them all into
+    /// the current frame's pixels).
+    pub(super) fn map_boxes(&mut self, f: impl Fn(&MeasurementVector) -> MeasurementVector) {
+        for o in &mut self.ring {
+            o.z = f(&o.z);
+        }
+    }
+
     /// Newest first.
     pub(super) fn iter(&self) -> impl Iterator<Item = &Observation> + '_ {
         (0..self.len)

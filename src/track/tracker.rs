@@ -109,7 +109,7 @@ pub(super) struct Track {
     pub(super) id: u64,
     class_index: usize,
     label: Arc<str>,
-    filter: Gaussian,
+    pub(super) filter: Gaussian,
     state: TrackState,
     hits: u32,
     /// Summed detection score per class matched to this track, in first-seen order; the
@@ -119,7 +119,7 @@ pub(super) struct Track {
     start_ns: i64,
     last_update_ns: i64,
     /// The filter's belief right after the last update (OC-SORT's re-update starts from it).
-    filter_at_last_update: Gaussian,
+    pub(super) filter_at_last_update: Gaussian,
     /// Updates (frames) since the last match; 0 when matched in the latest one.
     missed_updates: u32,
     pub(super) observations: Observations,
@@ -129,7 +129,7 @@ pub(super) struct Track {
 #[derive(Debug, Clone)]
 pub struct Tracker {
     config: TrackerConfig,
-    tracks: Vec<Track>,
+    pub(super) tracks: Vec<Track>,
     next_id: u64,
     last_stamp_ns: Option<i64>,
     /// Per-update buffers kept between updates (no state: cleared before each use), so that a

@@ -1,5 +1,6 @@
 //! `lookout bench`: detector forward time against OpenCV DNN on the same model, input size and
-//! letterboxed image, measured in the same run, and end-to-end replay throughput on a recording.
+//! letterboxed image, measured in the same run, the camera-motion estimate's time per frame,
+//! and end-to-end replay throughput on a recording.
 //!
 //! Both sides are timed the same way: network input set until the output tensors are on the
 //! host, after untimed warm-up runs, with the same thread count. OpenCV runs in the oracle venv
@@ -17,6 +18,7 @@ use anyhow::Context;
 use candle_core::{Device, Tensor};
 use clap::Args;
 use lookout::detect::{Detector, DetectorConfig, ModelKind};
+use lookout::motion::{CameraMotion, CameraMotionConfig};
 use lookout::stats::{LatencySummary, LatencyWindow};
 use lookout::RgbImage;
 use serde::Serialize;
@@ -104,6 +106,12 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         println!("{r}");
     }
     let mut json = serde_json::json!({ "forward": results });
+    let gmc = time_camera_motion(&options.image, args.warmup, args.runs.max(1) * 5);
+    println!(
+        "camera motion (gmc stage, one core): {}x{}, {} timed estimates: p50 {:.2} ms, p99 {:.2} ms",
+        options.image.width, options.image.height, gmc.count, gmc.p50_ms, gmc.p99_ms
+    );
+    json["gmc"] = serde_json::to_value(gmc)?;
     if let Some(recording) = args.recording {
         let dir = tempfile::tempdir()?;
         let config =
@@ -144,6 +152,29 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Times the camera-motion estimate (the engine's `gmc` stage) on `image` and a copy of it
+/// moved by (3, 2) px, alternately, as a camera would deliver them.
+fn time_camera_motion(image: &RgbImage, warmup: usize, runs: usize) -> LatencySummary {
+    let (w, h) = (image.width as usize, image.height as usize);
+    let mut moved = RgbImage::new(image.width, image.height);
+    for y in 2..h {
+        let (src, dst) = ((y - 2) * w * 3, y * w * 3 + 9);
+        let n = (w - 3) * 3;
+        moved.data[dst..dst + n].copy_from_slice(&image.data[src..src + n]);
+    }
+    let mut gmc = CameraMotion::new(CameraMotionConfig::default());
+    let mut window = LatencyWindow::new(runs);
+    for i in 0..warmup + runs {
+        let frame = if i % 2 == 0 { image } else { &moved };
+        let t = Instant::now();
+        std::hint::black_box(gmc.estimate(frame, &[]));
+        if i >= warmup {
+            window.push(t.elapsed());
+        }
+    }
+    window.summary()
 }
 
 /// One model's forward times, ours and the peer's.
