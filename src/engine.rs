@@ -266,7 +266,8 @@ mod tests {
         let at = |ms: i64| Time::from_ns(ms * 1_000_000);
         for k in 0..3 {
             assert_eq!(
-                s.update(at(1000 + 100 * k), &[person(k as f32)], None).unwrap(),
+                s.update(at(1000 + 100 * k), &[person(k as f32)], None)
+                    .unwrap(),
                 None
             );
         }

@@ -11,7 +11,9 @@
 //! fuzzer can move between message types and file kinds by mutating one byte.
 
 use lookout::config::Config;
-use lookout::image_codec::{decode_compressed, decode_image, decode_raw, RawImageRef};
+use lookout::image_codec::{
+    decode_compressed, decode_image, decode_raw, RawImageRef, DEFAULT_MAX_PIXELS,
+};
 use lookout::mcap_io::{decode_frame, McapCameraSource};
 use lookout::msgs::{from_cdr, to_cdr, CompressedImage, Detection2DArray, Image};
 use std::path::Path;
@@ -20,12 +22,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// Camera messages decoded per MCAP input at most: enough to reach every code path of the
 /// reader (chunk changes, several topics) while keeping an execution short.
 const MCAP_MESSAGES_MAX: usize = 64;
-
-/// Highest frame number for which the MOT target groups detections into frames. `group_frames`
-/// allocates one slot per frame up to the last one (issue 13 item 6: a line with frame
-/// 4294967295 aborts on a 103 GB allocation); until frames are sparse the target stops short of
-/// that known crash so that the fuzzer looks for new ones.
-const MOT_GROUP_FRAMES_MAX: u32 = 100_000;
 
 /// `lookout replay`'s reading side: `data` as an MCAP file, every camera topic selected, each
 /// message decoded to a frame. True when the file opened and every message read decoded.
@@ -70,7 +66,7 @@ pub fn cdr(data: &[u8]) -> bool {
     match selector % 3 {
         0 => from_cdr::<Image>(bytes).is_ok_and(|m| {
             check_reencoding(&m);
-            decode_image(&m).is_ok()
+            decode_image(&m, DEFAULT_MAX_PIXELS).is_ok()
         }),
         1 => from_cdr::<CompressedImage>(bytes).is_ok_and(|m| {
             check_reencoding(&m);
@@ -176,11 +172,13 @@ pub fn mot(data: &[u8]) -> bool {
                     path,
                 );
                 let last = dets.iter().map(|d| d.frame).max().unwrap_or(0);
-                if last <= MOT_GROUP_FRAMES_MAX {
-                    let frames = lookout::mot::group_frames(&dets, last);
-                    assert_eq!(frames.len(), last as usize, "one group per frame");
-                    assert_eq!(frames.iter().map(Vec::len).sum::<usize>(), dets.len());
-                }
+                // Frames are held sparsely: any frame number the parser accepts groups cheaply.
+                let frames = lookout::mot::group_frames(&dets, last);
+                assert_eq!(frames.frame_count(), last as usize, "frames 1..=last");
+                assert_eq!(
+                    frames.by_frame.values().map(Vec::len).sum::<usize>(),
+                    dets.len()
+                );
                 true
             }
             Err(_) => false,
