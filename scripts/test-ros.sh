@@ -129,8 +129,8 @@ start_node() { # params-file log-file [more ROS args]
     "$node_bin" --ros-args -r __ns:=/lk --params-file "$params" "$@" >"$log" 2>&1 &
   node_pid=$!
 }
-stop_node() {
-  kill -INT "$node_pid"
+stop_node() { # [signal]: INT (a terminal's Ctrl-C) by default; TERM is what launch/systemd send
+  kill "-${1:-INT}" "$node_pid"
   local rc=0
   wait "$node_pid" || rc=$?
   node_pid=""
@@ -210,7 +210,8 @@ in_ns FASTRTPS_DEFAULT_PROFILES_FILE="$profile" FASTDDS_DEFAULT_PROFILES_FILE="$
 # not exported): measured and reported, not asserted (BENCHMARKS.md).
 in_ns bash -c 'unset FASTRTPS_DEFAULT_PROFILES_FILE FASTDDS_DEFAULT_PROFILES_FILE; default_test ", camera without the profile" 0 "$@"' _ \
   1920x1080:/cam1080_plain/image_raw >>"$work/default-path.jsonl" || rc=$?
-stop_node || { echo "test-ros: lookout_node did not exit cleanly" >&2; rc=1; }
+# SIGTERM, as ros2 launch, systemd and docker stop a node: a clean stop, exit status 0.
+stop_node TERM || { echo "test-ros: lookout_node did not exit cleanly on SIGTERM" >&2; rc=1; }
 "$LOOKOUT_ROS_PYTHON" - "$work/default-path.jsonl" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]

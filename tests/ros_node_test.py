@@ -34,7 +34,9 @@ import time
 import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
+from rcl_interfaces.srv import GetParameters, SetParameters
 from rclpy.node import Node
+from rclpy.parameter import Parameter
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CompressedImage, Image
@@ -430,6 +432,31 @@ def run_test(args):
         print(f"silence: reported after {time.monotonic() - silent_since:.0f} s of test: "
               f"{status.message[:100]}...")
     silent_pub.destroy()
+
+    # Parameters are read once at start: `ros2 param set` is refused with the reason, and
+    # `ros2 param get` answers what the node runs with.
+    node_path = f"{ns}/lookout"
+    set_client = node.create_client(SetParameters, f"{node_path}/set_parameters")
+    get_client = node.create_client(GetParameters, f"{node_path}/get_parameters")
+    if check(set_client.wait_for_service(timeout_sec=10.0) and get_client.wait_for_service(timeout_sec=10.0),
+             f"{node_path}: no parameter services"):
+        request = SetParameters.Request()
+        request.parameters = [Parameter("detector.confidence_min", value=0.05).to_parameter_msg()]
+        future = set_client.call_async(request)
+        spin_until(node, future.done, 10.0, "the set_parameters reply")
+        result = future.result().results[0] if future.done() and future.result() else None
+        check(result is not None and not result.successful and "read-only" in result.reason,
+              f"ros2 param set was not refused: {result}")
+        request = GetParameters.Request()
+        request.names = ["detector.confidence_min"]
+        future = get_client.call_async(request)
+        spin_until(node, future.done, 10.0, "the get_parameters reply")
+        values = future.result().values if future.done() and future.result() else []
+        check(len(values) == 1 and abs(values[0].double_value - args.confidence_min) < 1e-9,
+              f"detector.confidence_min reads back {values}, expected {args.confidence_min}")
+        reason = result.reason[:60] if result is not None else None
+        print(f"parameters: set refused ({reason}...), get answers "
+              f"{values[0].double_value if values else None}")
 
     if args.out:
         with open(args.out, "w") as f:

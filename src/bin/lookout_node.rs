@@ -4,8 +4,10 @@
 //! lookout_node --ros-args --params-file configs/lookout.param.yaml [-r __ns:=/perception]
 //! ```
 //!
-//! Glue only: the node lives in `lookout::ros::node`. Exit codes: 0 after SIGINT/SIGTERM,
-//! 1 when the node cannot start (bad parameters, model not found, ROS errors).
+//! Glue only: the node lives in `lookout::ros::node`. Exit codes: 0 after SIGINT, SIGTERM or
+//! SIGHUP (what a terminal, `ros2 launch`, systemd and docker send: each stops the node
+//! cleanly), 1 when the node cannot start (bad parameters, model not found, ROS errors) or its
+//! engine thread panicked (so that launch's `respawn` or a supervisor restarts it).
 
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,8 +17,9 @@ fn main() -> ExitCode {
     let stop = Arc::new(AtomicBool::new(false));
     {
         let stop = Arc::clone(&stop);
+        // ctrlc's `termination` feature: SIGINT, SIGTERM and SIGHUP alike.
         if let Err(e) = ctrlc::set_handler(move || stop.store(true, Ordering::Relaxed)) {
-            eprintln!("lookout_node: cannot install the SIGINT handler: {e}");
+            eprintln!("lookout_node: cannot install the SIGINT/SIGTERM/SIGHUP handler: {e}");
             return ExitCode::FAILURE;
         }
     }

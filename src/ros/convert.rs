@@ -42,8 +42,13 @@ pub fn header_from_native(h: &NativeHeader) -> Header {
     }
 }
 
-/// Decodes a native `sensor_msgs/msg/Image` to RGB8; errors name the topic and the field.
-pub fn image_from_native(msg: &NativeImage, topic: &str) -> Result<(Header, RgbImage), RosError> {
+/// Decodes a native `sensor_msgs/msg/Image` to RGB8, refusing more than `max_pixels`
+/// (`input.max_pixels`) before any pixel is touched; errors name the topic and the field.
+pub fn image_from_native(
+    msg: &NativeImage,
+    topic: &str,
+    max_pixels: u64,
+) -> Result<(Header, RgbImage), RosError> {
     let header = header_from_native(&msg.header);
     let encoding = c_string!(msg.encoding);
     let data: &[u8] = if msg.data.data.is_null() || msg.data.size == 0 {
@@ -53,21 +58,30 @@ pub fn image_from_native(msg: &NativeImage, topic: &str) -> Result<(Header, RgbI
         // message is borrowed for the whole call, so the bytes stay alive and unchanged.
         unsafe { std::slice::from_raw_parts(msg.data.data, msg.data.size) }
     };
-    let image = image_codec::decode_raw(RawImageRef {
-        encoding: &encoding,
-        width: msg.width,
-        height: msg.height,
-        step: msg.step,
-        is_bigendian: msg.is_bigendian != 0,
-        data,
-    })
+    let image = image_codec::decode_raw_limited(
+        RawImageRef {
+            encoding: &encoding,
+            width: msg.width,
+            height: msg.height,
+            step: msg.step,
+            is_bigendian: msg.is_bigendian != 0,
+            data,
+        },
+        max_pixels,
+    )
     .map_err(|e| bad_input(topic, "sensor_msgs/msg/Image", e))?;
     Ok((header, image))
 }
 
-/// Decodes the payload of a `sensor_msgs/msg/CompressedImage`.
-pub fn image_from_compressed(format: &str, data: &[u8], topic: &str) -> Result<RgbImage, RosError> {
-    image_codec::decode_compressed(format, data)
+/// Decodes the payload of a `sensor_msgs/msg/CompressedImage`, refusing more than `max_pixels`
+/// (read from the JPEG/PNG header before decoding).
+pub fn image_from_compressed(
+    format: &str,
+    data: &[u8],
+    topic: &str,
+    max_pixels: u64,
+) -> Result<RgbImage, RosError> {
+    image_codec::decode_compressed_limited(format, data, max_pixels)
         .map_err(|e| bad_input(topic, "sensor_msgs/msg/CompressedImage", e))
 }
 
@@ -221,6 +235,8 @@ mod tests {
         assert_eq!(header_from_r2r(&r.header), header());
     }
 
+    const MAX: u64 = image_codec::DEFAULT_MAX_PIXELS;
+
     #[test]
     fn native_image_decodes_and_reports_bad_fields() {
         let mut native = r2r::NativeMsg::<r2r::sensor_msgs::msg::Image>::new();
@@ -234,15 +250,20 @@ mod tests {
             data: vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12],
         };
         msg.copy_to_native(&mut native);
-        let (h, img) = image_from_native(&native, "/cam/image_raw").unwrap();
+        let (h, img) = image_from_native(&native, "/cam/image_raw", MAX).unwrap();
         assert_eq!(h, header());
         assert_eq!(img.pixel(0, 0), Some([3, 2, 1]));
         assert_eq!(img.pixel(1, 1), Some([12, 11, 10]));
+        // Over the pixel limit (`input.max_pixels`): refused from the size fields.
+        let e = image_from_native(&native, "/cam/image_raw", 3)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("/cam/image_raw") && e.contains("pixel"), "{e}");
 
         let mut short = msg.clone();
         short.data.pop();
         short.copy_to_native(&mut native);
-        let e = image_from_native(&native, "/cam/image_raw")
+        let e = image_from_native(&native, "/cam/image_raw", MAX)
             .unwrap_err()
             .to_string();
         assert!(e.contains("/cam/image_raw") && e.contains("data"), "{e}");
@@ -250,7 +271,7 @@ mod tests {
         let mut unknown = msg;
         unknown.encoding = "rgb42".into();
         unknown.copy_to_native(&mut native);
-        let e = image_from_native(&native, "/cam/image_raw")
+        let e = image_from_native(&native, "/cam/image_raw", MAX)
             .unwrap_err()
             .to_string();
         assert!(e.contains("rgb42"), "{e}");
@@ -258,7 +279,7 @@ mod tests {
 
     #[test]
     fn corrupt_jpeg_is_an_error_naming_the_topic() {
-        let e = image_from_compressed("jpeg", &[0xff, 0xd8, 0xff, 0x00, 1, 2], "/c")
+        let e = image_from_compressed("jpeg", &[0xff, 0xd8, 0xff, 0x00, 1, 2], "/c", MAX)
             .unwrap_err()
             .to_string();
         assert!(e.contains("/c") && e.contains("CompressedImage"), "{e}");

@@ -25,6 +25,7 @@ pub mod node;
 pub mod params;
 pub mod slot;
 pub mod stats;
+pub mod throttle;
 
 use std::path::PathBuf;
 
@@ -63,4 +64,8 @@ pub enum RosError {
         #[source]
         source: Box<crate::Error>,
     },
+    /// The engine thread panicked: the node stops and exits non-zero, so that a supervisor
+    /// (`respawn` in the launch files, systemd) restarts it.
+    #[error("the engine thread panicked: {message}")]
+    EnginePanicked { message: String },
 }

@@ -1,11 +1,12 @@
 //! `lookout_node`'s wiring on r2r: subscriptions, the engine thread, publishers, diagnostics.
 //!
 //! Two threads:
-//! * the **spin thread** (the caller's) owns the r2r node: it spins, decodes each raw image
-//!   from r2r's native message straight into RGB8 (compressed payloads are only moved), puts it
-//!   into the camera's newest-frame slot ([`super::slot`]) and publishes `/diagnostics` once a
-//!   second;
-//! * the **engine thread** takes the newest frame of each camera in turn, runs the shared
+//! * the **spin thread** (the caller's) owns the r2r node: it spins, moves each message (r2r's
+//!   native raw image, or the compressed payload) undecoded into the camera's newest-frame slot
+//!   ([`super::slot`]) and publishes `/diagnostics` once a second;
+//! * the **engine thread** takes the newest frame of each camera in turn, decodes it (so a frame
+//!   replaced by a newer one in its slot is never decoded, and decoding never holds up the
+//!   spin thread; pixel limit `input.max_pixels`), runs the shared
 //!   [`Engine`] (one tracker per camera topic), and publishes `detections`, `tracks` and, while
 //!   someone subscribes to it, `debug/image`: the image `lookout replay --render` draws
 //!   ([`crate::viz::render`]: same colours, labels, trails and overlay panel), converted to a
@@ -22,6 +23,12 @@
 //! for `diagnostics.silence_warn_s` seconds is a WARN on `/diagnostics` and one log line with a
 //! hint (QoS, transport, the Fast DDS profile), instead of silence: a best-effort image that the
 //! transport cannot carry is dropped by DDS without an error anywhere.
+//!
+//! Errors per camera (bad frames, engine failures, stamps going back) are counted in
+//! `/diagnostics` and logged at most once per [`throttle::LOG_PERIOD`] per camera and kind, with
+//! the number suppressed in between. Parameters are read once at start: `ros2 param set` is
+//! refused ([`params::ReadOnlyParams`]) rather than accepted and ignored. A panic of the engine
+//! thread stops the node with an error (exit status 1), so that launch's `respawn` restarts it.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -37,8 +44,9 @@ use r2r::QosProfile;
 use super::params::{self, Camera, NodeParams, ParamValue, Reliability, Transport};
 use super::slot::{Slots, Taken};
 use super::stats::{self, CameraStats, SilenceEvent, SilenceWatch};
+use super::throttle::{self, LogThrottle};
 use super::{convert, RosError};
-use crate::engine::{Engine, FrameOutput};
+use crate::engine::{Engine, FrameOutput, TimeEvent};
 use crate::msgs::{CompressedImage, Detection2DArray, Image, RosMessage};
 use crate::stats::Stage;
 use crate::types::{Frame, Header, RgbImage};
@@ -56,16 +64,43 @@ pub struct Pending {
     payload: Payload,
     /// When the spin thread took the message from rmw.
     taken_at: Instant,
-    /// Time spent decoding so far (raw images are decoded on the spin thread).
+    /// Time spent decoding on the spin thread (only for loaned raw messages, see [`Payload`]).
     decode: Duration,
     /// When it was put into the camera's slot (waiting for the engine starts here).
     queued_at: Instant,
 }
 
 enum Payload {
+    /// Decoded on the spin thread: a raw message rmw loaned (it must go back to rmw there).
     Decoded(RgbImage),
+    /// A raw message as rmw delivered it, decoded on the engine thread.
+    Native(NativeImage),
     Compressed { format: String, data: Vec<u8> },
 }
+
+/// A raw camera message owned by the node, moved to the engine thread undecoded.
+pub struct NativeImage(r2r::NativeMsg<r2r::sensor_msgs::msg::Image>);
+
+// SAFETY: built only from a message that is not loaned (`is_loaned == false`, checked in
+// `NativeImage::owned`): r2r allocated it with the type support's `create` and frees it with
+// `destroy` when dropped, plain heap memory with no tie to the subscription, the node or the
+// thread that took it. It is moved, never shared, so one thread at a time touches it.
+unsafe impl Send for NativeImage {}
+
+impl NativeImage {
+    /// The message, when it is the node's own (not a loan that must go back to rmw on the
+    /// spin thread).
+    fn owned(msg: r2r::NativeMsg<r2r::sensor_msgs::msg::Image>) -> Result<Self, RgbLoan> {
+        if msg.is_loaned {
+            Err(RgbLoan(msg))
+        } else {
+            Ok(Self(msg))
+        }
+    }
+}
+
+/// A loaned raw message: decoded where it was taken.
+struct RgbLoan(r2r::NativeMsg<r2r::sensor_msgs::msg::Image>);
 
 fn rcl(what: impl Into<String>) -> impl FnOnce(r2r::Error) -> RosError {
     let what = what.into();
@@ -115,11 +150,14 @@ pub fn run(stop: Arc<AtomicBool>) -> Result<(), RosError> {
     } = params::node_params(&received, &namespace, params_file.as_deref())?;
 
     // The parameter services (`ros2 param`) and, with `use_sim_time`, the `/clock` subscription.
+    // Read-only: the engine is built from the parameters once; a change at run time is refused
+    // with the reason instead of being accepted and silently ignored.
     let (param_services, _param_events) = node
-        .make_parameter_handler()
+        .make_derived_parameter_handler(Arc::new(Mutex::new(params::ReadOnlyParams)))
         .map_err(rcl("creating the parameter services"))?;
 
     let silence_warn_s = config.diagnostics.silence_warn_s;
+    let max_pixels = config.input.max_pixels;
     let node_name = node.name().unwrap_or_else(|_| DEFAULT_NODE_NAME.into());
     let remaps = params::topic_remaps_from_args(&args);
     let graph_topics: Vec<String> = cameras
@@ -147,12 +185,13 @@ pub fn run(stop: Arc<AtomicBool>) -> Result<(), RosError> {
     let mut outputs = Vec::with_capacity(cameras.len());
     for (index, cam) in cameras.iter().enumerate() {
         let qos = qos_profile(cam);
-        let on_message = {
+        let mut on_message = {
             let slots = Arc::clone(&slots);
             let stats = Arc::clone(&stats);
             let clock = Arc::clone(&clock);
             let frame_id_override = cam.frame_id_override.clone();
             let logger = logger.clone();
+            let mut throttle = LogThrottle::default();
             move |taken_at: Instant, decoded: Result<(Header, Payload), RosError>| {
                 let now_ns = clock
                     .lock()
@@ -184,7 +223,11 @@ pub fn run(stop: Arc<AtomicBool>) -> Result<(), RosError> {
                         );
                     }
                     Err(e) => {
-                        r2r::log_error!(&logger, "dropping a frame: {e}");
+                        let key = e.to_string();
+                        if let Some(n) = throttle.admit(Instant::now(), throttle::LOG_PERIOD, &key) {
+                            let note = throttle::suppressed_note(n);
+                            r2r::log_error!(&logger, "dropping a frame: {e}{note}");
+                        }
                         with_stats(&stats, |s| {
                             s[index].received += 1;
                             s[index].decode_errors += 1;
@@ -203,9 +246,15 @@ pub fn run(stop: Arc<AtomicBool>) -> Result<(), RosError> {
                 spawner
                     .spawn_local(sub.for_each(move |msg| {
                         let taken_at = Instant::now();
-                        let decoded = convert::image_from_native(&msg, &topic)
-                            .map(|(h, img)| (h, Payload::Decoded(img)));
-                        on_message(taken_at, decoded);
+                        let header = convert::header_from_native(&msg.header);
+                        let message = match NativeImage::owned(msg) {
+                            Ok(native) => Ok((header, Payload::Native(native))),
+                            Err(RgbLoan(loan)) => {
+                                convert::image_from_native(&loan, &topic, max_pixels)
+                                    .map(|(h, img)| (h, Payload::Decoded(img)))
+                            }
+                        };
+                        on_message(taken_at, message);
                         futures::future::ready(())
                     }))
                     .map_err(|e| RosError::Param {
@@ -343,7 +392,7 @@ pub fn run(stop: Arc<AtomicBool>) -> Result<(), RosError> {
         let logger = logger.clone();
         std::thread::Builder::new()
             .name("lookout-engine".into())
-            .spawn(move || engine_loop(engine, outputs, &slots, &stats, &logger))
+            .spawn(move || engine_loop(engine, outputs, max_pixels, &slots, &stats, &logger))
             .map_err(|e| RosError::Param {
                 name: "(engine thread)".into(),
                 message: e.to_string(),
@@ -360,10 +409,19 @@ pub fn run(stop: Arc<AtomicBool>) -> Result<(), RosError> {
         }
     }
     slots.close();
-    if worker.join().is_err() {
-        r2r::log_error!(&logger, "the engine thread panicked");
-    }
-    Ok(())
+    engine_thread_result(worker.join()).inspect_err(|e| r2r::log_error!(&logger, "{e}"))
+}
+
+/// The node's result from how its engine thread ended: a panic is an error (exit status 1, so
+/// that launch's `respawn` or a supervisor restarts the node), with the panic's message.
+fn engine_thread_result(joined: std::thread::Result<()>) -> Result<(), RosError> {
+    joined.map_err(|panic| RosError::EnginePanicked {
+        message: panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "(no message)".to_owned()),
+    })
 }
 
 /// Counts the publishers on each camera topic in the ROS graph into the camera's stats.
@@ -456,11 +514,14 @@ struct CameraOutputs {
 fn engine_loop(
     mut engine: Engine,
     outputs: Vec<CameraOutputs>,
+    max_pixels: u64,
     slots: &Slots<Pending>,
     stats: &SharedStats,
     logger: &str,
 ) {
     let mut indices = vec![0u64; outputs.len()];
+    // Per camera: bad frames, engine errors, stamps going back.
+    let mut throttles = vec![[LogThrottle::default(), LogThrottle::default(), LogThrottle::default()]; outputs.len()];
     // One renderer for all cameras: it keeps each camera's trails apart (by topic).
     let mut renderer = Renderer::new(RenderOptions::default());
     loop {
@@ -481,23 +542,31 @@ fn engine_loop(
             mut decode,
             ..
         } = pending;
-        let image = match payload {
-            Payload::Decoded(image) => image,
+        let t = Instant::now();
+        let decoded = match payload {
+            Payload::Decoded(image) => Ok(image),
+            Payload::Native(native) => {
+                convert::image_from_native(&native.0, topic, max_pixels).map(|(_, image)| image)
+            }
             Payload::Compressed { format, data } => {
-                let t = Instant::now();
-                let decoded = convert::image_from_compressed(&format, &data, topic);
-                decode += t.elapsed();
-                match decoded {
-                    Ok(image) => image,
-                    Err(e) => {
-                        r2r::log_error!(logger, "dropping a frame: {e}");
-                        with_stats(stats, |s| {
-                            s[camera].decode_errors += 1;
-                            s[camera].last_error = Some(e.to_string());
-                        });
-                        continue;
-                    }
+                convert::image_from_compressed(&format, &data, topic, max_pixels)
+            }
+        };
+        decode += t.elapsed();
+        let image = match decoded {
+            Ok(image) => image,
+            Err(e) => {
+                let key = e.to_string();
+                if let Some(n) = throttles[camera][0].admit(Instant::now(), throttle::LOG_PERIOD, &key)
+                {
+                    let note = throttle::suppressed_note(n);
+                    r2r::log_error!(logger, "dropping a frame: {e}{note}");
                 }
+                with_stats(stats, |s| {
+                    s[camera].decode_errors += 1;
+                    s[camera].last_error = Some(e.to_string());
+                });
+                continue;
             }
         };
         let frame = Frame {
@@ -518,7 +587,12 @@ fn engine_loop(
                     topic: topic.clone(),
                     source: Box::new(e),
                 };
-                r2r::log_error!(logger, "frame {} dropped: {e}", frame.index);
+                let key = e.to_string();
+                if let Some(n) = throttles[camera][1].admit(Instant::now(), throttle::LOG_PERIOD, &key)
+                {
+                    let note = throttle::suppressed_note(n);
+                    r2r::log_error!(logger, "frame {} dropped: {e}{note}", frame.index);
+                }
                 with_stats(stats, |s| {
                     s[camera].engine_errors += 1;
                     s[camera].last_error = Some(e.to_string());
@@ -526,6 +600,24 @@ fn engine_loop(
                 continue;
             }
         };
+        match output.time_event {
+            Some(event @ TimeEvent::TrackerReset { .. }) => {
+                // Keyed by kind: each reset's text names its stamps.
+                let key = "tracker reset";
+                if let Some(n) = throttles[camera][2].admit(Instant::now(), throttle::LOG_PERIOD, key)
+                {
+                    let note = throttle::suppressed_note(n);
+                    r2r::log_warn!(logger, "{topic}: {event}{note}");
+                }
+                with_stats(stats, |s| s[camera].tracker_resets += 1);
+            }
+            // A driver stamping every frame alike would flood the log: counted, logged at debug.
+            Some(event @ TimeEvent::DuplicateStamp { .. }) => {
+                r2r::log_debug!(logger, "{topic}: {event}");
+                with_stats(stats, |s| s[camera].duplicate_stamps += 1);
+            }
+            None => {}
+        }
         let published = publish(out, &frame, &output, &mut renderer, logger);
         let end_to_end = taken_at.elapsed();
         with_stats(stats, |s| {
@@ -769,5 +861,19 @@ mod tests {
             expected_type(Transport::Compressed),
             "sensor_msgs/msg/CompressedImage"
         );
+    }
+
+    #[test]
+    fn an_engine_thread_panic_is_an_error_with_its_message() {
+        assert!(engine_thread_result(Ok(())).is_ok());
+        let joined = std::thread::spawn(|| panic!("engine broke on frame {}", 7)).join();
+        let e = engine_thread_result(joined).unwrap_err();
+        assert!(matches!(e, RosError::EnginePanicked { .. }), "{e}");
+        assert!(e.to_string().contains("engine broke on frame 7"), "{e}");
+        let joined = std::thread::spawn(|| std::panic::panic_any(3_u8)).join();
+        assert!(engine_thread_result(joined)
+            .unwrap_err()
+            .to_string()
+            .contains("no message"));
     }
 }

@@ -119,6 +119,57 @@ pub struct Camera {
     pub debug_image_topic: String,
 }
 
+/// The node's parameter services (`ros2 param get/list/set`): every parameter reads back as the
+/// node read it at start, and every change is refused with the reason. The engine (model,
+/// tracker, cameras, QoS) is built once from the parameters; accepting a change that nothing
+/// applies would tell the operator a setting is in force when it is not.
+pub struct ReadOnlyParams;
+
+/// Why `ros2 param set` is refused (the reason the caller sees).
+pub const READ_ONLY_REASON: &str = "read-only while lookout_node runs: parameters are read once at \
+     start; change the parameter file or the launch arguments and restart the node";
+
+impl r2r::RosParams for ReadOnlyParams {
+    fn register_parameters(
+        &mut self,
+        _prefix: &str,
+        _param: Option<r2r::Parameter>,
+        _params: &mut r2r::indexmap::IndexMap<String, r2r::Parameter>,
+    ) -> r2r::Result<()> {
+        // The parameters stay as the node was given them (file and command line).
+        Ok(())
+    }
+
+    fn get_parameter(&mut self, param_name: &str) -> r2r::Result<r2r::ParameterValue> {
+        // Not here: r2r then answers from the node's own table, the values given at start.
+        Err(r2r::Error::InvalidParameterName {
+            name: param_name.to_owned(),
+        })
+    }
+
+    fn set_parameter(
+        &mut self,
+        param_name: &str,
+        _param_val: &r2r::ParameterValue,
+    ) -> r2r::Result<()> {
+        Err(r2r::Error::ParameterValueConv {
+            name: param_name.to_owned(),
+            msg: READ_ONLY_REASON.to_owned(),
+        })
+    }
+
+    fn check_parameter(
+        &self,
+        param_name: &str,
+        _param_val: &r2r::ParameterValue,
+    ) -> r2r::Result<()> {
+        Err(r2r::Error::ParameterValueConv {
+            name: param_name.to_owned(),
+            msg: READ_ONLY_REASON.to_owned(),
+        })
+    }
+}
+
 /// Everything the node needs from its parameters.
 #[derive(Debug, Clone)]
 pub struct NodeParams {
@@ -282,10 +333,10 @@ fn qos_for(
 }
 
 /// Output topics of a camera, relative to the node's namespace: the names `lookout replay`
-/// gives them ([`OutputTopics::for_camera`]: the input topic with its image suffix replaced),
-/// without the leading `/`, so that the node's namespace applies.
-fn output_topics(topic: &str) -> (String, String, String) {
-    let out = OutputTopics::for_camera(topic);
+/// gives them ([`OutputTopics::for_cameras`]: the input topic with its image suffix replaced,
+/// or the whole input topic when two cameras would share the short name), without the leading
+/// `/`, so that the node's namespace applies.
+fn output_topics(out: &OutputTopics) -> (String, String, String) {
     let rel = |t: &str| t.trim_start_matches('/').to_owned();
     let base = out
         .detections
@@ -349,12 +400,17 @@ pub fn node_params(
                 .into(),
         });
     }
+    let inputs: Vec<&str> = cams.topics.iter().map(String::as_str).collect();
+    let outputs = OutputTopics::for_cameras(&inputs).map_err(|e| RosError::Param {
+        name: "cameras.topics".into(),
+        message: e.to_string(),
+    })?;
     let mut cameras = Vec::with_capacity(cams.topics.len());
-    for (i, topic) in cams.topics.iter().enumerate() {
+    for ((i, topic), out) in cams.topics.iter().enumerate().zip(&outputs) {
         // An empty `cameras.transports` means every camera is raw (validated in `Config`).
         let transport = cams.transports.get(i).copied().unwrap_or_default();
         let frame_id_override = cams.frame_ids.get(i).filter(|f| !f.is_empty()).cloned();
-        let (detections_topic, tracks_topic, debug_image_topic) = output_topics(topic);
+        let (detections_topic, tracks_topic, debug_image_topic) = output_topics(out);
         cameras.push(Camera {
             topic: topic.clone(),
             transport,
@@ -574,8 +630,21 @@ mod tests {
     }
 
     #[test]
+    fn parameters_are_read_only_at_run_time() {
+        use r2r::RosParams;
+        let mut p = ReadOnlyParams;
+        let e = p
+            .set_parameter("detector.confidence_min", &r2r::ParameterValue::Double(0.1))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("detector.confidence_min") && e.contains("read-only"), "{e}");
+        assert!(p.get_parameter("detector.confidence_min").is_err());
+    }
+
+    #[test]
     fn output_topics_follow_the_input_topic() {
-        let (d, t, i) = output_topics("/cam/front/image_raw/compressed");
+        let one = |t: &str| output_topics(&OutputTopics::for_camera(t));
+        let (d, t, i) = one("/cam/front/image_raw/compressed");
         assert_eq!(
             (d.as_str(), t.as_str(), i.as_str()),
             (
@@ -584,9 +653,14 @@ mod tests {
                 "cam/front/debug/image"
             )
         );
-        assert_eq!(output_topics("/left/image").0, "left/detections");
-        assert_eq!(output_topics("/image_raw").0, "lookout/detections");
-        assert_eq!(output_topics("/camera").0, "camera/detections");
+        assert_eq!(one("/left/image").0, "left/detections");
+        assert_eq!(one("/image_raw").0, "lookout/detections");
+        assert_eq!(one("/camera").0, "camera/detections");
+        // One camera on both transports: each named after its full input topic, as in replay.
+        let both = OutputTopics::for_cameras(&["/cam/image_raw", "/cam/image_raw/compressed"])
+            .unwrap();
+        assert_eq!(output_topics(&both[0]).0, "cam/image_raw/detections");
+        assert_eq!(output_topics(&both[1]).0, "cam/image_raw/compressed/detections");
     }
 
     #[test]

@@ -30,6 +30,10 @@ pub struct CameraStats {
     pub engine_errors: u64,
     /// Debug images drawn and published (only while another process subscribes).
     pub debug_images: u64,
+    /// Frames whose stamp went back: the camera's tracker was restarted (engine time policy).
+    pub tracker_resets: u64,
+    /// Frames whose stamp repeated the previous one: detections only, no tracker update.
+    pub duplicate_stamps: u64,
     /// The last decode or engine error, for the status message.
     pub last_error: Option<String>,
     /// Publishers on the camera topic at the last graph check (any QoS: a best-effort
@@ -85,6 +89,8 @@ pub fn key_values(stats: &CameraStats, dropped: u64, rates: Rates) -> Vec<(Strin
         ("frames_dropped".to_owned(), dropped.to_string()),
         ("decode_errors".to_owned(), stats.decode_errors.to_string()),
         ("engine_errors".to_owned(), stats.engine_errors.to_string()),
+        ("tracker_resets".to_owned(), stats.tracker_resets.to_string()),
+        ("duplicate_stamps".to_owned(), stats.duplicate_stamps.to_string()),
         ("debug_images".to_owned(), stats.debug_images.to_string()),
         ("publishers".to_owned(), stats.publishers.to_string()),
     ];
