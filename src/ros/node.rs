@@ -75,7 +75,10 @@ enum Payload {
     Decoded(RgbImage),
     /// A raw message as rmw delivered it, decoded on the engine thread.
     Native(NativeImage),
-    Compressed { format: String, data: Vec<u8> },
+    Compressed {
+        format: String,
+        data: Vec<u8>,
+    },
 }
 
 /// A raw camera message owned by the node, moved to the engine thread undecoded.
@@ -224,7 +227,8 @@ pub fn run(stop: Arc<AtomicBool>) -> Result<(), RosError> {
                     }
                     Err(e) => {
                         let key = e.to_string();
-                        if let Some(n) = throttle.admit(Instant::now(), throttle::LOG_PERIOD, &key) {
+                        if let Some(n) = throttle.admit(Instant::now(), throttle::LOG_PERIOD, &key)
+                        {
                             let note = throttle::suppressed_note(n);
                             r2r::log_error!(&logger, "dropping a frame: {e}{note}");
                         }
@@ -521,7 +525,14 @@ fn engine_loop(
 ) {
     let mut indices = vec![0u64; outputs.len()];
     // Per camera: bad frames, engine errors, stamps going back.
-    let mut throttles = vec![[LogThrottle::default(), LogThrottle::default(), LogThrottle::default()]; outputs.len()];
+    let mut throttles = vec![
+        [
+            LogThrottle::default(),
+            LogThrottle::default(),
+            LogThrottle::default()
+        ];
+        outputs.len()
+    ];
     // One renderer for all cameras: it keeps each camera's trails apart (by topic).
     let mut renderer = Renderer::new(RenderOptions::default());
     loop {
@@ -557,7 +568,8 @@ fn engine_loop(
             Ok(image) => image,
             Err(e) => {
                 let key = e.to_string();
-                if let Some(n) = throttles[camera][0].admit(Instant::now(), throttle::LOG_PERIOD, &key)
+                if let Some(n) =
+                    throttles[camera][0].admit(Instant::now(), throttle::LOG_PERIOD, &key)
                 {
                     let note = throttle::suppressed_note(n);
                     r2r::log_error!(logger, "dropping a frame: {e}{note}");
@@ -588,7 +600,8 @@ fn engine_loop(
                     source: Box::new(e),
                 };
                 let key = e.to_string();
-                if let Some(n) = throttles[camera][1].admit(Instant::now(), throttle::LOG_PERIOD, &key)
+                if let Some(n) =
+                    throttles[camera][1].admit(Instant::now(), throttle::LOG_PERIOD, &key)
                 {
                     let note = throttle::suppressed_note(n);
                     r2r::log_error!(logger, "frame {} dropped: {e}{note}", frame.index);
@@ -604,7 +617,8 @@ fn engine_loop(
             Some(event @ TimeEvent::TrackerReset { .. }) => {
                 // Keyed by kind: each reset's text names its stamps.
                 let key = "tracker reset";
-                if let Some(n) = throttles[camera][2].admit(Instant::now(), throttle::LOG_PERIOD, key)
+                if let Some(n) =
+                    throttles[camera][2].admit(Instant::now(), throttle::LOG_PERIOD, key)
                 {
                     let note = throttle::suppressed_note(n);
                     r2r::log_warn!(logger, "{topic}: {event}{note}");

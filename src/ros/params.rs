@@ -126,7 +126,8 @@ pub struct Camera {
 pub struct ReadOnlyParams;
 
 /// Why `ros2 param set` is refused (the reason the caller sees).
-pub const READ_ONLY_REASON: &str = "read-only while lookout_node runs: parameters are read once at \
+pub const READ_ONLY_REASON: &str =
+    "read-only while lookout_node runs: parameters are read once at \
      start; change the parameter file or the launch arguments and restart the node";
 
 impl r2r::RosParams for ReadOnlyParams {
@@ -637,7 +638,10 @@ mod tests {
             .set_parameter("detector.confidence_min", &r2r::ParameterValue::Double(0.1))
             .unwrap_err()
             .to_string();
-        assert!(e.contains("detector.confidence_min") && e.contains("read-only"), "{e}");
+        assert!(
+            e.contains("detector.confidence_min") && e.contains("read-only"),
+            "{e}"
+        );
         assert!(p.get_parameter("detector.confidence_min").is_err());
     }
 
@@ -657,10 +661,13 @@ mod tests {
         assert_eq!(one("/image_raw").0, "lookout/detections");
         assert_eq!(one("/camera").0, "camera/detections");
         // One camera on both transports: each named after its full input topic, as in replay.
-        let both = OutputTopics::for_cameras(&["/cam/image_raw", "/cam/image_raw/compressed"])
-            .unwrap();
+        let both =
+            OutputTopics::for_cameras(&["/cam/image_raw", "/cam/image_raw/compressed"]).unwrap();
         assert_eq!(output_topics(&both[0]).0, "cam/image_raw/detections");
-        assert_eq!(output_topics(&both[1]).0, "cam/image_raw/compressed/detections");
+        assert_eq!(
+            output_topics(&both[1]).0,
+            "cam/image_raw/compressed/detections"
+        );
     }
 
     #[test]

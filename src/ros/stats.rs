@@ -89,8 +89,14 @@ pub fn key_values(stats: &CameraStats, dropped: u64, rates: Rates) -> Vec<(Strin
         ("frames_dropped".to_owned(), dropped.to_string()),
         ("decode_errors".to_owned(), stats.decode_errors.to_string()),
         ("engine_errors".to_owned(), stats.engine_errors.to_string()),
-        ("tracker_resets".to_owned(), stats.tracker_resets.to_string()),
-        ("duplicate_stamps".to_owned(), stats.duplicate_stamps.to_string()),
+        (
+            "tracker_resets".to_owned(),
+            stats.tracker_resets.to_string(),
+        ),
+        (
+            "duplicate_stamps".to_owned(),
+            stats.duplicate_stamps.to_string(),
+        ),
         ("debug_images".to_owned(), stats.debug_images.to_string()),
         ("publishers".to_owned(), stats.publishers.to_string()),
     ];

@@ -59,9 +59,15 @@ mod tests {
         let p = Duration::from_secs(5);
         assert_eq!(t.admit(t0, p, "short data"), Some(0));
         for k in 1..30 {
-            assert_eq!(t.admit(t0 + Duration::from_millis(33 * k), p, "short data"), None);
+            assert_eq!(
+                t.admit(t0 + Duration::from_millis(33 * k), p, "short data"),
+                None
+            );
         }
-        assert_eq!(t.admit(t0 + Duration::from_secs(5), p, "short data"), Some(29));
+        assert_eq!(
+            t.admit(t0 + Duration::from_secs(5), p, "short data"),
+            Some(29)
+        );
         assert_eq!(t.admit(t0 + Duration::from_secs(6), p, "short data"), None);
         // A different problem is logged at once (with the count of the one before).
         assert_eq!(t.admit(t0 + Duration::from_secs(7), p, "rgb42"), Some(1));
