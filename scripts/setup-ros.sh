@@ -50,13 +50,17 @@ fi
 
 # --- the wheels --------------------------------------------------------------------------------
 # The venv is keyed by the pin file and the Python it was made with; a change rebuilds it.
-venv_key=$(cat "$reqs" <("$python" -c 'import sys;print(sys.version)') | sha256sum | cut -c1-16)
-if [[ "$(cat "$venv/.lookout-key" 2>/dev/null)" != "$venv_key" ]]; then
-  step "creating $venv"
-  rm -rf "$venv"
-  "$python" -m venv "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check -r "$reqs"
-  echo "$venv_key" > "$venv/.lookout-key"
+pinned_venv() { # VENV REQUIREMENTS: (re)create VENV unless its key matches; 0 when it did
+  local key
+  key=$(cat "$2" <("$python" -c 'import sys;print(sys.version)') | sha256sum | cut -c1-16)
+  [[ "$(cat "$1/.lookout-key" 2>/dev/null)" != "$key" ]] || return 1
+  step "creating $1"
+  rm -rf "$1"
+  "$python" -m venv "$1"
+  "$1/bin/pip" install -q --disable-pip-version-check -r "$2"
+  echo "$key" > "$1/.lookout-key"
+}
+if pinned_venv "$venv" "$reqs"; then
   rm -rf "$build" "$install" # built against the old wheels
 fi
 pyver=$("$venv/bin/python" -c 'import sys;print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
@@ -92,14 +96,7 @@ libpython="$libpython_dir/$("$venv/bin/python" -c 'import sysconfig;print(syscon
 # scripts/test-ros.sh.
 colcon_venv="$cache/colcon-venv"
 colcon_reqs="$here/scripts/python/requirements-colcon.txt"
-colcon_key=$(cat "$colcon_reqs" <("$python" -c 'import sys;print(sys.version)') | sha256sum | cut -c1-16)
-if [[ "$(cat "$colcon_venv/.lookout-key" 2>/dev/null)" != "$colcon_key" ]]; then
-  step "creating $colcon_venv"
-  rm -rf "$colcon_venv"
-  "$python" -m venv "$colcon_venv"
-  "$colcon_venv/bin/pip" install -q --disable-pip-version-check -r "$colcon_reqs"
-  echo "$colcon_key" > "$colcon_venv/.lookout-key"
-fi
+pinned_venv "$colcon_venv" "$colcon_reqs" || true
 
 # --- vision_msgs ---------------------------------------------------------------------------------
 # Built by colcon into $install (a merged install space: the prefix ros-env.sh names), the same

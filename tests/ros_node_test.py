@@ -431,15 +431,15 @@ def run_test(args):
         check(kv.get("publishers") == "1", f"silent camera: publishers {kv.get('publishers')}")
         print(f"silence: reported after {time.monotonic() - silent_since:.0f} s of test: "
               f"{status.message[:100]}...")
-    silent_pub.destroy()
 
     # Parameters are read once at start: `ros2 param set` is refused with the reason, and
     # `ros2 param get` answers what the node runs with.
     node_path = f"{ns}/lookout"
     set_client = node.create_client(SetParameters, f"{node_path}/set_parameters")
     get_client = node.create_client(GetParameters, f"{node_path}/get_parameters")
-    if check(set_client.wait_for_service(timeout_sec=10.0) and get_client.wait_for_service(timeout_sec=10.0),
-             f"{node_path}: no parameter services"):
+    services_up = (set_client.wait_for_service(timeout_sec=10.0)
+                   and get_client.wait_for_service(timeout_sec=10.0))
+    if check(services_up, f"{node_path}: no parameter services"):
         request = SetParameters.Request()
         request.parameters = [Parameter("detector.confidence_min", value=0.05).to_parameter_msg()]
         future = set_client.call_async(request)
@@ -457,6 +457,8 @@ def run_test(args):
         reason = result.reason[:60] if result is not None else None
         print(f"parameters: set refused ({reason}...), get answers "
               f"{values[0].double_value if values else None}")
+
+    silent_pub.destroy()
 
     if args.out:
         with open(args.out, "w") as f:

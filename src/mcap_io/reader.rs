@@ -157,18 +157,22 @@ fn open(path: &Path) -> Result<File, McapError> {
     })
 }
 
+/// The size of the open recording, the bound every length read from it is checked against.
+fn file_size(path: &Path, file: &File) -> Result<u64, McapError> {
+    file.metadata()
+        .map(|m| m.len())
+        .map_err(|source| McapError::Open {
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
 fn read_summary(path: &Path, file: &mut File) -> Result<mcap::Summary, McapError> {
     let corrupt = |detail: String| McapError::Corrupt {
         path: path.to_path_buf(),
         detail,
     };
-    let size = file
-        .metadata()
-        .map_err(|source| McapError::Open {
-            path: path.to_path_buf(),
-            source,
-        })?
-        .len();
+    let size = file_size(path, file)?;
     // The summary reader starts from the end; a file must also start as an MCAP file.
     let mut head = [0u8; 8];
     let starts_right = file
@@ -650,13 +654,7 @@ impl ChannelReader {
         summary: &mcap::Summary,
         channels: HashMap<u16, Arc<str>>,
     ) -> Result<Self, McapError> {
-        let file_size = file
-            .metadata()
-            .map_err(|source| McapError::Open {
-                path: path.to_path_buf(),
-                source,
-            })?
-            .len();
+        let file_size = file_size(&path, &file)?;
         let chunks = check_chunk_indexes(&path, summary, file_size)?;
         // Files written without chunks (rosbag2's `fastwrite` preset) have a summary but no
         // chunk index to sort by: read those front to back, in file order.

@@ -153,10 +153,7 @@ impl r2r::RosParams for ReadOnlyParams {
         param_name: &str,
         _param_val: &r2r::ParameterValue,
     ) -> r2r::Result<()> {
-        Err(r2r::Error::ParameterValueConv {
-            name: param_name.to_owned(),
-            msg: READ_ONLY_REASON.to_owned(),
-        })
+        Err(read_only(param_name))
     }
 
     fn check_parameter(
@@ -164,10 +161,15 @@ impl r2r::RosParams for ReadOnlyParams {
         param_name: &str,
         _param_val: &r2r::ParameterValue,
     ) -> r2r::Result<()> {
-        Err(r2r::Error::ParameterValueConv {
-            name: param_name.to_owned(),
-            msg: READ_ONLY_REASON.to_owned(),
-        })
+        Err(read_only(param_name))
+    }
+}
+
+/// The refusal of a change to `name` (r2r has no read-only error; its message carries ours).
+fn read_only(name: &str) -> r2r::Error {
+    r2r::Error::ParameterValueConv {
+        name: name.to_owned(),
+        msg: READ_ONLY_REASON.to_owned(),
     }
 }
 
