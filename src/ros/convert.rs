@@ -42,14 +42,14 @@ pub fn header_from_native(h: &NativeHeader) -> Header {
     }
 }
 
-/// Decodes a native `sensor_msgs/msg/Image` to RGB8, refusing more than `max_pixels`
-/// (`input.max_pixels`) before any pixel is touched; errors name the topic and the field.
+/// Decodes the pixels of a native `sensor_msgs/msg/Image` to RGB8 (the header:
+/// [`header_from_native`]), refusing more than `max_pixels` (`input.max_pixels`) before any
+/// pixel is touched; errors name the topic and the field.
 pub fn image_from_native(
     msg: &NativeImage,
     topic: &str,
     max_pixels: u64,
-) -> Result<(Header, RgbImage), RosError> {
-    let header = header_from_native(&msg.header);
+) -> Result<RgbImage, RosError> {
     let encoding = c_string!(msg.encoding);
     let data: &[u8] = if msg.data.data.is_null() || msg.data.size == 0 {
         &[]
@@ -58,7 +58,7 @@ pub fn image_from_native(
         // message is borrowed for the whole call, so the bytes stay alive and unchanged.
         unsafe { std::slice::from_raw_parts(msg.data.data, msg.data.size) }
     };
-    let image = image_codec::decode_raw_limited(
+    image_codec::decode_raw_limited(
         RawImageRef {
             encoding: &encoding,
             width: msg.width,
@@ -69,8 +69,7 @@ pub fn image_from_native(
         },
         max_pixels,
     )
-    .map_err(|e| bad_input(topic, "sensor_msgs/msg/Image", e))?;
-    Ok((header, image))
+    .map_err(|e| bad_input(topic, "sensor_msgs/msg/Image", e))
 }
 
 /// Decodes the payload of a `sensor_msgs/msg/CompressedImage`, refusing more than `max_pixels`
@@ -250,8 +249,8 @@ mod tests {
             data: vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12],
         };
         msg.copy_to_native(&mut native);
-        let (h, img) = image_from_native(&native, "/cam/image_raw", MAX).unwrap();
-        assert_eq!(h, header());
+        let img = image_from_native(&native, "/cam/image_raw", MAX).unwrap();
+        assert_eq!(header_from_native(&native.header), header());
         assert_eq!(img.pixel(0, 0), Some([3, 2, 1]));
         assert_eq!(img.pixel(1, 1), Some([12, 11, 10]));
         // Over the pixel limit (`input.max_pixels`): refused from the size fields.

@@ -93,17 +93,25 @@ unsafe impl Send for NativeImage {}
 impl NativeImage {
     /// The message, when it is the node's own (not a loan that must go back to rmw on the
     /// spin thread).
-    fn owned(msg: r2r::NativeMsg<r2r::sensor_msgs::msg::Image>) -> Result<Self, RgbLoan> {
+    fn owned(msg: r2r::NativeMsg<r2r::sensor_msgs::msg::Image>) -> Result<Self, LoanedImage> {
         if msg.is_loaned {
-            Err(RgbLoan(msg))
+            Err(LoanedImage(msg))
         } else {
             Ok(Self(msg))
         }
     }
 }
 
+/// The engine thread's throttled log lines of one camera, one per kind.
+#[derive(Debug, Clone, Default)]
+struct CameraLogs {
+    bad_frame: LogThrottle,
+    engine: LogThrottle,
+    tracker_reset: LogThrottle,
+}
+
 /// A loaned raw message: decoded where it was taken.
-struct RgbLoan(r2r::NativeMsg<r2r::sensor_msgs::msg::Image>);
+struct LoanedImage(r2r::NativeMsg<r2r::sensor_msgs::msg::Image>);
 
 fn rcl(what: impl Into<String>) -> impl FnOnce(r2r::Error) -> RosError {
     let what = what.into();
@@ -253,9 +261,9 @@ pub fn run(stop: Arc<AtomicBool>) -> Result<(), RosError> {
                         let header = convert::header_from_native(&msg.header);
                         let message = match NativeImage::owned(msg) {
                             Ok(native) => Ok((header, Payload::Native(native))),
-                            Err(RgbLoan(loan)) => {
+                            Err(LoanedImage(loan)) => {
                                 convert::image_from_native(&loan, &topic, max_pixels)
-                                    .map(|(h, img)| (h, Payload::Decoded(img)))
+                                    .map(|img| (header, Payload::Decoded(img)))
                             }
                         };
                         on_message(taken_at, message);
@@ -524,15 +532,7 @@ fn engine_loop(
     logger: &str,
 ) {
     let mut indices = vec![0u64; outputs.len()];
-    // Per camera: bad frames, engine errors, stamps going back.
-    let mut throttles = vec![
-        [
-            LogThrottle::default(),
-            LogThrottle::default(),
-            LogThrottle::default()
-        ];
-        outputs.len()
-    ];
+    let mut logs = vec![CameraLogs::default(); outputs.len()];
     // One renderer for all cameras: it keeps each camera's trails apart (by topic).
     let mut renderer = Renderer::new(RenderOptions::default());
     loop {
@@ -556,9 +556,7 @@ fn engine_loop(
         let t = Instant::now();
         let decoded = match payload {
             Payload::Decoded(image) => Ok(image),
-            Payload::Native(native) => {
-                convert::image_from_native(&native.0, topic, max_pixels).map(|(_, image)| image)
-            }
+            Payload::Native(native) => convert::image_from_native(&native.0, topic, max_pixels),
             Payload::Compressed { format, data } => {
                 convert::image_from_compressed(&format, &data, topic, max_pixels)
             }
@@ -569,7 +567,9 @@ fn engine_loop(
             Err(e) => {
                 let key = e.to_string();
                 if let Some(n) =
-                    throttles[camera][0].admit(Instant::now(), throttle::LOG_PERIOD, &key)
+                    logs[camera]
+                        .bad_frame
+                        .admit(Instant::now(), throttle::LOG_PERIOD, &key)
                 {
                     let note = throttle::suppressed_note(n);
                     r2r::log_error!(logger, "dropping a frame: {e}{note}");
@@ -601,7 +601,9 @@ fn engine_loop(
                 };
                 let key = e.to_string();
                 if let Some(n) =
-                    throttles[camera][1].admit(Instant::now(), throttle::LOG_PERIOD, &key)
+                    logs[camera]
+                        .engine
+                        .admit(Instant::now(), throttle::LOG_PERIOD, &key)
                 {
                     let note = throttle::suppressed_note(n);
                     r2r::log_error!(logger, "frame {} dropped: {e}{note}", frame.index);
@@ -618,7 +620,9 @@ fn engine_loop(
                 // Keyed by kind: each reset's text names its stamps.
                 let key = "tracker reset";
                 if let Some(n) =
-                    throttles[camera][2].admit(Instant::now(), throttle::LOG_PERIOD, key)
+                    logs[camera]
+                        .tracker_reset
+                        .admit(Instant::now(), throttle::LOG_PERIOD, key)
                 {
                     let note = throttle::suppressed_note(n);
                     r2r::log_warn!(logger, "{topic}: {event}{note}");
