@@ -125,6 +125,30 @@ fn record_over_its_own_video_is_refused() {
     assert_eq!(listing(dir.path()), ["v.avi"]);
 }
 
+#[test]
+fn a_run_that_fails_before_writing_leaves_the_earlier_output_untouched() {
+    // The MCAP writer is created before `record` finds the folder empty: dropping it must not
+    // rename an empty file over what was at --out.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir(d.join("empty")).unwrap();
+    let out = d.join("out.mcap");
+    std::fs::copy(vtest_recording(FRAMES), &out).unwrap();
+    let before = sha(&out);
+    let o = run(lookout()
+        .arg("record")
+        .arg(d.join("empty"))
+        .arg("--out")
+        .arg(&out));
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(
+        sha(&out),
+        before,
+        "an empty recording replaced the earlier output"
+    );
+    assert!(temporaries(d).is_empty(), "{:?}", listing(d));
+}
+
 /// A recording long enough that a signal lands part-way (a replay frame takes a fraction of a
 /// second even on a fast machine; 150 take far longer than the wait below).
 fn long_recording(dir: &Path) -> PathBuf {

@@ -10,10 +10,11 @@
 //! finished ([`crate::output::PendingOutput`]): the target path never holds a file without its
 //! summary, and an earlier file there stays until the new one is complete.
 //!
-//! If the writer is dropped without [`Ros2McapWriter::finish`] (an error or Ctrl-C unwinding
-//! the pipeline), `Drop` finishes the file and renames it into place, so everything written so
-//! far stays readable and indexed; if it cannot be finished (disk full), the temporary file is
-//! removed. An error there can only be logged.
+//! If the writer is dropped without [`Ros2McapWriter::finish`] (a stage's error ending the
+//! pipeline), `Drop` finishes the file and renames it into place, so everything written so far
+//! stays readable and indexed; if nothing was written, or the file cannot be finished (disk
+//! full), the temporary file is removed and `path` keeps what it held. An error there can only
+//! be logged.
 
 use super::McapError;
 use crate::msgs::RosMessage;
@@ -253,6 +254,12 @@ fn finished(path: &Path) -> McapError {
 
 impl Drop for Ros2McapWriter {
     fn drop(&mut self) {
+        if self.message_counts.is_empty() {
+            // Nothing was written (a run that failed while setting up): an empty file must not
+            // replace what is at `path`. Dropping the pending output removes the temporary.
+            self.inner = None;
+            self.pending = None;
+        }
         if self.inner.is_some() {
             match self.finish_in_place() {
                 Ok(summary) => tracing::warn!(
