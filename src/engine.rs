@@ -180,7 +180,10 @@ impl Engine {
                 e.insert(Stream::new(self.tracking.clone(), &self.camera_motion)?)
             }
         };
-        let cur_from_prev = match stream.motion.as_mut() {
+        // A repeated stamp updates no tracker (time policy): the estimator keeps its reference
+        // frame too, so the next motion is measured from the frame the tracks are in.
+        let repeated = stream.tracker.last_stamp_ns() == Some(frame.header.stamp.as_ns());
+        let cur_from_prev = match stream.motion.as_mut().filter(|_| !repeated) {
             Some(motion) => {
                 let t = Instant::now();
                 let boxes: Vec<_> = detections.iter().map(|d| d.bbox).collect();

@@ -62,7 +62,7 @@ impl Momentum {
     pub(super) fn new(config: &TrackerConfig) -> Self {
         let weight = config.oc_momentum_weight;
         Self {
-            delta_ns: (config.oc_momentum_delta_s * 1e9).round() as i64,
+            delta_ns: super::tracker::ns_from_s(config.oc_momentum_delta_s),
             weight,
             norm: 1.0 / (1.0 + 0.5 * weight),
         }

@@ -187,11 +187,14 @@ pub struct InvalidTrackerConfig {
 }
 
 impl TrackerConfig {
-    /// The index in [`Self::class_groups`] of the group holding `label`, if any.
-    pub fn class_group_of(&self, label: &str) -> Option<usize> {
+    /// Each label of [`Self::class_groups`] and the index of its group, parsed once (the
+    /// tracker keeps it; association looks labels up in it every frame).
+    pub fn class_group_index(&self) -> std::collections::BTreeMap<String, usize> {
         self.class_groups
             .iter()
-            .position(|g| g.split(',').any(|l| l.trim() == label))
+            .enumerate()
+            .flat_map(|(g, labels)| labels.split(',').map(move |l| (l.trim().to_owned(), g)))
+            .collect()
     }
 
     /// Check every field's range once, at startup.
@@ -310,14 +313,15 @@ impl TrackerConfig {
                 expected: "must be in [1, 1000]",
             });
         }
+        // The gate must be positive (0 matches nothing); a robust threshold of 0 is "off".
+        positive("mahalanobis_gate_chi2", self.mahalanobis_gate_chi2)?;
+        nonneg("robust_update_chi2", self.robust_update_chi2)?;
         for (field, v) in [
             ("mahalanobis_gate_chi2", self.mahalanobis_gate_chi2),
             ("robust_update_chi2", self.robust_update_chi2),
         ] {
-            nonneg(field, v)?;
             at_most(field, v, CHI2_MAX, "must be at most 1e6")?;
         }
-        positive("mahalanobis_gate_chi2", self.mahalanobis_gate_chi2)?;
         nonneg("oc_momentum_weight", self.oc_momentum_weight)?;
         at_most(
             "oc_momentum_weight",
@@ -437,10 +441,12 @@ mod tests {
             ..TrackerConfig::default()
         };
         c.validate().unwrap();
-        assert_eq!(c.class_group_of("truck"), Some(0));
-        assert_eq!(c.class_group_of("motorcycle"), Some(1));
-        assert_eq!(c.class_group_of("pedestrian"), None);
-        assert_eq!(c.class_group_of("ca"), None);
+        let index = c.class_group_index();
+        assert_eq!(index.get("truck"), Some(&0));
+        assert_eq!(index.get("car"), Some(&0));
+        assert_eq!(index.get("motorcycle"), Some(&1));
+        assert_eq!(index.get("pedestrian"), None);
+        assert_eq!(index.get("ca"), None);
     }
 
     #[test]

@@ -75,20 +75,19 @@ impl Tracker {
     }
 
     /// [`Tracker::update`] after [`Tracker::apply_camera_motion`]: `cur_from_prev` is the
-    /// image motion from the previous update's frame to this one. As `update`, on error the
-    /// tracker is unchanged (the motion is not applied either).
+    /// image motion from the previous update's frame to this one. The input is checked first,
+    /// so a bad stamp or detection leaves the tracker unchanged (the motion not applied either);
+    /// only a numerical failure of a Kalman step, after the warp, leaves the tracks warped.
     pub fn update_with_camera_motion(
         &mut self,
         stamp: Time,
         dets: &[Detection],
         cur_from_prev: &Affine2,
     ) -> Result<Vec<TrackOutput>, TrackError> {
-        // A copy of a few dozen tracks costs microseconds; it keeps `update`'s guarantee
-        // without a second, motion-aware copy of its steps.
-        let before = self.tracks.clone();
+        // Checked before warping instead of copying every track on every frame to roll back.
+        self.check(stamp.as_ns(), dets)?;
         self.apply_camera_motion(cur_from_prev);
         self.update(stamp, dets)
-            .inspect_err(|_| self.tracks = before)
     }
 }
 

@@ -132,6 +132,8 @@ pub struct Tracker {
     pub(super) tracks: Vec<Track>,
     next_id: u64,
     last_stamp_ns: Option<i64>,
+    /// `config.class_groups` parsed: label -> group index.
+    class_group_index: BTreeMap<String, usize>,
     /// Per-update buffers kept between updates (no state: cleared before each use), so that a
     /// steady-state update allocates little.
     scratch: Scratch,
@@ -244,7 +246,7 @@ pub(super) fn measurement_of(b: &BBox) -> MeasurementVector {
 }
 
 /// A duration in seconds of the config as whole nanoseconds of stamp time.
-fn ns_from_s(s: f64) -> i64 {
+pub(super) fn ns_from_s(s: f64) -> i64 {
     (s * 1e9).round() as i64
 }
 
@@ -253,6 +255,7 @@ impl Tracker {
     pub fn new(config: TrackerConfig) -> Result<Self, TrackError> {
         config.validate()?;
         Ok(Self {
+            class_group_index: config.class_group_index(),
             config,
             tracks: Vec::new(),
             next_id: 1,
@@ -305,7 +308,7 @@ impl Tracker {
 
         // Everything up to the commit only reads the tracks: an error leaves them as they were.
         s.predict(&self.tracks, dets, dt_s, &cfg.noise)?;
-        s.group(&self.tracks, dets, cfg, stamp_ns);
+        s.group(&self.tracks, dets, cfg, &self.class_group_index, stamp_ns);
         let ctx = Context {
             tracks: &self.tracks,
             predicted: &s.beliefs,
@@ -328,7 +331,7 @@ impl Tracker {
     }
 
     /// The update's inputs are acceptable: a later stamp and well-formed detections.
-    fn check(&self, stamp_ns: i64, dets: &[Detection]) -> Result<(), TrackError> {
+    pub(super) fn check(&self, stamp_ns: i64, dets: &[Detection]) -> Result<(), TrackError> {
         if let Some(previous_ns) = self.last_stamp_ns {
             if stamp_ns <= previous_ns {
                 return Err(TrackError::NonMonotonicStamp {
@@ -517,7 +520,14 @@ impl Scratch {
     /// Tracks and detections by class (one group when class-agnostic), in a fixed order.
     /// Tracks whose last update is older than `max_age_s` join no group: after a long pause
     /// their prediction means nothing, so they cannot be associated.
-    fn group(&mut self, tracks: &[Track], dets: &[Detection], cfg: &TrackerConfig, stamp_ns: i64) {
+    fn group(
+        &mut self,
+        tracks: &[Track],
+        dets: &[Detection],
+        cfg: &TrackerConfig,
+        class_group_index: &BTreeMap<String, usize>,
+        stamp_ns: i64,
+    ) {
         // Entries of classes seen before stay (emptied): an empty group matches nothing.
         for (group_tracks, group_dets) in self.groups.values_mut() {
             group_tracks.clear();
@@ -528,7 +538,7 @@ impl Scratch {
             if cfg.class_agnostic {
                 0
             } else {
-                cfg.class_group_of(label).map_or(c, |g| usize::MAX - g)
+                class_group_index.get(label).map_or(c, |g| usize::MAX - g)
             }
         };
         let max_age_ns = ns_from_s(cfg.max_age_s);
