@@ -1,6 +1,6 @@
 //! The host side of the CUDA kernels' data layout: per-camera parameter rows of
 //! `lookout_preprocess` (kernel encoding ids derived from [`crate::image_codec::RawLayout`]),
-//! the upload plan of a batch (each image checked by [`crate::image_codec::check_raw`], the CPU
+//! the upload plan of a batch (each image checked by [`crate::image_codec::check_raw_limited`], the CPU
 //! decoder's own check), and the candidate rows of `lookout_yolo_decode` / `lookout_sort_nms`.
 //!
 //! Free of CUDA so that it builds and is tested on every machine; the constants of the layout
@@ -13,8 +13,8 @@ use super::abi::{
     P_OFF_Y, P_STEP, P_WIDTH,
 };
 use crate::detect::{Candidate, DetectError, TOP_K_MAX};
-use crate::image_codec::{check_raw, RawImageRef, RawLayout};
-use crate::preprocess::{letterbox_geometry, ImageFromModel, Letterbox, PreprocessError};
+use crate::image_codec::{check_raw_limited, RawImageRef, RawLayout};
+use crate::preprocess::{letterbox_geometry, ImageFromModel, Letterbox};
 use crate::types::BBox;
 
 // Any `top_k` the detector accepts fits the GPU's candidate buffer, so the GPU keeps exactly
@@ -55,8 +55,10 @@ pub struct CameraParams {
 
 /// The upload plan of a batch: each camera's parameter row (with its byte offset in the upload
 /// buffer) and the buffer's total size. Each image is checked by
-/// [`crate::image_codec::check_raw`] (the CPU decoder's check); an error names the camera.
-/// Empty images are rejected, as the CPU letterbox rejects them.
+/// [`crate::image_codec::check_raw_limited`] (the CPU decoder's check: empty images are
+/// refused, as the CPU letterbox refuses them); an error names the camera. No pixel limit here:
+/// `input.max_pixels` is applied where input is decoded (replay, node), and the detector takes
+/// whatever they accepted.
 pub fn plan_batch(
     images: &[RawImageRef<'_>],
     letterbox: Letterbox,
@@ -64,17 +66,8 @@ pub fn plan_batch(
     let mut params = Vec::with_capacity(images.len());
     let mut offset = 0usize;
     for (camera, image) in images.iter().enumerate() {
-        let layout =
-            check_raw(*image).map_err(|source| DetectError::RawImage { camera, source })?;
-        if image.width == 0 || image.height == 0 {
-            return Err(PreprocessError::Image {
-                width: image.width,
-                height: image.height,
-                data_len: image.data.len(),
-                message: format!("camera image {camera} of the batch is empty"),
-            }
-            .into());
-        }
+        let layout = check_raw_limited(*image, u64::MAX)
+            .map_err(|source| DetectError::RawImage { camera, source })?;
         let (encoding, pattern) = kernel_encoding(layout);
         let (new_w, new_h, off_x, off_y) =
             letterbox_geometry(image.width, image.height, letterbox.size_px);
@@ -190,7 +183,6 @@ mod tests {
         }
         let e = plan_batch(&[raw("mono8", 0, 0, 0, &[])], Letterbox::new(32)).unwrap_err();
         assert!(
-            // check_raw refuses a zero-sized image now, before the layout's own check.
             e.to_string().contains("camera image 0 of the batch")
                 && e.to_string().contains("no pixels"),
             "{e}"

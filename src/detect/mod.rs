@@ -324,7 +324,8 @@ impl Detector {
         let mut out = Vec::with_capacity(images.len());
         for (camera, raw) in images.iter().enumerate() {
             let t0 = Instant::now();
-            let image = crate::image_codec::decode_raw(*raw)
+            // No pixel limit here: input.max_pixels applies where input is decoded (replay, node).
+            let image = crate::image_codec::decode_raw_limited(*raw, u64::MAX)
                 .map_err(|source| DetectError::RawImage { camera, source })?;
             timings.preprocess += t0.elapsed();
             let (detections, t) = self.detect_timed(&image)?;
