@@ -95,6 +95,12 @@ pub const DETECTIONS_PER_FRAME_MAX: usize = 1000;
 /// Highest frame rate `lookout track` accepts (a camera at 1000 frames/s is already unusual).
 pub const FPS_MAX: f64 = 1000.0;
 
+/// A frame rate lookout tracks at: finite, in `(0, FPS_MAX]` (one rule for seqinfo.ini,
+/// `--fps` and the tracking loop).
+pub fn valid_fps(fps: f64) -> bool {
+    fps.is_finite() && fps > 0.0 && fps <= FPS_MAX
+}
+
 /// One line of a detection file.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct MotDetection {
@@ -276,11 +282,11 @@ pub fn parse_seqinfo(text: &str, path: &Path) -> Result<SeqInfo, MotError> {
             let fps: f64 = v
                 .parse()
                 .map_err(|_| parse_err(path, *line, format!("frameRate {v:?} is not a number")))?;
-            if !(fps.is_finite() && fps > 0.0) {
+            if !valid_fps(fps) {
                 return Err(parse_err(
                     path,
                     *line,
-                    format!("frameRate {fps} must be > 0"),
+                    format!("frameRate {fps} must be in (0, {FPS_MAX}]"),
                 ));
             }
             fps
@@ -401,7 +407,7 @@ pub fn track_frames(
     config: &TrackerConfig,
     path: &Path,
 ) -> Result<Vec<MotResult>, MotError> {
-    if !(fps.is_finite() && fps > 0.0 && fps <= FPS_MAX) {
+    if !valid_fps(fps) {
         return Err(MotError::InvalidFrameRate {
             path: path.to_path_buf(),
             fps,
@@ -549,7 +555,7 @@ pub fn run_mot(opts: &MotRunOptions) -> Result<MotRunSummary, MotError> {
         (None, Some(info)) => info.frame_rate,
         (None, None) => return Err(MotError::MissingFrameRate { path: det_path }),
     };
-    if !(fps.is_finite() && fps > 0.0 && fps <= FPS_MAX) {
+    if !valid_fps(fps) {
         return Err(MotError::InvalidFrameRate {
             path: det_path,
             fps,

@@ -216,11 +216,6 @@ impl PendingOutput {
         self.temp.as_deref().unwrap_or(&self.target)
     }
 
-    /// The output's final path.
-    pub fn target(&self) -> &Path {
-        &self.target
-    }
-
     /// Renames the complete temporary file over the target. Everything must have been written
     /// and flushed. On failure the temporary file is removed.
     pub fn commit(mut self) -> io::Result<()> {
@@ -276,11 +271,6 @@ pub fn remove_unfinished() -> Vec<PathBuf> {
     // output in between.
     std::mem::forget(unfinished);
     dropped
-}
-
-/// The outputs completed (renamed into place) so far by this process, in order.
-pub fn committed() -> Vec<PathBuf> {
-    lock(&COMMITTED).clone()
 }
 
 /// Whether `path` (as given to [`PendingOutput::create`]) was completed by this process.

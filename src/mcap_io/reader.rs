@@ -562,7 +562,8 @@ fn check_chunk_indexes(
             .is_some_and(|end| end <= file_size);
         let Some(data_offset) = data_offset.filter(|_| fits) else {
             return Err(corrupt(format!(
-                "chunk index {i} (chunk at offset {start}) claims compressed_size {} bytes,                  more than the file's {file_size} bytes hold",
+                "chunk index {i} (chunk at offset {start}) claims compressed_size {} bytes, \
+                 more than the file's {file_size} bytes hold",
                 index.compressed_size
             )));
         };
@@ -572,13 +573,15 @@ fn check_chunk_indexes(
         ] {
             if len > MAX_RECORD_BYTES {
                 return Err(corrupt(format!(
-                    "chunk index {i} (chunk at offset {start}) claims {field} {len} bytes, over                      the limit of {MAX_RECORD_BYTES} bytes per chunk"
+                    "chunk index {i} (chunk at offset {start}) claims {field} {len} bytes, over \
+                 the limit of {MAX_RECORD_BYTES} bytes per chunk"
                 )));
             }
         }
         if index.compression.is_empty() && index.compressed_size != index.uncompressed_size {
             return Err(corrupt(format!(
-                "chunk index {i} (chunk at offset {start}): an uncompressed chunk with                  compressed_size {} != uncompressed_size {}",
+                "chunk index {i} (chunk at offset {start}): an uncompressed chunk with \
+                 compressed_size {} != uncompressed_size {}",
                 index.compressed_size, index.uncompressed_size
             )));
         }
@@ -737,7 +740,8 @@ impl ChannelReader {
             || compressed_size != length as u64
         {
             return Err(corrupt(format!(
-                "the chunk at offset {start} does not match its index (uncompressed size                  {uncompressed_size} vs {}, compressed size {compressed_size} vs {length})",
+                "the chunk at offset {start} does not match its index (uncompressed size \
+                 {uncompressed_size} vs {}, compressed size {compressed_size} vs {length})",
                 meta.uncompressed_size
             )));
         }
@@ -747,7 +751,8 @@ impl ChannelReader {
                 .map_err(|e| corrupt(format!("chunk at offset {start}: {e}")))?;
             if actual != crc {
                 return Err(corrupt(format!(
-                    "chunk at offset {start}: CRC mismatch (the header says {crc:08x}, the data                      gives {actual:08x}): the file is damaged"
+                    "chunk at offset {start}: CRC mismatch (the header says {crc:08x}, the data \
+                 gives {actual:08x}): the file is damaged"
                 )));
             }
         }

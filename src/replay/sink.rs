@@ -242,10 +242,7 @@ pub struct RenderSink {
 impl RenderSink {
     /// A video holds one sequence, so an `.mp4` target needs exactly one camera stream.
     pub fn create(target: &Path, streams: usize) -> Result<Self> {
-        let is_video = target
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("mp4"));
-        if is_video && streams != 1 {
+        if crate::viz::render::is_video(target) && streams != 1 {
             return Err(ReplayError::VideoNeedsOneStream { streams }.into());
         }
         let frames = viz::render::FrameSink::create(target).map_err(ReplayError::from)?;

@@ -218,10 +218,15 @@ struct Label {
 
 /// The labels of one frame, in drawing order: tracks by id, then the detections no track
 /// covers (in their grey); boxes with nothing inside the `width` x `height` image get none.
-fn labels(detections: &[Detection], tracks: &[TrackOutput], width: u32, height: u32) -> Vec<Label> {
-    let mut by_id: Vec<&TrackOutput> = tracks.iter().collect();
-    by_id.sort_by_key(|t| t.id);
-    let tracked = by_id.into_iter().filter_map(|t| {
+/// `by_id`: the tracks sorted by id (the drawing order, sorted once per frame by the caller).
+fn labels(
+    detections: &[Detection],
+    tracks: &[TrackOutput],
+    by_id: &[&TrackOutput],
+    width: u32,
+    height: u32,
+) -> Vec<Label> {
+    let tracked = by_id.iter().filter_map(|t| {
         rect_of(&t.bbox, width, height).map(|rect| Label {
             rect,
             text: super::track_label(t),
@@ -306,7 +311,7 @@ impl Renderer {
         }
         let mut by_id: Vec<&TrackOutput> = tracks.iter().collect();
         by_id.sort_by_key(|t| t.id);
-        for t in by_id {
+        for t in &by_id {
             let colour = super::track_color(t.id);
             let Some(r) = rect_of(&t.bbox, w, h) else {
                 continue;
@@ -319,7 +324,7 @@ impl Renderer {
             }
         }
         let mut taken: Vec<Rect> = Vec::new();
-        for label in labels(detections, tracks, w, h) {
+        for label in labels(detections, tracks, &by_id, w, h) {
             let tab = place_tab(
                 &label.rect,
                 text_width(&label.text, scale) + 2 * pad as u32,
@@ -423,6 +428,14 @@ pub struct FrameSink {
     count: u64,
 }
 
+/// Whether a render target is a video (`.mp4`, rendered through ffmpeg) rather than a folder of
+/// JPEG frames: the one rule for `--render`, used by the sink, replay and the CLI.
+pub fn is_video(target: &Path) -> bool {
+    target
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("mp4"))
+}
+
 impl FrameSink {
     /// A `.mp4` path renders a video (needs ffmpeg), anything else a folder of JPEG frames.
     pub fn create(target: &Path) -> Result<Self, RenderError> {
@@ -430,10 +443,7 @@ impl FrameSink {
             path: target.to_owned(),
             source,
         };
-        let is_video = target
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("mp4"));
-        if is_video {
+        if is_video(target) {
             find_ffmpeg().ok_or(RenderError::NoFfmpeg)?;
             let tmp = tempfile::tempdir().map_err(io)?;
             let guard = crate::output::TempGuard::register(tmp.path(), target);
@@ -677,7 +687,9 @@ mod tests {
         let colour = crate::viz::track_color(4);
         assert_eq!(debug.pixel(100, 180), Some(colour));
         assert_eq!(debug.pixel(100, 90), Some(colour), "the tab above the box");
-        let drawn = labels(&dets, &tracks, 320, 240);
+        let mut by_id: Vec<&TrackOutput> = tracks.iter().collect();
+        by_id.sort_by_key(|t| t.id);
+        let drawn = labels(&dets, &tracks, &by_id, 320, 240);
         let texts: Vec<(&str, Rgb8)> = drawn.iter().map(|l| (l.text.as_str(), l.colour)).collect();
         assert_eq!(
             texts,

@@ -31,7 +31,7 @@ pub fn iou(s: &str) -> Result<f64, String> {
 /// A frame rate: finite, in (0, [`FPS_MAX`]].
 pub fn fps(s: &str) -> Result<f64, String> {
     let v: f64 = number(s)?;
-    if v.is_finite() && v > 0.0 && v <= FPS_MAX {
+    if lookout::mot::valid_fps(v) {
         Ok(v)
     } else {
         Err(format!(

@@ -71,7 +71,7 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     let video = args
         .render
         .as_deref()
-        .filter(|r| r.extension().is_some_and(|e| e.eq_ignore_ascii_case("mp4")));
+        .filter(|r| lookout::viz::render::is_video(r));
     crate::refuse_inputs(
         &[
             Some(&args.out),
@@ -151,9 +151,7 @@ fn report_outputs(args: &ReplayArgs, frames: u64) {
         }
     }
     if let Some(render) = &args.render {
-        let is_folder = render
-            .extension()
-            .is_none_or(|e| !e.eq_ignore_ascii_case("mp4"));
+        let is_folder = !lookout::viz::render::is_video(render);
         if lookout::output::was_committed(render) || (is_folder && render.is_dir()) {
             kept.push(render.display().to_string());
         } else {
