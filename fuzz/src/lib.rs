@@ -174,11 +174,15 @@ pub fn mot(data: &[u8]) -> bool {
                 let last = dets.iter().map(|d| d.frame).max().unwrap_or(0);
                 // Frames are held sparsely: any frame number the parser accepts groups cheaply.
                 let frames = lookout::mot::group_frames(&dets, last);
-                assert_eq!(frames.frame_count(), last as usize, "frames 1..=last");
-                assert_eq!(
-                    frames.by_frame.values().map(Vec::len).sum::<usize>(),
-                    dets.len()
-                );
+                // Each frame holds exactly the file's lines of that frame, counted independently.
+                for (&frame, group) in &frames.by_frame {
+                    assert!(
+                        (1..=last).contains(&frame),
+                        "frame {frame} outside 1..={last}"
+                    );
+                    let lines = dets.iter().filter(|d| d.frame == frame).count();
+                    assert_eq!(group.len(), lines, "frame {frame}");
+                }
                 true
             }
             Err(_) => false,
