@@ -254,7 +254,7 @@ fn finished(path: &Path) -> McapError {
 
 impl Drop for Ros2McapWriter {
     fn drop(&mut self) {
-        if self.message_counts.is_empty() {
+        if self.message_counts.values().all(|&n| n == 0) {
             // Nothing was written (a run that failed while setting up): an empty file must not
             // replace what is at `path`. Dropping the pending output removes the temporary.
             self.inner = None;
