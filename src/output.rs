@@ -53,35 +53,34 @@ fn file_id(path: &Path) -> FileId {
 }
 
 /// The absolute path a file that does not exist yet will have: the longest existing ancestor
-/// canonicalized (symlinks resolved), the rest normalized lexically.
+/// of the path as spelled canonicalized (the kernel's reading of its symlinks and `..`), then
+/// the missing tail applied lexically (it holds no symlinks: none of it exists).
 fn resolve_new(path: &Path) -> PathBuf {
     let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
-    let mut clean = PathBuf::new();
-    for c in absolute.components() {
-        match c {
-            Component::ParentDir => {
-                clean.pop();
-            }
-            Component::CurDir => {}
-            other => clean.push(other),
-        }
-    }
-    let mut rest = Vec::new();
-    let mut base = clean.as_path();
-    loop {
+    let mut tail = Vec::new();
+    let mut base = absolute.as_path();
+    let mut out = loop {
         if let Ok(real) = std::fs::canonicalize(base) {
-            let mut out = real;
-            out.extend(rest.iter().rev());
-            return out;
+            break real;
         }
-        match (base.parent(), base.file_name()) {
-            (Some(parent), Some(name)) => {
-                rest.push(name.to_owned());
+        match (base.parent(), base.components().next_back()) {
+            (Some(parent), Some(last)) => {
+                tail.push(last);
                 base = parent;
             }
-            _ => return clean,
+            _ => break PathBuf::new(),
+        }
+    };
+    for c in tail.into_iter().rev() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other),
         }
     }
+    out
 }
 
 /// Refuses any output that is one of the inputs, or the same file as another output. Call it
@@ -322,6 +321,25 @@ mod tests {
         }
         let other = dir.path().join("sub/out.mcap");
         refuse_inputs(&[&other], &[&input]).unwrap();
+    }
+
+    #[test]
+    fn new_outputs_through_a_symlink_and_dotdot_resolve_as_the_kernel_does() {
+        // `link/..` is the parent of the link's target, not the folder holding the link.
+        let dir = tempfile::tempdir().unwrap();
+        let d = std::fs::canonicalize(dir.path()).unwrap();
+        std::fs::create_dir_all(d.join("real/sub")).unwrap();
+        std::os::unix::fs::symlink(d.join("real/sub"), d.join("link")).unwrap();
+        assert_eq!(
+            resolve_new(&d.join("link/../x.mcap")),
+            d.join("real/x.mcap")
+        );
+        assert_eq!(resolve_new(&d.join("new/../y.mcap")), d.join("y.mcap"));
+        // Two spellings of one new file are one output; the lexical reading would miss it.
+        let a = d.join("link/../x.mcap");
+        let b = d.join("real/x.mcap");
+        let err = refuse_inputs(&[&a, &b], &[]).unwrap_err();
+        assert!(matches!(err, OutputError::SameOutput { .. }), "{err}");
     }
 
     #[test]
