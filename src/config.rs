@@ -43,6 +43,10 @@ pub struct Config {
     pub detector: crate::detect::DetectorConfig,
     /// Multi-object tracker thresholds (times in seconds of header-stamp time).
     pub tracking: crate::track::TrackerConfig,
+    /// Score thresholds that replace `tracking`'s for detections from another detector
+    /// (`lookout track` on MOTChallenge files); lookout's own detections use `tracking`'s.
+    #[serde(default)]
+    pub external_detections: crate::track::ScoreThresholds,
     /// Camera-motion compensation: the image motion between frames, applied to the tracks.
     #[serde(default)]
     pub camera_motion: crate::motion::CameraMotionConfig,
@@ -269,6 +273,15 @@ impl Config {
                 format!("{}: {}", e.value, e.expected),
             )
         })?;
+        self.external_detections
+            .applied_to(&self.tracking)
+            .validate()
+            .map_err(|e| {
+                (
+                    format!("external_detections.{}", e.field),
+                    format!("{}: {}", e.value, e.expected),
+                )
+            })?;
         self.camera_motion
             .validate()
             .map_err(|e| ("camera_motion".to_owned(), e))?;

@@ -12,20 +12,22 @@
 //! `LOOKOUT_TRACKER_CONFIG_JSON` may hold a partial `TrackerConfig` as JSON to try settings;
 //! `LOOKOUT_MOT15_OUT` keeps the result files.
 //!
+//! The tracker runs as `lookout track` does: the shipped parameter file's `tracking` block
+//! with its `external_detections` score thresholds (the public detections' scores).
+//!
 //! Issue 12's goal per sequence is MOTA at or above SORT's. The default config meets it on
-//! PETS09-S2L1, TUD-Campus and KITTI-17 and not on the four crowded or moving-camera
-//! sequences ([`SHORT_OF_GOAL`], measured numbers in BENCHMARKS.md, "Seven MOT15
-//! sequences"): there the test holds the default to its measured MOTA (minus 1 point), so a
-//! regression still fails, and prints the gap. On PETS09-S2L1 and TUD-Campus it also holds
-//! issue 3's identity bar ([`IDENTITY_BAR`]: IDF1 above SORT's, at most half its id switches).
-//! Settings chosen leave-one-sequence-out on these
-//! files meet the per-sequence goal on five of seven but cost the whole pipeline (our detector
-//! on PETS09) 10 MOTA points, so they are not the default (see src/track/config.rs).
+//! five of the seven; on ETH-Bahnhof (44.57 vs 44.6, a tie at one decimal) and ETH-Sunnyday
+//! ([`SHORT_OF_GOAL`], numbers in BENCHMARKS.md, "Seven MOT15 sequences") the test holds it
+//! to its measured MOTA (minus 1 point), so a regression still fails, and prints the gap. Pooled over the sequences present, MOTA must stay at or
+//! above SORT's and id switches at most 0.6 x SORT's (issue 12). On PETS09-S2L1 and
+//! TUD-Campus it also holds issue 3's identity bar ([`IDENTITY_BAR`]: IDF1 above SORT's, at
+//! most half its id switches).
 
 mod track_common;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
+use lookout::config::{Config, DEFAULT_PARAMS_YAML};
 use lookout::mot::{run_mot, MotRunOptions, ScoreNormalization};
 use lookout::track::TrackerConfig;
 
@@ -47,12 +49,7 @@ const IDENTITY_BAR: [&str; 2] = ["PETS09-S2L1", "TUD-Campus"];
 
 /// Sequences where the default config is below SORT's MOTA, with the floor it is held to
 /// (its measured MOTA minus 1 point).
-const SHORT_OF_GOAL: [(&str, f64); 4] = [
-    ("Venice-2", 0.160),
-    ("ETH-Bahnhof", 0.355),
-    ("ETH-Sunnyday", 0.524),
-    ("ADL-Rundle-8", 0.214),
-];
+const SHORT_OF_GOAL: [(&str, f64); 2] = [("ETH-Bahnhof", 0.436), ("ETH-Sunnyday", 0.545)];
 
 fn mot15_dir() -> PathBuf {
     let dir = std::env::var_os("LOOKOUT_MOT15_DIR")
@@ -66,10 +63,15 @@ fn mot15_dir() -> PathBuf {
     dir
 }
 
+/// `lookout track`'s default: the shipped file's tracker with its external score thresholds.
 fn config() -> TrackerConfig {
     match std::env::var("LOOKOUT_TRACKER_CONFIG_JSON") {
         Ok(json) => serde_json::from_str(&json).expect("LOOKOUT_TRACKER_CONFIG_JSON parses"),
-        Err(_) => TrackerConfig::default(),
+        Err(_) => {
+            let c = Config::from_yaml_str(DEFAULT_PARAMS_YAML, Path::new("built-in"), &[])
+                .expect("the shipped parameter file is valid");
+            c.external_detections.applied_to(&c.tracking)
+        }
     }
 }
 
@@ -147,6 +149,18 @@ fn beats_sort_on_mot15() {
         100.0 * (1.0 - errors as f64 / objects as f64),
         100.0 * (1.0 - sort_errors / objects as f64),
     );
+    // Issue 12's pooled goals that are met are held: MOTA at or above SORT's, id switches at
+    // most 0.6 x SORT's (MOTA >= SORT + 3 is not met yet: printed above).
+    if errors as f64 > sort_errors {
+        failures.push(format!(
+            "pooled MOTA below SORT's ({errors} errors vs {sort_errors:.0})"
+        ));
+    }
+    if 10 * switches > 6 * sort_switches {
+        failures.push(format!(
+            "pooled id switches {switches} above 0.6 x SORT's {sort_switches}"
+        ));
+    }
     assert!(
         failures.is_empty(),
         "short of SORT's MOTA, below the measured floor, or short of issue 3's identity bar: \

@@ -19,6 +19,7 @@
 //! observed boxes (momentum and recovery read them).
 
 use super::kalman::{Gaussian, MeasurementVector, StateCovariance};
+use super::tracker::Track;
 use super::{TrackError, TrackOutput, Tracker};
 use crate::motion::Affine2;
 use crate::types::{Detection, Time};
@@ -61,17 +62,23 @@ pub fn warp_gaussian(g: &Gaussian, cur_from_prev: &Affine2) -> Gaussian {
     }
 }
 
+/// Moves tracks into the pixels that `cur_from_prev` maps their frame to (see
+/// [`Tracker::apply_camera_motion`]).
+pub(super) fn warp_tracks(tracks: &mut [Track], cur_from_prev: &Affine2) {
+    for t in tracks {
+        t.filter = warp_gaussian(&t.filter, cur_from_prev);
+        t.filter_at_last_update = warp_gaussian(&t.filter_at_last_update, cur_from_prev);
+        t.observations.map_boxes(|z| warp_box(z, cur_from_prev));
+    }
+}
+
 impl Tracker {
     /// Moves every track into the pixels of a frame that the camera's motion `cur_from_prev`
     /// takes the previous frame to (its belief, its belief at the last update and its observed
     /// boxes). Call it between two updates, with the motion from the last update's frame to
     /// the next one's; [`Tracker::update_with_camera_motion`] does both in one step.
     pub fn apply_camera_motion(&mut self, cur_from_prev: &Affine2) {
-        for t in &mut self.tracks {
-            t.filter = warp_gaussian(&t.filter, cur_from_prev);
-            t.filter_at_last_update = warp_gaussian(&t.filter_at_last_update, cur_from_prev);
-            t.observations.map_boxes(|z| warp_box(z, cur_from_prev));
-        }
+        warp_tracks(&mut self.tracks, cur_from_prev);
     }
 
     /// [`Tracker::update`] after [`Tracker::apply_camera_motion`]: `cur_from_prev` is the
@@ -87,7 +94,7 @@ impl Tracker {
         // Checked before warping instead of copying every track on every frame to roll back.
         self.check(stamp.as_ns(), dets)?;
         self.apply_camera_motion(cur_from_prev);
-        self.update(stamp, dets)
+        self.update_moved(stamp, dets, true)
     }
 }
 

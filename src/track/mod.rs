@@ -14,12 +14,15 @@
 //! * [`gmc`]: camera-motion compensation: a frame-to-frame image transform applied to every
 //!   track's belief and observations before association
 //!   ([`Tracker::update_with_camera_motion`]).
+//! * [`box_motion`]: camera motion estimated from the tracks' predicted boxes and the
+//!   detections alone (no image), applied the same way before association.
 //! * [`config`]: [`TrackerConfig`], the `tracking:` block of the parameter file.
 //!
 //! Inputs and outputs are plain values ([`crate::types::Detection`], [`crate::types::Time`]);
 //! no clocks, files or channels in here.
 
 pub mod assign;
+pub mod box_motion;
 mod candidates;
 pub mod config;
 pub mod gmc;
@@ -27,7 +30,7 @@ pub mod kalman;
 mod observations;
 pub mod tracker;
 
-pub use config::{InvalidTrackerConfig, TrackerConfig};
+pub use config::{InvalidTrackerConfig, ScoreThresholds, TrackerConfig};
 pub use kalman::{KalmanError, KalmanNoise};
 pub use tracker::{TrackOutput, TrackState, Tracker};
 

@@ -56,6 +56,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::assign::assign;
+use super::box_motion;
 use super::candidates::{self, CandidateBuilder, Momentum, PassRule};
 use super::config::TrackerConfig;
 use super::kalman::{self, Gaussian, KalmanNoise, MeasurementVector};
@@ -132,6 +133,9 @@ pub struct Tracker {
     pub(super) tracks: Vec<Track>,
     next_id: u64,
     last_stamp_ns: Option<i64>,
+    /// The adaptive process-noise gain's logarithm (see [`TrackerConfig::noise_gain_max`]):
+    /// 0 until innovations say the scene moves more than the configured noise allows.
+    log_noise_gain: f64,
     /// `config.class_groups` parsed: label -> group index.
     class_group_index: BTreeMap<String, usize>,
     /// Per-update buffers kept between updates (no state: cleared before each use), so that a
@@ -176,6 +180,16 @@ struct Scratch {
     born: Vec<(usize, Gaussian)>,
     /// Per track: still alive after this update.
     keep: Vec<bool>,
+    /// Box motion's buffers: one class group's eligible predicted and detected boxes, their
+    /// mutual-nearest pairs (indices), and all groups' pairs.
+    motion_predicted: Vec<MeasurementVector>,
+    /// Per entry of `motion_predicted`: its position variance (px², mean of x and y).
+    motion_position_var: Vec<f64>,
+    motion_detected: Vec<MeasurementVector>,
+    motion_index: Vec<(usize, usize)>,
+    motion_pairs: Vec<box_motion::BoxPair>,
+    /// Normalised innovations squared of this update's matched confirmed tracks.
+    nis: Vec<f64>,
 }
 
 /// What happens to each existing track in this update (computed before anything changes).
@@ -260,6 +274,7 @@ impl Tracker {
             tracks: Vec::new(),
             next_id: 1,
             last_stamp_ns: None,
+            log_noise_gain: 0.0,
             scratch: Scratch::default(),
         })
     }
@@ -270,6 +285,12 @@ impl Tracker {
     pub fn restart(&mut self) {
         self.tracks.clear();
         self.last_stamp_ns = None;
+        self.log_noise_gain = 0.0;
+    }
+
+    /// The adaptive gain on the acceleration noise now, in `[1, noise_gain_max]`.
+    pub fn noise_gain(&self) -> f64 {
+        self.log_noise_gain.exp()
     }
 
     /// The stamp of the last update, `None` before the first (or after [`Tracker::restart`]).
@@ -298,6 +319,19 @@ impl Tracker {
         stamp: Time,
         dets: &[Detection],
     ) -> Result<Vec<TrackOutput>, TrackError> {
+        self.update_moved(stamp, dets, false)
+    }
+
+    /// [`Tracker::update`]; `image_motion_applied`: the camera's motion for this frame came
+    /// from its image ([`Tracker::update_with_camera_motion`]), which measures the background
+    /// and so beats the box-based estimate: box motion then does not run (on a static camera
+    /// the two together moved tracks by the boxes' noise and cost identities on PETS09).
+    pub(super) fn update_moved(
+        &mut self,
+        stamp: Time,
+        dets: &[Detection],
+        image_motion_applied: bool,
+    ) -> Result<Vec<TrackOutput>, TrackError> {
         let stamp_ns = stamp.as_ns();
         self.check(stamp_ns, dets)?;
         let dt_s = self
@@ -305,10 +339,27 @@ impl Tracker {
             .map_or(0.0, |p| (stamp_ns - p) as f64 * 1e-9);
         let cfg = &self.config;
         let s = &mut self.scratch;
+        let gain = self.log_noise_gain.exp();
+        let noise = KalmanNoise {
+            accel_std_rel_per_s2: cfg.noise.accel_std_rel_per_s2 * gain,
+            size_accel_std_rel_per_s2: cfg.noise.size_accel_std_rel_per_s2 * gain,
+            ..cfg.noise
+        };
 
-        // Everything up to the commit only reads the tracks: an error leaves them as they were.
-        s.predict(&self.tracks, dets, dt_s, &cfg.noise)?;
+        // Everything up to the commit only reads the tracks: an error leaves them as they were
+        // (except the box-motion warp below, which only a numerical failure of a Kalman step
+        // after it can leave applied, as with image-based compensation).
+        s.predict(&self.tracks, dets, dt_s, &noise)?;
         s.group(&self.tracks, dets, cfg, &self.class_group_index, stamp_ns);
+        if cfg.box_motion && !image_motion_applied {
+            if let Some(cur_from_prev) = s.box_motion(&self.tracks, dets, cfg) {
+                // Warping then predicting is predicting then warping (the warp's Jacobian
+                // commutes with the constant-velocity transition), and the warp also moves
+                // what OC-SORT's steps read (last belief, observed boxes).
+                super::gmc::warp_tracks(&mut self.tracks, &cur_from_prev);
+                s.predict(&self.tracks, dets, dt_s, &noise)?;
+            }
+        }
         let ctx = Context {
             tracks: &self.tracks,
             predicted: &s.beliefs,
@@ -325,8 +376,10 @@ impl Tracker {
         }
         s.update_filters(&self.tracks, cfg, stamp_ns)?;
         s.initiate(self.next_id, &cfg.noise)?;
+        let log_noise_gain = s.adapted_log_gain(self.log_noise_gain, dt_s, cfg);
 
         self.commit(dets, stamp_ns);
+        self.log_noise_gain = log_noise_gain;
         Ok(self.report(stamp_ns))
     }
 
@@ -560,6 +613,62 @@ impl Scratch {
         }
     }
 
+    /// The camera motion that the predicted boxes of confirmed tracks matched in the last
+    /// update share with this frame's high-score detections, per class group (see
+    /// [`box_motion`]); `None` without a clear consensus.
+    fn box_motion(
+        &mut self,
+        tracks: &[Track],
+        dets: &[Detection],
+        cfg: &TrackerConfig,
+    ) -> Option<crate::motion::Affine2> {
+        self.motion_pairs.clear();
+        for (group_tracks, group_dets) in self.groups.values() {
+            self.motion_predicted.clear();
+            self.motion_position_var.clear();
+            for &i in group_tracks {
+                if tracks[i].state == TrackState::Confirmed && tracks[i].missed_updates == 0 {
+                    let g = &self.beliefs[i];
+                    self.motion_predicted
+                        .push(g.mean.fixed_rows::<4>(0).into_owned());
+                    self.motion_position_var
+                        .push(0.5 * (g.covariance[(0, 0)] + g.covariance[(1, 1)]));
+                }
+            }
+            self.motion_detected.clear();
+            self.motion_detected.extend(
+                group_dets
+                    .iter()
+                    .filter(|&&j| dets[j].score >= cfg.track_score_high_min)
+                    .map(|&j| measurement_of(&self.det_boxes[j])),
+            );
+            self.motion_index.clear();
+            box_motion::pair_nearest(
+                &self.motion_predicted,
+                &self.motion_detected,
+                &mut self.motion_index,
+            );
+            for &(a, b) in &self.motion_index {
+                let detected = self.motion_detected[b];
+                let r = kalman::measurement_noise(&detected, &cfg.noise);
+                self.motion_pairs.push(box_motion::BoxPair {
+                    predicted: self.motion_predicted[a],
+                    detected,
+                    innovation_var_px2: self.motion_position_var[a] + 0.5 * (r[(0, 0)] + r[(1, 1)]),
+                });
+            }
+        }
+        box_motion::estimate(
+            &self.motion_pairs,
+            &box_motion::BoxMotionRule {
+                pairs_min: cfg.box_motion_pairs_min as usize,
+                inlier_rel: cfg.box_motion_inlier_rel,
+                shift_min_rel: cfg.box_motion_shift_min_rel,
+                chi2_min: cfg.box_motion_chi2_min,
+            },
+        )
+    }
+
     /// The Kalman update of every matched track, in its predicted belief's place (OC-SORT's
     /// re-update when on and the track missed updates; else robust or plain).
     fn update_filters(
@@ -569,10 +678,17 @@ impl Scratch {
         stamp_ns: i64,
     ) -> Result<(), TrackError> {
         let noise = &cfg.noise;
+        self.nis.clear();
         for (i, f) in self.matching.fate.iter().enumerate() {
             if let Fate::Matched { det } = *f {
                 let t = &tracks[i];
                 let z = measurement_of(&self.det_boxes[det]);
+                if t.state == TrackState::Confirmed && t.missed_updates == 0 {
+                    // A numerical failure here shows again in the update below.
+                    if let Ok(d2) = kalman::mahalanobis_squared(&self.beliefs[i], &z, noise) {
+                        self.nis.push(d2);
+                    }
+                }
                 let updated = if cfg.oc_reupdate && t.missed_updates > 0 {
                     reupdate(t, stamp_ns, &z, noise)
                 } else if cfg.robust_update_chi2 > 0.0 {
@@ -587,6 +703,24 @@ impl Scratch {
             }
         }
         Ok(())
+    }
+
+    /// The adaptive noise gain's logarithm after this update: moved towards
+    /// `ln(median NIS / chi²(4) median) / 2` (a standard-deviation ratio) with weight
+    /// `1 - exp(-dt / noise_gain_time_s)`, clamped to `[0, ln noise_gain_max]`. Needs three
+    /// matched confirmed tracks (a median of fewer is one object's own manoeuvre).
+    fn adapted_log_gain(&mut self, log_gain: f64, dt_s: f64, cfg: &TrackerConfig) -> f64 {
+        /// Median of the chi-square distribution with 4 degrees of freedom.
+        const CHI2_4_MEDIAN: f64 = 3.356_694;
+        if cfg.noise_gain_max <= 1.0 || self.nis.len() < 3 || dt_s <= 0.0 {
+            return log_gain;
+        }
+        let mid = self.nis.len() / 2;
+        let (_, median, _) = self.nis.select_nth_unstable_by(mid, f64::total_cmp);
+        let median = median.max(f64::MIN_POSITIVE);
+        let target = 0.5 * (median / CHI2_4_MEDIAN).ln() + log_gain;
+        let weight = 1.0 - (-dt_s / cfg.noise_gain_time_s).exp();
+        (log_gain + weight * (target - log_gain)).clamp(0.0, cfg.noise_gain_max.ln())
     }
 
     /// Initial beliefs of the new tracks, in detection order (their ids follow `next_id`).

@@ -19,8 +19,20 @@ pub struct TrackArgs {
     /// MOTChallenge result file to write.
     #[arg(long, short = 'o')]
     out: PathBuf,
+    /// Whose score thresholds apply: `external` (the parameter file's `external_detections`
+    /// block: detections from another detector, such as MOTChallenge's public ones) or `own`
+    /// (the `tracking` block's: detections from lookout's detector, e.g. `replay --mot-det-out`).
+    #[arg(long, value_enum, default_value_t = Scores::External)]
+    scores: Scores,
     #[command(flatten)]
     config: ConfigArgs,
+}
+
+/// Which detector's score thresholds `lookout track` uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Scores {
+    External,
+    Own,
 }
 
 pub fn run(args: TrackArgs) -> anyhow::Result<ExitCode> {
@@ -40,7 +52,10 @@ pub fn run(args: TrackArgs) -> anyhow::Result<ExitCode> {
         input: args.det,
         output: args.out,
         fps: args.fps,
-        tracker: config.tracking,
+        tracker: match args.scores {
+            Scores::External => config.external_detections.applied_to(&config.tracking),
+            Scores::Own => config.tracking,
+        },
         score_normalization: Default::default(),
     };
     let s = lookout::mot::run_mot(&options)?;
