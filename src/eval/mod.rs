@@ -744,14 +744,13 @@ mod tests {
         assert!(matches!(parse_gt("\n", p), Err(EvalError::EmptyGt { .. })));
     }
 
+    /// A track box: id, tlwh, score.
+    type Hyp = (u64, [f64; 4], f64);
+
     /// A seeded sequence: `objects` walking boxes over `frames` frames, tracks that follow them
     /// with jitter, an id switch, dropouts and false positives, and detections with tied scores
     /// (so the pooled order matters).
-    fn sequence(
-        seed: u64,
-        frames: u32,
-        objects: u64,
-    ) -> (Vec<GtRow>, Vec<Vec<(u64, [f64; 4], f64)>>) {
+    fn sequence(seed: u64, frames: u32, objects: u64) -> (Vec<GtRow>, Vec<Vec<Hyp>>) {
         let mut state = seed;
         let mut next = move || {
             state = state
@@ -785,9 +784,9 @@ mod tests {
         (gt, hyp)
     }
 
-    fn replay_of(hyp: &[Vec<(u64, [f64; 4], f64)>]) -> ReplayData {
+    fn replay_of(hyp: &[Vec<Hyp>]) -> ReplayData {
         let header = crate::types::Header::default();
-        let msg = |boxes: &Vec<(u64, [f64; 4], f64)>, with_id: bool| {
+        let msg = |boxes: &Vec<Hyp>, with_id: bool| {
             let dets: Vec<crate::types::Detection> = boxes
                 .iter()
                 .map(|(_, b, s)| crate::types::Detection {

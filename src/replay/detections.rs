@@ -305,8 +305,9 @@ pub struct TrackDetectionsSummary {
 
 /// The [`SliceInfo`] of a detections MCAP.
 pub fn read_slice_info(path: &Path) -> Result<SliceInfo> {
-    let source = McapTopicSource::open(path, SLICE_SCHEMA_NAME, &[SLICE_TOPIC.to_owned()])?;
-    for msg in source {
+    let mut source = McapTopicSource::open(path, SLICE_SCHEMA_NAME, &[SLICE_TOPIC.to_owned()])?;
+    // The first message is the file's slice record.
+    if let Some(msg) = source.next() {
         let msg = msg?;
         let info: SliceInfo = parse_record(&msg.data)
             .map_err(|message| DetectionsError::Record {
