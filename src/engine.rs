@@ -82,26 +82,18 @@ impl std::fmt::Display for TimeEvent {
     }
 }
 
-/// One camera stream's tracker, its camera-motion estimator and what the time policy needs.
+/// One camera stream's tracker and what the time policy needs.
 struct Stream {
     tracker: Tracker,
-    /// With `camera_motion.enabled`: the previous frame's features.
-    motion: Option<CameraMotion>,
     /// The tracks of the last tracker update, reported again for a duplicate stamp.
     last_tracks: Vec<TrackOutput>,
     time: StreamTimeStats,
 }
 
 impl Stream {
-    fn new(
-        config: crate::track::TrackerConfig,
-        camera_motion: &CameraMotionConfig,
-    ) -> Result<Self, crate::track::TrackError> {
+    fn new(config: crate::track::TrackerConfig) -> Result<Self, crate::track::TrackError> {
         Ok(Self {
             tracker: Tracker::new(config)?,
-            motion: camera_motion
-                .enabled
-                .then(|| CameraMotion::new(camera_motion.clone())),
             last_tracks: Vec::new(),
             time: StreamTimeStats::default(),
         })
@@ -142,13 +134,76 @@ impl Stream {
     }
 }
 
+/// One camera stream's motion estimator, with the stamp of the frame it last measured from.
+struct MotionStream {
+    motion: CameraMotion,
+    /// The stamp of the estimator's reference frame: the stream's last frame whose stamp did
+    /// not repeat its predecessor's, which is also the tracker's last update.
+    reference_stamp_ns: Option<i64>,
+}
+
+/// A frame's detections and the camera's motion since the stream's previous frame: the part
+/// of [`Engine::process`] that needs the image. [`Trackers::update`] is the rest, so the two
+/// can run in separate processes (`lookout replay --detect-only`, then `lookout track
+/// --detections`) with the same results as one run.
+#[derive(Debug, Clone)]
+pub struct Detected {
+    /// Detections in the frame's image pixels, after NMS and class mapping.
+    pub detections: Vec<Detection>,
+    /// Previous frame's pixels to this frame's (`camera_motion.enabled`, a usable estimate,
+    /// and a stamp that does not repeat the previous frame's).
+    pub cur_from_prev: Option<Affine2>,
+    /// Preprocess, forward, postprocess and GMC times.
+    pub timings: StageTimings,
+}
+
+/// One tracker per camera stream, each with the time policy of the module docs: the image-free
+/// half of the engine.
+pub struct Trackers {
+    tracking: crate::track::TrackerConfig,
+    streams: BTreeMap<String, Stream>,
+}
+
+impl Trackers {
+    pub fn new(tracking: crate::track::TrackerConfig) -> Self {
+        Self {
+            tracking,
+            streams: BTreeMap::new(),
+        }
+    }
+
+    /// Updates `stream`'s tracker with one frame's detections (the time policy decides
+    /// whether and how); returns the tracks to report and what the policy did.
+    pub fn update(
+        &mut self,
+        stream: &str,
+        stamp: crate::types::Time,
+        detections: &[Detection],
+        cur_from_prev: Option<&Affine2>,
+    ) -> Result<(Vec<TrackOutput>, Option<TimeEvent>)> {
+        let s = match self.streams.entry(stream.to_owned()) {
+            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::btree_map::Entry::Vacant(e) => {
+                e.insert(Stream::new(self.tracking.clone())?)
+            }
+        };
+        let event = s.update(stamp, detections, cur_from_prev)?;
+        Ok((s.last_tracks.clone(), event))
+    }
+
+    /// The time policy's counters of one stream (`None` before its first frame).
+    pub fn time_stats(&self, stream: &str) -> Option<StreamTimeStats> {
+        self.streams.get(stream).map(|s| s.time)
+    }
+}
+
 /// Detector plus one tracker per camera stream; the same object serves replay and the ROS node,
 /// so the same frames in give the same results out.
 pub struct Engine {
     detector: Detector,
-    tracking: crate::track::TrackerConfig,
     camera_motion: CameraMotionConfig,
-    streams: BTreeMap<String, Stream>,
+    motion: BTreeMap<String, MotionStream>,
+    trackers: Trackers,
 }
 
 impl Engine {
@@ -158,44 +213,66 @@ impl Engine {
         let detector = Detector::load(&config.detector, &device)?;
         Ok(Self {
             detector,
-            tracking: config.tracking.clone(),
             camera_motion: config.camera_motion.clone(),
-            streams: BTreeMap::new(),
+            motion: BTreeMap::new(),
+            trackers: Trackers::new(config.tracking.clone()),
         })
     }
 
-    /// Detects and tracks one frame. Each `frame.stream` has its own tracker (and id space) and,
-    /// with `camera_motion.enabled`, its own camera-motion estimator, whose motion from the
-    /// stream's previous frame to this one is applied to the tracks before association; stamps
-    /// that do not increase follow the time policy of the module docs.
-    pub fn process(&mut self, frame: &Frame) -> Result<FrameOutput> {
+    /// Detects one frame and, with `camera_motion.enabled`, measures the camera's motion from
+    /// the stream's previous frame (the stream's estimator keeps that frame). A stamp repeating
+    /// the previous frame's moves no estimator: the tracker is not updated for it either
+    /// (time policy), so the next motion is measured from the frame the tracks are in.
+    pub fn detect(&mut self, frame: &Frame) -> Result<Detected> {
         let mut timings = StageTimings::default();
         let (detections, det_times) = self.detector.detect_timed(&frame.image)?;
         timings.set(Stage::Preprocess, det_times.letterbox);
         timings.set(Stage::Forward, det_times.forward);
         timings.set(Stage::Postprocess, det_times.decode_nms);
-        let stream = match self.streams.entry(frame.stream.clone()) {
-            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::btree_map::Entry::Vacant(e) => {
-                e.insert(Stream::new(self.tracking.clone(), &self.camera_motion)?)
-            }
-        };
-        // A repeated stamp updates no tracker (time policy): the estimator keeps its reference
-        // frame too, so the next motion is measured from the frame the tracks are in.
-        let repeated = stream.tracker.last_stamp_ns() == Some(frame.header.stamp.as_ns());
-        let cur_from_prev = match stream.motion.as_mut().filter(|_| !repeated) {
-            Some(motion) => {
+        let mut cur_from_prev = None;
+        if self.camera_motion.enabled {
+            let config = &self.camera_motion;
+            let m = self
+                .motion
+                .entry(frame.stream.clone())
+                .or_insert_with(|| MotionStream {
+                    motion: CameraMotion::new(config.clone()),
+                    reference_stamp_ns: None,
+                });
+            let stamp_ns = frame.header.stamp.as_ns();
+            if m.reference_stamp_ns != Some(stamp_ns) {
                 let t = Instant::now();
                 let boxes: Vec<_> = detections.iter().map(|d| d.bbox).collect();
-                let estimate = motion.estimate(&frame.image, &boxes).cur_from_prev;
+                cur_from_prev = m.motion.estimate(&frame.image, &boxes).cur_from_prev;
+                m.reference_stamp_ns = Some(stamp_ns);
                 timings.set(Stage::Gmc, t.elapsed());
-                estimate
             }
-            None => None,
-        };
+        }
+        Ok(Detected {
+            detections,
+            cur_from_prev,
+            timings,
+        })
+    }
+
+    /// Detects and tracks one frame ([`Self::detect`], then [`Trackers::update`]). Each
+    /// `frame.stream` has its own tracker (and id space) and, with `camera_motion.enabled`, its
+    /// own camera-motion estimator, whose motion from the stream's previous frame to this one is
+    /// applied to the tracks before association; stamps that do not increase follow the time
+    /// policy of the module docs.
+    pub fn process(&mut self, frame: &Frame) -> Result<FrameOutput> {
+        let Detected {
+            detections,
+            cur_from_prev,
+            mut timings,
+        } = self.detect(frame)?;
         let t = Instant::now();
-        let time_event = stream.update(frame.header.stamp, &detections, cur_from_prev.as_ref())?;
-        let tracks = stream.last_tracks.clone();
+        let (tracks, time_event) = self.trackers.update(
+            &frame.stream,
+            frame.header.stamp,
+            &detections,
+            cur_from_prev.as_ref(),
+        )?;
         timings.set(Stage::Track, t.elapsed());
         Ok(FrameOutput {
             detections,
@@ -207,7 +284,7 @@ impl Engine {
 
     /// The time policy's counters of one stream (`None` before its first frame).
     pub fn time_stats(&self, stream: &str) -> Option<StreamTimeStats> {
-        self.streams.get(stream).map(|s| s.time)
+        self.trackers.time_stats(stream)
     }
 
     /// Detection only (no tracker state touched).
@@ -261,11 +338,7 @@ mod tests {
 
     #[test]
     fn duplicate_stamps_repeat_tracks_and_backward_stamps_restart() {
-        let mut s = Stream::new(
-            crate::track::TrackerConfig::default(),
-            &CameraMotionConfig::default(),
-        )
-        .unwrap();
+        let mut s = Stream::new(crate::track::TrackerConfig::default()).unwrap();
         let at = |ms: i64| Time::from_ns(ms * 1_000_000);
         for k in 0..3 {
             assert_eq!(

@@ -256,6 +256,132 @@ fn cross_check(name: &str, seed: u64) {
     assert!(html.contains("precision-recall") && html.matches("<svg").count() >= 2);
 }
 
+/// A tracked sequence made from `name`'s ground truth: (gt.txt, results, replay MCAP).
+fn tracked_sequence(name: &str, seed: u64, dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let gt = track_common::motmetrics_dir()
+        .join("data")
+        .join(name)
+        .join("gt.txt");
+    assert!(
+        gt.is_file(),
+        "{} missing: run scripts/setup.sh",
+        gt.display()
+    );
+    std::fs::create_dir_all(dir).unwrap();
+    let seq = synthesize(&gt, dir, seed);
+    let result = dir.join("result.txt");
+    let out = run(lookout()
+        .arg("track")
+        .arg("--det")
+        .arg(&seq)
+        .arg("--out")
+        .arg(&result));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let frames = parse_rows(&std::fs::read_to_string(&gt).unwrap(), true)
+        .iter()
+        .map(|r| r.0)
+        .max()
+        .unwrap();
+    let mcap = dir.join("replay.mcap");
+    write_replay_mcap(
+        &mcap,
+        frames,
+        &std::fs::read_to_string(&result).unwrap(),
+        &std::fs::read_to_string(seq.join("det/det.txt")).unwrap(),
+    );
+    (gt, result, mcap)
+}
+
+/// `lookout eval` over several replays (flags and a list file) against motmetrics' OVERALL row
+/// of the same sequences: the counts summed, MOTA and IDF1 from the sums.
+#[test]
+fn several_replays_agree_with_motmetrics_overall() {
+    let tmp = tempfile::tempdir().unwrap();
+    let seqs = [("TUD-Campus", 21), ("TUD-Stadtmitte", 22)];
+    let made: Vec<_> = seqs
+        .iter()
+        .map(|(name, seed)| tracked_sequence(name, *seed, &tmp.path().join(name)))
+        .collect();
+    let mut py = std::process::Command::new(track_common::mot_python());
+    py.arg(track_common::repo().join("scripts/python/mot_eval.py"))
+        .arg("--overall");
+    for ((name, _), (gt, result, _)) in seqs.iter().zip(&made) {
+        py.arg("--pair").arg(name).arg(gt).arg(result);
+    }
+    let out = py.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let reference: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    let overall = &reference["OVERALL"];
+
+    let json = tmp.path().join("merged.json");
+    let mut cmd = lookout();
+    cmd.arg("eval");
+    for (gt, _, mcap) in &made {
+        cmd.arg("--replay").arg(mcap).arg("--gt").arg(gt);
+    }
+    let o = run(cmd.arg("--json").arg(&json));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("2 replays merged"));
+    let ev: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let ours = &ev["tracking"];
+    eprintln!("lookout eval (merged) {ours}\n  motmetrics OVERALL {overall}");
+    for key in [
+        "num_switches",
+        "num_false_positives",
+        "num_misses",
+        "num_objects",
+    ] {
+        assert_eq!(ours[key], overall[key], "{key}");
+    }
+    for key in ["mota", "idf1", "motp"] {
+        let (a, b) = (ours[key].as_f64().unwrap(), overall[key].as_f64().unwrap());
+        assert!((a - b).abs() <= 1e-3, "{key}: {a} vs {b}");
+    }
+    // The OVERALL row is not one sequence's: both count.
+    for (name, _) in &seqs {
+        assert_ne!(reference[name]["num_objects"], overall["num_objects"]);
+    }
+
+    // The same pairs from a list file: the same numbers.
+    let list = tmp.path().join("pairs.txt");
+    let mut text = String::from("# replay gt\n");
+    for (gt, _, mcap) in &made {
+        writeln!(text, "{}\t{}", mcap.display(), gt.display()).unwrap();
+    }
+    std::fs::write(&list, text).unwrap();
+    let json2 = tmp.path().join("merged2.json");
+    let o = run(lookout()
+        .args(["eval", "--list"])
+        .arg(&list)
+        .arg("--json")
+        .arg(&json2));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let ev2: Value = serde_json::from_slice(&std::fs::read(&json2).unwrap()).unwrap();
+    assert_eq!(ev2["tracking"], ev["tracking"]);
+    assert_eq!(ev2["detection"], ev["detection"]);
+
+    // Unpaired flags are refused.
+    let o = run(lookout()
+        .arg("eval")
+        .arg("--replay")
+        .arg(&made[0].2)
+        .arg("--replay")
+        .arg(&made[1].2)
+        .arg("--gt")
+        .arg(&made[0].0));
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("one ground truth per replay"));
+}
+
 #[test]
 fn tud_campus_agrees_with_motmetrics() {
     cross_check("TUD-Campus", 11);

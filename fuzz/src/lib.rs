@@ -1,5 +1,6 @@
 //! Fuzz target bodies, one per decoder of outside data: an MCAP recording, the CDR messages in
-//! it, the image codecs, the MOTChallenge text files and the YAML config.
+//! it, the image codecs, the MOTChallenge text files, the YAML config and the JSON records of a
+//! detections MCAP.
 //!
 //! Each takes arbitrary bytes and returns whether the decoder accepted them; a panic, abort or
 //! hang is the bug a fuzzer reports. The AFL++ binaries in `fuzz_targets/` call them (built by
@@ -198,4 +199,14 @@ pub fn config(data: &[u8]) -> bool {
         return false;
     };
     Config::from_yaml_str(text, Path::new("fuzz.param.yaml"), &[]).is_ok()
+}
+
+/// `lookout track --detections`: one JSON record of a detections MCAP (a frame record or a
+/// slice record), parsed under its size limit. True when either parses.
+pub fn detections(data: &[u8]) -> bool {
+    use lookout::replay::detections::{parse_record, FrameRecord, SliceInfo};
+    let frame = parse_record::<FrameRecord>(data)
+        .map(|r| r.cur_from_prev())
+        .is_ok();
+    frame || parse_record::<SliceInfo>(data).is_ok()
 }

@@ -6,7 +6,8 @@ Usage (in the venv-mot interpreter, motmetrics==1.4.0, numpy<2):
 
 Ground truth rows with confidence 0 are ignored (min_confidence=1); a hypothesis matches a
 ground truth box when IoU >= 0.5 (motmetrics distance 1 - IoU <= 0.5). Prints a table and one
-JSON object {NAME: {mota, idf1, num_switches, ...}} on the last line of stdout.
+JSON object {NAME: {mota, idf1, num_switches, ...}} on the last line of stdout; with
+--overall also motmetrics' OVERALL row (every sequence as one: counts summed) under "OVERALL".
 """
 
 import argparse
@@ -49,6 +50,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--pair", nargs=3, action="append", metavar=("NAME", "GT", "RESULT"), required=True)
     ap.add_argument("--json", help="also write the JSON object to this file")
+    ap.add_argument("--overall", action="store_true", help="also the OVERALL row of all pairs")
     args = ap.parse_args()
 
     mh = mm.metrics.create()
@@ -60,7 +62,9 @@ def main():
         acc = mm.utils.compare_to_groundtruth(gt, res, "iou", distth=0.5)
         accs.append(acc)
         names.append(name)
-    summary = mh.compute_many(accs, names=names, metrics=METRICS, generate_overall=False)
+    summary = mh.compute_many(accs, names=names, metrics=METRICS, generate_overall=args.overall)
+    if args.overall:
+        names = names + ["OVERALL"]
     for name in names:
         row = summary.loc[name]
         out[name] = {m: (float(row[m]) if m in ("mota", "motp", "idf1") else int(row[m])) for m in METRICS}

@@ -65,13 +65,20 @@ impl PrCurve {
     }
 }
 
-/// Precision, recall and AP of `detections` against `gt`; `None` when no ground-truth box
-/// counts (recall, hence AP, is undefined).
-pub fn average_precision(gt: &[GtBox], detections: &[ScoredBox], iou_min: f64) -> Option<PrCurve> {
+/// Detections judged against the ground truth, in score order (highest first, ties in input
+/// order): what a precision-recall curve is made of, and what [`pool`] merges across
+/// sequences.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Judged {
+    /// Ground-truth boxes that count (not ignored).
+    pub num_gt: u64,
+    /// `(score, true positive)` per judged detection.
+    pub detections: Vec<(f64, bool)>,
+}
+
+/// Judges each detection (module docs): the score/TP list of one sequence.
+pub fn judge(gt: &[GtBox], detections: &[ScoredBox], iou_min: f64) -> Judged {
     let num_gt = gt.iter().filter(|g| !g.ignore).count() as u64;
-    if num_gt == 0 {
-        return None;
-    }
     let mut by_frame: HashMap<u32, Vec<usize>> = HashMap::new();
     for (i, g) in gt.iter().enumerate() {
         by_frame.entry(g.frame).or_default().push(i);
@@ -79,9 +86,9 @@ pub fn average_precision(gt: &[GtBox], detections: &[ScoredBox], iou_min: f64) -
     let mut order: Vec<usize> = (0..detections.len()).collect();
     order.sort_by(|&a, &b| detections[b].score.total_cmp(&detections[a].score));
     let mut taken = vec![false; gt.len()];
-    let mut curve = PrCurve {
+    let mut judged = Judged {
         num_gt,
-        ..Default::default()
+        detections: Vec::with_capacity(detections.len()),
     };
     for i in order {
         let d = &detections[i];
@@ -99,6 +106,37 @@ pub fn average_precision(gt: &[GtBox], detections: &[ScoredBox], iou_min: f64) -
             }
             _ => false,
         };
+        judged.detections.push((d.score, true_positive));
+    }
+    judged
+}
+
+/// The score/TP lists of several sequences as one: the ground-truth counts summed, the lists
+/// concatenated in the order given and sorted by score (stable: ties keep sequence order, then
+/// their order within the sequence). This is the list one judgement of all sequences together
+/// (frames kept apart) makes, so its curve is the same to the bit.
+pub fn pool(parts: impl IntoIterator<Item = Judged>) -> Judged {
+    let mut pooled = Judged::default();
+    for part in parts {
+        pooled.num_gt += part.num_gt;
+        pooled.detections.extend(part.detections);
+    }
+    pooled.detections.sort_by(|a, b| b.0.total_cmp(&a.0));
+    pooled
+}
+
+/// The precision-recall curve of judged detections; `None` when no ground-truth box counts
+/// (recall, hence AP, is undefined).
+pub fn curve(judged: &Judged) -> Option<PrCurve> {
+    let num_gt = judged.num_gt;
+    if num_gt == 0 {
+        return None;
+    }
+    let mut curve = PrCurve {
+        num_gt,
+        ..Default::default()
+    };
+    for &(score, true_positive) in &judged.detections {
         if true_positive {
             curve.true_positives += 1;
         } else {
@@ -110,10 +148,16 @@ pub fn average_precision(gt: &[GtBox], detections: &[ScoredBox], iou_min: f64) -
             .precision
             .push(tp / (curve.true_positives + curve.false_positives) as f64);
         curve.recall.push(tp / num_gt as f64);
-        curve.score.push(d.score);
+        curve.score.push(score);
     }
     curve.ap = all_point_ap(&curve.recall, &curve.precision);
     Some(curve)
+}
+
+/// Precision, recall and AP of `detections` against `gt`; `None` when no ground-truth box
+/// counts (recall, hence AP, is undefined).
+pub fn average_precision(gt: &[GtBox], detections: &[ScoredBox], iou_min: f64) -> Option<PrCurve> {
+    curve(&judge(gt, detections, iou_min))
 }
 
 /// VOC all-point AP: area under the non-increasing envelope of precision over recall.

@@ -67,6 +67,8 @@ pub struct MotMetrics {
     pub mota: Option<f64>,
     /// Mean `1 - IoU` over matches; `None` without matches.
     pub motp: Option<f64>,
+    /// Total `1 - IoU` over matches (MOTP's numerator, what [`merge`] sums).
+    pub distance_sum: f64,
     pub idtp: u64,
     pub idfp: u64,
     pub idfn: u64,
@@ -206,23 +208,56 @@ pub fn evaluate(gt: &[IdBox], hyp: &[IdBox], iou_min: f64) -> MotMetrics {
         m.num_false_positives += h_done.iter().filter(|d| !**d).count() as u64;
     }
     m.num_unique_objects = ocs.len() as u64;
-    if m.num_objects > 0 {
-        m.mota = Some(
-            1.0 - (m.num_misses + m.num_false_positives + m.num_switches) as f64
-                / m.num_objects as f64,
-        );
-    }
-    if m.num_matches > 0 {
-        m.motp = Some(dist_sum / m.num_matches as f64);
-    }
+    m.distance_sum = dist_sum;
     m.idtp = id_true_positives(&ocs, &hcs, &tps);
-    m.idfn = m.num_objects - m.idtp;
-    m.idfp = m.num_predictions - m.idtp;
-    let ratio = |num: u64, den: u64| (den > 0).then(|| num as f64 / den as f64);
-    m.idf1 = ratio(2 * m.idtp, m.num_objects + m.num_predictions);
-    m.idp = ratio(m.idtp, m.num_predictions);
-    m.idr = ratio(m.idtp, m.num_objects);
+    m.set_ratios();
     m
+}
+
+/// The metrics of several sequences as one, as motmetrics' OVERALL row makes them: every count
+/// summed (identities are per sequence, so IDTP sums too), then the ratios computed from the
+/// sums. `None` for no sequence.
+pub fn merge(parts: &[MotMetrics]) -> Option<MotMetrics> {
+    let (first, rest) = parts.split_first()?;
+    let mut m = first.clone();
+    for p in rest {
+        m.frames += p.frames;
+        m.num_objects += p.num_objects;
+        m.num_predictions += p.num_predictions;
+        m.num_unique_objects += p.num_unique_objects;
+        m.num_matches += p.num_matches;
+        m.num_switches += p.num_switches;
+        m.num_false_positives += p.num_false_positives;
+        m.num_misses += p.num_misses;
+        m.distance_sum += p.distance_sum;
+        m.idtp += p.idtp;
+    }
+    m.set_ratios();
+    Some(m)
+}
+
+impl MotMetrics {
+    /// MOTA, MOTP and the identity scores from the counts.
+    fn set_ratios(&mut self) {
+        let m = self;
+        m.mota = None;
+        m.motp = None;
+        if m.num_objects > 0 {
+            m.mota = Some(
+                1.0 - (m.num_misses + m.num_false_positives + m.num_switches) as f64
+                    / m.num_objects as f64,
+            );
+        }
+        if m.num_matches > 0 {
+            m.motp = Some(m.distance_sum / m.num_matches as f64);
+        }
+        m.idfn = m.num_objects - m.idtp;
+        m.idfp = m.num_predictions - m.idtp;
+        let ratio = |num: u64, den: u64| (den > 0).then(|| num as f64 / den as f64);
+        m.idf1 = ratio(2 * m.idtp, m.num_objects + m.num_predictions);
+        m.idp = ratio(m.idtp, m.num_predictions);
+        m.idr = ratio(m.idtp, m.num_objects);
+    }
 }
 
 /// IDTP: the largest total of co-occurring frames over one-to-one object/hypothesis id pairs.

@@ -321,6 +321,12 @@ pub struct Evaluation {
     pub frame_time_s: Vec<f64>,
     /// What was left out or could not be computed, in words.
     pub notes: Vec<String>,
+    /// The replays merged into this evaluation ([`merge`]); empty for one replay.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub merged_replays: Vec<PathBuf>,
+    /// The judged detections behind `detection` (with ground truth), for [`merge`].
+    #[serde(skip)]
+    pub judged: Option<ap::Judged>,
 }
 
 fn tlwh_of(d: &msgs::Detection2D) -> [f64; 4] {
@@ -425,6 +431,7 @@ pub fn evaluate(gt: Option<&[GtRow]>, replay: &ReplayData, options: &EvalOptions
     let mut detections_per_frame = Vec::new();
     let mut all_detections_per_frame = Vec::new();
     let mut detections_by_class = BTreeMap::new();
+    let mut judged = None;
     let detection = match &replay.detections {
         None => {
             notes.push(format!(
@@ -474,7 +481,9 @@ pub fn evaluate(gt: Option<&[GtRow]>, replay: &ReplayData, options: &EvalOptions
                         ignore: g.ignored(),
                     })
                     .collect();
-                let curve = ap::average_precision(&gt_boxes, &boxes, options.iou_min);
+                let j = ap::judge(&gt_boxes, &boxes, options.iou_min);
+                let curve = ap::curve(&j);
+                judged = Some(j);
                 if curve.is_none() {
                     notes.push(
                         "detection AP not computed: no ground-truth box inside the replayed frames"
@@ -526,7 +535,97 @@ pub fn evaluate(gt: Option<&[GtRow]>, replay: &ReplayData, options: &EvalOptions
             .map(|t| t.saturating_sub(t0) as f64 * 1e-9)
             .collect(),
         notes,
+        merged_replays: Vec::new(),
+        judged,
     }
+}
+
+/// Several replays' evaluations as one: exactly the numbers one evaluation of all of them
+/// together gives (each replay's frames and ids kept apart), as motmetrics' OVERALL row makes
+/// them. CLEAR and identity counts are summed and the ratios computed from the sums
+/// ([`clear::merge`]); the detections' score/TP lists are pooled in a stable order
+/// ([`ap::pool`]) and the precision-recall curve drawn from the pool; class counts are summed
+/// and per-frame series concatenated in the order given. `None` for no evaluation.
+pub fn merge(evaluations: Vec<Evaluation>) -> Option<Evaluation> {
+    let n = evaluations.len();
+    let mut iter = evaluations.into_iter();
+    let first = iter.next()?;
+    if n == 1 {
+        return Some(first);
+    }
+    let mut parts = vec![first];
+    parts.extend(iter);
+    let mut notes = Vec::new();
+    for e in &parts {
+        notes.extend(
+            e.notes
+                .iter()
+                .map(|note| format!("{}: {note}", e.replay.display())),
+        );
+    }
+    let tracking_parts: Vec<clear::MotMetrics> =
+        parts.iter().filter_map(|e| e.tracking.clone()).collect();
+    let with_gt = parts.iter().filter(|e| e.ground_truth).count();
+    if !tracking_parts.is_empty() && tracking_parts.len() < with_gt {
+        notes.push(format!(
+            "tracking scores merged over {} of the {with_gt} replays with ground truth (the \
+             others have no ground-truth box in their frames)",
+            tracking_parts.len()
+        ));
+    }
+    let judged_parts: Vec<ap::Judged> = parts.iter().filter_map(|e| e.judged.clone()).collect();
+    let judged = (!judged_parts.is_empty()).then(|| ap::pool(judged_parts));
+    let sum_maps = |get: fn(&Evaluation) -> &BTreeMap<String, u64>| {
+        let mut out = BTreeMap::new();
+        for e in &parts {
+            for (k, v) in get(e) {
+                *out.entry(k.clone()).or_insert(0) += v;
+            }
+        }
+        out
+    };
+    let concat = |get: fn(&Evaluation) -> &Vec<u32>| -> Vec<u32> {
+        parts.iter().flat_map(|e| get(e).iter().copied()).collect()
+    };
+    let join_topics = |get: fn(&Evaluation) -> Option<&String>| -> Option<String> {
+        let mut topics: Vec<&String> = parts.iter().filter_map(get).collect();
+        topics.dedup();
+        (!topics.is_empty()).then(|| {
+            topics
+                .iter()
+                .map(|t| t.as_str())
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+    };
+    let first = &parts[0];
+    Some(Evaluation {
+        replay: first.replay.clone(),
+        tracks_topic: join_topics(|e| Some(&e.tracks_topic)).unwrap_or_default(),
+        detections_topic: join_topics(|e| e.detections_topic.as_ref()),
+        class: first.class.clone(),
+        iou_min: first.iou_min,
+        ground_truth: with_gt > 0,
+        replay_frames: parts.iter().map(|e| e.replay_frames).sum(),
+        gt_rows_scored: parts.iter().map(|e| e.gt_rows_scored).sum(),
+        gt_rows_ignored: parts.iter().map(|e| e.gt_rows_ignored).sum(),
+        gt_rows_unseen: parts.iter().map(|e| e.gt_rows_unseen).sum(),
+        tracking: clear::merge(&tracking_parts),
+        detection: judged.as_ref().and_then(ap::curve),
+        unscored_classes: sum_maps(|e| &e.unscored_classes),
+        detections_by_class: sum_maps(|e| &e.detections_by_class),
+        tracks_by_class: sum_maps(|e| &e.tracks_by_class),
+        detections_per_frame: concat(|e| &e.detections_per_frame),
+        all_detections_per_frame: concat(|e| &e.all_detections_per_frame),
+        tracks_per_frame: concat(|e| &e.tracks_per_frame),
+        frame_time_s: parts
+            .iter()
+            .flat_map(|e| e.frame_time_s.iter().copied())
+            .collect(),
+        notes,
+        merged_replays: parts.iter().map(|e| e.replay.clone()).collect(),
+        judged,
+    })
 }
 
 fn fmt_opt(v: Option<f64>, scale: f64) -> String {
@@ -538,7 +637,11 @@ impl std::fmt::Display for Evaluation {
         writeln!(
             f,
             "eval {} ({}, {} frames), class {}, IoU >= {}",
-            self.replay.display(),
+            if self.merged_replays.is_empty() {
+                self.replay.display().to_string()
+            } else {
+                format!("{} replays merged", self.merged_replays.len())
+            },
             self.tracks_topic,
             self.replay_frames,
             self.class,
@@ -639,5 +742,137 @@ mod tests {
         let e = parse_gt("1,1,1\n", p).unwrap_err();
         assert!(e.to_string().contains("3 columns"), "{e}");
         assert!(matches!(parse_gt("\n", p), Err(EvalError::EmptyGt { .. })));
+    }
+
+    /// A track box: id, tlwh, score.
+    type Hyp = (u64, [f64; 4], f64);
+
+    /// A seeded sequence: `objects` walking boxes over `frames` frames, tracks that follow them
+    /// with jitter, an id switch, dropouts and false positives, and detections with tied scores
+    /// (so the pooled order matters).
+    fn sequence(seed: u64, frames: u32, objects: u64) -> (Vec<GtRow>, Vec<Vec<Hyp>>) {
+        let mut state = seed;
+        let mut next = move || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) as f64 / (1u64 << 31) as f64
+        };
+        let mut gt = Vec::new();
+        let mut hyp = vec![Vec::new(); frames as usize];
+        for f in 1..=frames {
+            for o in 0..objects {
+                let tlwh = [40.0 * o as f64 + 3.0 * f64::from(f), 50.0, 20.0, 40.0];
+                gt.push(GtRow {
+                    frame: f,
+                    id: o + 1,
+                    tlwh,
+                    conf: if o == 2 && f % 5 == 0 { 0.0 } else { 1.0 },
+                });
+                if next() < 0.2 {
+                    continue;
+                }
+                let id = if o == 0 && f > frames / 2 { 99 } else { o + 10 };
+                let j = [tlwh[0] + 6.0 * next(), tlwh[1] + 4.0 * next(), 20.0, 40.0];
+                let score = (next() * 4.0).round() / 4.0;
+                hyp[f as usize - 1].push((id, j, score));
+            }
+            if next() < 0.5 {
+                hyp[f as usize - 1].push((500, [300.0 * next(), 200.0, 20.0, 40.0], 0.5));
+            }
+        }
+        (gt, hyp)
+    }
+
+    fn replay_of(hyp: &[Vec<Hyp>]) -> ReplayData {
+        let header = crate::types::Header::default();
+        let msg = |boxes: &Vec<Hyp>, with_id: bool| {
+            let dets: Vec<crate::types::Detection> = boxes
+                .iter()
+                .map(|(_, b, s)| crate::types::Detection {
+                    bbox: crate::types::BBox::from_tlwh(
+                        b[0] as f32,
+                        b[1] as f32,
+                        b[2] as f32,
+                        b[3] as f32,
+                    ),
+                    class_index: 0,
+                    label: "pedestrian".into(),
+                    score: *s as f32,
+                })
+                .collect();
+            let mut m = Detection2DArray::from_detections(&header, &dets);
+            if with_id {
+                for (d, (id, _, _)) in m.detections.iter_mut().zip(boxes) {
+                    d.id = id.to_string();
+                }
+            }
+            m
+        };
+        let topic = |name: &str, with_id| TopicMessages {
+            topic: name.into(),
+            log_time_ns: (0..hyp.len() as u64).map(|n| n * 100).collect(),
+            messages: hyp.iter().map(|b| msg(b, with_id)).collect(),
+        };
+        ReplayData {
+            path: "r.mcap".into(),
+            tracks: topic("/c/tracks", true),
+            detections: Some(topic("/c/detections", false)),
+        }
+    }
+
+    #[test]
+    fn merged_replays_score_as_one_evaluation_of_everything() {
+        let options = EvalOptions::default();
+        let (gt_a, hyp_a) = sequence(1, 30, 3);
+        let (gt_b, hyp_b) = sequence(2, 20, 4);
+        let a = evaluate(Some(&gt_a), &replay_of(&hyp_a), &options);
+        let b = evaluate(Some(&gt_b), &replay_of(&hyp_b), &options);
+        let merged = merge(vec![a.clone(), b.clone()]).unwrap();
+        // Everything in one sequence: B's frames after A's, B's ids apart from A's.
+        let shift = hyp_a.len() as u32;
+        let mut gt_all = gt_a.clone();
+        gt_all.extend(gt_b.iter().map(|g| GtRow {
+            frame: g.frame + shift,
+            id: g.id + 1000,
+            ..*g
+        }));
+        let mut hyp_all = hyp_a.clone();
+        hyp_all.extend(
+            hyp_b
+                .iter()
+                .map(|f| f.iter().map(|(id, b, s)| (id + 1000, *b, *s)).collect()),
+        );
+        let one = evaluate(Some(&gt_all), &replay_of(&hyp_all), &options);
+        let (m, o) = (
+            merged.tracking.clone().unwrap(),
+            one.tracking.clone().unwrap(),
+        );
+        assert!(m.num_switches > 0 && m.num_false_positives > 0 && m.num_misses > 0);
+        assert!((m.distance_sum - o.distance_sum).abs() < 1e-9);
+        assert!((m.motp.unwrap() - o.motp.unwrap()).abs() < 1e-12);
+        let strip = |mut x: clear::MotMetrics| {
+            x.distance_sum = 0.0;
+            x.motp = None;
+            x
+        };
+        assert_eq!(strip(m), strip(o));
+        // The pooled curve is the one curve, to the bit (ties in score included).
+        assert_eq!(merged.detection, one.detection);
+        assert_eq!(merged.judged, one.judged);
+        assert_eq!(merged.detections_by_class, one.detections_by_class);
+        assert_eq!(merged.tracks_per_frame, one.tracks_per_frame);
+        assert_eq!(
+            (
+                merged.replay_frames,
+                merged.gt_rows_scored,
+                merged.gt_rows_ignored
+            ),
+            (one.replay_frames, one.gt_rows_scored, one.gt_rows_ignored)
+        );
+        // Not merely the sum of one part: both count.
+        assert_ne!(merged.detection, a.detection);
+        assert_eq!(merge(vec![a.clone()]).unwrap().tracking, a.tracking);
+        assert!(merge(Vec::new()).is_none());
     }
 }

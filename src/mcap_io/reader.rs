@@ -53,7 +53,8 @@ pub enum CameraKind {
 }
 
 impl CameraKind {
-    fn from_schema_name(name: &str) -> Option<Self> {
+    /// The kind of a camera schema name (`None`: not a camera schema).
+    pub fn from_schema_name(name: &str) -> Option<Self> {
         match name {
             _ if name == Image::SCHEMA_NAME => Some(Self::Raw),
             _ if name == CompressedImage::SCHEMA_NAME => Some(Self::Compressed),

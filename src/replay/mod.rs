@@ -19,6 +19,7 @@
 //! and the mp4 encoding; the MCAP and the small files are still finished. Every output is
 //! written under a temporary name and renamed into place when finished ([`crate::output`]).
 
+pub mod detections;
 pub mod sink;
 
 use std::path::PathBuf;
@@ -31,6 +32,7 @@ use crossbeam_channel::bounded;
 use crate::config::Config;
 use crate::engine::{Engine, FrameOutput};
 use crate::mcap_io::{self, CameraMessage, McapCameraSource};
+use crate::motion::Affine2;
 use crate::stats::{Stage, StageStats, StageTimings};
 use crate::summary::ReplaySummary;
 use crate::types::Frame;
@@ -55,6 +57,12 @@ pub enum ReplayError {
     VideoNeedsOneStream { streams: usize },
     #[error(transparent)]
     OutputTopics(#[from] crate::topics::OutputTopicCollision),
+    #[error(transparent)]
+    Detections(#[from] detections::DetectionsError),
+    #[error("--detect-only writes detections only: {what} needs the tracker (`lookout replay` without --detect-only)")]
+    DetectOnlyConflict { what: &'static str },
+    #[error("--start ({start_ns} ns) must come before --end ({end_ns} ns)")]
+    EmptySlice { start_ns: u64, end_ns: u64 },
     #[error("render: {0}")]
     Render(#[from] crate::viz::render::RenderError),
     /// A frame the engine failed on (detector, GPU stage or tracker), named by input file,
@@ -85,6 +93,19 @@ pub struct ReplayOptions {
     pub render: Option<PathBuf>,
     /// Write the [`ReplaySummary`] as JSON to this file when the replay ends.
     pub summary_json: Option<PathBuf>,
+    /// Detection only, over a time slice: `output` becomes a detections MCAP
+    /// ([`detections`]) for `lookout track --detections`.
+    pub detect_only: Option<DetectOnly>,
+}
+
+/// The time slice of a detection-only replay, by log time: `[start_ns, end_ns)`, `None` open.
+/// With camera-motion compensation, each stream's estimator is first warmed up on the stream's
+/// last frame before `start_ns` whose stamp does not repeat its predecessor's (the frame a
+/// single replay measures the slice's first motion from); that frame is not written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DetectOnly {
+    pub start_ns: Option<u64>,
+    pub end_ns: Option<u64>,
 }
 
 /// Where to write MOTChallenge files from a replay, and which class to keep.
@@ -103,6 +124,10 @@ pub struct MotOutputs {
 struct ReadItem {
     msg: CameraMessage,
     read: Duration,
+    /// Position in the recording's read order.
+    position: u64,
+    /// Only warms up the camera-motion estimator of a slice (not written).
+    warm_up: bool,
 }
 
 /// A decoded frame on its way through engine and writer, with what the sinks need.
@@ -112,6 +137,8 @@ struct InFlight {
     /// The input message's CDR bytes, kept only when the images are copied to the output.
     image_cdr: Option<Vec<u8>>,
     timings: StageTimings,
+    position: u64,
+    warm_up: bool,
 }
 
 /// A frame, or a frame that could not be decoded and was skipped (`replay.skip_bad_frames`).
@@ -140,6 +167,37 @@ fn create_sinks(
     options: &ReplayOptions,
     streams: &[mcap_io::CameraTopic],
 ) -> Result<Vec<Box<dyn ResultSink>>> {
+    if let Some(slice) = &options.detect_only {
+        let info = detections::SliceInfo {
+            format: detections::FORMAT_VERSION,
+            lookout_version: env!("CARGO_PKG_VERSION").to_owned(),
+            input_name: options
+                .input
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            input_bytes: std::fs::metadata(&options.input)
+                .map(|m| m.len())
+                .map_err(|source| mcap_io::McapError::Open {
+                    path: options.input.clone(),
+                    source,
+                })?,
+            cameras: streams
+                .iter()
+                .map(|s| (s.topic.clone(), s.kind.schema_name().to_owned()))
+                .collect(),
+            start_ns: slice.start_ns,
+            end_ns: slice.end_ns,
+            camera_motion: options.config.camera_motion.enabled,
+        };
+        let mut sinks: Vec<Box<dyn ResultSink>> = vec![Box::new(
+            detections::DetectOnlySink::create(&options.output, streams, &info)?,
+        )];
+        if let Some(path) = &options.summary_json {
+            sinks.push(Box::new(SummaryJsonSink::new(path.clone())));
+        }
+        return Ok(sinks);
+    }
     let mut sinks: Vec<Box<dyn ResultSink>> = vec![Box::new(McapSink::create(
         &options.output,
         streams,
@@ -169,6 +227,21 @@ fn run_replay(
     started: Instant,
 ) -> Result<()> {
     let config = &options.config;
+    if let Some(slice) = &options.detect_only {
+        let conflicts = [
+            (options.mot.is_some(), "a MOTChallenge output"),
+            (options.render.is_some(), "--render"),
+            (config.replay.write_images, "--with-images"),
+        ];
+        if let Some((_, what)) = conflicts.into_iter().find(|(on, _)| *on) {
+            return Err(ReplayError::DetectOnlyConflict { what }.into());
+        }
+        if let (Some(start_ns), Some(end_ns)) = (slice.start_ns, slice.end_ns) {
+            if start_ns >= end_ns {
+                return Err(ReplayError::EmptySlice { start_ns, end_ns }.into());
+            }
+        }
+    }
     let source = McapCameraSource::open(&options.input, &config.replay.topics)?
         .with_max_pixels(config.input.max_pixels);
     let streams: Vec<mcap_io::CameraTopic> = source.topics().to_vec();
@@ -181,17 +254,22 @@ fn run_replay(
     let cap = config.replay.channel_capacity;
     let (read_tx, read_rx) = bounded::<ReadItem>(cap);
     let (dec_tx, dec_rx) = bounded::<Item<InFlight>>(cap);
-    let (eng_tx, eng_rx) = bounded::<Item<(InFlight, FrameOutput)>>(cap);
+    let (eng_tx, eng_rx) = bounded::<Item<(InFlight, FrameOutput, Option<Affine2>)>>(cap);
     let skip_bad = config.replay.skip_bad_frames;
     let keep_images = config.replay.write_images;
     let max_pixels = config.input.max_pixels;
     let max_frames = options.max_frames;
+    let detect_only = options.detect_only.is_some();
+    let slice = options.detect_only.unwrap_or_default();
+    let warm_up_motion = config.camera_motion.enabled && slice.start_ns.is_some();
 
     let mut stage_stats = StageStats::new(1 << 16);
     let mut write_result: Result<()> = Ok(());
     let (reader, decoder, engine_result) = std::thread::scope(|scope| {
         let reader = scope.spawn(move || -> Result<bool> {
             let mut t = Instant::now();
+            let mut warm_up = WarmUp::default();
+            let mut in_slice = false;
             for (n, msg) in source.enumerate() {
                 if stop.load(Ordering::Relaxed) {
                     return Ok(true);
@@ -199,9 +277,37 @@ fn run_replay(
                 if max_frames.is_some_and(|m| n as u64 >= m) {
                     break;
                 }
+                let msg = msg?;
+                let position = n as u64;
+                if slice.start_ns.is_some_and(|s| msg.log_time_ns < s) {
+                    if warm_up_motion {
+                        warm_up.see(msg, position, skip_bad, max_pixels)?;
+                    }
+                    continue;
+                }
+                // Not `break`: a file without a chunk index comes in file order.
+                if slice.end_ns.is_some_and(|e| msg.log_time_ns >= e) {
+                    continue;
+                }
+                if !in_slice {
+                    in_slice = true;
+                    for (position, msg) in std::mem::take(&mut warm_up).into_messages() {
+                        let item = ReadItem {
+                            msg,
+                            read: Duration::ZERO,
+                            position,
+                            warm_up: true,
+                        };
+                        if read_tx.send(item).is_err() {
+                            return Ok(false);
+                        }
+                    }
+                }
                 let item = ReadItem {
-                    msg: msg?,
+                    msg,
                     read: t.elapsed(),
+                    position,
+                    warm_up: false,
                 };
                 if read_tx.send(item).is_err() {
                     break; // a later stage stopped; its own thread reports why
@@ -223,6 +329,8 @@ fn run_replay(
                             log_time_ns: item.msg.log_time_ns,
                             image_cdr: keep_images.then_some(item.msg.data),
                             timings,
+                            position: item.position,
+                            warm_up: item.warm_up,
                         })
                     }
                     Err(e) if skip_bad => {
@@ -242,12 +350,24 @@ fn run_replay(
             for item in dec_rx {
                 let out = match item {
                     Item::Frame(f) => {
-                        let output = engine.process(&f.frame).map_err(|e| ReplayError::Frame {
+                        let frame_error = |e| ReplayError::Frame {
                             path: input.clone(),
                             topic: f.frame.stream.clone(),
                             index: f.frame.index,
                             source: Box::new(e),
-                        })?;
+                        };
+                        let (output, motion) = if detect_only {
+                            let d = engine.detect(&f.frame).map_err(frame_error)?;
+                            let output = FrameOutput {
+                                detections: d.detections,
+                                tracks: Vec::new(),
+                                timings: d.timings,
+                                time_event: None,
+                            };
+                            (output, d.cur_from_prev)
+                        } else {
+                            (engine.process(&f.frame).map_err(frame_error)?, None)
+                        };
                         match output.time_event {
                             Some(event @ crate::engine::TimeEvent::TrackerReset { .. }) => {
                                 tracing::warn!(
@@ -267,7 +387,7 @@ fn run_replay(
                             }
                             None => {}
                         }
-                        Item::Frame((f, output))
+                        Item::Frame((f, output, motion))
                     }
                     Item::Skipped => Item::Skipped,
                 };
@@ -285,11 +405,14 @@ fn run_replay(
                 // finished with what was written.
                 break;
             }
-            let Item::Frame((f, mut output)) = item else {
+            let Item::Frame((f, mut output, motion)) = item else {
                 summary.skipped_frames += 1;
                 progress.inc(1);
                 continue;
             };
+            if f.warm_up {
+                continue;
+            }
             for stage in [Stage::Read, Stage::Decode] {
                 output.timings.set(stage, f.timings.get(stage));
             }
@@ -300,6 +423,8 @@ fn run_replay(
                     output: &output,
                     log_time_ns: f.log_time_ns,
                     image_cdr: f.image_cdr.as_deref(),
+                    position: f.position,
+                    camera_motion: motion.as_ref(),
                 });
                 if let Err(e) = written {
                     write_result = Err(e);
@@ -329,6 +454,68 @@ fn run_replay(
     join_stage(engine_result, "engine")?;
     write_result?;
     finished.into_iter().collect()
+}
+
+/// The frames a slice's camera-motion estimators start from: per stream, the last frame before
+/// the slice whose stamp does not repeat the previous frame's (the engine measures from it).
+/// Without `replay.skip_bad_frames` only headers are decoded (a frame that cannot be decoded
+/// fails the replay, here as in a single run); with it, every earlier frame is decoded to know
+/// which ones a single run skips.
+#[derive(Default)]
+struct WarmUp {
+    /// Per stream: the stamp of the previous (good) frame, and the candidate with its position.
+    streams: std::collections::BTreeMap<Arc<str>, (i64, u64, CameraMessage)>,
+}
+
+/// The header of any camera message (it comes first in `Image` and `CompressedImage`).
+#[derive(serde::Deserialize)]
+struct HeaderOnly {
+    header: crate::types::Header,
+}
+
+impl WarmUp {
+    fn see(
+        &mut self,
+        msg: CameraMessage,
+        position: u64,
+        skip_bad: bool,
+        max_pixels: u64,
+    ) -> Result<()> {
+        let stamp_ns = if skip_bad {
+            match mcap_io::decode_frame_limited(&msg, max_pixels) {
+                Ok(frame) => frame.header.stamp.as_ns(),
+                Err(_) => return Ok(()), // skipped by a single run too
+            }
+        } else {
+            let h: HeaderOnly =
+                crate::msgs::from_cdr(&msg.data).map_err(|source| mcap_io::McapError::Cdr {
+                    path: msg.path.to_path_buf(),
+                    topic: msg.topic.to_string(),
+                    index: msg.index,
+                    source: Box::new(source),
+                })?;
+            h.header.stamp.as_ns()
+        };
+        match self.streams.get_mut(&msg.topic) {
+            Some((previous_ns, _, _)) if *previous_ns == stamp_ns => {}
+            _ => {
+                self.streams
+                    .insert(msg.topic.clone(), (stamp_ns, position, msg));
+            }
+        }
+        Ok(())
+    }
+
+    /// The warm-up frames in read order.
+    fn into_messages(self) -> Vec<(u64, CameraMessage)> {
+        let mut out: Vec<(u64, CameraMessage)> = self
+            .streams
+            .into_values()
+            .map(|(_, position, msg)| (position, msg))
+            .collect();
+        out.sort_by_key(|(position, _)| *position);
+        out
+    }
 }
 
 fn join_stage<T>(r: std::thread::Result<Result<T>>, stage: &'static str) -> Result<T> {

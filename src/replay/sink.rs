@@ -35,6 +35,10 @@ pub struct FrameResult<'a> {
     pub log_time_ns: u64,
     /// The input message's CDR bytes, when the images are copied to the output.
     pub image_cdr: Option<&'a [u8]>,
+    /// Position of the input message in the recording's read order (over all selected topics).
+    pub position: u64,
+    /// The camera's motion from the stream's previous frame, as the engine measured it.
+    pub camera_motion: Option<&'a crate::motion::Affine2>,
 }
 
 /// An output of the replay.

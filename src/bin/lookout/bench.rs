@@ -126,6 +126,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             mot: None,
             render: None,
             summary_json: None,
+            detect_only: None,
         };
         let (summary, result) = lookout::replay::replay(&options, Arc::new(AtomicBool::new(false)));
         result?;

@@ -18,6 +18,29 @@ fn number<T: std::str::FromStr>(s: &str) -> Result<T, String> {
         .map_err(|_| format!("`{s}` is not a number"))
 }
 
+/// A log time in seconds since the epoch (`1700000000.25`), exact to the nanosecond (no float
+/// rounding: the digits are read as they are), returned in nanoseconds.
+pub fn log_time_ns(s: &str) -> Result<u64, String> {
+    let bad =
+        || format!("`{s}` is not a time in seconds (digits, optionally `.` and up to 9 decimals)");
+    let (whole, frac) = match s.trim().split_once('.') {
+        Some((whole, frac)) => (whole, Some(frac)),
+        None => (s.trim(), None),
+    };
+    let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+    if !digits(whole) || !frac.is_none_or(digits) || frac.is_some_and(|f| f.len() > 9) {
+        return Err(bad());
+    }
+    let sec: u64 = whole.parse().map_err(|_| bad())?;
+    let nanos: u64 = match frac {
+        None => 0,
+        Some(frac) => format!("{frac:0<9}").parse().map_err(|_| bad())?,
+    };
+    sec.checked_mul(1_000_000_000)
+        .and_then(|ns| ns.checked_add(nanos))
+        .ok_or_else(|| format!("`{s}` is past the largest log time (2^64 ns)"))
+}
+
 /// An IoU threshold: finite, in (0, 1] (0 would match disjoint boxes).
 pub fn iou(s: &str) -> Result<f64, String> {
     let v: f64 = number(s)?;
@@ -116,6 +139,25 @@ pub fn frame_size(s: &str) -> Result<(u32, u32), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn log_times_are_exact_nanoseconds() {
+        assert_eq!(log_time_ns("0"), Ok(0));
+        assert_eq!(log_time_ns("1700000000.25"), Ok(1_700_000_000_250_000_000));
+        assert_eq!(log_time_ns("1.000000001"), Ok(1_000_000_001));
+        for bad in [
+            "",
+            "-1",
+            "1.",
+            ".5",
+            "1.0000000001",
+            "1e9",
+            "nan",
+            "18446744074",
+        ] {
+            assert!(log_time_ns(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn ranges_are_enforced() {

@@ -60,7 +60,7 @@ enum Command {
     Record(record::RecordArgs),
     /// Run detection and tracking over the camera topics of an MCAP recording.
     Replay(replay::ReplayArgs),
-    /// Track MOTChallenge detections (det.txt) and write MOTChallenge results.
+    /// Track MOTChallenge detections (det.txt), or the detections MCAPs of `replay --detect-only`.
     Track(track::TrackArgs),
     /// List the camera topics of an MCAP recording.
     Topics {

@@ -1,5 +1,7 @@
 //! `lookout replay`: detection and tracking over the camera topics of an MCAP recording
 //! ([`lookout::replay::replay`], which also writes `--summary-json`); prints the summary.
+//! `--detect-only [--start T] [--end T]`: detection over a time slice, for `lookout track
+//! --detections` ([`lookout::replay::detections`]).
 //! Outputs that are inputs are refused first; after an error or an interrupt, stderr says
 //! which outputs were kept (complete, valid, holding the frames processed) and which were not
 //! written.
@@ -50,6 +52,17 @@ pub struct ReplayArgs {
     /// `.mp4` video (encoded with ffmpeg).
     #[arg(long)]
     render: Option<PathBuf>,
+    /// Detect only, no tracking: `--out` becomes a detections MCAP for `lookout track
+    /// --detections`, which tracks the slices of a recording in one pass with results
+    /// byte-identical to a single replay.
+    #[arg(long, conflicts_with_all = ["mot_out", "mot_det_out", "render", "with_images"])]
+    detect_only: bool,
+    /// With --detect-only: the first log time of the slice, in seconds (inclusive).
+    #[arg(long, requires = "detect_only", value_parser = crate::cli_values::log_time_ns)]
+    start: Option<u64>,
+    /// With --detect-only: the log time the slice ends before, in seconds (exclusive).
+    #[arg(long, requires = "detect_only", value_parser = crate::cli_values::log_time_ns)]
+    end: Option<u64>,
     /// The class written to the MOTChallenge files.
     #[arg(long, default_value = "pedestrian")]
     mot_class: String,
@@ -109,6 +122,10 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         }),
         render: args.render.clone(),
         summary_json: args.summary_json.clone(),
+        detect_only: args.detect_only.then_some(lookout::replay::DetectOnly {
+            start_ns: args.start,
+            end_ns: args.end,
+        }),
     };
     let stop = crate::signals::graceful_stop();
     let (summary, result) = lookout::replay::replay(&options, stop);

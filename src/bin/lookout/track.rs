@@ -1,5 +1,7 @@
-//! `lookout track`: the tracker alone on MOTChallenge detections, writing MOTChallenge results
-//! ([`lookout::mot::run_mot`]).
+//! `lookout track`: the tracker alone, on MOTChallenge detections (writing MOTChallenge
+//! results, [`lookout::mot::run_mot`]) or on the detections MCAPs of `lookout replay
+//! --detect-only` (writing the results MCAP a single `lookout replay` would, byte for byte:
+//! [`lookout::replay::detections::track_detections`]).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,14 +11,19 @@ use clap::Args;
 use crate::config_args::ConfigArgs;
 
 #[derive(Args)]
+#[command(group(clap::ArgGroup::new("input").required(true).args(["det", "detections"])))]
 pub struct TrackArgs {
     /// MOTChallenge detections (`frame,-1,x,y,w,h,score,...`) or a sequence folder (det/det.txt, seqinfo.ini).
     #[arg(long)]
-    det: PathBuf,
+    det: Option<PathBuf>,
+    /// Detections MCAPs of `lookout replay --detect-only` (the time slices of one recording, in
+    /// any order; together they must cover it exactly once). `--out` is then the results MCAP.
+    #[arg(long, num_args = 1..)]
+    detections: Vec<PathBuf>,
     /// Frame rate, in (0, 1000]; read from seqinfo.ini when `--det` is a sequence folder.
-    #[arg(long, value_parser = crate::cli_values::fps)]
+    #[arg(long, value_parser = crate::cli_values::fps, conflicts_with = "detections")]
     fps: Option<f64>,
-    /// MOTChallenge result file to write.
+    /// MOTChallenge result file to write (with --det), or the results MCAP (with --detections).
     #[arg(long, short = 'o')]
     out: PathBuf,
     /// Whose score thresholds apply: `external` (the parameter file's `external_detections`
@@ -36,12 +43,15 @@ pub enum Scores {
 }
 
 pub fn run(args: TrackArgs) -> anyhow::Result<ExitCode> {
+    let Some(det) = args.det else {
+        return track_mcap(args.detections, args.out, args.config);
+    };
     // A sequence folder's inputs are inside it.
-    let (det_txt, seqinfo) = (args.det.join("det/det.txt"), args.det.join("seqinfo.ini"));
+    let (det_txt, seqinfo) = (det.join("det/det.txt"), det.join("seqinfo.ini"));
     crate::refuse_inputs(
         &[Some(&args.out)],
         &[
-            Some(&args.det),
+            Some(&det),
             Some(&det_txt),
             Some(&seqinfo),
             args.config.config.as_deref(),
@@ -49,7 +59,7 @@ pub fn run(args: TrackArgs) -> anyhow::Result<ExitCode> {
     )?;
     let config = args.config.load(Vec::new())?;
     let options = lookout::mot::MotRunOptions {
-        input: args.det,
+        input: det,
         output: args.out,
         fps: args.fps,
         tracker: match args.scores {
@@ -67,6 +77,27 @@ pub fn run(args: TrackArgs) -> anyhow::Result<ExitCode> {
         s.result_rows,
         s.tracks,
         s.output.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--detections`: the tracking pass over detection-only slices.
+fn track_mcap(inputs: Vec<PathBuf>, out: PathBuf, config: ConfigArgs) -> anyhow::Result<ExitCode> {
+    let mut all_inputs: Vec<Option<&std::path::Path>> =
+        inputs.iter().map(|p| Some(p.as_path())).collect();
+    all_inputs.push(config.config.as_deref());
+    crate::refuse_inputs(&[Some(&out)], &all_inputs)?;
+    let config = config.load(Vec::new())?;
+    crate::create_parent_dir(&out)?;
+    crate::probe_writable(&[Some(&out)])?;
+    let s = lookout::replay::detections::track_detections(&inputs, &out, &config)?;
+    outln!(
+        "tracked {} slices: {} frames, {} detections, {} tracks -> {}",
+        s.slices,
+        s.frames,
+        s.detections,
+        s.tracks,
+        out.display()
     );
     Ok(ExitCode::SUCCESS)
 }
