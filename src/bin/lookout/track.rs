@@ -29,7 +29,8 @@ pub struct TrackArgs {
     /// Whose score thresholds apply: `external` (the parameter file's `external_detections`
     /// block: detections from another detector, such as MOTChallenge's public ones) or `own`
     /// (the `tracking` block's: detections from lookout's detector, e.g. `replay --mot-det-out`).
-    #[arg(long, value_enum, default_value_t = Scores::External)]
+    /// `--detections` are lookout's own: they always use the `tracking` block's.
+    #[arg(long, value_enum, default_value_t = Scores::External, conflicts_with = "detections")]
     scores: Scores,
     #[command(flatten)]
     config: ConfigArgs,
