@@ -62,6 +62,11 @@ test-rust:
 	else \
 	  echo "test-rust: MOT15 data not found (LOOKOUT_MOT15_DIR): MOT15 tests not run"; \
 	fi
+	@# tests/yolox_parity.rs (YOLOX against onnxruntime) ran above when the YOLOX-Nano ONNX
+	@# file (test data, never committed) sits beside the checkout; it skips itself otherwise.
+	@if [ ! -f "$${LOOKOUT_YOLOX_ONNX:-../shared/models/yolox_nano.onnx}" ]; then \
+	  echo "test-rust: YOLOX ONNX file not found (LOOKOUT_YOLOX_ONNX): YOLOX parity tests skipped"; \
+	fi
 
 test-ros:
 	scripts/test-ros.sh

@@ -3,14 +3,14 @@
 # then prints, per target, the inputs tried and the crashes and hangs found. Exits 1 when any
 # target crashed; the crashing inputs stay in $LOOKOUT_CACHE/fuzz-out/<target>/default/crashes/.
 #   FUZZ_SECONDS  seconds per target (default 60)
-#   FUZZ_TARGETS  which targets (default all: mcap cdr image mot config detections)
+#   FUZZ_TARGETS  which targets (default all: mcap cdr image mot config detections onnx)
 # Seeds: fuzz/seeds/<target>/, configs/*.param.yaml, and scripts/fuzz-corpus.sh's corpus of real
 # files in $LOOKOUT_CACHE/fuzz-corpus/<target>/ when it exists (`make fuzz` makes it first).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cache=${LOOKOUT_CACHE:-$HOME/.cache/lookout}
 seconds=${FUZZ_SECONDS:-60}
-targets=${FUZZ_TARGETS:-mcap cdr image mot config detections}
+targets=${FUZZ_TARGETS:-mcap cdr image mot config detections onnx}
 tools=$cache/fuzz-tools
 export XDG_DATA_HOME=$tools/share PATH=$tools/bin:$PATH
 target_dir=${FUZZ_TARGET_DIR:-${CARGO_TARGET_DIR:-$cache/target}/afl}

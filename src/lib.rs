@@ -63,6 +63,7 @@ pub mod topics;
 pub mod track;
 pub mod types;
 pub mod viz;
+pub mod yolox;
 
 pub use error::{Error, Result};
 pub use types::{BBox, Detection, Frame, Header, RgbImage, Time};

@@ -29,6 +29,21 @@ pub enum PreprocessError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Letterbox {
     pub size_px: u32,
+    pub style: LetterboxStyle,
+}
+
+/// Which detector family's input the letterbox makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LetterboxStyle {
+    /// darknet's `letterbox_image`: centred, canvas 0.5, RGB in `[0, 1]` (the module doc).
+    #[default]
+    Darknet,
+    /// YOLOX's `ValTransform` (`yolox/data/data_augment.py: preproc`): scale
+    /// `r = min(S / h, S / w)`, resized to `(int(w r), int(h r))` with OpenCV's bilinear
+    /// `INTER_LINEAR` on 8-bit pixels (half-pixel centres, 11-bit fixed-point weights, rounded
+    /// back to 8 bits as its vectorised code does), pasted at the top-left of a canvas of 114, BGR, values `0..255` with
+    /// no normalisation.
+    Yolox,
 }
 
 /// Maps boxes from model (letterboxed input) pixels to source image pixels:
@@ -74,12 +89,33 @@ pub fn letterbox_geometry(w: u32, h: u32, s: u32) -> (u32, u32, u32, u32) {
 
 impl Letterbox {
     pub fn new(size_px: u32) -> Self {
-        Self { size_px }
+        Self {
+            size_px,
+            style: LetterboxStyle::Darknet,
+        }
+    }
+
+    /// YOLOX's letterbox ([`LetterboxStyle::Yolox`]).
+    pub fn yolox(size_px: u32) -> Self {
+        Self {
+            size_px,
+            style: LetterboxStyle::Yolox,
+        }
     }
 
     /// Where boxes in model pixels lie in an image of `width x height` letterboxed by this
     /// stage: the scale and paste offset of [`letterbox_geometry`].
     pub fn image_from_model(&self, width: u32, height: u32) -> ImageFromModel {
+        if self.style == LetterboxStyle::Yolox {
+            // YOLOX divides the boxes by r (one scale for both axes, offset 0).
+            let r = yolox_scale(width, height, self.size_px);
+            return ImageFromModel {
+                scale_x: (1.0 / r) as f32,
+                scale_y: (1.0 / r) as f32,
+                offset_x_px: 0.0,
+                offset_y_px: 0.0,
+            };
+        }
         let (new_w, new_h, off_x, off_y) = letterbox_geometry(width, height, self.size_px);
         ImageFromModel {
             scale_x: width as f32 / new_w as f32,
@@ -118,6 +154,10 @@ impl Letterbox {
         }
         if self.size_px == 0 {
             return Err(image_err("letterbox size is 0"));
+        }
+        if self.style == LetterboxStyle::Yolox {
+            yolox_letterbox(img, self.size_px, blob);
+            return Ok(self.image_from_model(img.width, img.height));
         }
         let s = self.size_px as usize;
         let (new_w, new_h, off_x, off_y) = letterbox_geometry(img.width, img.height, self.size_px);
@@ -228,9 +268,122 @@ impl Letterbox {
     }
 }
 
+/// YOLOX's scale `r = min(S / h, S / w)`, in f64 as Python computes it.
+fn yolox_scale(w: u32, h: u32, s: u32) -> f64 {
+    (f64::from(s) / f64::from(h)).min(f64::from(s) / f64::from(w))
+}
+
+/// The resized size YOLOX asks OpenCV for: `(int(w r), int(h r))`, at least 1 pixel.
+pub fn yolox_resized_size(w: u32, h: u32, s: u32) -> (u32, u32) {
+    let r = yolox_scale(w, h, s);
+    let side = |v: u32| ((f64::from(v) * r) as u32).clamp(1, s);
+    (side(w), side(h))
+}
+
+/// OpenCV's fixed-point bilinear weights (`INTER_RESIZE_COEF_BITS` = 11).
+const COEF_SCALE: f32 = 2048.0;
+
+/// Per output position of a `src -> dst` axis: the first source index and the two 11-bit
+/// weights, as OpenCV's `resize` (`INTER_LINEAR`, 8-bit) computes them.
+fn cv_linear_taps(src: usize, dst: usize) -> Vec<(usize, i32, i32)> {
+    let scale = src as f64 / dst as f64;
+    (0..dst)
+        .map(|d| {
+            let f = ((d as f64 + 0.5) * scale - 0.5) as f32;
+            let mut i = f.floor() as isize;
+            let mut frac = f - i as f32;
+            if i < 0 {
+                i = 0;
+                frac = 0.0;
+            }
+            if i as usize >= src - 1 {
+                i = src as isize - 1;
+                frac = 0.0;
+            }
+            // cvRound: to nearest, ties to even.
+            let a1 = (frac * COEF_SCALE).round_ties_even() as i32;
+            (i as usize, COEF_SCALE as i32 - a1, a1)
+        })
+        .collect()
+}
+
+/// YOLOX's letterbox of `img` into `blob` (`3 x S x S`, BGR planes, `0..255`, canvas 114).
+fn yolox_letterbox(img: &RgbImage, size_px: u32, blob: &mut Vec<f32>) {
+    let (w, h) = (img.width as usize, img.height as usize);
+    let s = size_px as usize;
+    let (new_w, new_h) = yolox_resized_size(img.width, img.height, size_px);
+    let (new_w, new_h) = (new_w as usize, new_h as usize);
+    blob.clear();
+    blob.resize(3 * s * s, 114.0);
+    let xs = cv_linear_taps(w, new_w);
+    let ys = cv_linear_taps(h, new_h);
+    let last_x = w - 1;
+    // Horizontal pass of one source row into 32-bit sums (weights x 2048).
+    let horizontal = |row: usize, out: &mut [i32]| {
+        let src = &img.data[row * w * 3..(row + 1) * w * 3];
+        for (c, &(ix, a0, a1)) in xs.iter().enumerate() {
+            let ix1 = (ix + 1).min(last_x);
+            for k in 0..3 {
+                out[c * 3 + k] = i32::from(src[ix * 3 + k]) * a0 + i32::from(src[ix1 * 3 + k]) * a1;
+            }
+        }
+    };
+    let mut top = vec![0i32; new_w * 3];
+    let mut bottom = vec![0i32; new_w * 3];
+    let plane = s * s;
+    for (r, &(iy, b0, b1)) in ys.iter().enumerate() {
+        horizontal(iy, &mut top);
+        horizontal((iy + 1).min(h - 1), &mut bottom);
+        for c in 0..new_w {
+            for k in 0..3 {
+                // OpenCV's vectorised vertical pass (`VResizeLinearVec_32s8u`, what x86 builds
+                // run): each product on the sum shifted by 4, high 16 bits, then rounded by 2
+                // more bits; bit-exact with cv2.resize on the test images (checked in
+                // tests/yolox_parity.rs).
+                let (t, u) = (top[c * 3 + k] >> 4, bottom[c * 3 + k] >> 4);
+                let v = (((b0 * t) >> 16) + ((b1 * u) >> 16) + 2) >> 2;
+                // BGR: RGB channel k goes to plane 2 - k.
+                blob[(2 - k) * plane + r * s + c] = v.clamp(0, 255) as f32;
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn yolox_letterbox_is_top_left_bgr_on_114() {
+        let mut img = RgbImage::new(64, 32);
+        for p in img.data.chunks_exact_mut(3) {
+            p.copy_from_slice(&[200, 10, 51]);
+        }
+        let lb = Letterbox::yolox(32);
+        let (blob, t) = lb.apply(&img).unwrap();
+        assert_eq!(blob.len(), 3 * 32 * 32);
+        assert_eq!(yolox_resized_size(64, 32, 32), (32, 16));
+        assert_eq!((t.offset_x_px, t.offset_y_px), (0.0, 0.0));
+        assert_eq!((t.scale_x, t.scale_y), (2.0, 2.0));
+        let at = |k: usize, y: usize, x: usize| blob[k * 1024 + y * 32 + x];
+        for x in 0..32 {
+            for y in 0..16 {
+                // a constant image stays exactly constant; planes are B, G, R
+                assert_eq!((at(0, y, x), at(1, y, x), at(2, y, x)), (51.0, 10.0, 200.0));
+            }
+            for y in 16..32 {
+                assert_eq!(
+                    (at(0, y, x), at(1, y, x), at(2, y, x)),
+                    (114.0, 114.0, 114.0)
+                );
+            }
+        }
+        // a 2x1 ramp upscaled to 4x2: OpenCV gives 0, 64, 191, 255 (half-pixel centres)
+        let mut ramp = RgbImage::new(2, 1);
+        ramp.data.copy_from_slice(&[0, 0, 0, 255, 255, 255]);
+        let (blob, _) = Letterbox::yolox(4).apply(&ramp).unwrap();
+        assert_eq!(&blob[0..4], &[0.0, 64.0, 191.0, 255.0]);
+    }
 
     #[test]
     fn geometry_matches_darknet_integers() {

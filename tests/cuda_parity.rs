@@ -22,8 +22,10 @@ use lookout::types::Detection;
 
 /// The darknet network a detector runs (the GPU kernels decode darknet heads).
 fn darknet(det: &Detector) -> &Darknet {
-    let DetectorModel::Darknet(model) = det.model();
-    model.network()
+    match det.model() {
+        DetectorModel::Darknet(model) => model.network(),
+        DetectorModel::Yolox(_) => panic!("these tests run darknet models"),
+    }
 }
 
 fn gpu() -> Device {

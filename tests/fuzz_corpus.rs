@@ -32,6 +32,7 @@ const TARGETS: [(&str, Target); 6] = [
     ("mot", targets::mot),
     ("config", targets::config),
     ("detections", targets::detections),
+    ("onnx", targets::onnx),
 ];
 
 fn repo() -> &'static Path {
@@ -274,4 +275,138 @@ fn write_seeds() {
         "jpeg-2-frames.mcap",
         &mcap_seed("/camera/image_raw/compressed", &compressed_frames),
     );
+
+    // onnx: small graphs with the operators and tensor encodings a YOLOX export uses.
+    for (name, bytes) in onnx_seeds() {
+        write_seed("onnx", name, &bytes);
+    }
+}
+
+/// ONNX protobufs for the onnx target: a BaseConv (raw little-endian kernel, bias,
+/// attributes, SiLU, an Add named by its module) and a depthwise conv with `float_data`
+/// beside the structural operators; neither is a whole YOLOX, so the structure mapping refuses
+/// them after the decoder accepted them.
+fn onnx_seeds() -> Vec<(&'static str, Vec<u8>)> {
+    use lookout::yolox::onnx::{
+        AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto,
+        ValueInfoProto,
+    };
+    use prost::Message;
+    let ints = |name: &str, v: &[i64]| AttributeProto {
+        name: name.into(),
+        i: 0,
+        ints: v.to_vec(),
+    };
+    let node = |name: &str, op: &str, inputs: &[&str], attribute: Vec<AttributeProto>| NodeProto {
+        input: inputs.iter().map(|s| s.to_string()).collect(),
+        output: vec![format!("{name}_output_0")],
+        name: name.into(),
+        op_type: op.into(),
+        attribute,
+        domain: String::new(),
+    };
+    let tensor = |name: &str, dims: &[i64], raw: bool| {
+        let count: i64 = dims.iter().product();
+        let values: Vec<f32> = (0..count).map(|i| i as f32 * 0.125 - 1.0).collect();
+        TensorProto {
+            dims: dims.to_vec(),
+            data_type: 1,
+            float_data: if raw { vec![] } else { values.clone() },
+            name: name.into(),
+            raw_data: if raw {
+                values.iter().flat_map(|v| v.to_le_bytes()).collect()
+            } else {
+                vec![]
+            },
+            data_location: 0,
+        }
+    };
+    let model = |node: Vec<NodeProto>, initializer: Vec<TensorProto>| {
+        ModelProto {
+            ir_version: 6,
+            graph: Some(GraphProto {
+                node,
+                initializer,
+                input: vec![ValueInfoProto {
+                    name: "images".into(),
+                }],
+                output: vec![ValueInfoProto {
+                    name: "output".into(),
+                }],
+            }),
+            opset_import: vec![OperatorSetIdProto {
+                domain: String::new(),
+                version: 11,
+            }],
+        }
+        .encode_to_vec()
+    };
+    let conv_attrs = |k: i64, s: i64, group: i64| {
+        vec![
+            ints("dilations", &[1, 1]),
+            AttributeProto {
+                name: "group".into(),
+                i: group,
+                ints: vec![],
+            },
+            ints("kernel_shape", &[k, k]),
+            ints("pads", &[k / 2; 4]),
+            ints("strides", &[s, s]),
+        ]
+    };
+    let stem = "/backbone/backbone/stem/conv";
+    let base_conv = model(
+        vec![
+            node(
+                &format!("{stem}/conv/Conv"),
+                "Conv",
+                &["images", "w0", "b0"],
+                conv_attrs(3, 1, 1),
+            ),
+            node(&format!("{stem}/act/Sigmoid"), "Sigmoid", &["c"], vec![]),
+            node(&format!("{stem}/act/Mul"), "Mul", &["c", "s"], vec![]),
+            node(
+                "/backbone/backbone/dark2/dark2.1/m/m.0/Add",
+                "Add",
+                &["a", "b"],
+                vec![],
+            ),
+        ],
+        vec![tensor("w0", &[4, 12, 3, 3], true), tensor("b0", &[4], true)],
+    );
+    let dconv = "/backbone/backbone/dark2/dark2.0/dconv/conv/Conv";
+    let depthwise = model(
+        vec![
+            node(
+                "/backbone/backbone/stem/Slice",
+                "Slice",
+                &["images"],
+                vec![],
+            ),
+            node(
+                "/backbone/backbone/stem/Concat",
+                "Concat",
+                &["a", "b"],
+                vec![],
+            ),
+            node(dconv, "Conv", &["x", "w1", "b1"], conv_attrs(3, 2, 4)),
+            node(
+                "/backbone/backbone/dark5/dark5.1/m.0/MaxPool",
+                "MaxPool",
+                &["x"],
+                vec![],
+            ),
+            node("/backbone/upsample/Resize", "Resize", &["x"], vec![]),
+            node("/head/Reshape", "Reshape", &["x", "y"], vec![]),
+            node("/head/Transpose", "Transpose", &["x"], vec![]),
+        ],
+        vec![
+            tensor("w1", &[4, 1, 3, 3], false),
+            tensor("b1", &[4], false),
+        ],
+    );
+    vec![
+        ("base-conv", base_conv),
+        ("depthwise-float-data", depthwise),
+    ]
 }

@@ -1,6 +1,6 @@
 //! Fuzz target bodies, one per decoder of outside data: an MCAP recording, the CDR messages in
-//! it, the image codecs, the MOTChallenge text files, the YAML config and the JSON records of a
-//! detections MCAP.
+//! it, the image codecs, the MOTChallenge text files, the YAML config, the JSON records of a
+//! detections MCAP and a YOLOX ONNX file.
 //!
 //! Each takes arbitrary bytes and returns whether the decoder accepted them; a panic, abort or
 //! hang is the bug a fuzzer reports. The AFL++ binaries in `fuzz_targets/` call them (built by
@@ -209,4 +209,18 @@ pub fn detections(data: &[u8]) -> bool {
         .map(|r| r.cur_from_prev())
         .is_ok();
     frame || parse_record::<SliceInfo>(data).is_ok()
+}
+
+/// A YOLOX ONNX file: the protobuf decoder ([`lookout::yolox::onnx::parse`]), then, when it
+/// decodes, the mapping of its convolutions onto the YOLOX structure on the CPU (which must
+/// refuse a graph it cannot use with an error, never a panic). True when the protobuf decoded
+/// into a graph with convolutions (the decoder accepted it).
+pub fn onnx(data: &[u8]) -> bool {
+    let Ok(graph) = lookout::yolox::onnx::parse(data) else {
+        return false;
+    };
+    if let Ok(device) = lookout::engine::select_device(lookout::config::DeviceSpec::Cpu) {
+        let _ = lookout::yolox::Yolox::from_graph(graph, Path::new("fuzz.onnx"), &device);
+    }
+    true
 }

@@ -8,10 +8,10 @@
 //! 2020; YOLOv3, Redmon & Farhadi 2018).
 
 pub mod cfg;
-mod cpu;
+pub(crate) mod cpu;
 pub mod model;
 pub mod weights;
-mod winograd;
+pub(crate) mod winograd;
 
 use std::path::PathBuf;
 

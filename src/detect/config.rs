@@ -19,6 +19,11 @@ pub enum ModelKind {
     #[serde(rename = "yolov3-tiny")]
     #[value(name = "yolov3-tiny")]
     Yolov3Tiny,
+    /// Any YOLOX (nano, tiny, s, m, l, x) from the ONNX file in `onnx_path`, which the user
+    /// supplies (YOLOX's `tools/export_onnx.py`).
+    #[serde(rename = "yolox")]
+    #[value(name = "yolox")]
+    Yolox,
 }
 
 impl ModelKind {
@@ -27,7 +32,13 @@ impl ModelKind {
         match self {
             Self::Yolov4Tiny => "yolov4-tiny",
             Self::Yolov3Tiny => "yolov3-tiny",
+            Self::Yolox => "yolox",
         }
+    }
+
+    /// Whether the model is a darknet network (cfg + weights) rather than an ONNX file.
+    pub fn is_darknet(self) -> bool {
+        !matches!(self, Self::Yolox)
     }
 }
 
@@ -35,13 +46,17 @@ impl ModelKind {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DetectorConfig {
-    /// Which shipped model (`yolov4-tiny` or `yolov3-tiny`).
+    /// Which model: a shipped darknet one (`yolov4-tiny`, `yolov3-tiny`) or `yolox` (from
+    /// `onnx_path`).
     pub model: ModelKind,
     /// Darknet `.cfg`; empty = `<cache>/models/<model>/<model>.cfg`.
     pub cfg_path: String,
     /// Darknet `.weights`; empty = `<cache>/models/<model>/<model>.weights`.
     pub weights_path: String,
-    /// Class names, one per line; empty = `<cache>/models/<model>/coco.names`.
+    /// YOLOX ONNX export (`model: yolox` only, where it is required).
+    pub onnx_path: String,
+    /// Class names, one per line; empty = `<cache>/models/<model>/coco.names` (for `yolox`, the
+    /// COCO names of the yolov4-tiny asset: the same 80 classes in the same order).
     pub names_path: String,
     /// Square network input side in pixels, a positive multiple of 32, at most
     /// [`INPUT_SIZE_PX_MAX`].
@@ -90,6 +105,7 @@ impl Default for DetectorConfig {
             model: ModelKind::Yolov4Tiny,
             cfg_path: String::new(),
             weights_path: String::new(),
+            onnx_path: String::new(),
             names_path: String::new(),
             input_size_px: 416,
             confidence_min: 0.25,
@@ -101,6 +117,30 @@ impl Default for DetectorConfig {
             multi_label: false,
             precision: Precision::F32,
         }
+    }
+}
+
+/// The files a YOLOX detector loads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct YoloxPaths {
+    pub onnx: PathBuf,
+    pub names: PathBuf,
+}
+
+impl DetectorConfig {
+    /// The ONNX file (which must exist) and the class names (given, or the COCO names of the
+    /// asset cache, checked against their pin).
+    pub fn yolox_paths(&self) -> Result<YoloxPaths, DetectError> {
+        let onnx = PathBuf::from(&self.onnx_path);
+        crate::assets::verify_file(&self.onnx_path, &onnx)?;
+        let names = if self.names_path.is_empty() {
+            crate::assets::verified_path("models/yolov4-tiny/coco.names")?
+        } else {
+            let path = PathBuf::from(&self.names_path);
+            crate::assets::verify_file(&self.names_path, &path)?;
+            path
+        };
+        Ok(YoloxPaths { onnx, names })
     }
 }
 
@@ -166,6 +206,29 @@ impl DetectorConfig {
                 format!("{} is outside [1, {TOP_K_MAX}]", self.max_detections),
             ));
         }
+        match (self.model, self.onnx_path.is_empty()) {
+            (ModelKind::Yolox, true) => {
+                return Err(invalid(
+                    "onnx_path",
+                    "model yolox needs the path of its ONNX file".into(),
+                ))
+            }
+            (ModelKind::Yolox, false) => {
+                if !self.cfg_path.is_empty() || !self.weights_path.is_empty() {
+                    return Err(invalid(
+                        "cfg_path",
+                        "cfg_path and weights_path are for darknet models, not yolox".into(),
+                    ));
+                }
+            }
+            (_, false) => {
+                return Err(invalid(
+                    "onnx_path",
+                    format!("is for model yolox, not {}", self.model.name()),
+                ))
+            }
+            (_, true) => {}
+        }
         for entry in &self.class_map {
             parse_mapping_entry(entry).map_err(|m| invalid("class_map", m))?;
         }
@@ -182,6 +245,12 @@ impl DetectorConfig {
     /// (`<cache>/models/<model>/`), and is checked against its sha256 pin in
     /// `configs/assets.sha256`; a given path only has to exist.
     pub fn model_paths(&self) -> Result<ModelPaths, DetectError> {
+        if !self.model.is_darknet() {
+            return Err(DetectError::InvalidConfig {
+                field: "model",
+                message: "yolox has no darknet cfg/weights (see onnx_path)".into(),
+            });
+        }
         let name = self.model.name();
         let pick = |given: &str, file: String| -> Result<PathBuf, DetectError> {
             if given.is_empty() {
@@ -242,6 +311,20 @@ mod tests {
         bad(|c| c.nms_iou_max = f32::NAN, "nms_iou_max");
         bad(|c| c.class_map = vec!["person".into()], "class_map");
         bad(|c| c.class_map.clear(), "class_map");
+        bad(|c| c.model = ModelKind::Yolox, "onnx_path");
+        bad(|c| c.onnx_path = "a.onnx".into(), "onnx_path");
+        bad(
+            |c| {
+                c.model = ModelKind::Yolox;
+                c.onnx_path = "a.onnx".into();
+                c.weights_path = "a.weights".into();
+            },
+            "cfg_path",
+        );
+        let yolox: DetectorConfig =
+            serde_json::from_str(r#"{"model": "yolox", "onnx_path": "m.onnx"}"#).unwrap();
+        yolox.validate().unwrap();
+        assert!(yolox.model_paths().is_err());
     }
 
     #[test]

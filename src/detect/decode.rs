@@ -127,6 +127,75 @@ pub fn decode_head(
     Ok(())
 }
 
+/// Appends the candidates of one image's YOLOX head (one stride) to `out`.
+///
+/// `data` is `(5 + classes) x grid_h x grid_w` row-major ([`crate::yolox::YoloxHead::output`]
+/// for one batch item): raw `x, y, w, h`, then objectness and class probabilities with the
+/// sigmoid already applied. YOLOX's `decode_outputs`: `cx = (x + col) * stride`,
+/// `cy = (y + row) * stride`, `w = exp(w) * stride`, `h = exp(h) * stride`; a class scores
+/// `obj * p(class)` and is kept when above `confidence_min`, under `policy` (YOLOX's own
+/// post-processing is [`ClassPolicy::Argmax`]). Returns the expected length on a mismatch.
+#[allow(clippy::too_many_arguments)]
+pub fn decode_yolox_head(
+    data: &[f32],
+    grid_w: usize,
+    grid_h: usize,
+    stride_px: usize,
+    classes: usize,
+    confidence_min: f32,
+    policy: ClassPolicy,
+    out: &mut Vec<Candidate>,
+) -> Result<(), usize> {
+    let plane = grid_w * grid_h;
+    let expected = (5 + classes) * plane;
+    if data.len() != expected || classes == 0 {
+        return Err(expected);
+    }
+    let stride = stride_px as f32;
+    let at = |entry: usize, loc: usize| data[entry * plane + loc];
+    for row in 0..grid_h {
+        for col in 0..grid_w {
+            let loc = row * grid_w + col;
+            let objectness = at(4, loc);
+            if objectness <= confidence_min {
+                continue;
+            }
+            let classes = match policy {
+                ClassPolicy::MultiLabel => 0..classes,
+                ClassPolicy::Argmax => {
+                    let mut best = 0;
+                    for c in 1..classes {
+                        if at(5 + c, loc) > at(5 + best, loc) {
+                            best = c;
+                        }
+                    }
+                    best..best + 1
+                }
+            };
+            let mut bbox: Option<BBox> = None;
+            for class_index in classes {
+                let score = objectness * at(5 + class_index, loc);
+                if score <= confidence_min {
+                    continue;
+                }
+                let bbox_model = *bbox.get_or_insert_with(|| {
+                    let cx = (at(0, loc) + col as f32) * stride;
+                    let cy = (at(1, loc) + row as f32) * stride;
+                    let w = at(2, loc).exp() * stride;
+                    let h = at(3, loc).exp() * stride;
+                    BBox::from_center(cx, cy, w, h)
+                });
+                out.push(Candidate {
+                    bbox_model,
+                    class_index,
+                    score,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -203,6 +272,42 @@ mod tests {
         out.clear();
         decode_head(&data, &g, 0.46, ClassPolicy::Argmax, &mut out).unwrap();
         assert!(out.is_empty());
+    }
+
+    #[test]
+    fn decodes_a_hand_made_yolox_head() {
+        // 2 classes, a 2 x 3 grid (h x w), stride 16; everything zero except cell (row 1, col 2)
+        let plane = 6;
+        let mut data = vec![0f32; 7 * plane];
+        let loc = 3 + 2;
+        let set = |d: &mut Vec<f32>, e: usize, v: f32| d[e * plane + loc] = v;
+        set(&mut data, 0, 0.25);
+        set(&mut data, 1, -0.5);
+        set(&mut data, 2, 0.0);
+        set(&mut data, 3, 2f32.ln());
+        set(&mut data, 4, 0.8);
+        set(&mut data, 5, 0.5); // class 0: 0.4
+        set(&mut data, 6, 0.75); // class 1: 0.6
+        let mut out = Vec::new();
+        decode_yolox_head(&data, 3, 2, 16, 2, 0.3, ClassPolicy::Argmax, &mut out).unwrap();
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].class_index, 1);
+        assert!((out[0].score - 0.6).abs() < 1e-6);
+        // cx = (0.25 + 2) * 16 = 36, cy = (-0.5 + 1) * 16 = 8, w = 16, h = 32
+        let (cx, cy) = out[0].bbox_model.center();
+        assert!((cx - 36.0).abs() < 1e-4 && (cy - 8.0).abs() < 1e-4);
+        assert!((out[0].bbox_model.width() - 16.0).abs() < 1e-4);
+        assert!((out[0].bbox_model.height() - 32.0).abs() < 1e-4);
+        out.clear();
+        decode_yolox_head(&data, 3, 2, 16, 2, 0.3, ClassPolicy::MultiLabel, &mut out).unwrap();
+        assert_eq!(out.len(), 2);
+        out.clear();
+        decode_yolox_head(&data, 3, 2, 16, 2, 0.6, ClassPolicy::MultiLabel, &mut out).unwrap();
+        assert!(out.is_empty());
+        assert_eq!(
+            decode_yolox_head(&data[1..], 3, 2, 16, 2, 0.3, ClassPolicy::Argmax, &mut out),
+            Err(42)
+        );
     }
 
     #[test]

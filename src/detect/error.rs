@@ -11,6 +11,9 @@ pub enum DetectError {
     /// would double the size of every detector result.
     #[error(transparent)]
     Darknet(Box<crate::darknet::DarknetError>),
+    /// The YOLOX network (its ONNX file, structure or input); boxed like `Darknet`.
+    #[error(transparent)]
+    Yolox(Box<crate::yolox::YoloxError>),
     /// An image the letterbox cannot take.
     #[error(transparent)]
     Preprocess(#[from] crate::preprocess::PreprocessError),
@@ -62,5 +65,11 @@ pub enum DetectError {
 impl From<crate::darknet::DarknetError> for DetectError {
     fn from(e: crate::darknet::DarknetError) -> Self {
         Self::Darknet(Box::new(e))
+    }
+}
+
+impl From<crate::yolox::YoloxError> for DetectError {
+    fn from(e: crate::yolox::YoloxError) -> Self {
+        Self::Yolox(Box::new(e))
     }
 }

@@ -28,10 +28,10 @@ use crate::preprocess::{ImageFromModel, Letterbox};
 use crate::types::{Detection, RgbImage};
 
 pub use classes::{ClassMap, DEFAULT_CLASS_MAP};
-pub use config::{DetectorConfig, ModelKind, ModelPaths, Precision, INPUT_SIZE_PX_MAX};
-pub use decode::{decode_head, Candidate, ClassPolicy, HeadGeometry};
+pub use config::{DetectorConfig, ModelKind, ModelPaths, Precision, YoloxPaths, INPUT_SIZE_PX_MAX};
+pub use decode::{decode_head, decode_yolox_head, Candidate, ClassPolicy, HeadGeometry};
 pub use error::DetectError;
-pub use model::{DarknetModel, DetectorModel, Heads};
+pub use model::{decode_yolox_heads, DarknetModel, DetectorModel, Heads};
 pub use nms::{nms, nms_limited, TOP_K_MAX};
 
 /// Wall time of each detection stage for one image.
@@ -176,8 +176,10 @@ impl Detector {
         let class_allowed = (0..classes.names().len())
             .map(|c| classes.label(c).is_some())
             .collect();
+        // lookout's CUDA kernels (letterbox, decode) are darknet's; a YOLOX network on a CUDA
+        // device runs its forward there with the host letterbox and decode.
         #[cfg(feature = "cuda")]
-        let gpu = if model.device().is_cuda() {
+        let gpu = if model.device().is_cuda() && matches!(model, DetectorModel::Darknet(_)) {
             Some(crate::cuda::GpuKernels::load(model.device())?)
         } else {
             None
@@ -199,6 +201,12 @@ impl Detector {
     /// [`Detector::from_parts`].
     pub fn load(config: &DetectorConfig, device: &Device) -> Result<Self, DetectError> {
         config.validate()?;
+        if !config.model.is_darknet() {
+            let paths = config.yolox_paths()?;
+            let model = crate::yolox::Yolox::load(&paths.onnx, device)?;
+            let labels = classes::read_names(&paths.names)?;
+            return Self::from_parts(model.into(), labels, config);
+        }
         let paths = config.model_paths()?;
         let model = DarknetModel::load(&paths.cfg, &paths.weights, device)?;
         let labels = classes::read_names(&paths.names)?;
@@ -349,7 +357,12 @@ impl Detector {
             gpu.preprocess(images, self.letterbox, sync_stages.then_some(&mut timings))?;
         let t_forward = Instant::now();
         // lookout's decode kernel reads darknet's anchor-based heads.
-        let DetectorModel::Darknet(darknet) = &self.model;
+        let DetectorModel::Darknet(darknet) = &self.model else {
+            return Err(DetectError::Gpu {
+                stage: "forward",
+                message: "lookout's GPU decode kernels read darknet heads only".into(),
+            });
+        };
         let heads = darknet.network().forward(&input)?;
         if sync_stages {
             gpu.synchronize("forward")?;

@@ -7,9 +7,12 @@
 //!   `exp` sizes times the anchors, one candidate per class above the threshold
 //!   ([`super::decode_heads`]).
 //!
-//! A second family (YOLOX: top-left letterbox padded with 114, BGR in `0..255`, no
-//! normalisation; grid/stride/`exp` decoding, one class per box) is a new variant here with its
-//! own [`Heads`] variant; the detector's threshold, class map, NMS and image mapping are shared.
+//! * [`DetectorModel::Yolox`]: YOLOX from an ONNX export ([`crate::yolox`]). Top-left
+//!   letterbox padded with 114, BGR in `0..255`, no normalisation ([`Letterbox::yolox`]);
+//!   anchor-free heads ([`YoloxHead`]), grid/stride/`exp` decoding
+//!   ([`super::decode::decode_yolox_head`]).
+//!
+//! The detector's threshold, class policy, class map, NMS and image mapping are shared.
 
 use std::path::Path;
 
@@ -19,11 +22,14 @@ use super::{decode_heads, heads_to_host, Candidate, ClassPolicy, DetectError, Pr
 use crate::darknet::weights::NetWeights;
 use crate::darknet::{Darknet, DarknetError, Layer, NetConfig, YoloHead};
 use crate::preprocess::Letterbox;
+use crate::yolox::{Yolox, YoloxHead};
 
 /// The network of a detector, by family.
 #[derive(Debug)]
 pub enum DetectorModel {
     Darknet(DarknetModel),
+    /// Boxed: the network holds every module inline.
+    Yolox(Box<Yolox>),
 }
 
 /// The raw outputs of one forward pass, in the family's own form.
@@ -31,6 +37,8 @@ pub enum DetectorModel {
 pub enum Heads {
     /// One tensor per `[yolo]` layer of a darknet network, in cfg order.
     Yolo(Vec<YoloHead>),
+    /// One tensor per YOLOX stride (8, 16, 32).
+    Yolox(Vec<YoloxHead>),
 }
 
 /// A darknet network plus what the detector needs to know about its heads.
@@ -104,11 +112,18 @@ impl From<DarknetModel> for DetectorModel {
     }
 }
 
+impl From<Yolox> for DetectorModel {
+    fn from(model: Yolox) -> Self {
+        Self::Yolox(Box::new(model))
+    }
+}
+
 impl DetectorModel {
     /// The device the weights live on (inputs go there).
     pub fn device(&self) -> &Device {
         match self {
             Self::Darknet(m) => m.net.device(),
+            Self::Yolox(m) => m.device(),
         }
     }
 
@@ -116,6 +131,7 @@ impl DetectorModel {
     pub fn class_count(&self) -> usize {
         match self {
             Self::Darknet(m) => m.classes,
+            Self::Yolox(m) => m.classes(),
         }
     }
 
@@ -130,6 +146,15 @@ impl DetectorModel {
                 net: net.with_dtype(dtype)?,
                 classes,
             }),
+            Self::Yolox(m) => {
+                if dtype != DType::F32 {
+                    return Err(DetectError::InvalidConfig {
+                        field: "precision",
+                        message: "yolox runs in f32 only".into(),
+                    });
+                }
+                Self::Yolox(m)
+            }
         })
     }
 
@@ -137,6 +162,7 @@ impl DetectorModel {
     pub fn letterbox(&self, size_px: u32) -> Letterbox {
         match self {
             Self::Darknet(_) => Letterbox::new(size_px),
+            Self::Yolox(_) => Letterbox::yolox(size_px),
         }
     }
 
@@ -144,6 +170,7 @@ impl DetectorModel {
     pub fn forward(&self, input: &Tensor) -> Result<Heads, DetectError> {
         match self {
             Self::Darknet(m) => Ok(Heads::Yolo(m.net.forward(input)?)),
+            Self::Yolox(m) => Ok(Heads::Yolox(m.forward(input)?)),
         }
     }
 }
@@ -153,6 +180,22 @@ impl Heads {
     pub fn to_host(&self) -> Result<Self, DetectError> {
         match self {
             Self::Yolo(heads) => Ok(Self::Yolo(heads_to_host(heads)?)),
+            Self::Yolox(heads) => Ok(Self::Yolox(
+                heads
+                    .iter()
+                    .map(|h| {
+                        Ok(YoloxHead {
+                            output: h.output.to_device(&Device::Cpu).map_err(|source| {
+                                DetectError::Candle {
+                                    context: "copying a yolox head to the host".into(),
+                                    source,
+                                }
+                            })?,
+                            stride_px: h.stride_px,
+                        })
+                    })
+                    .collect::<Result<_, DetectError>>()?,
+            )),
         }
     }
 
@@ -166,6 +209,49 @@ impl Heads {
     ) -> Result<Vec<Candidate>, DetectError> {
         match self {
             Self::Yolo(heads) => decode_heads(heads, batch_index, confidence_min, policy),
+            Self::Yolox(heads) => decode_yolox_heads(heads, batch_index, confidence_min, policy),
         }
     }
+}
+
+/// Decodes the candidates of batch item `batch_index` from YOLOX heads (model pixels).
+pub fn decode_yolox_heads(
+    heads: &[YoloxHead],
+    batch_index: usize,
+    confidence_min: f32,
+    policy: ClassPolicy,
+) -> Result<Vec<Candidate>, DetectError> {
+    let mut out = Vec::new();
+    for (h, head) in heads.iter().enumerate() {
+        let candle = |source| DetectError::Candle {
+            context: format!("reading yolox head {h}"),
+            source,
+        };
+        let (_, channels, grid_h, grid_w) = head.output.dims4().map_err(candle)?;
+        let data: Vec<f32> = head
+            .output
+            .get(batch_index)
+            .and_then(|t| t.flatten_all())
+            .and_then(|t| t.to_vec1())
+            .map_err(candle)?;
+        let classes = channels.saturating_sub(5);
+        super::decode::decode_yolox_head(
+            &data,
+            grid_w,
+            grid_h,
+            head.stride_px,
+            classes,
+            confidence_min,
+            policy,
+            &mut out,
+        )
+        .map_err(|expected| DetectError::OutputShape {
+            shape: head.output.dims().to_vec(),
+            message: format!(
+                "yolox head {h} holds {} values, expected {expected}",
+                data.len()
+            ),
+        })?;
+    }
+    Ok(out)
 }

@@ -1,5 +1,6 @@
-//! `lookout bench`: detector forward time against OpenCV DNN on the same model, input size and
-//! letterboxed image, measured in the same run, the camera-motion estimate's time per frame,
+//! `lookout bench`: detector forward time against OpenCV DNN (darknet models) or onnxruntime
+//! (YOLOX, `--yolox-onnx`, from `scripts/python/onnx_oracle.py` in the onnx venv) on the same
+//! model, input size and letterboxed image, measured in the same run, the camera-motion estimate's time per frame,
 //! and end-to-end replay throughput on a recording.
 //!
 //! Both sides are timed the same way: network input set until the output tensors are on the
@@ -28,12 +29,18 @@ use crate::config_args::ConfigArgs;
 /// The OpenCV oracle, written next to its job file at run time: an installed binary has no
 /// source tree to find it in.
 const OPENCV_ORACLE_PY: &str = include_str!("../../../scripts/python/opencv_oracle.py");
+/// The onnxruntime oracle (YOLOX's peer), written out the same way.
+const ONNX_ORACLE_PY: &str = include_str!("../../../scripts/python/onnx_oracle.py");
 
 #[derive(Args)]
 pub struct BenchArgs {
-    /// Models to measure (repeatable; default both).
+    /// Models to measure (repeatable; default both darknet models, plus yolox when
+    /// `--yolox-onnx` is given).
     #[arg(long = "model", value_enum)]
     models: Vec<ModelKind>,
+    /// YOLOX ONNX export to measure against onnxruntime (the venv-onnx of scripts/setup.sh).
+    #[arg(long)]
+    yolox_onnx: Option<PathBuf>,
     /// Network input size in pixels.
     #[arg(long, default_value_t = 416, value_parser = crate::cli_values::input_size_px)]
     input_size: u32,
@@ -67,10 +74,17 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         .build_global()
         .context("cannot size the thread pool (--threads)")?;
     let models = if args.models.is_empty() {
-        vec![ModelKind::Yolov4Tiny, ModelKind::Yolov3Tiny]
+        let mut m = vec![ModelKind::Yolov4Tiny, ModelKind::Yolov3Tiny];
+        if args.yolox_onnx.is_some() {
+            m.push(ModelKind::Yolox);
+        }
+        m
     } else {
         args.models.clone()
     };
+    if models.contains(&ModelKind::Yolox) && args.yolox_onnx.is_none() {
+        anyhow::bail!("--model yolox needs --yolox-onnx PATH");
+    }
     let cache = lookout::assets::cache_dir()?;
     let image_path = match args.image {
         Some(p) => p,
@@ -83,8 +97,13 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let python = std::env::var_os("LOOKOUT_ORACLE_PYTHON")
         .map(PathBuf::from)
         .unwrap_or_else(|| cache.join("venv-oracle/bin/python"));
+    let onnx_python = std::env::var_os("LOOKOUT_ONNX_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| cache.join("venv-onnx/bin/python"));
     let options = ForwardBenchOptions {
         models,
+        yolox_onnx: args.yolox_onnx.clone(),
+        onnx_python: onnx_python.is_file().then_some(onnx_python),
         input_size_px: args.input_size,
         image,
         warmup: args.warmup,
@@ -178,17 +197,20 @@ fn time_camera_motion(image: &RgbImage, warmup: usize, runs: usize) -> LatencySu
     window.summary()
 }
 
-/// One model's forward times, ours and the peer's.
+/// One model's forward times, ours and the peer's (OpenCV DNN for darknet models,
+/// onnxruntime for YOLOX).
 #[derive(Debug, Clone, Serialize)]
 struct ForwardComparison {
     model: &'static str,
     input_size_px: u32,
     threads: usize,
     lookout: LatencySummary,
-    /// `None` when the OpenCV oracle could not be run (the reason is in `opencv_error`).
-    opencv: Option<LatencySummary>,
-    opencv_error: Option<String>,
-    /// lookout p50 / OpenCV p50 (below 1: lookout is faster).
+    /// Which implementation `peer` timed.
+    peer_name: &'static str,
+    /// `None` when the peer could not be run (the reason is in `peer_error`).
+    peer: Option<LatencySummary>,
+    peer_error: Option<String>,
+    /// lookout p50 / peer p50 (below 1: lookout is faster).
     ratio_p50: Option<f64>,
 }
 
@@ -196,6 +218,10 @@ struct ForwardComparison {
 #[derive(Debug, Clone)]
 struct ForwardBenchOptions {
     models: Vec<ModelKind>,
+    /// The YOLOX file for `ModelKind::Yolox`.
+    yolox_onnx: Option<PathBuf>,
+    /// The onnx venv's Python; `None` skips onnxruntime.
+    onnx_python: Option<PathBuf>,
     input_size_px: u32,
     image: RgbImage,
     warmup: usize,
@@ -212,6 +238,10 @@ fn compare_forward(options: &ForwardBenchOptions) -> anyhow::Result<Vec<ForwardC
         let config = DetectorConfig {
             model,
             input_size_px: options.input_size_px,
+            onnx_path: match (&options.yolox_onnx, model) {
+                (Some(p), ModelKind::Yolox) => p.to_string_lossy().into_owned(),
+                _ => String::new(),
+            },
             ..DetectorConfig::default()
         };
         let detector = Detector::load(&config, &Device::Cpu)?;
@@ -230,39 +260,95 @@ fn compare_forward(options: &ForwardBenchOptions) -> anyhow::Result<Vec<ForwardC
             }
         }
         let lookout = window.summary();
-        let paths = config.model_paths()?;
-        let (opencv, opencv_error) = match &options.oracle_python {
-            None => (
-                None,
-                Some("no oracle venv (run scripts/setup.sh)".to_owned()),
-            ),
-            Some(python) => match opencv_forward(
-                python,
-                &paths.cfg,
-                &paths.weights,
-                options.input_size_px,
-                &blob,
-                options,
-            ) {
-                Ok(times) => {
-                    let mut w = LatencyWindow::new(times.len().max(1));
-                    times.iter().for_each(|&ms| w.push_ms(ms));
-                    (Some(w.summary()), None)
-                }
-                Err(e) => (None, Some(e)),
-            },
+        let (peer_name, peer_times) = if model == ModelKind::Yolox {
+            let times = match &options.onnx_python {
+                None => Err("no onnx venv (run scripts/setup.sh)".to_owned()),
+                Some(python) => onnxruntime_forward(
+                    python,
+                    Path::new(&config.onnx_path),
+                    options.input_size_px,
+                    &blob,
+                    options,
+                ),
+            };
+            ("onnxruntime", times)
+        } else {
+            let paths = config.model_paths()?;
+            let times = match &options.oracle_python {
+                None => Err("no oracle venv (run scripts/setup.sh)".to_owned()),
+                Some(python) => opencv_forward(
+                    python,
+                    &paths.cfg,
+                    &paths.weights,
+                    options.input_size_px,
+                    &blob,
+                    options,
+                ),
+            };
+            ("OpenCV", times)
+        };
+        let (peer, peer_error) = match peer_times {
+            Ok(times) => {
+                let mut w = LatencyWindow::new(times.len().max(1));
+                times.iter().for_each(|&ms| w.push_ms(ms));
+                (Some(w.summary()), None)
+            }
+            Err(e) => (None, Some(e)),
         };
         out.push(ForwardComparison {
             model: model.name(),
             input_size_px: options.input_size_px,
             threads: options.threads,
-            ratio_p50: opencv.map(|o| lookout.p50_ms / o.p50_ms),
+            ratio_p50: peer.map(|o| lookout.p50_ms / o.p50_ms),
             lookout,
-            opencv,
-            opencv_error,
+            peer_name,
+            peer,
+            peer_error,
         });
     }
     Ok(out)
+}
+
+/// Runs the onnxruntime oracle's `bench` job on `onnx` with `blob` (YOLOX's letterbox, as
+/// lookout made it); returns its forward times in ms, or why it could not.
+fn onnxruntime_forward(
+    python: &Path,
+    onnx: &Path,
+    size: u32,
+    blob: &[f32],
+    options: &ForwardBenchOptions,
+) -> Result<Vec<f64>, String> {
+    let dir = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
+    let script = dir.path().join("onnx_oracle.py");
+    std::fs::write(&script, ONNX_ORACLE_PY).map_err(|e| format!("{}: {e}", script.display()))?;
+    let blob_path = dir.path().join("blob.f32");
+    let bytes: Vec<u8> = blob.iter().flat_map(|v| v.to_le_bytes()).collect();
+    std::fs::write(&blob_path, bytes).map_err(|e| format!("{}: {e}", blob_path.display()))?;
+    let job = serde_json::json!({
+        "onnx": onnx, "size": size, "threads": options.threads,
+        "bench": {"blob": blob_path, "warmup": options.warmup, "runs": options.runs},
+    });
+    let job_path = dir.path().join("job.json");
+    let out_path = dir.path().join("out.json");
+    std::fs::write(&job_path, job.to_string()).map_err(|e| format!("{e}"))?;
+    let out = Command::new(python)
+        .arg(&script)
+        .arg(&job_path)
+        .arg(&out_path)
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", python.display()))?;
+    if !out.status.success() {
+        return Err(format!(
+            "onnxruntime oracle failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    let text = std::fs::read_to_string(&out_path).map_err(|e| format!("{e}"))?;
+    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("{e}"))?;
+    v["bench"]["times_ms"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|x| x.as_f64()).collect())
+        .ok_or_else(|| "onnxruntime oracle output has no times".to_owned())
 }
 
 /// Runs the oracle's `bench` job; returns its forward times in ms, or why it could not.
@@ -311,7 +397,7 @@ fn opencv_forward(
 
 impl std::fmt::Display for ForwardComparison {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let opencv = match &self.opencv {
+        let peer = match &self.peer {
             Some(o) => format!("{:>8.1} {:>8.1}", o.p50_ms, o.p99_ms),
             None => format!("{:>17}", "n/a"),
         };
@@ -320,16 +406,17 @@ impl std::fmt::Display for ForwardComparison {
             .map_or_else(|| "n/a".to_owned(), |r| format!("{r:.2}"));
         write!(
             f,
-            "{:<12} {:>5} {:>7} {:>8.1} {:>8.1} {} {:>8}",
+            "{:<12} {:>5} {:>7} {:>8.1} {:>8.1} {:<12} {} {:>8}",
             self.model,
             self.input_size_px,
             self.threads,
             self.lookout.p50_ms,
             self.lookout.p99_ms,
-            opencv,
+            self.peer_name,
+            peer,
             ratio
         )?;
-        if let Some(e) = &self.opencv_error {
+        if let Some(e) = &self.peer_error {
             write!(f, "   ({e})")?;
         }
         Ok(())
@@ -338,4 +425,4 @@ impl std::fmt::Display for ForwardComparison {
 
 /// The table header matching [`ForwardComparison`]'s `Display`.
 const FORWARD_TABLE_HEADER: &str =
-    "model        input threads lookout ms (p50, p99)  OpenCV ms (p50, p99)  lookout/OpenCV";
+    "model        input threads lookout ms (p50, p99) peer         peer ms (p50, p99) lookout/peer";
