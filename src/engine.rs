@@ -27,6 +27,7 @@ use std::time::Instant;
 
 use crate::config::{Config, DeviceSpec};
 use crate::detect::Detector;
+use crate::ground::{GroundObject, GroundProjector, GroundTracker, GroundTrackerParams};
 use crate::motion::{Affine2, CameraMotion, CameraMotionConfig};
 use crate::stats::{Stage, StageTimings, StreamTimeStats};
 use crate::track::{TrackOutput, Tracker};
@@ -47,6 +48,9 @@ pub struct FrameOutput {
     pub detections: Vec<Detection>,
     /// The tracker's output for this frame (see [`crate::track`] for which tracks are reported).
     pub tracks: Vec<TrackOutput>,
+    /// The tracks on the road plane of `base_link`, one per track in the same order, when the
+    /// stream has a calibration ([`crate::ground`]); empty without one.
+    pub objects: Vec<GroundObject>,
     /// Time spent per stage on this frame (preprocess, forward, postprocess, track).
     pub timings: StageTimings,
     /// What the time policy did with this frame's stamp (`None`: a normal tracker update).
@@ -89,6 +93,10 @@ struct Stream {
     motion: Option<CameraMotion>,
     /// The tracks of the last tracker update, reported again for a duplicate stamp.
     last_tracks: Vec<TrackOutput>,
+    /// With a calibration: the tracks' ground-plane filters, keyed by track id.
+    ground: Option<GroundTracker>,
+    /// The ground objects of the last update (as `last_tracks`).
+    last_objects: Vec<GroundObject>,
     time: StreamTimeStats,
 }
 
@@ -103,6 +111,8 @@ impl Stream {
                 .enabled
                 .then(|| CameraMotion::new(camera_motion.clone())),
             last_tracks: Vec::new(),
+            ground: None,
+            last_objects: Vec::new(),
             time: StreamTimeStats::default(),
         })
     }
@@ -115,7 +125,7 @@ impl Stream {
         stamp: crate::types::Time,
         detections: &[Detection],
         cur_from_prev: Option<&Affine2>,
-    ) -> Result<Option<TimeEvent>, crate::track::TrackError> {
+    ) -> Result<Option<TimeEvent>> {
         let stamp_ns = stamp.as_ns();
         let event = match self.tracker.last_stamp_ns() {
             Some(previous_ns) if stamp_ns == previous_ns => {
@@ -125,6 +135,9 @@ impl Stream {
             Some(previous_ns) if stamp_ns < previous_ns => {
                 self.time.tracker_resets += 1;
                 self.tracker.restart();
+                if let Some(ground) = &mut self.ground {
+                    ground.restart();
+                }
                 Some(TimeEvent::TrackerReset {
                     previous_ns,
                     stamp_ns,
@@ -138,6 +151,9 @@ impl Stream {
                 .update_with_camera_motion(stamp, detections, m)?,
             None => self.tracker.update(stamp, detections)?,
         };
+        if let Some(ground) = &mut self.ground {
+            self.last_objects = ground.update(stamp_ns, &self.last_tracks)?;
+        }
         Ok(event)
     }
 }
@@ -148,6 +164,11 @@ pub struct Engine {
     detector: Detector,
     tracking: crate::track::TrackerConfig,
     camera_motion: CameraMotionConfig,
+    /// The calibration of `ground:` in the configuration, for every stream without its own.
+    ground_default: Option<GroundProjector>,
+    /// Calibrations set per stream ([`Engine::set_calibration`]).
+    ground_streams: BTreeMap<String, GroundProjector>,
+    ground_params: GroundTrackerParams,
     streams: BTreeMap<String, Stream>,
 }
 
@@ -160,8 +181,28 @@ impl Engine {
             detector,
             tracking: config.tracking.clone(),
             camera_motion: config.camera_motion.clone(),
+            ground_default: config.ground.projector()?,
+            ground_streams: BTreeMap::new(),
+            ground_params: config.ground.params(config.tracking.max_age_s),
             streams: BTreeMap::new(),
         })
+    }
+
+    /// Sets the camera calibration and pose of one stream (e.g. from a recording's CameraInfo
+    /// and `/tf_static`), replacing the configured one for it; takes effect from the stream's
+    /// next frame (its ground filters start over).
+    pub fn set_calibration(&mut self, stream: &str, projector: GroundProjector) {
+        if let Some(s) = self.streams.get_mut(stream) {
+            s.ground = Some(GroundTracker::new(projector.clone(), self.ground_params));
+        }
+        self.ground_streams.insert(stream.to_owned(), projector);
+    }
+
+    /// The calibration a stream uses (its own, else the configured one).
+    pub fn calibration(&self, stream: &str) -> Option<&GroundProjector> {
+        self.ground_streams
+            .get(stream)
+            .or(self.ground_default.as_ref())
     }
 
     /// Detects and tracks one frame. Each `frame.stream` has its own tracker (and id space) and,
@@ -177,7 +218,14 @@ impl Engine {
         let stream = match self.streams.entry(frame.stream.clone()) {
             std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::btree_map::Entry::Vacant(e) => {
-                e.insert(Stream::new(self.tracking.clone(), &self.camera_motion)?)
+                let mut stream = Stream::new(self.tracking.clone(), &self.camera_motion)?;
+                let projector = self
+                    .ground_streams
+                    .get(e.key())
+                    .or(self.ground_default.as_ref());
+                stream.ground =
+                    projector.map(|p| GroundTracker::new(p.clone(), self.ground_params));
+                e.insert(stream)
             }
         };
         // A repeated stamp updates no tracker (time policy): the estimator keeps its reference
@@ -196,10 +244,12 @@ impl Engine {
         let t = Instant::now();
         let time_event = stream.update(frame.header.stamp, &detections, cur_from_prev.as_ref())?;
         let tracks = stream.last_tracks.clone();
+        let objects = stream.last_objects.clone();
         timings.set(Stage::Track, t.elapsed());
         Ok(FrameOutput {
             detections,
             tracks,
+            objects,
             timings,
             time_event,
         })
