@@ -158,7 +158,7 @@ fn run(
 }
 
 /// The truth of track `id` (ids are 1.. in the order of the first frame's detections).
-fn truth<'a>(movers: &'a [Mover], id: u64) -> &'a Mover {
+fn truth(movers: &[Mover], id: u64) -> &Mover {
     &movers[(id - 1) as usize]
 }
 
