@@ -218,8 +218,7 @@ fn objects_read_back_field_by_field() {
     assert_eq!(d["id"], "3");
     // Contact point (12, -2) pushed 0.3 m (half a pedestrian) away from the camera at (1.5, 0).
     let dir_xy = [10.5, -2.0];
-    let n = (dir_xy[0] * dir_xy[0] + dir_xy[1] * dir_xy[1]) as f64;
-    let n = n.sqrt();
+    let n = f64::hypot(dir_xy[0], dir_xy[1]);
     let centre = floats(&d["center"]["position"]);
     assert!((centre[0] - (12.0 + 0.3 * dir_xy[0] / n)).abs() < 1e-12);
     assert!((centre[1] - (-2.0 + 0.3 * dir_xy[1] / n)).abs() < 1e-12);
