@@ -25,12 +25,13 @@ use std::path::{Path, PathBuf};
 
 type Target = fn(&[u8]) -> bool;
 
-const TARGETS: [(&str, Target); 5] = [
+const TARGETS: [(&str, Target); 6] = [
     ("mcap", targets::mcap),
     ("cdr", targets::cdr),
     ("image", targets::image),
     ("mot", targets::mot),
     ("config", targets::config),
+    ("calibration", targets::calibration),
 ];
 
 fn repo() -> &'static Path {
