@@ -50,6 +50,9 @@ pub struct Config {
     /// Camera-motion compensation: the image motion between frames, applied to the tracks.
     #[serde(default)]
     pub camera_motion: crate::motion::CameraMotionConfig,
+    /// Ground-plane positions and velocities in `base_link` (camera calibration and pose).
+    #[serde(default)]
+    pub ground: crate::ground::GroundConfig,
     /// Offline replay options (`lookout replay`); ignored by the node.
     #[serde(default)]
     pub replay: ReplayConfig,
@@ -285,6 +288,9 @@ impl Config {
         self.camera_motion
             .validate()
             .map_err(|e| ("camera_motion".to_owned(), e))?;
+        self.ground
+            .validate()
+            .map_err(|(key, message)| (format!("ground.{key}"), message))?;
         let capacity = self.replay.channel_capacity;
         if !(1..=CHANNEL_CAPACITY_MAX).contains(&capacity) {
             return Err((

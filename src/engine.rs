@@ -27,6 +27,7 @@ use std::time::Instant;
 
 use crate::config::{Config, DeviceSpec};
 use crate::detect::Detector;
+use crate::ground::{GroundObject, GroundProjector, GroundTracker, GroundTrackerParams};
 use crate::motion::{Affine2, CameraMotion, CameraMotionConfig};
 use crate::stats::{Stage, StageTimings, StreamTimeStats};
 use crate::track::{TrackOutput, Tracker};
@@ -47,6 +48,9 @@ pub struct FrameOutput {
     pub detections: Vec<Detection>,
     /// The tracker's output for this frame (see [`crate::track`] for which tracks are reported).
     pub tracks: Vec<TrackOutput>,
+    /// The tracks on the road plane of `base_link`, one per track in the same order, when the
+    /// stream has a calibration ([`crate::ground`]); empty without one.
+    pub objects: Vec<GroundObject>,
     /// Time spent per stage on this frame (preprocess, forward, postprocess, track).
     pub timings: StageTimings,
     /// What the time policy did with this frame's stamp (`None`: a normal tracker update).
@@ -88,6 +92,10 @@ struct Stream {
     /// The tracks of the last tracker update, reported again for a duplicate stamp.
     last_tracks: Vec<TrackOutput>,
     time: StreamTimeStats,
+    /// With a calibration: the tracks' ground-plane filters, keyed by track id.
+    ground: Option<GroundTracker>,
+    /// The ground objects of the last update (as `last_tracks`).
+    last_objects: Vec<GroundObject>,
 }
 
 impl Stream {
@@ -96,6 +104,8 @@ impl Stream {
             tracker: Tracker::new(config)?,
             last_tracks: Vec::new(),
             time: StreamTimeStats::default(),
+            ground: None,
+            last_objects: Vec::new(),
         })
     }
 
@@ -107,7 +117,7 @@ impl Stream {
         stamp: crate::types::Time,
         detections: &[Detection],
         cur_from_prev: Option<&Affine2>,
-    ) -> Result<Option<TimeEvent>, crate::track::TrackError> {
+    ) -> Result<Option<TimeEvent>> {
         let stamp_ns = stamp.as_ns();
         let event = match self.tracker.last_stamp_ns() {
             Some(previous_ns) if stamp_ns == previous_ns => {
@@ -117,6 +127,9 @@ impl Stream {
             Some(previous_ns) if stamp_ns < previous_ns => {
                 self.time.tracker_resets += 1;
                 self.tracker.restart();
+                if let Some(ground) = &mut self.ground {
+                    ground.restart();
+                }
                 Some(TimeEvent::TrackerReset {
                     previous_ns,
                     stamp_ns,
@@ -130,6 +143,9 @@ impl Stream {
                 .update_with_camera_motion(stamp, detections, m)?,
             None => self.tracker.update(stamp, detections)?,
         };
+        if let Some(ground) = &mut self.ground {
+            self.last_objects = ground.update(stamp_ns, &self.last_tracks)?;
+        }
         Ok(event)
     }
 }
@@ -157,19 +173,56 @@ pub struct Detected {
     pub timings: StageTimings,
 }
 
+/// What [`Trackers::update`] made of one frame.
+#[derive(Debug, Clone)]
+pub struct TrackedFrame {
+    /// The tracks to report (see [`crate::track`]).
+    pub tracks: Vec<TrackOutput>,
+    /// The tracks on the road plane, when the stream has a calibration.
+    pub objects: Vec<GroundObject>,
+    /// What the time policy did with the frame's stamp.
+    pub time_event: Option<TimeEvent>,
+}
+
 /// One tracker per camera stream, each with the time policy of the module docs: the image-free
 /// half of the engine.
 pub struct Trackers {
     tracking: crate::track::TrackerConfig,
     streams: BTreeMap<String, Stream>,
+    /// The calibration of `ground:` in the configuration, for every stream without its own.
+    ground_default: Option<GroundProjector>,
+    /// Calibrations set per stream ([`Trackers::set_calibration`]).
+    ground_streams: BTreeMap<String, GroundProjector>,
+    ground_params: GroundTrackerParams,
 }
 
 impl Trackers {
-    pub fn new(tracking: crate::track::TrackerConfig) -> Self {
-        Self {
-            tracking,
+    /// The trackers (and, with `ground:` calibrated, ground filters) of `config`.
+    pub fn new(config: &Config) -> Result<Self> {
+        Ok(Self {
+            tracking: config.tracking.clone(),
             streams: BTreeMap::new(),
+            ground_default: config.ground.projector()?,
+            ground_streams: BTreeMap::new(),
+            ground_params: config.ground.params(config.tracking.max_age_s),
+        })
+    }
+
+    /// Sets the camera calibration and pose of one stream (e.g. from a recording's CameraInfo
+    /// and `/tf_static`), replacing the configured one for it; takes effect from the stream's
+    /// next frame (its ground filters start over).
+    pub fn set_calibration(&mut self, stream: &str, projector: GroundProjector) {
+        if let Some(s) = self.streams.get_mut(stream) {
+            s.ground = Some(GroundTracker::new(projector.clone(), self.ground_params));
         }
+        self.ground_streams.insert(stream.to_owned(), projector);
+    }
+
+    /// The calibration a stream uses (its own, else the configured one).
+    pub fn calibration(&self, stream: &str) -> Option<&GroundProjector> {
+        self.ground_streams
+            .get(stream)
+            .or(self.ground_default.as_ref())
     }
 
     /// Updates `stream`'s tracker with one frame's detections (the time policy decides
@@ -180,15 +233,25 @@ impl Trackers {
         stamp: crate::types::Time,
         detections: &[Detection],
         cur_from_prev: Option<&Affine2>,
-    ) -> Result<(Vec<TrackOutput>, Option<TimeEvent>)> {
+    ) -> Result<TrackedFrame> {
         let s = match self.streams.entry(stream.to_owned()) {
             std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::btree_map::Entry::Vacant(e) => {
-                e.insert(Stream::new(self.tracking.clone())?)
+                let mut s = Stream::new(self.tracking.clone())?;
+                let projector = self
+                    .ground_streams
+                    .get(e.key())
+                    .or(self.ground_default.as_ref());
+                s.ground = projector.map(|p| GroundTracker::new(p.clone(), self.ground_params));
+                e.insert(s)
             }
         };
-        let event = s.update(stamp, detections, cur_from_prev)?;
-        Ok((s.last_tracks.clone(), event))
+        let time_event = s.update(stamp, detections, cur_from_prev)?;
+        Ok(TrackedFrame {
+            tracks: s.last_tracks.clone(),
+            objects: s.last_objects.clone(),
+            time_event,
+        })
     }
 
     /// The time policy's counters of one stream (`None` before its first frame).
@@ -215,8 +278,18 @@ impl Engine {
             detector,
             camera_motion: config.camera_motion.clone(),
             motion: BTreeMap::new(),
-            trackers: Trackers::new(config.tracking.clone()),
+            trackers: Trackers::new(config)?,
         })
+    }
+
+    /// Sets one stream's camera calibration and pose ([`Trackers::set_calibration`]).
+    pub fn set_calibration(&mut self, stream: &str, projector: GroundProjector) {
+        self.trackers.set_calibration(stream, projector);
+    }
+
+    /// The calibration a stream uses (its own, else the configured one).
+    pub fn calibration(&self, stream: &str) -> Option<&GroundProjector> {
+        self.trackers.calibration(stream)
     }
 
     /// Detects one frame and, with `camera_motion.enabled`, measures the camera's motion from
@@ -267,7 +340,11 @@ impl Engine {
             mut timings,
         } = self.detect(frame)?;
         let t = Instant::now();
-        let (tracks, time_event) = self.trackers.update(
+        let TrackedFrame {
+            tracks,
+            objects,
+            time_event,
+        } = self.trackers.update(
             &frame.stream,
             frame.header.stamp,
             &detections,
@@ -277,6 +354,7 @@ impl Engine {
         Ok(FrameOutput {
             detections,
             tracks,
+            objects,
             timings,
             time_event,
         })

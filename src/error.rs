@@ -19,6 +19,8 @@ pub enum Error {
     #[error(transparent)]
     Mot(#[from] crate::mot::MotError),
     #[error(transparent)]
+    Ground(#[from] crate::ground::GroundError),
+    #[error(transparent)]
     Record(#[from] crate::record::RecordError),
     #[error(transparent)]
     Engine(#[from] crate::engine::EngineError),

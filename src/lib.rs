@@ -14,6 +14,8 @@
 //! * [`darknet`]: `.cfg` parser, `.weights` loader and the network in candle.
 //! * [`detect`]: YOLO decoding, class-aware NMS, class mapping, the `Detector` stage.
 //! * [`track`]: Kalman filters on nalgebra and a ByteTrack-style multi-object tracker.
+//! * [`ground`]: the camera's calibration and pose: tracked boxes to positions and velocities
+//!   on the road plane of `base_link` (metres, m/s, covariances), a Kalman filter per track.
 //! * [`motion`]: the camera's image motion between frames (sparse optical flow + RANSAC), which
 //!   the tracker applies to its tracks before association (camera-motion compensation).
 //! * [`msgs`]: ROS 2 messages as serde structs with their CDR encoding and definitions.
@@ -46,6 +48,7 @@ pub mod detect;
 pub mod engine;
 pub mod error;
 pub mod eval;
+pub mod ground;
 pub mod image_codec;
 pub mod mcap_io;
 pub mod mot;

@@ -187,6 +187,7 @@ mod tests {
                 label: "pedestrian".into(),
                 score: 0.5,
             }],
+            objects: Vec::new(),
             tracks: Vec::new(),
             timings,
             time_event: None,

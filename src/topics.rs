@@ -7,7 +7,12 @@
 //!   [`crate::msgs::Detection2DArray::from_detections`] and [`crate::msgs::Detection2DArray::from_tracks`]);
 //! - `/ns/cam/tracks/state`: lookout's JSON track state (velocity and covariance, which
 //!   `vision_msgs` has no field for), [`track_state_json`];
-//! - `/ns/cam/annotations`: `foxglove.ImageAnnotations` ([`crate::viz::foxglove`]).
+//! - `/ns/cam/annotations`: `foxglove.ImageAnnotations` ([`crate::viz::foxglove`]);
+//! - with `ground.enabled` ([`crate::ground::outputs`], frame `ground.base_frame`):
+//!   `/ns/cam/objects` (`vision_msgs/msg/Detection3DArray`), `/ns/cam/objects/tracked`
+//!   (`autoware_perception_msgs/msg/TrackedObjects`), `/ns/cam/objects/scene`
+//!   (`foxglove.SceneUpdate`, JSON). The calibration is read from `/ns/cam/camera_info`
+//!   ([`camera_info_topic`]) and `/tf_static` in replay.
 //!
 //! Two inputs of one camera (`/ns/cam/image_raw` and `/ns/cam/image_raw/compressed` in one
 //! recording) would share `/ns/cam`: [`OutputTopics::for_cameras`] then names each of them
@@ -42,6 +47,12 @@ pub struct OutputTopics {
     pub track_state: String,
     /// `foxglove.ImageAnnotations` of the detections and tracks.
     pub annotations: String,
+    /// `vision_msgs/Detection3DArray` of the tracks on the road ([`crate::ground`]).
+    pub objects: String,
+    /// Autoware's `autoware_perception_msgs/TrackedObjects` of the same objects.
+    pub objects_autoware: String,
+    /// `foxglove.SceneUpdate` (JSON): a cube per object.
+    pub objects_scene: String,
 }
 
 impl OutputTopics {
@@ -104,8 +115,17 @@ impl OutputTopics {
             tracks: format!("{base}{TRACKS_SUFFIX}"),
             track_state: format!("{base}{TRACKS_SUFFIX}/state"),
             annotations: format!("{base}/annotations"),
+            objects: format!("{base}/objects"),
+            objects_autoware: format!("{base}/objects/tracked"),
+            objects_scene: format!("{base}/objects/scene"),
         }
     }
+}
+
+/// The `sensor_msgs/CameraInfo` topic beside a camera's image topic, as image_transport and
+/// camera drivers name it: `/ns/cam/image_raw[/compressed]` -> `/ns/cam/camera_info`.
+pub fn camera_info_topic(input_topic: &str) -> String {
+    format!("{}/camera_info", camera_base(input_topic))
 }
 
 /// The base name of a camera's output topics: the input topic without its image_transport
@@ -213,6 +233,12 @@ mod tests {
         assert_eq!(t.tracks, "/cam/front/tracks");
         assert_eq!(t.track_state, "/cam/front/tracks/state");
         assert_eq!(t.annotations, "/cam/front/annotations");
+        assert_eq!(t.objects, "/cam/front/objects");
+        assert_eq!(t.objects_autoware, "/cam/front/objects/tracked");
+        assert_eq!(
+            camera_info_topic("/cam/front/image_raw/compressed"),
+            "/cam/front/camera_info"
+        );
         assert_eq!(
             OutputTopics::for_camera("/left/image").detections,
             "/left/detections"
@@ -322,6 +348,7 @@ mod tests {
             bbox: BBox::from_tlwh(0.0, 0.0, 10.0, 10.0),
             velocity_px_per_s: [1.0, -2.0],
             bbox_covariance: cov,
+            observed_bbox: None,
         };
         let msg = Detection2DArray::from_tracks(&header(), std::slice::from_ref(&t));
         let det = &msg.detections[0];

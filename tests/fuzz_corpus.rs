@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 
 type Target = fn(&[u8]) -> bool;
 
-const TARGETS: [(&str, Target); 6] = [
+const TARGETS: [(&str, Target); 8] = [
     ("mcap", targets::mcap),
     ("cdr", targets::cdr),
     ("image", targets::image),
@@ -33,6 +33,7 @@ const TARGETS: [(&str, Target); 6] = [
     ("config", targets::config),
     ("detections", targets::detections),
     ("onnx", targets::onnx),
+    ("calibration", targets::calibration),
 ];
 
 fn repo() -> &'static Path {

@@ -224,3 +224,38 @@ pub fn onnx(data: &[u8]) -> bool {
     }
     true
 }
+
+/// The camera calibration decoders of `lookout::ground::calibration`: `data[0] % 3` picks a
+/// `camera_calibration_parsers` YAML file (then the camera model of its K/D and of its P), a CDR `sensor_msgs/CameraInfo` (then its camera model) or a CDR
+/// `tf2_msgs/TFMessage` (then every child frame's pose in the first parent).
+pub fn calibration(data: &[u8]) -> bool {
+    use lookout::ground::calibration as cal;
+    use lookout::ground::{CameraModel, ImageKind};
+    let Some((&selector, bytes)) = data.split_first() else {
+        return false;
+    };
+    let model = |info: &lookout::ground::CameraInfoFields| {
+        let raw = CameraModel::from_camera_info(info, ImageKind::Raw);
+        let rect = CameraModel::from_camera_info(info, ImageKind::Rectified);
+        raw.is_ok() || rect.is_ok()
+    };
+    match selector % 3 {
+        0 => std::str::from_utf8(bytes)
+            .ok()
+            .and_then(|text| cal::camera_info_from_yaml(text).ok())
+            .is_some_and(|info| model(&info)),
+        1 => cal::camera_info_from_cdr(bytes).is_ok_and(|m| model(&cal::camera_info_fields(&m))),
+        _ => cal::tf_message_from_cdr(bytes).is_ok_and(|m| {
+            let mut tfs = cal::StaticTransforms::default();
+            if tfs.add(&m).is_err() {
+                return false;
+            }
+            if let Some(first) = m.transforms.first() {
+                for t in &m.transforms {
+                    let _ = tfs.pose_in(&first.header.frame_id, &t.child_frame_id);
+                }
+            }
+            true
+        }),
+    }
+}

@@ -8,7 +8,8 @@ check each field against what it wrote:
   (compression of each chunk), schemas (name, encoding, definition text), channels;
 - every message in log-time order, decoded by `mcap_ros2.decoder` from the stored ros2msg
   definition (not from lookout's structs): times, sequence, header stamp and frame_id and the
-  type-specific fields (image dims and a sha256 of the data, Detection2DArray content);
+  type-specific fields (image dims and a sha256 of the data, Detection2DArray,
+  Detection3DArray and Autoware TrackedObjects content);
 - `linear_message_count`: messages found by a plain forward read with CRC checks
   (`StreamReader(validate_crcs=True)`), which does not use the summary or indexes;
 - with `--validate-json`, every `json` message validated (PyPI `jsonschema`) against the
@@ -99,7 +100,46 @@ def describe(schema_name, msg):
                 } for r in d.results],
             })
         return {"header": stamp(msg.header), "detections": dets}
-    if schema_name in ("lookout.TrackArray", "foxglove.ImageAnnotations"):
+    if schema_name == "vision_msgs/msg/Detection3DArray":
+        def pose(p):
+            return {"position": [p.position.x, p.position.y, p.position.z],
+                    "orientation": [p.orientation.x, p.orientation.y, p.orientation.z,
+                                    p.orientation.w]}
+        return {"header": stamp(msg.header), "detections": [{
+            "header": stamp(d.header), "id": d.id,
+            "center": pose(d.bbox.center),
+            "size": [d.bbox.size.x, d.bbox.size.y, d.bbox.size.z],
+            "results": [{"class_id": r.hypothesis.class_id, "score": r.hypothesis.score,
+                         "pose": pose(r.pose.pose), "covariance": list(r.pose.covariance)}
+                        for r in d.results],
+        } for d in msg.detections]}
+    if schema_name == "autoware_perception_msgs/msg/TrackedObjects":
+        objects = []
+        for o in msg.objects:
+            k = o.kinematics
+            p = k.pose_with_covariance.pose
+            t = k.twist_with_covariance
+            objects.append({
+                "uuid": list(o.object_id.uuid),
+                "existence_probability": o.existence_probability,
+                "classification": [{"label": c.label, "probability": c.probability}
+                                   for c in o.classification],
+                "position": [p.position.x, p.position.y, p.position.z],
+                "orientation": [p.orientation.x, p.orientation.y, p.orientation.z,
+                                p.orientation.w],
+                "pose_covariance": list(k.pose_with_covariance.covariance),
+                "twist_linear": [t.twist.linear.x, t.twist.linear.y, t.twist.linear.z],
+                "twist_covariance": list(t.covariance),
+                "orientation_availability": k.orientation_availability,
+                "is_stationary": k.is_stationary,
+                "shape_type": o.shape.type,
+                "footprint_points": len(o.shape.footprint.points),
+                "dimensions": [o.shape.dimensions.x, o.shape.dimensions.y,
+                               o.shape.dimensions.z],
+            })
+        return {"header": stamp(msg.header), "objects": objects}
+    if schema_name in ("lookout.TrackArray", "foxglove.ImageAnnotations",
+                       "foxglove.SceneUpdate"):
         return {"json": msg}
     return {}
 

@@ -8,7 +8,9 @@
 //! to the enclosing message's package.
 //!
 //! The texts below carry the field declarations (and defaults) of the Jazzy `.msg` files with
-//! their comments stripped; comments do not change the wire format or any decoder.
+//! their comments stripped; comments do not change the wire format or any decoder. The
+//! `autoware_perception_msgs` texts are those of Autoware's `autoware_msgs` repository (1.x),
+//! carried by lookout as its own interface package in `ros/autoware_perception_msgs/`.
 
 use std::collections::BTreeSet;
 
@@ -45,6 +47,118 @@ const MSG_TEXTS: &[(&str, &str)] = &[
     (
         "geometry_msgs/PoseWithCovariance",
         "Pose pose\nfloat64[36] covariance\n",
+    ),
+    ("geometry_msgs/Vector3", "float64 x\nfloat64 y\nfloat64 z\n"),
+    (
+        "geometry_msgs/Transform",
+        "Vector3 translation\nQuaternion rotation\n",
+    ),
+    (
+        "geometry_msgs/TransformStamped",
+        "std_msgs/Header header\nstring child_frame_id\nTransform transform\n",
+    ),
+    (
+        "tf2_msgs/TFMessage",
+        "geometry_msgs/TransformStamped[] transforms\n",
+    ),
+    (
+        "sensor_msgs/RegionOfInterest",
+        "uint32 x_offset\nuint32 y_offset\nuint32 height\nuint32 width\nbool do_rectify\n",
+    ),
+    (
+        "sensor_msgs/CameraInfo",
+        "std_msgs/Header header\n\
+         uint32 height\n\
+         uint32 width\n\
+         string distortion_model\n\
+         float64[] d\n\
+         float64[9] k\n\
+         float64[9] r\n\
+         float64[12] p\n\
+         uint32 binning_x\n\
+         uint32 binning_y\n\
+         RegionOfInterest roi\n",
+    ),
+    ("geometry_msgs/Twist", "Vector3 linear\nVector3 angular\n"),
+    (
+        "geometry_msgs/TwistWithCovariance",
+        "Twist twist\nfloat64[36] covariance\n",
+    ),
+    ("geometry_msgs/Accel", "Vector3 linear\nVector3 angular\n"),
+    (
+        "geometry_msgs/AccelWithCovariance",
+        "Accel accel\nfloat64[36] covariance\n",
+    ),
+    ("geometry_msgs/Point32", "float32 x\nfloat32 y\nfloat32 z\n"),
+    ("geometry_msgs/Polygon", "Point32[] points\n"),
+    ("unique_identifier_msgs/UUID", "uint8[16] uuid\n"),
+    (
+        "vision_msgs/BoundingBox3D",
+        "geometry_msgs/Pose center\ngeometry_msgs/Vector3 size\n",
+    ),
+    (
+        "vision_msgs/Detection3D",
+        "std_msgs/Header header\n\
+         ObjectHypothesisWithPose[] results\n\
+         BoundingBox3D bbox\n\
+         string id\n",
+    ),
+    (
+        "vision_msgs/Detection3DArray",
+        "std_msgs/Header header\nDetection3D[] detections\n",
+    ),
+    (
+        "autoware_perception_msgs/ObjectClassification",
+        "uint8 UNKNOWN = 0\n\
+         uint8 CAR = 1\n\
+         uint8 TRUCK = 2\n\
+         uint8 BUS = 3\n\
+         uint8 TRAILER = 4\n\
+         uint8 MOTORCYCLE = 5\n\
+         uint8 BICYCLE = 6\n\
+         uint8 PEDESTRIAN = 7\n\
+         uint8 ANIMAL = 8\n\
+         uint8 HAZARD = 9\n\
+         uint8 OVER_DRIVABLE = 10\n\
+         uint8 UNDER_DRIVABLE = 11\n\
+         \n\
+         uint8 label\n\
+         float32 probability\n",
+    ),
+    (
+        "autoware_perception_msgs/Shape",
+        "uint8 BOUNDING_BOX=0\n\
+         uint8 CYLINDER=1\n\
+         uint8 POLYGON=2\n\
+         \n\
+         uint8 type\n\
+         geometry_msgs/Polygon footprint\n\
+         geometry_msgs/Vector3 dimensions\n",
+    ),
+    (
+        "autoware_perception_msgs/TrackedObjectKinematics",
+        "uint8 UNAVAILABLE=0\n\
+         uint8 SIGN_UNKNOWN=1\n\
+         uint8 AVAILABLE=2\n\
+         \n\
+         geometry_msgs/PoseWithCovariance pose_with_covariance\n\
+         geometry_msgs/TwistWithCovariance twist_with_covariance\n\
+         geometry_msgs/AccelWithCovariance acceleration_with_covariance\n\
+         \n\
+         uint8 orientation_availability\n\
+         bool is_stationary\n",
+    ),
+    (
+        "autoware_perception_msgs/TrackedObject",
+        "unique_identifier_msgs/UUID object_id\n\
+         float32 existence_probability\n\
+         ObjectClassification[] classification\n\
+         TrackedObjectKinematics kinematics\n\
+         Shape shape\n",
+    ),
+    (
+        "autoware_perception_msgs/TrackedObjects",
+        "std_msgs/Header header\nTrackedObject[] objects\n",
     ),
     (
         "vision_msgs/ObjectHypothesis",

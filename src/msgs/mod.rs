@@ -10,7 +10,9 @@
 //! * [`RosMessage`]: ties a struct to its schema name (`sensor_msgs/msg/Image`) and definition.
 //!
 //! Sources: `common_interfaces` (std_msgs, sensor_msgs, geometry_msgs 5.3.x, Jazzy),
-//! `rcl_interfaces/builtin_interfaces` and `vision_msgs` 4.1.x (ros2 branch, Jazzy).
+//! `rcl_interfaces/builtin_interfaces`, `vision_msgs` 4.1.x (ros2 branch, Jazzy),
+//! `tf2_msgs`, `unique_identifier_msgs` and Autoware's `autoware_perception_msgs` (autoware_msgs
+//! 1.x).
 
 pub mod cdr;
 pub mod definitions;
@@ -116,6 +118,70 @@ impl Default for PoseWithCovariance {
             covariance: [0.0; 36],
         }
     }
+}
+
+/// `geometry_msgs/msg/Vector3`.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct Vector3 {
+    pub x: f64,
+    pub y: f64,
+    pub z: f64,
+}
+
+/// `geometry_msgs/msg/Transform`: `p_parent = rotation * p_child + translation`.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct Transform {
+    pub translation: Vector3,
+    pub rotation: Quaternion,
+}
+
+/// `geometry_msgs/msg/TransformStamped`: the pose of `child_frame_id` in `header.frame_id`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct TransformStamped {
+    pub header: Header,
+    pub child_frame_id: String,
+    pub transform: Transform,
+}
+
+/// `tf2_msgs/msg/TFMessage` (the type of `/tf` and `/tf_static`).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct TFMessage {
+    pub transforms: Vec<TransformStamped>,
+}
+
+impl RosMessage for TFMessage {
+    const SCHEMA_NAME: &'static str = "tf2_msgs/msg/TFMessage";
+}
+
+/// `sensor_msgs/msg/RegionOfInterest`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct RegionOfInterest {
+    pub x_offset: u32,
+    pub y_offset: u32,
+    pub height: u32,
+    pub width: u32,
+    pub do_rectify: bool,
+}
+
+/// `sensor_msgs/msg/CameraInfo`: intrinsics `k`, distortion `d`, rectification `r` and
+/// projection `p` (row-major) of the camera whose images share its header's `frame_id`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct CameraInfo {
+    pub header: Header,
+    pub height: u32,
+    pub width: u32,
+    pub distortion_model: String,
+    pub d: Vec<f64>,
+    pub k: [f64; 9],
+    pub r: [f64; 9],
+    pub p: [f64; 12],
+    pub binning_x: u32,
+    pub binning_y: u32,
+    pub roi: RegionOfInterest,
+}
+
+impl RosMessage for CameraInfo {
+    const SCHEMA_NAME: &'static str = "sensor_msgs/msg/CameraInfo";
 }
 
 /// `vision_msgs/msg/ObjectHypothesis`.
@@ -257,6 +323,139 @@ impl Detection2DArray {
                 .collect(),
         }
     }
+}
+
+/// `vision_msgs/msg/BoundingBox3D`: centre pose and size (metres) in the header's frame.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct BoundingBox3D {
+    pub center: Pose,
+    pub size: Vector3,
+}
+
+/// `vision_msgs/msg/Detection3D`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Detection3D {
+    pub header: Header,
+    pub results: Vec<ObjectHypothesisWithPose>,
+    pub bbox: BoundingBox3D,
+    pub id: String,
+}
+
+/// `vision_msgs/msg/Detection3DArray`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Detection3DArray {
+    pub header: Header,
+    pub detections: Vec<Detection3D>,
+}
+
+impl RosMessage for Detection3DArray {
+    const SCHEMA_NAME: &'static str = "vision_msgs/msg/Detection3DArray";
+}
+
+/// `geometry_msgs/msg/Twist` (and `Accel`, the same layout).
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct Twist {
+    pub linear: Vector3,
+    pub angular: Vector3,
+}
+
+/// `geometry_msgs/msg/TwistWithCovariance` (and `AccelWithCovariance`): row-major 6x6 of
+/// (linear x, y, z, angular x, y, z).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct TwistWithCovariance {
+    pub twist: Twist,
+    #[serde(with = "cdr::big_array")]
+    pub covariance: [f64; 36],
+}
+
+impl Default for TwistWithCovariance {
+    fn default() -> Self {
+        Self {
+            twist: Twist::default(),
+            covariance: [0.0; 36],
+        }
+    }
+}
+
+/// `geometry_msgs/msg/Point32`.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct Point32 {
+    pub x: f32,
+    pub y: f32,
+    pub z: f32,
+}
+
+/// `geometry_msgs/msg/Polygon`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Polygon {
+    pub points: Vec<Point32>,
+}
+
+/// `unique_identifier_msgs/msg/UUID`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Uuid {
+    pub uuid: [u8; 16],
+}
+
+/// `autoware_perception_msgs/msg/ObjectClassification` (`label` is one of the constants).
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct ObjectClassification {
+    pub label: u8,
+    pub probability: f32,
+}
+
+impl ObjectClassification {
+    pub const UNKNOWN: u8 = 0;
+    pub const CAR: u8 = 1;
+    pub const TRUCK: u8 = 2;
+    pub const BUS: u8 = 3;
+    pub const TRAILER: u8 = 4;
+    pub const MOTORCYCLE: u8 = 5;
+    pub const BICYCLE: u8 = 6;
+    pub const PEDESTRIAN: u8 = 7;
+}
+
+/// `autoware_perception_msgs/msg/TrackedObjectKinematics`.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct TrackedObjectKinematics {
+    pub pose_with_covariance: PoseWithCovariance,
+    pub twist_with_covariance: TwistWithCovariance,
+    /// `geometry_msgs/AccelWithCovariance`: the same layout as a twist with covariance.
+    pub acceleration_with_covariance: TwistWithCovariance,
+    /// `UNAVAILABLE` (0), `SIGN_UNKNOWN` (1) or `AVAILABLE` (2).
+    pub orientation_availability: u8,
+    pub is_stationary: bool,
+}
+
+/// `autoware_perception_msgs/msg/Shape`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Shape {
+    /// `BOUNDING_BOX` (0), `CYLINDER` (1) or `POLYGON` (2).
+    #[serde(rename = "type")]
+    pub kind: u8,
+    pub footprint: Polygon,
+    pub dimensions: Vector3,
+}
+
+/// `autoware_perception_msgs/msg/TrackedObject`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct TrackedObject {
+    pub object_id: Uuid,
+    pub existence_probability: f32,
+    pub classification: Vec<ObjectClassification>,
+    pub kinematics: TrackedObjectKinematics,
+    pub shape: Shape,
+}
+
+/// `autoware_perception_msgs/msg/TrackedObjects`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct TrackedObjects {
+    pub header: Header,
+    pub objects: Vec<TrackedObject>,
+}
+
+impl RosMessage for TrackedObjects {
+    const SCHEMA_NAME: &'static str = "autoware_perception_msgs/msg/TrackedObjects";
 }
 
 #[cfg(test)]

@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 use super::sink::{FrameResult, McapSink, ResultSink};
 use super::ReplayError;
 use crate::config::Config;
-use crate::engine::{FrameOutput, Trackers};
+use crate::engine::{FrameOutput, TrackedFrame, Trackers};
 use crate::mcap_io::{CameraKind, CameraTopic, McapTopicSource, Ros2McapWriter};
 use crate::motion::Affine2;
 use crate::msgs;
@@ -458,9 +458,18 @@ pub fn track_detections(
             message_count: 0,
         });
     }
-    let mut sink: Box<dyn ResultSink> =
-        Box::new(McapSink::create(output, &streams, &config.replay)?);
-    let mut trackers = Trackers::new(config.tracking.clone());
+    let mut sink: Box<dyn ResultSink> = Box::new(McapSink::create(
+        output,
+        &streams,
+        &config.replay,
+        config
+            .ground
+            .enabled
+            .then_some(config.ground.base_frame.as_str()),
+    )?);
+    // Ground objects come from the configured calibration only: the recording's own
+    // CameraInfo / `/tf_static` are not in the detections MCAP (yet).
+    let mut trackers = Trackers::new(config)?;
     let mut summary = TrackDetectionsSummary {
         slices: slices.len(),
         ..Default::default()
@@ -493,7 +502,11 @@ pub fn track_detections(
                 let cur_from_prev = record.cur_from_prev();
                 let detections: Vec<Detection> =
                     record.detections.iter().map(Detection::from).collect();
-                let (tracks, time_event) = trackers.update(
+                let TrackedFrame {
+                    tracks,
+                    objects,
+                    time_event,
+                } = trackers.update(
                     &record.stream,
                     record.header.stamp,
                     &detections,
@@ -511,6 +524,7 @@ pub fn track_detections(
                 let output = FrameOutput {
                     detections,
                     tracks,
+                    objects,
                     timings: StageTimings::default(),
                     time_event,
                 };

@@ -19,6 +19,7 @@
 //! and the mp4 encoding; the MCAP and the small files are still finished. Every output is
 //! written under a temporary name and renamed into place when finished ([`crate::output`]).
 
+pub mod calibration;
 pub mod detections;
 pub mod sink;
 
@@ -166,6 +167,7 @@ pub fn replay(options: &ReplayOptions, stop: Arc<AtomicBool>) -> (ReplaySummary,
 fn create_sinks(
     options: &ReplayOptions,
     streams: &[mcap_io::CameraTopic],
+    engine: &Engine,
 ) -> Result<Vec<Box<dyn ResultSink>>> {
     if let Some(slice) = &options.detect_only {
         let info = detections::SliceInfo {
@@ -198,11 +200,26 @@ fn create_sinks(
         }
         return Ok(sinks);
     }
-    let mut sinks: Vec<Box<dyn ResultSink>> = vec![Box::new(McapSink::create(
+    let ground = &options.config.ground;
+    let mut results = McapSink::create(
         &options.output,
         streams,
         &options.config.replay,
-    )?)];
+        ground.enabled.then_some(ground.base_frame.as_str()),
+    )?;
+    for stream in streams {
+        if let Some(p) = engine.calibration(&stream.topic) {
+            let c = p.pose.translation_m;
+            results.set_camera_xy(&stream.topic, [c.x, c.y]);
+        } else if ground.enabled {
+            tracing::warn!(
+                "ground.enabled, but {} has no calibration (no ground.camera_info_path, no \
+                 camera_info in the recording): its objects topics stay empty",
+                stream.topic
+            );
+        }
+    }
+    let mut sinks: Vec<Box<dyn ResultSink>> = vec![Box::new(results)];
     let mot = match &options.mot {
         Some(mot) => Some(MotSink::new(mot.clone(), streams.len())?),
         None => None,
@@ -246,7 +263,14 @@ fn run_replay(
         .with_max_pixels(config.input.max_pixels);
     let streams: Vec<mcap_io::CameraTopic> = source.topics().to_vec();
     let mut engine = Engine::new(config)?;
-    let mut sinks = create_sinks(options, &streams)?;
+    if config.ground.enabled && config.ground.use_recording_calibration {
+        for (stream, projector) in
+            calibration::recording_calibrations(&options.input, &streams, config)?
+        {
+            engine.set_calibration(&stream, projector);
+        }
+    }
+    let mut sinks = create_sinks(options, &streams, &engine)?;
 
     let total = source.message_count();
     let total = options.max_frames.map_or(total, |m| m.min(total));
@@ -361,6 +385,7 @@ fn run_replay(
                             let output = FrameOutput {
                                 detections: d.detections,
                                 tracks: Vec::new(),
+                                objects: Vec::new(),
                                 timings: d.timings,
                                 time_event: None,
                             };

@@ -3,7 +3,9 @@
 //! stop, so every output is left complete and valid), and its implementations:
 //!
 //! - [`McapSink`]: the results MCAP (`Detection2DArray` detections and tracks, JSON track state,
-//!   `foxglove.ImageAnnotations`, optionally the input images), topics named by
+//!   `foxglove.ImageAnnotations`, with `ground.enabled` the ground objects as
+//!   `Detection3DArray`, Autoware `TrackedObjects` and `foxglove.SceneUpdate`, optionally the
+//!   input images), topics named by
 //!   [`OutputTopics`]; log times are the input's, so the file is byte-identical run to run.
 //! - [`MotSink`]: MOTChallenge text files of one class (tracks and detections), frame `index + 1`.
 //! - [`RenderSink`]: annotated frames ([`crate::viz::render`]) as JPEG files or an mp4.
@@ -15,6 +17,7 @@ use std::path::{Path, PathBuf};
 use super::{MotOutputs, ReplayError};
 use crate::config::ReplayConfig;
 use crate::engine::FrameOutput;
+use crate::ground;
 use crate::mcap_io::{CameraTopic, McapError, Ros2McapWriter};
 use crate::mot::{MotDetection, MotResult};
 use crate::msgs;
@@ -63,12 +66,23 @@ pub struct McapSink {
     topics: BTreeMap<String, OutputTopics>,
     write_tracks: bool,
     write_annotations: bool,
+    /// With `ground.enabled`: the frame the ground objects are in (`ground.base_frame`).
+    ground_frame: Option<String>,
+    /// Per input topic: the camera's optical centre `(x, y)` in the base frame, for the
+    /// objects' box centres (set by [`McapSink::set_camera_xy`]).
+    camera_xy_m: BTreeMap<String, [f64; 2]>,
 }
 
 impl McapSink {
     /// Creates `path` with the output topics of every camera stream (and the camera topics
     /// themselves when `config.write_images`).
-    pub fn create(path: &Path, streams: &[CameraTopic], config: &ReplayConfig) -> Result<Self> {
+    /// With `ground_frame` (`ground.enabled`), the ground objects' topics too.
+    pub fn create(
+        path: &Path,
+        streams: &[CameraTopic],
+        config: &ReplayConfig,
+        ground_frame: Option<&str>,
+    ) -> Result<Self> {
         // Before the file is created: a collision leaves no output behind.
         let inputs: Vec<&str> = streams.iter().map(|s| s.topic.as_str()).collect();
         let outputs = OutputTopics::for_cameras(&inputs).map_err(ReplayError::from)?;
@@ -91,6 +105,15 @@ impl McapSink {
                     viz::foxglove::IMAGE_ANNOTATIONS_JSON_SCHEMA,
                 )?;
             }
+            if ground_frame.is_some() {
+                writer.add_topic::<msgs::Detection3DArray>(&out.objects)?;
+                writer.add_topic::<msgs::TrackedObjects>(&out.objects_autoware)?;
+                writer.add_json_topic(
+                    &out.objects_scene,
+                    ground::outputs::SCENE_UPDATE_SCHEMA_NAME,
+                    ground::outputs::SCENE_UPDATE_JSON_SCHEMA,
+                )?;
+            }
             if config.write_images {
                 let schema = stream.kind.schema_name();
                 writer.add_topic_with_schema(
@@ -106,7 +129,14 @@ impl McapSink {
             topics,
             write_tracks: config.write_tracks,
             write_annotations: config.write_annotations,
+            ground_frame: ground_frame.map(str::to_owned),
+            camera_xy_m: BTreeMap::new(),
         })
+    }
+
+    /// Where a stream's camera is, for the box centres of its ground objects.
+    pub fn set_camera_xy(&mut self, stream: &str, camera_xy_m: [f64; 2]) {
+        self.camera_xy_m.insert(stream.to_owned(), camera_xy_m);
     }
 
     fn json_error(&self, topic: &str, e: serde_json::Error) -> McapError {
@@ -160,6 +190,30 @@ impl ResultSink for McapSink {
                     .map_err(|e| self.json_error(&out.annotations, e))?;
             self.writer
                 .write(&out.annotations, log_time_ns, log_time_ns, sequence, &json)?;
+        }
+        if let Some(base_frame) = &self.ground_frame {
+            let header = ground::outputs::base_header(&frame.header, base_frame);
+            let xy = self
+                .camera_xy_m
+                .get(&frame.stream)
+                .copied()
+                .unwrap_or_default();
+            let objects = &output.objects;
+            let d3 = ground::outputs::detection3d_array(&header, objects, xy);
+            self.writer
+                .write_message(&out.objects, log_time_ns, sequence, &d3)?;
+            let tracked = ground::outputs::tracked_objects(&header, &frame.stream, objects, xy);
+            self.writer
+                .write_message(&out.objects_autoware, log_time_ns, sequence, &tracked)?;
+            let scene = ground::outputs::scene_update_json(&header, objects, xy)
+                .map_err(|e| self.json_error(&out.objects_scene, e))?;
+            self.writer.write(
+                &out.objects_scene,
+                log_time_ns,
+                log_time_ns,
+                sequence,
+                &scene,
+            )?;
         }
         Ok(())
     }

@@ -102,6 +102,11 @@ pub struct TrackOutput {
     pub velocity_px_per_s: [f64; 2],
     /// Covariance of `[cx, cy, w, h]` in px², row-major.
     pub bbox_covariance: [[f64; 4]; 4],
+    /// The detection box matched in this update (`None` when coasting): the raw measurement,
+    /// for a second filter that must not see the first one's smoothing (the ground tracker,
+    /// [`crate::ground`]). Not in the JSON track state.
+    #[serde(skip)]
+    pub observed_bbox: Option<BBox>,
 }
 
 /// One live track: its filter, place in the life cycle, and observations.
@@ -936,6 +941,10 @@ fn output_of(t: &Track, stamp_ns: i64) -> TrackOutput {
         bbox: bbox_of(m),
         velocity_px_per_s: [m[4], m[5]],
         bbox_covariance: cov,
+        observed_bbox: (t.last_update_ns == stamp_ns).then(|| {
+            let z = &t.observations.last().z;
+            BBox::from_center(z[0] as f32, z[1] as f32, z[2] as f32, z[3] as f32)
+        }),
     }
 }
 
@@ -1126,8 +1135,17 @@ mod tests {
                 assert_eq!(cov[r][c], cov[c][r]);
             }
         }
+        // The matched detection box is for the ground tracker only, not in the JSON.
+        assert!(out[0].observed_bbox.is_some());
+        assert!(json.get("observed_bbox").is_none());
         let back: TrackOutput = serde_json::from_value(json).unwrap();
-        assert_eq!(back, out[0]);
+        assert_eq!(
+            back,
+            TrackOutput {
+                observed_bbox: None,
+                ..out[0].clone()
+            }
+        );
     }
 
     #[test]

@@ -302,6 +302,7 @@ mod tests {
             bbox,
             velocity_px_per_s: [0.0, 0.0],
             bbox_covariance: [[0.0; 4]; 4],
+            observed_bbox: None,
         }
     }
 
