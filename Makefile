@@ -13,7 +13,7 @@ LOOKOUT := $(CARGO_TARGET_DIR)/release/lookout
 DEMO_IN := recordings/pets09-s2l1.mcap
 DEMO_OUT := out/pets09-s2l1.detections.mcap
 
-.PHONY: demo test setup setup-ros build lint test-rust test-ros test-fleet check-cuda gpu-check record-demo clean-out fuzz fuzz-corpus
+.PHONY: demo test setup setup-ros build lint test-rust test-ros test-hosts test-fleet check-cuda gpu-check record-demo clean-out fuzz fuzz-corpus
 
 DEMO_FRAMES := out/pets09-s2l1.frames
 DEMO_SUMMARY := out/pets09-s2l1.summary.json
@@ -31,7 +31,7 @@ demo: setup build $(DEMO_IN)
 	@echo "report: $(DEMO_REPORT)/report.html"
 	@if [ -z "$(DEMO_GT)" ]; then echo "(not scored: pass DEMO_GT=path/to/PETS09-S2L1/gt/gt.txt for MOTA, IDF1, AP50)"; fi
 
-test: setup setup-ros lint test-rust test-ros test-fleet check-cuda
+test: setup setup-ros lint test-rust test-ros test-hosts test-fleet check-cuda
 
 setup:
 	scripts/setup.sh
@@ -73,6 +73,11 @@ test-ros:
 
 # The Ray fleet driver (fleet/): a quick in-process cluster and a real two-node cluster, each in
 # network namespaces of its own (Ray never on the host network); sets up venv-fleet first.
+# One ROS 2 graph across two hosts: two network namespaces joined by a veth pair (after test-ros:
+# it uses that tier's colcon install space).
+test-hosts:
+	scripts/test-hosts.sh
+
 test-fleet:
 	scripts/test-fleet.sh
 
