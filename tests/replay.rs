@@ -435,8 +435,9 @@ fn mot_outputs_agree_with_the_mot_interface() {
     // The tracker run by `lookout track` on the replay's own detections, at the recording's
     // frame rate, gives exactly the replay's tracks: one tracker, two front ends.
     let retrack = dir.path().join("retrack.txt");
+    // `--scores own`: these are lookout's detections, cut by the tracking block's thresholds.
     ok(lookout()
-        .args(["track", "--fps", "7", "--det"])
+        .args(["track", "--fps", "7", "--scores", "own", "--det"])
         .arg(&dets)
         .arg("--out")
         .arg(&retrack));
