@@ -473,6 +473,11 @@ mod tests {
                 Value::Number(n) if n.is_i64() => ParamValue::Integer(n.as_i64().unwrap()),
                 Value::Number(n) => ParamValue::Double(n.as_f64().unwrap()),
                 Value::String(s) => ParamValue::String(s.clone()),
+                // rcl types a YAML list by its elements: numbers give a double array (e.g.
+                // `ground.translation_m`), strings a string array.
+                Value::Array(a) if !a.is_empty() && a.iter().all(Value::is_number) => {
+                    ParamValue::DoubleArray(a.iter().map(|x| x.as_f64().unwrap()).collect())
+                }
                 Value::Array(a) => ParamValue::StringArray(
                     a.iter().map(|x| x.as_str().unwrap().to_owned()).collect(),
                 ),
