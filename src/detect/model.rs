@@ -26,6 +26,9 @@ use crate::yolox::{Yolox, YoloxHead};
 
 /// The network of a detector, by family.
 #[derive(Debug)]
+// One value per detector, made once at start-up: the size difference between the variants
+// (the darknet model's CUDA state with `--features cuda`) costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum DetectorModel {
     Darknet(DarknetModel),
     /// Boxed: the network holds every module inline.
