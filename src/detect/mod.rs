@@ -65,6 +65,29 @@ impl BatchTimings {
     }
 }
 
+/// `[batch, channels, grid_h, grid_w]` of a head output.
+pub(crate) type HeadDims = (usize, usize, usize, usize);
+
+/// A head output's `[batch, channels, grid_h, grid_w]` dims and batch item `batch_index`'s
+/// values, flattened on the host (the darknet and YOLOX decoders both read heads this way).
+pub(crate) fn head_batch_data(
+    output: &candle_core::Tensor,
+    batch_index: usize,
+    what: &str,
+) -> Result<(HeadDims, Vec<f32>), DetectError> {
+    let candle = |source| DetectError::Candle {
+        context: format!("reading {what}"),
+        source,
+    };
+    let dims = output.dims4().map_err(candle)?;
+    let data = output
+        .get(batch_index)
+        .and_then(|t| t.flatten_all())
+        .and_then(|t| t.to_vec1())
+        .map_err(candle)?;
+    Ok((dims, data))
+}
+
 /// Decodes the candidates of batch item `batch_index` from all heads (model pixels, before
 /// NMS). The network input size is each head's grid times its stride.
 pub fn decode_heads(
@@ -75,17 +98,8 @@ pub fn decode_heads(
 ) -> Result<Vec<Candidate>, DetectError> {
     let mut out = Vec::new();
     for (h, head) in heads.iter().enumerate() {
-        let candle = |source| DetectError::Candle {
-            context: format!("reading yolo head {h}"),
-            source,
-        };
-        let (_, _, grid_h, grid_w) = head.output.dims4().map_err(candle)?;
-        let data: Vec<f32> = head
-            .output
-            .get(batch_index)
-            .and_then(|t| t.flatten_all())
-            .and_then(|t| t.to_vec1())
-            .map_err(candle)?;
+        let ((_, _, grid_h, grid_w), data) =
+            head_batch_data(&head.output, batch_index, &format!("yolo head {h}"))?;
         let geometry = HeadGeometry {
             grid_w,
             grid_h,

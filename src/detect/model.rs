@@ -226,17 +226,8 @@ pub fn decode_yolox_heads(
 ) -> Result<Vec<Candidate>, DetectError> {
     let mut out = Vec::new();
     for (h, head) in heads.iter().enumerate() {
-        let candle = |source| DetectError::Candle {
-            context: format!("reading yolox head {h}"),
-            source,
-        };
-        let (_, channels, grid_h, grid_w) = head.output.dims4().map_err(candle)?;
-        let data: Vec<f32> = head
-            .output
-            .get(batch_index)
-            .and_then(|t| t.flatten_all())
-            .and_then(|t| t.to_vec1())
-            .map_err(candle)?;
+        let ((_, channels, grid_h, grid_w), data) =
+            super::head_batch_data(&head.output, batch_index, &format!("yolox head {h}"))?;
         let classes = channels.saturating_sub(5);
         super::decode::decode_yolox_head(
             &data,
