@@ -167,11 +167,13 @@ pub fn estimate(pairs: &[BoxPair], rule: &BoxMotionRule) -> Option<Affine2> {
     if !(var_mean > 0.0 && (tx * tx + ty * ty) / var_mean >= rule.chi2_min) {
         return None;
     }
-    let mut scales: Vec<f64> = pairs.iter().map(|p| scale_of(&p.detected)).collect();
-    scales.sort_by(f64::total_cmp);
-    let scale = scales[scales.len() / 2];
-    if tx.hypot(ty) < rule.shift_min_rel * scale {
-        return None;
+    // The floor needs the median box scale; with the default floor (0) no frame sorts them.
+    if rule.shift_min_rel > 0.0 {
+        let mut scales: Vec<f64> = pairs.iter().map(|p| scale_of(&p.detected)).collect();
+        scales.sort_by(f64::total_cmp);
+        if tx.hypot(ty) < rule.shift_min_rel * scales[scales.len() / 2] {
+            return None;
+        }
     }
     let t = Affine2::translation(tx, ty);
     t.is_finite().then_some(t)
