@@ -52,6 +52,14 @@ mkdir -p "$ros_build" "$CARGO_TARGET_DIR"
 # colcon passes `--target-dir <build base>/lookout` to cargo: make that the cargo target dir.
 if [[ -e "$ros_build/lookout" && ! -L "$ros_build/lookout" ]]; then rm -rf "$ros_build/lookout"; fi
 ln -sfn "$CARGO_TARGET_DIR" "$ros_build/lookout"
+# The cached CMake build dir of vision_msgs remembers the checkout it was configured from; a clone
+# at another path (CI clones afresh) makes `cmake --build` fail on the vanished source dir.
+msgs_cache="$ros_build/vision_msgs/CMakeCache.txt"
+if [[ -f "$msgs_cache" ]] &&
+  ! grep -qxF "CMAKE_HOME_DIRECTORY:INTERNAL=$here/ros/vision_msgs" "$msgs_cache"; then
+  say "vision_msgs build dir was configured from another checkout: reconfiguring"
+  rm -rf "$ros_build/vision_msgs"
+fi
 say "colcon build: lookout + ros/vision_msgs into $ros_install (release; the first build takes a while)"
 (
   cd "$ros_build" # colcon-ros-cargo writes .cargo/config.toml into the working directory
