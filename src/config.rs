@@ -43,10 +43,11 @@ pub struct Config {
     pub detector: crate::detect::DetectorConfig,
     /// Multi-object tracker thresholds (times in seconds of header-stamp time).
     pub tracking: crate::track::TrackerConfig,
-    /// Score thresholds that replace `tracking`'s for detections from another detector
-    /// (`lookout track` on MOTChallenge files); lookout's own detections use `tracking`'s.
+    /// The detector profile (score thresholds, reported box's detection weight) that replaces
+    /// `tracking`'s for detections from another detector (`lookout track` on MOTChallenge
+    /// files); lookout's own detections use `tracking`'s.
     #[serde(default)]
-    pub external_detections: crate::track::ScoreThresholds,
+    pub external_detections: crate::track::DetectorProfile,
     /// Camera-motion compensation: the image motion between frames, applied to the tracks.
     #[serde(default)]
     pub camera_motion: crate::motion::CameraMotionConfig,

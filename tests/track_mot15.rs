@@ -16,9 +16,9 @@
 //! with its `external_detections` score thresholds (the public detections' scores).
 //!
 //! Issue 12's goal per sequence is MOTA at or above SORT's. The default config meets it on
-//! five of the seven; on ETH-Bahnhof (44.57 vs 44.6, a tie at one decimal) and ETH-Sunnyday
-//! ([`SHORT_OF_GOAL`], numbers in BENCHMARKS.md, "Seven MOT15 sequences") the test holds it
-//! to its measured MOTA (minus 1 point), so a regression still fails, and prints the gap. Pooled over the sequences present, MOTA must stay at or
+//! six of the seven; on ETH-Sunnyday ([`SHORT_OF_GOAL`], numbers in BENCHMARKS.md, "Seven
+//! MOT15 sequences") the test holds it to its measured MOTA (minus 1 point), so a regression
+//! still fails, and prints the gap. Pooled over the sequences present, MOTA must stay at or
 //! above SORT's and id switches at most 0.6 x SORT's (issue 12). On PETS09-S2L1 and
 //! TUD-Campus it also holds issue 3's identity bar ([`IDENTITY_BAR`]: IDF1 above SORT's, at
 //! most half its id switches).
@@ -49,7 +49,7 @@ const IDENTITY_BAR: [&str; 2] = ["PETS09-S2L1", "TUD-Campus"];
 
 /// Sequences where the default config is below SORT's MOTA, with the floor it is held to
 /// (its measured MOTA minus 1 point).
-const SHORT_OF_GOAL: [(&str, f64); 2] = [("ETH-Bahnhof", 0.436), ("ETH-Sunnyday", 0.545)];
+const SHORT_OF_GOAL: [(&str, f64); 1] = [("ETH-Sunnyday", 0.569)];
 
 fn mot15_dir() -> PathBuf {
     let dir = std::env::var_os("LOOKOUT_MOT15_DIR")

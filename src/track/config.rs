@@ -64,6 +64,12 @@ pub struct TrackerConfig {
     /// occlusion without being reported as an object on its own evidence. 0 reports every
     /// matched confirmed track.
     pub output_score_min: f32,
+    /// Where the reported box of a track matched in this update lies between the filter's
+    /// mean (0) and the matched detection (1), per coordinate of `[cx, cy, w, h]`. The filter's
+    /// measurement noise is set for association and prediction (a smooth velocity through
+    /// noisy boxes); its mean then lags a box that a moving camera or a turning pedestrian
+    /// moves, while the detection itself is current. Coasting tracks report the prediction.
+    pub output_detection_weight: f64,
     /// OC-SORT's observation-centric re-update (ORU; Cao et al., *Observation-Centric SORT*,
     /// CVPR 2023, §4.1): when a track that missed detections is matched again, its filter is
     /// rewound to the belief after its last observation and re-run through boxes interpolated
@@ -156,7 +162,7 @@ impl Default for TrackerConfig {
     /// Issue 12 searched these again by leave-one-sequence-out over seven MOT15 sequences
     /// (`scripts/python/loso.py`; BENCHMARKS.md, "Seven MOT15 sequences"). Score thresholds
     /// belong to the detector whose scores they cut: these are lookout's darknet models'
-    /// (yolov4-tiny scores true pedestrians lower), and [`ScoreThresholds::default`] holds the
+    /// (yolov4-tiny scores true pedestrians lower), and [`DetectorProfile::default`] holds the
     /// public Faster R-CNN detections' (`external_detections`, used by `lookout track`). Two
     /// additions came out of the per-sequence losses on moving cameras and are on by default
     /// (chosen by LOSO on every held-out sequence):
@@ -190,6 +196,7 @@ impl Default for TrackerConfig {
             mahalanobis_gate_chi2: 9.4877,
             output_lost_max_s: 0.0,
             output_score_min: 0.0,
+            output_detection_weight: 0.0,
             oc_reupdate: false,
             oc_momentum_weight: 0.2,
             oc_momentum_delta_s: 0.3,
@@ -208,21 +215,25 @@ impl Default for TrackerConfig {
     }
 }
 
-/// The four score thresholds of [`TrackerConfig`], for detections made by a detector other
-/// than lookout's (`lookout track` on a MOTChallenge file): a score threshold is a property
-/// of the detector whose scores it cuts, not of the tracker. lookout's darknet models score
-/// true pedestrians lower than the Faster R-CNN whose detections MOTChallenge distributes,
-/// so thresholds fitted to one drop true boxes of the other or keep false ones.
+/// What the tracker assumes about the detections of a detector other than lookout's
+/// (`lookout track` on a MOTChallenge file): the four score thresholds of [`TrackerConfig`]
+/// and [`TrackerConfig::output_detection_weight`]. Both are properties of the detector, not of
+/// the tracker: a score threshold cuts one detector's score scale (lookout's darknet models
+/// score true pedestrians lower than the Faster R-CNN whose detections MOTChallenge
+/// distributes, so thresholds fitted to one drop true boxes of the other or keep false ones),
+/// and how far a reported box should follow the matched detection rather than the filter
+/// depends on how well that detector places its boxes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct ScoreThresholds {
+pub struct DetectorProfile {
     pub track_score_high_min: f32,
     pub track_score_low_min: f32,
     pub new_track_score_min: f32,
     pub output_score_min: f32,
+    pub output_detection_weight: f64,
 }
 
-impl Default for ScoreThresholds {
+impl Default for DetectorProfile {
     /// Chosen by leave-one-sequence-out over seven MOT15 sequences' public Faster R-CNN
     /// detections (scores in [0.5, 1]; BENCHMARKS.md, "Seven MOT15 sequences").
     fn default() -> Self {
@@ -231,18 +242,20 @@ impl Default for ScoreThresholds {
             track_score_low_min: 0.1,
             new_track_score_min: 0.9,
             output_score_min: 0.7,
+            output_detection_weight: 0.5,
         }
     }
 }
 
-impl ScoreThresholds {
-    /// `tracker` with these thresholds in place of its own (validate the result).
+impl DetectorProfile {
+    /// `tracker` with this profile in place of its own settings (validate the result).
     pub fn applied_to(&self, tracker: &TrackerConfig) -> TrackerConfig {
         TrackerConfig {
             track_score_high_min: self.track_score_high_min,
             track_score_low_min: self.track_score_low_min,
             new_track_score_min: self.new_track_score_min,
             output_score_min: self.output_score_min,
+            output_detection_weight: self.output_detection_weight,
             ..tracker.clone()
         }
     }
@@ -338,6 +351,13 @@ impl TrackerConfig {
         unit("track_score_low_min", self.track_score_low_min)?;
         unit("new_track_score_min", self.new_track_score_min)?;
         unit("output_score_min", self.output_score_min)?;
+        if !(0.0..=1.0).contains(&self.output_detection_weight) {
+            return Err(InvalidTrackerConfig {
+                field: "output_detection_weight",
+                value: self.output_detection_weight.to_string(),
+                expected: "in [0, 1]",
+            });
+        }
         if self.track_score_low_min > self.track_score_high_min {
             return Err(InvalidTrackerConfig {
                 field: "track_score_low_min",

@@ -30,7 +30,7 @@ pub mod kalman;
 mod observations;
 pub mod tracker;
 
-pub use config::{InvalidTrackerConfig, ScoreThresholds, TrackerConfig};
+pub use config::{DetectorProfile, InvalidTrackerConfig, TrackerConfig};
 pub use kalman::{KalmanError, KalmanNoise};
 pub use tracker::{TrackOutput, TrackState, Tracker};
 

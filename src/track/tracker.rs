@@ -476,7 +476,7 @@ impl Tracker {
                 TrackState::Lost => stamp_ns - t.last_update_ns <= output_lost_max_ns,
                 TrackState::Tentative => false,
             })
-            .map(|t| output_of(t, stamp_ns))
+            .map(|t| output_of(t, stamp_ns, self.config.output_detection_weight))
             .collect()
     }
 }
@@ -920,8 +920,16 @@ fn reupdate(
     Ok(g)
 }
 
-fn output_of(t: &Track, stamp_ns: i64) -> TrackOutput {
+fn output_of(t: &Track, stamp_ns: i64, detection_weight: f64) -> TrackOutput {
     let m = &t.filter.mean;
+    let observed = (t.last_update_ns == stamp_ns).then(|| t.observations.last().z);
+    let reported = match observed {
+        Some(z) if detection_weight > 0.0 => {
+            let b = |i: usize| m[i] + detection_weight * (z[i] - m[i]);
+            BBox::from_center(b(0) as f32, b(1) as f32, b(2) as f32, b(3) as f32)
+        }
+        _ => bbox_of(m),
+    };
     let p = &t.filter.covariance;
     let mut cov = [[0.0; 4]; 4];
     for (r, row) in cov.iter_mut().enumerate() {
@@ -938,13 +946,11 @@ fn output_of(t: &Track, stamp_ns: i64) -> TrackOutput {
         age_s: (stamp_ns - t.start_ns) as f64 * 1e-9,
         hits: t.hits,
         time_since_update_s: (stamp_ns - t.last_update_ns) as f64 * 1e-9,
-        bbox: bbox_of(m),
+        bbox: reported,
         velocity_px_per_s: [m[4], m[5]],
         bbox_covariance: cov,
-        observed_bbox: (t.last_update_ns == stamp_ns).then(|| {
-            let z = &t.observations.last().z;
-            BBox::from_center(z[0] as f32, z[1] as f32, z[2] as f32, z[3] as f32)
-        }),
+        observed_bbox: observed
+            .map(|z| BBox::from_center(z[0] as f32, z[1] as f32, z[2] as f32, z[3] as f32)),
     }
 }
 
@@ -989,6 +995,44 @@ mod tests {
         assert_eq!(last[0].hits, 21);
         assert!((last[0].age_s - 2.0).abs() < 1e-9);
         assert_eq!(last[0].state, TrackState::Confirmed);
+    }
+
+    #[test]
+    fn reported_box_lies_between_the_filter_and_the_detection_by_the_weight() {
+        // A pedestrian that stops dead after walking right: the filter's mean overshoots the
+        // detection (it still believes in the velocity); the weight moves the reported box
+        // toward the detection by exactly that fraction, and coasting reports the prediction.
+        let run = |weight: f64| {
+            let cfg = TrackerConfig {
+                output_detection_weight: weight,
+                box_motion: false,
+                ..TrackerConfig::default()
+            };
+            let mut t = Tracker::new(cfg).unwrap();
+            let mut out = Vec::new();
+            for k in 0..=10 {
+                let x = 100.0 + 10.0 * (k.min(8) as f32);
+                out = t.update(at(k as f64 * 0.1), &[det(x, 100.0, 0.9)]).unwrap();
+            }
+            let coast = t.update(at(1.1), &[]).unwrap();
+            (out, coast)
+        };
+        let (mean, _) = run(0.0);
+        let (half, _) = run(0.5);
+        let (detection, coast) = run(1.0);
+        let seen = detection[0].observed_bbox.unwrap();
+        assert_eq!(detection[0].bbox, seen);
+        assert_eq!(mean[0].observed_bbox, Some(seen));
+        assert!((mean[0].bbox.x_min - seen.x_min).abs() > 1.0, "{mean:?}");
+        let mid = 0.5 * (mean[0].bbox.x_min + seen.x_min);
+        assert!((half[0].bbox.x_min - mid).abs() < 1e-3, "{half:?} vs {mid}");
+        assert!((half[0].bbox.y_max - 0.5 * (mean[0].bbox.y_max + seen.y_max)).abs() < 1e-3);
+        assert!(coast.is_empty(), "coasting tracks are not reported by default");
+        let bad = TrackerConfig {
+            output_detection_weight: 1.5,
+            ..TrackerConfig::default()
+        };
+        assert!(Tracker::new(bad).is_err());
     }
 
     #[test]

@@ -26,7 +26,8 @@ pub struct TrackArgs {
     /// MOTChallenge result file to write (with --det), or the results MCAP (with --detections).
     #[arg(long, short = 'o')]
     out: PathBuf,
-    /// Whose score thresholds apply: `external` (the parameter file's `external_detections`
+    /// Whose detector profile (score thresholds, reported box's detection weight) applies:
+    /// `external` (the parameter file's `external_detections`
     /// block: detections from another detector, such as MOTChallenge's public ones) or `own`
     /// (the `tracking` block's: detections from lookout's detector, e.g. `replay --mot-det-out`).
     /// `--detections` are lookout's own: they always use the `tracking` block's.
@@ -36,7 +37,7 @@ pub struct TrackArgs {
     config: ConfigArgs,
 }
 
-/// Which detector's score thresholds `lookout track` uses.
+/// Which detector's profile (score thresholds, box weight) `lookout track` uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Scores {
     External,
