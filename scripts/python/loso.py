@@ -6,8 +6,8 @@ Usage (in the venv-mot interpreter, motmetrics==1.4.0):
             [--cache /tmp/loso.json] [--set KEY=VALUE ...]
 
 Runs `lookout track` on every sequence of DATA for every setting of a small grid (each a set of
-`--set tracking.KEY=VALUE` overrides on top of the built-in parameter file; score thresholds
-go to `external_detections.KEY`, which `lookout track` uses for detection files), scores each result
+`--set tracking.KEY=VALUE` overrides on top of the built-in parameter file; detector-profile
+keys go to `external_detections.KEY`, which `lookout track` uses for detection files), scores each result
 with motmetrics (IoU 0.5, ground truth with conf 0 ignored, as scripts/python/mot_eval.py), and
 then, for each sequence in turn, picks the setting with the best objective on the *other*
 sequences and reports that setting's score on the held-out one; the setting best on all
@@ -52,8 +52,15 @@ SORT = {
     "ADL-Rundle-8": (28.6, 32.6, 102),
 }
 
-# Score thresholds: `lookout track` reads them from the parameter file's `external_detections`.
-SCORE_KEYS = {"track_score_high_min", "track_score_low_min", "new_track_score_min", "output_score_min"}
+# The detector profile (score thresholds, reported box's detection weight): `lookout track`
+# reads it from the parameter file's `external_detections` block.
+PROFILE_KEYS = {
+    "track_score_high_min",
+    "track_score_low_min",
+    "new_track_score_min",
+    "output_score_min",
+    "output_detection_weight",
+}
 
 METRICS = ["num_objects", "num_false_positives", "num_misses", "num_switches", "idtp", "idfp", "idfn"]
 
@@ -84,6 +91,12 @@ GRIDS = {
         "output_detection_weight": [0.0, 0.25, 0.5, 0.75],
         "min_hits": [2, 3],
         "output_score_min": [0.5, 0.7],
+    },
+    # ... and the association gate and confirmation count with it.
+    "profile": {
+        "output_detection_weight": [0.4, 0.5, 0.6],
+        "iou_match_min": [0.1, 0.2, 0.3],
+        "min_hits": [2, 3],
     },
     # The final choice (issue 12): the axes that moved the seven sequences in "explore" and
     # the follow-up runs (BENCHMARKS.md), with min_hits 2 and iou_match_min 0.3.
@@ -150,7 +163,7 @@ def run_setting(args, overrides, seqs, tmp):
         for k, v in list(args.set_base.items()) + list(overrides.items()):
             # `lookout track` takes score thresholds from `external_detections` (public
             # detections come from another detector); the rest from `tracking`.
-            block = "external_detections" if k in SCORE_KEYS else "tracking"
+            block = "external_detections" if k in PROFILE_KEYS else "tracking"
             cmd += ["--set", f"{block}.{k}={v}"]
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         out[seq] = score(os.path.join(args.data, seq, "gt.txt"), res)
