@@ -13,7 +13,7 @@
 //! `LOOKOUT_MOT15_OUT` keeps the result files.
 //!
 //! The tracker runs as `lookout track` does: the shipped parameter file's `tracking` block
-//! with its `external_detections` score thresholds (the public detections' scores).
+//! with its `external_detections` detector profile (the public detections' score thresholds and box weight).
 //!
 //! Issue 12's goal per sequence is MOTA at or above SORT's. The default config meets it on
 //! six of the seven; on ETH-Sunnyday ([`SHORT_OF_GOAL`], numbers in BENCHMARKS.md, "Seven

@@ -1027,7 +1027,10 @@ mod tests {
         let mid = 0.5 * (mean[0].bbox.x_min + seen.x_min);
         assert!((half[0].bbox.x_min - mid).abs() < 1e-3, "{half:?} vs {mid}");
         assert!((half[0].bbox.y_max - 0.5 * (mean[0].bbox.y_max + seen.y_max)).abs() < 1e-3);
-        assert!(coast.is_empty(), "coasting tracks are not reported by default");
+        assert!(
+            coast.is_empty(),
+            "coasting tracks are not reported by default"
+        );
         let bad = TrackerConfig {
             output_detection_weight: 1.5,
             ..TrackerConfig::default()
