@@ -153,7 +153,9 @@ impl DetectorModel {
                 if dtype != DType::F32 {
                     return Err(DetectError::InvalidConfig {
                         field: "precision",
-                        message: "yolox runs in f32 only".into(),
+                        message: "f16 is darknet's (on CUDA); yolox runs in f32 only, on the CPU \
+                                  and on CUDA: set precision f32"
+                            .into(),
                     });
                 }
                 Self::Yolox(m)
