@@ -541,6 +541,33 @@ mod tests {
     }
 
     #[test]
+    fn yolox_f16_needs_a_cuda_device() {
+        let graph = crate::yolox::tests::synthetic_graph(0.33, 0.25, true, 2);
+        let net =
+            crate::yolox::Yolox::from_graph(graph, std::path::Path::new("nano.onnx"), &Device::Cpu)
+                .unwrap();
+        let config = DetectorConfig {
+            precision: Precision::F16,
+            input_size_px: 64,
+            class_map: vec![],
+            keep_unmapped_classes: true,
+            ..DetectorConfig::default()
+        };
+        let e =
+            Detector::from_parts(net.into(), vec!["a".into(), "b".into()], &config).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                DetectError::InvalidConfig {
+                    field: "precision",
+                    ..
+                }
+            ) && e.to_string().contains("CUDA"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn image_detections_are_mapped_clipped_and_filtered() {
         let classes = ClassMap::new(
             vec!["person".into(), "kite".into()],

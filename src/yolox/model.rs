@@ -441,6 +441,88 @@ impl Yolox {
         self.depthwise
     }
 
+    /// The weights' precision (f32 as loaded; [`Yolox::with_dtype`] changes it).
+    pub fn dtype(&self) -> DType {
+        self.stem.kernel.dtype()
+    }
+
+    /// The network with its weights in `dtype` (f16 is for CUDA: the detector refuses it on
+    /// the CPU, where candle's f16 ops would run instead of lookout's f32 kernels). Inputs stay
+    /// f32 and heads come out f32: the forward converts at both ends.
+    pub fn with_dtype(mut self, dtype: DType) -> Result<Self, YoloxError> {
+        if dtype == self.dtype() {
+            return Ok(self);
+        }
+        let path = self.path.clone();
+        for conv in self.convs_mut() {
+            let candle = |source| YoloxError::Candle {
+                context: format!(
+                    "{}: converting module {} to {dtype:?}",
+                    path.display(),
+                    conv.module
+                ),
+                source,
+            };
+            conv.kernel = conv.kernel.to_dtype(dtype).map_err(candle)?;
+            conv.bias = conv.bias.to_dtype(dtype).map_err(candle)?;
+        }
+        Ok(self)
+    }
+
+    /// Every convolution of the network (the candle tensors of each are converted by
+    /// [`Yolox::with_dtype`]).
+    fn convs_mut(&mut self) -> Vec<&mut Conv> {
+        fn block<'a>(b: &'a mut Block, out: &mut Vec<&'a mut Conv>) {
+            match b {
+                Block::Base(c) => out.push(c),
+                Block::Depthwise { dconv, pconv } => {
+                    out.push(dconv);
+                    out.push(pconv);
+                }
+            }
+        }
+        fn csp<'a>(c: &'a mut Csp, out: &mut Vec<&'a mut Conv>) {
+            out.push(&mut c.conv1);
+            out.push(&mut c.conv2);
+            out.push(&mut c.conv3);
+            for b in &mut c.m {
+                out.push(&mut b.conv1);
+                block(&mut b.conv2, out);
+            }
+        }
+        let mut out = vec![&mut self.stem];
+        for (b, c) in [
+            (&mut self.dark2.0, &mut self.dark2.1),
+            (&mut self.dark3.0, &mut self.dark3.1),
+            (&mut self.dark4.0, &mut self.dark4.1),
+        ] {
+            block(b, &mut out);
+            csp(c, &mut out);
+        }
+        block(&mut self.dark5.0, &mut out);
+        out.push(&mut self.dark5.1.conv1);
+        out.push(&mut self.dark5.1.conv2);
+        csp(&mut self.dark5.2, &mut out);
+        out.push(&mut self.lateral_conv0);
+        csp(&mut self.c3_p4, &mut out);
+        out.push(&mut self.reduce_conv1);
+        csp(&mut self.c3_p3, &mut out);
+        block(&mut self.bu_conv2, &mut out);
+        csp(&mut self.c3_n3, &mut out);
+        block(&mut self.bu_conv1, &mut out);
+        csp(&mut self.c3_n4, &mut out);
+        for level in &mut self.head {
+            out.push(&mut level.stem);
+            for b in level.cls_convs.iter_mut().chain(level.reg_convs.iter_mut()) {
+                block(b, &mut out);
+            }
+            out.push(&mut level.cls_pred);
+            out.push(&mut level.reg_pred);
+            out.push(&mut level.obj_pred);
+        }
+        out
+    }
+
     /// Output channels of each CSP stage of the backbone (dark2..dark5), for a summary.
     pub fn widths(&self) -> [usize; 4] {
         [
@@ -491,11 +573,20 @@ impl Yolox {
                 ),
             });
         }
+        // lookout's CPU kernels read f32 weights; other precisions (f16 on CUDA) run candle's
+        // ops on an input of the weights' type.
+        let dtype = self.dtype();
         let f = Forward {
-            host: self.cpu_kernels && self.device.is_cpu() && input.device().is_cpu(),
+            host: self.cpu_kernels
+                && self.device.is_cpu()
+                && input.device().is_cpu()
+                && dtype == DType::F32,
             path: &self.path,
         };
-        let x = f.focus(input)?;
+        let input = input
+            .to_dtype(dtype)
+            .map_err(f.candle("converting the input to the weights' precision"))?;
+        let x = f.focus(&input)?;
         let x = f.conv(&self.stem, &x)?;
         let x = f.csp(&self.dark2.1, &f.block(&self.dark2.0, &x)?)?;
         let x3 = f.csp(&self.dark3.1, &f.block(&self.dark3.0, &x)?)?;
@@ -529,6 +620,10 @@ impl Yolox {
             let box_ = f.conv(&level.reg_pred, &reg)?;
             let obj = f.sigmoid(&f.conv(&level.obj_pred, &reg)?)?;
             let output = f.cat(&[&box_, &obj, &cls])?;
+            // The decoders read f32 heads, whatever the network's precision.
+            let output = output
+                .to_dtype(DType::F32)
+                .map_err(f.candle("converting a head to f32"))?;
             heads.push(YoloxHead { output, stride_px });
         }
         Ok(heads)
