@@ -318,4 +318,42 @@ pub(crate) mod tests {
             }
         }
     }
+
+    /// The GPU's depthwise convolution (candle ops tap by tap) against candle's grouped conv2d,
+    /// run here on the CPU: strides 1 and 2, odd and even sizes, a 1-pixel image, and k = 5.
+    #[test]
+    fn depthwise_by_taps_equals_grouped_conv2d() {
+        let device = Device::Cpu;
+        let mut seed = 5u32;
+        for (n, c, h, w, k, s) in [
+            (2, 4, 7, 9, 3, 1),
+            (2, 4, 7, 9, 3, 2),
+            (1, 3, 8, 8, 3, 2),
+            (1, 2, 1, 1, 3, 1),
+            (1, 3, 6, 5, 5, 2),
+        ] {
+            let x =
+                Tensor::from_vec(random(n * c * h * w, &mut seed), (n, c, h, w), &device).unwrap();
+            let kernel =
+                Tensor::from_vec(random(c * k * k, &mut seed), (c, 1, k, k), &device).unwrap();
+            let want = x.conv2d(&kernel, k / 2, s, 1, c).unwrap();
+            let got = model::depthwise_by_taps(&x, &kernel, s, k / 2).unwrap();
+            assert_eq!(got.dims(), want.dims(), "{h}x{w} k{k} s{s}");
+            let diff = (got - want)
+                .unwrap()
+                .abs()
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .max(0)
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap();
+            assert!(diff < 1e-5, "{h}x{w} k{k} s{s}: max |diff| {diff}");
+        }
+        // Not a depthwise kernel: an error, not a panic.
+        let x = Tensor::zeros((1, 3, 4, 4), candle_core::DType::F32, &device).unwrap();
+        let kernel = Tensor::zeros((3, 2, 3, 3), candle_core::DType::F32, &device).unwrap();
+        assert!(model::depthwise_by_taps(&x, &kernel, 1, 1).is_err());
+    }
 }

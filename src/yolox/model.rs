@@ -731,10 +731,18 @@ impl Forward<'_> {
         }
         if !self.host {
             let g = &c.geometry;
-            let y = x
-                .conv2d(&c.kernel, g.padding, g.stride, 1, g.groups)
-                .and_then(|y| y.broadcast_add(&c.bias))
-                .map_err(&e)?;
+            // candle's grouped conv2d runs one convolution per group: a launch or more per
+            // channel on a GPU, so depthwise layers there go tap by tap instead. On the CPU
+            // candle's conv2d stays the reference the CPU kernels are tested against.
+            let by_taps =
+                !x.device().is_cpu() && g.groups == c_in && g.filters == c_in && g.groups > 1;
+            let y = if by_taps {
+                depthwise_by_taps(x, &c.kernel, g.stride, g.padding)
+            } else {
+                x.conv2d(&c.kernel, g.padding, g.stride, 1, g.groups)
+            }
+            .and_then(|y| y.broadcast_add(&c.bias))
+            .map_err(&e)?;
             return if c.silu { y.silu().map_err(&e) } else { Ok(y) };
         }
         let x = x.contiguous().map_err(&e)?;
@@ -799,6 +807,65 @@ fn silu_in_place(data: &mut [f32]) {
             *v /= 1.0 + (-*v).exp();
         }
     });
+}
+
+/// Depthwise convolution (no bias) in candle ops on any device: `x` (`N x C x H x W`) with
+/// `kernel` (`C x 1 x k x k`), zero padding `padding`, stride `stride`; the same result as
+/// `x.conv2d(kernel, padding, stride, 1, C)` up to the order of the sums. One multiply and one
+/// add per tap over the whole batch (about 2 k² launches on a GPU, where candle's grouped
+/// conv2d makes C convolutions), then every `stride`-th row and column.
+pub fn depthwise_by_taps(
+    x: &Tensor,
+    kernel: &Tensor,
+    stride: usize,
+    padding: usize,
+) -> candle_core::Result<Tensor> {
+    let (_, c, h, w) = x.dims4()?;
+    let (filters, per_group, k, k_w) = kernel.dims4()?;
+    if filters != c
+        || per_group != 1
+        || k != k_w
+        || stride == 0
+        || h + 2 * padding < k
+        || w + 2 * padding < k
+    {
+        candle_core::bail!(
+            "depthwise_by_taps: input {:?} and kernel {:?} (stride {stride}, padding {padding}) \
+             do not form a depthwise convolution",
+            x.dims(),
+            kernel.dims()
+        );
+    }
+    let xp = x
+        .pad_with_zeros(2, padding, padding)?
+        .pad_with_zeros(3, padding, padding)?;
+    // Stride-1 output size; every stride-th position of it is the strided output.
+    let (h1, w1) = (h + 2 * padding + 1 - k, w + 2 * padding + 1 - k);
+    // Row t of `taps` holds every channel's weight of tap t (row-major over the k x k window).
+    let taps = kernel.reshape((c, k * k))?.t()?.contiguous()?;
+    let mut acc: Option<Tensor> = None;
+    for dy in 0..k {
+        for dx in 0..k {
+            let weight = taps.get(dy * k + dx)?.reshape((1, c, 1, 1))?;
+            let term = xp
+                .narrow(2, dy, h1)?
+                .narrow(3, dx, w1)?
+                .broadcast_mul(&weight)?;
+            acc = Some(match acc {
+                None => term,
+                Some(a) => (a + term)?,
+            });
+        }
+    }
+    let y = acc.ok_or_else(|| candle_core::Error::Msg("depthwise_by_taps: empty kernel".into()))?;
+    if stride == 1 {
+        return Ok(y);
+    }
+    let every = |n: usize| -> candle_core::Result<Tensor> {
+        let idx: Vec<u32> = (0..n).step_by(stride).map(|i| i as u32).collect();
+        Tensor::new(idx.as_slice(), x.device())
+    };
+    y.index_select(&every(h1)?, 2)?.index_select(&every(w1)?, 3)
 }
 
 /// Depthwise convolution + bias of one batch item (`groups == channels == filters`): each
