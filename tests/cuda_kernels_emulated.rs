@@ -5,7 +5,7 @@
 //! against `decode_raw` + `Letterbox::apply_into`, `decode_head` and `nms_limited`, bit for bit
 //! (same operations, no FMA contraction, the same libm `expf`), and YOLOX's variants (the
 //! YOLOX letterbox on camera bytes of every encoding and on real frames, `decode_yolox_head`
-//! on a hand-made head). What only a GPU shows (races, launch limits, the device's `expf`) is
+//! on a hand-made head and, when the ONNX file is there, on yolox_nano's heads of a frame). What only a GPU shows (races, launch limits, the device's `expf`) is
 //! tests/cuda_parity.rs's and tests/yolox_cuda_parity.rs's job on a GPU.
 //!
 //! The real-frame check needs the assets (scripts/fetch-assets.sh) and ffmpeg (scripts/setup.sh),
@@ -192,15 +192,18 @@ fn check_preprocess(raws: &[RawImageRef<'_>], letterbox: Letterbox) {
         bytes[at..at + raw.data.len()].copy_from_slice(raw.data);
     }
     let rows: Vec<i64> = params.iter().flat_map(|p| p.row).collect();
-    let b = write("pre_bytes.bin", &bytes);
-    let p = write("pre_params.bin", &rows);
-    let out = work_dir().join("pre_out.bin");
-    let n = raws.len().to_string();
-    let s = size.to_string();
     let kernel = match letterbox.style {
         LetterboxStyle::Darknet => "preprocess",
         LetterboxStyle::Yolox => "preprocess_yolox",
     };
+    // Tests run in parallel: each call its own files.
+    static CALL: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let tag = CALL.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let b = write(&format!("pre{tag}_bytes.bin"), &bytes);
+    let p = write(&format!("pre{tag}_params.bin"), &rows);
+    let out = work_dir().join(format!("pre{tag}_out.bin"));
+    let n = raws.len().to_string();
+    let s = size.to_string();
     run(&[&kernel, &b, &p, &n, &s, &out]);
     let got = read_f32(&out);
     let plane = 3 * (size * size) as usize;
@@ -663,4 +666,90 @@ fn yolox_decode_and_nms_kernels_equal_decode_yolox_head_and_nms_limited() {
     let (_, argmax_count) = kernel_decode(ClassPolicy::Argmax);
     let (_, multi_count) = kernel_decode(ClassPolicy::MultiLabel);
     assert!(argmax_count.iter().zip(&multi_count).all(|(a, m)| a < m));
+}
+
+/// The YOLOX ONNX file (`LOOKOUT_YOLOX_ONNX`, default `../shared/models/yolox_nano.onnx`
+/// beside the checkout, as tests/yolox_parity.rs), or `None` with a message.
+fn yolox_onnx() -> Option<PathBuf> {
+    let path = std::env::var_os("LOOKOUT_YOLOX_ONNX")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/models/yolox_nano.onnx")
+        });
+    if path.is_file() {
+        Some(path)
+    } else {
+        eprintln!(
+            "SKIPPED: no YOLOX ONNX file at {} (set LOOKOUT_YOLOX_ONNX)",
+            path.display()
+        );
+        None
+    }
+}
+
+/// The real network's heads on a vtest frame (when the ONNX file is there): the decode and
+/// NMS kernels against `decode_yolox_heads` and `nms_limited` at the detector's defaults.
+#[test]
+fn yolox_decode_kernel_equals_the_cpu_on_real_heads() {
+    let Some(onnx) = yolox_onnx() else {
+        return;
+    };
+    let net = lookout::yolox::Yolox::load(&onnx, &candle_core::Device::Cpu).unwrap();
+    let frame = vtest_frame(400);
+    let (blob, _) = Letterbox::yolox(416).apply(&frame).unwrap();
+    let input =
+        candle_core::Tensor::from_vec(blob, (1, 3, 416, 416), &candle_core::Device::Cpu).unwrap();
+    let heads = net.forward(&input).unwrap();
+    let config = lookout::detect::DetectorConfig::default();
+    let classes = net.classes();
+    let allowed = vec![1u8; classes];
+    let capacity = 8192usize;
+    for policy in [ClassPolicy::Argmax, ClassPolicy::MultiLabel] {
+        let mut cand = vec![0f32; capacity * CAND_LEN];
+        let mut count = vec![0i32; 1];
+        for (h, head) in heads.iter().enumerate() {
+            let (_, _, gh, gw) = head.output.dims4().unwrap();
+            let data: Vec<f32> = head.output.flatten_all().unwrap().to_vec1().unwrap();
+            let c = write("rdec_cand.bin", &cand);
+            let n = write("rdec_count.bin", &count);
+            run(&[
+                &"yolox_decode",
+                &write(&format!("rdec_head{h}.bin"), &data),
+                &classes.to_string(),
+                &gw.to_string(),
+                &gh.to_string(),
+                &(head.stride_px as f32).to_string(),
+                &config.confidence_min.to_string(),
+                &i32::from(policy == ClassPolicy::MultiLabel).to_string(),
+                &write("rdec_allowed.bin", &allowed),
+                &"1",
+                &capacity.to_string(),
+                &c,
+                &n,
+            ]);
+            cand = read_f32(&c);
+            count = read_i32(&n);
+        }
+        let all =
+            lookout::detect::decode_yolox_heads(&heads, 0, config.confidence_min, policy).unwrap();
+        assert_eq!(count[0] as usize, all.len(), "{policy:?}: candidates");
+        let out = work_dir().join("rnms_out.bin");
+        run(&[
+            &"sort_nms",
+            &write("rnms_cand.bin", &cand),
+            &write("rnms_count.bin", &count),
+            &"1",
+            &capacity.to_string(),
+            &config.top_k.to_string(),
+            &config.nms_iou_max.to_string(),
+            &config.max_detections.to_string(),
+            &out,
+        ]);
+        let got = read_f32(&out);
+        let kernel = read_output_block(&got).unwrap();
+        let want = nms_limited(all, config.nms_iou_max, config.top_k, config.max_detections);
+        // PETS09 frame 400 has a crowd: several people survive NMS.
+        assert!(want.len() >= 3, "{policy:?}: {} detections", want.len());
+        assert_eq!(kernel, want, "{policy:?}");
+    }
 }
