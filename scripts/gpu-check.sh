@@ -7,10 +7,11 @@
 #    system CUDA toolkit if there is one, else from PyPI via scripts/setup-cuda.sh; the CUDA 13
 #    math libraries from PyPI unless the system has them; never the link-time stand-ins);
 # 2. runs the GPU parity tests (tests/cuda_parity.rs, including the ignored ones) and the CPU
-#    emulation of the kernels;
+#    emulation of the kernels; with the YOLOX ONNX file (LOOKOUT_YOLOX_ONNX, default
+#    ../shared/models/yolox_nano.onnx beside the checkout) also tests/yolox_cuda_parity.rs;
 # 3. runs the GPU benchmark (`lookout bench-stages`): YOLOv4-tiny at 416, a 1920x1080 bgr8
 #    frame, batch 1 and 8, f32 and f16, per-stage times with the device synchronised and
-#    end-to-end times without;
+#    end-to-end times without; YOLOX (f32, 416) the same when the ONNX file is there;
 # 4. writes everything to OUT_DIR (gpu.txt, tests.txt, bench-*.txt/json) for BENCHMARKS.md.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -61,9 +62,16 @@ case ":$LD_LIBRARY_PATH:" in *cuda-stubs*) echo "gpu-check: stand-ins on LD_LIBR
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$cache/target-gpu}"
 cd "$here"
 cargo build --release --locked --features cuda --bin lookout
+onnx=$(realpath -m "${LOOKOUT_YOLOX_ONNX:-$here/../shared/models/yolox_nano.onnx}")
 {
   cargo test --release --locked --features cuda --test cuda_parity -- --include-ignored
   cargo test --release --locked --test cuda_kernels_emulated
+  if [ -f "$onnx" ]; then
+    LOOKOUT_YOLOX_ONNX="$onnx" cargo test --release --locked --features cuda \
+      --test yolox_cuda_parity -- --include-ignored
+  else
+    echo "gpu-check: no YOLOX ONNX file at $onnx: YOLOX GPU parity NOT RUN (set LOOKOUT_YOLOX_ONNX)"
+  fi
 } 2>&1 | tee "$out/tests.txt"
 
 lookout="$CARGO_TARGET_DIR/release/lookout"
@@ -71,6 +79,10 @@ for precision in f32 f16; do
   "$lookout" bench-stages --device cuda:0 --precision "$precision" --batch 1,8 \
     --frame 1920x1080 --json "$out/bench-$precision.json" | tee "$out/bench-$precision.txt"
 done
+if [ -f "$onnx" ]; then
+  "$lookout" bench-stages --device cuda:0 --model yolox --onnx "$onnx" --batch 1,8 \
+    --frame 1920x1080 --json "$out/bench-yolox-f32.json" | tee "$out/bench-yolox-f32.txt"
+fi
 "$lookout" bench-stages --device cpu --batch 1 --runs 20 --warmup 3 \
   --json "$out/bench-cpu.json" | tee "$out/bench-cpu.txt"
 echo "gpu-check: all passed; results in $out" >&2

@@ -3,8 +3,10 @@
 //! their inputs and outputs candle tensors or buffers reused across frames.
 //!
 //! A frame's path: camera bytes -> one upload -> `lookout_preprocess` (colour conversion,
-//! letterbox, normalisation, NCHW, batched over cameras) -> the darknet forward in candle ->
-//! `lookout_yolo_decode` per head -> `lookout_sort_nms` -> one download of the final boxes.
+//! letterbox, normalisation, NCHW, batched over cameras; `lookout_preprocess_yolox` for
+//! YOLOX's letterbox) -> the network's forward in candle (darknet or YOLOX) ->
+//! `lookout_yolo_decode` per head (`lookout_yolox_decode` per YOLOX stride) ->
+//! `lookout_sort_nms` -> one download of the final boxes.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
@@ -21,9 +23,10 @@ use super::layout::{
     output_stride, plan_batch, read_output_block, CAND_LEN, NMS_CAPACITY, PARAMS_LEN,
 };
 use crate::darknet::YoloHead;
-use crate::detect::{BatchTimings, Candidate, DetectError};
+use crate::detect::{BatchTimings, Candidate, DetectError, Heads};
 use crate::image_codec::RawImageRef;
-use crate::preprocess::{ImageFromModel, Letterbox};
+use crate::preprocess::{ImageFromModel, Letterbox, LetterboxStyle};
+use crate::yolox::YoloxHead;
 
 /// The kernels of `src/cuda/kernels.cu` for every architecture build.rs was asked for.
 static FATBIN: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/lookout_kernels.fatbin"));
@@ -81,7 +84,9 @@ pub struct GpuKernels {
     device: CudaDevice,
     stream: Arc<CudaStream>,
     preprocess: CudaFunction,
+    preprocess_yolox: CudaFunction,
     decode: CudaFunction,
+    decode_yolox: CudaFunction,
     sort_nms: CudaFunction,
     buffers: Mutex<Buffers>,
 }
@@ -148,7 +153,9 @@ impl GpuKernels {
         Ok(Self {
             device: dev.clone(),
             preprocess: function("lookout_preprocess")?,
+            preprocess_yolox: function("lookout_preprocess_yolox")?,
             decode: function("lookout_yolo_decode")?,
+            decode_yolox: function("lookout_yolox_decode")?,
             sort_nms: function("lookout_sort_nms")?,
             stream,
             buffers: Mutex::new(Buffers::default()),
@@ -225,13 +232,19 @@ impl GpuKernels {
         {
             let bytes = present(&mut b.bytes, "preprocess")?;
             let params_dev = present(&mut b.params, "preprocess")?;
-            let mut launch = self.stream.launch_builder(&self.preprocess);
+            // The letterbox style picks the kernel; both take the same parameter rows.
+            let kernel = match letterbox.style {
+                LetterboxStyle::Darknet => &self.preprocess,
+                LetterboxStyle::Yolox => &self.preprocess_yolox,
+            };
+            let mut launch = self.stream.launch_builder(kernel);
             launch
                 .arg(&*bytes)
                 .arg(&*params_dev)
                 .arg(&mut out)
                 .arg(&size);
-            // SAFETY: argument types and order match lookout_preprocess; the grid covers
+            // SAFETY: argument types and order match lookout_preprocess (and
+            // lookout_preprocess_yolox, the same signature); the grid covers
             // n cameras x S*S pixels, and `out` holds n * 3 * S * S floats.
             unsafe { launch.launch(cfg) }.map_err(|e| gpu("preprocess", e))?;
         }
@@ -255,7 +268,52 @@ impl GpuKernels {
         batch: usize,
         class_allowed: &[bool],
         limits: DecodeLimits,
+        timings: Option<&mut BatchTimings>,
+    ) -> Result<Vec<Option<Vec<Candidate>>>, DetectError> {
+        self.decode_then_nms(batch, class_allowed, limits, timings, |b| {
+            self.launch_yolo_decodes(b, heads, batch, class_allowed.len(), limits)
+        })
+    }
+
+    /// [`GpuKernels::decode_nms`] for YOLOX heads (`lookout_yolox_decode` per stride, then the
+    /// same sort + top-k + NMS kernel).
+    pub fn decode_nms_yolox(
+        &self,
+        heads: &[YoloxHead],
+        batch: usize,
+        class_allowed: &[bool],
+        limits: DecodeLimits,
+        timings: Option<&mut BatchTimings>,
+    ) -> Result<Vec<Option<Vec<Candidate>>>, DetectError> {
+        self.decode_then_nms(batch, class_allowed, limits, timings, |b| {
+            self.launch_yolox_decodes(b, heads, batch, class_allowed.len(), limits)
+        })
+    }
+
+    /// The heads of either family ([`Heads`]) through their decode kernel, then NMS.
+    pub fn decode_nms_heads(
+        &self,
+        heads: &Heads,
+        batch: usize,
+        class_allowed: &[bool],
+        limits: DecodeLimits,
+        timings: Option<&mut BatchTimings>,
+    ) -> Result<Vec<Option<Vec<Candidate>>>, DetectError> {
+        match heads {
+            Heads::Yolo(h) => self.decode_nms(h, batch, class_allowed, limits, timings),
+            Heads::Yolox(h) => self.decode_nms_yolox(h, batch, class_allowed, limits, timings),
+        }
+    }
+
+    /// Readies the candidate buffers and the class filter, lets `launch_decodes` append every
+    /// head's candidates, then sorts, applies top-k and NMS, and downloads the kept boxes.
+    fn decode_then_nms(
+        &self,
+        batch: usize,
+        class_allowed: &[bool],
+        limits: DecodeLimits,
         mut timings: Option<&mut BatchTimings>,
+        launch_decodes: impl FnOnce(&mut Buffers) -> Result<(), DetectError>,
     ) -> Result<Vec<Option<Vec<Candidate>>>, DetectError> {
         let stage = "decode+nms";
         let started = Instant::now();
@@ -294,8 +352,8 @@ impl GpuKernels {
             .memset_zeros(counts)
             .map_err(|e| gpu(stage, e))?;
 
-        // The class filter and the anchors are uploaded once and again only when they change,
-        // compared without allocating (this runs every frame).
+        // The class filter is uploaded once and again only when it changes, compared without
+        // allocating (this runs every frame).
         let allowed_stale = b.class_allowed.as_ref().is_none_or(|(host, _)| {
             !host
                 .iter()
@@ -310,100 +368,8 @@ impl GpuKernels {
                 .map_err(|e| gpu(stage, e))?;
             b.class_allowed = Some((allowed, dev));
         }
-        for (h, head) in heads.iter().enumerate() {
-            let flat = || head.anchors.iter().flat_map(|&(w, h)| [w, h]);
-            if b.anchors
-                .get(h)
-                .is_some_and(|(host, _)| host.iter().copied().eq(flat()))
-            {
-                continue;
-            }
-            let anchors: Vec<f32> = flat().collect();
-            let dev = self
-                .stream
-                .clone_htod(anchors.as_slice())
-                .map_err(|e| gpu(stage, e))?;
-            if h < b.anchors.len() {
-                b.anchors[h] = (anchors, dev);
-            } else {
-                b.anchors.push((anchors, dev));
-            }
-        }
 
-        for (h, head) in heads.iter().enumerate() {
-            let candle = |e: candle_core::Error| gpu(stage, format!("yolo head {h}: {e}"));
-            let output = head
-                .output
-                .to_dtype(DType::F32)
-                .and_then(|t| t.contiguous())
-                .map_err(candle)?;
-            let (n, channels, grid_h, grid_w) = output.dims4().map_err(candle)?;
-            let classes = head.classes;
-            if n != batch
-                || channels != head.anchors.len() * (5 + classes)
-                || classes > class_allowed.len()
-            {
-                return Err(gpu(
-                    stage,
-                    format!(
-                        "yolo head {h} of shape {:?} does not match {} anchors, {classes} \
-                         classes, batch {batch}",
-                        output.dims(),
-                        head.anchors.len()
-                    ),
-                ));
-            }
-            let (storage, layout) = output.storage_and_layout();
-            let Storage::Cuda(cuda) = &*storage else {
-                return Err(gpu(stage, format!("yolo head {h} is not on the GPU")));
-            };
-            let slice = cuda.as_cuda_slice::<f32>().map_err(candle)?;
-            let view = slice.slice(layout.start_offset()..);
-            let (Some((_, anchors_dev)), Some((_, allowed_dev)), Some(cand), Some(counts)) = (
-                b.anchors.get(h),
-                b.class_allowed.as_ref(),
-                b.candidates.as_mut(),
-                b.counts.as_mut(),
-            ) else {
-                return Err(gpu(stage, "device buffer missing after allocation"));
-            };
-            let cells = (head.anchors.len() * grid_h * grid_w) as u32;
-            let num_anchors = head.anchors.len() as i32;
-            let (classes_i, gw, gh) = (classes as i32, grid_w as i32, grid_h as i32);
-            let input_w = (grid_w * head.stride_px) as f32;
-            let input_h = (grid_h * head.stride_px) as f32;
-            // As decode_head: cell size = input size / grid size, in f32.
-            let cell_w = input_w / grid_w as f32;
-            let cell_h = input_h / grid_h as f32;
-            let cap = capacity as i32;
-            let multi_label = i32::from(limits.multi_label);
-            let cfg = LaunchConfig {
-                grid_dim: (cells.div_ceil(BLOCK), batch as u32, 1),
-                block_dim: (BLOCK, 1, 1),
-                shared_mem_bytes: 0,
-            };
-            let mut launch = self.stream.launch_builder(&self.decode);
-            launch
-                .arg(&view)
-                .arg(anchors_dev)
-                .arg(&num_anchors)
-                .arg(&classes_i)
-                .arg(&gw)
-                .arg(&gh)
-                .arg(&cell_w)
-                .arg(&cell_h)
-                .arg(&head.scale_x_y)
-                .arg(&limits.confidence_min)
-                .arg(&multi_label)
-                .arg(allowed_dev)
-                .arg(cand)
-                .arg(counts)
-                .arg(&cap);
-            // SAFETY: argument types and order match lookout_yolo_decode; the head is a
-            // contiguous batch x A*(5+classes) x gh x gw f32 tensor (checked above); the
-            // candidate buffer holds batch * capacity rows and the kernel bounds its writes.
-            unsafe { launch.launch(cfg) }.map_err(|e| gpu(stage, e))?;
-        }
+        launch_decodes(b)?;
 
         {
             let (Some(cand), Some(counts), Some(sorted), Some(out)) = (
@@ -457,5 +423,184 @@ impl GpuKernels {
             .chunks_exact(stride)
             .map(read_output_block)
             .collect())
+    }
+
+    /// `lookout_yolo_decode` on every darknet head (anchors uploaded when they change).
+    fn launch_yolo_decodes(
+        &self,
+        b: &mut Buffers,
+        heads: &[YoloHead],
+        batch: usize,
+        class_count: usize,
+        limits: DecodeLimits,
+    ) -> Result<(), DetectError> {
+        let stage = "decode+nms";
+        for (h, head) in heads.iter().enumerate() {
+            let flat = || head.anchors.iter().flat_map(|&(w, h)| [w, h]);
+            if b.anchors
+                .get(h)
+                .is_some_and(|(host, _)| host.iter().copied().eq(flat()))
+            {
+                continue;
+            }
+            let anchors: Vec<f32> = flat().collect();
+            let dev = self
+                .stream
+                .clone_htod(anchors.as_slice())
+                .map_err(|e| gpu(stage, e))?;
+            if h < b.anchors.len() {
+                b.anchors[h] = (anchors, dev);
+            } else {
+                b.anchors.push((anchors, dev));
+            }
+        }
+
+        for (h, head) in heads.iter().enumerate() {
+            let candle = |e: candle_core::Error| gpu(stage, format!("yolo head {h}: {e}"));
+            let output = head
+                .output
+                .to_dtype(DType::F32)
+                .and_then(|t| t.contiguous())
+                .map_err(candle)?;
+            let (n, channels, grid_h, grid_w) = output.dims4().map_err(candle)?;
+            let classes = head.classes;
+            if n != batch || channels != head.anchors.len() * (5 + classes) || classes > class_count
+            {
+                return Err(gpu(
+                    stage,
+                    format!(
+                        "yolo head {h} of shape {:?} does not match {} anchors, {classes} \
+                         classes, batch {batch}",
+                        output.dims(),
+                        head.anchors.len()
+                    ),
+                ));
+            }
+            let (storage, layout) = output.storage_and_layout();
+            let Storage::Cuda(cuda) = &*storage else {
+                return Err(gpu(stage, format!("yolo head {h} is not on the GPU")));
+            };
+            let slice = cuda.as_cuda_slice::<f32>().map_err(candle)?;
+            let view = slice.slice(layout.start_offset()..);
+            let (Some((_, anchors_dev)), Some((_, allowed_dev)), Some(cand), Some(counts)) = (
+                b.anchors.get(h),
+                b.class_allowed.as_ref(),
+                b.candidates.as_mut(),
+                b.counts.as_mut(),
+            ) else {
+                return Err(gpu(stage, "device buffer missing after allocation"));
+            };
+            let cells = (head.anchors.len() * grid_h * grid_w) as u32;
+            let num_anchors = head.anchors.len() as i32;
+            let (classes_i, gw, gh) = (classes as i32, grid_w as i32, grid_h as i32);
+            let input_w = (grid_w * head.stride_px) as f32;
+            let input_h = (grid_h * head.stride_px) as f32;
+            // As decode_head: cell size = input size / grid size, in f32.
+            let cell_w = input_w / grid_w as f32;
+            let cell_h = input_h / grid_h as f32;
+            let cap = NMS_CAPACITY as i32;
+            let multi_label = i32::from(limits.multi_label);
+            let cfg = LaunchConfig {
+                grid_dim: (cells.div_ceil(BLOCK), batch as u32, 1),
+                block_dim: (BLOCK, 1, 1),
+                shared_mem_bytes: 0,
+            };
+            let mut launch = self.stream.launch_builder(&self.decode);
+            launch
+                .arg(&view)
+                .arg(anchors_dev)
+                .arg(&num_anchors)
+                .arg(&classes_i)
+                .arg(&gw)
+                .arg(&gh)
+                .arg(&cell_w)
+                .arg(&cell_h)
+                .arg(&head.scale_x_y)
+                .arg(&limits.confidence_min)
+                .arg(&multi_label)
+                .arg(allowed_dev)
+                .arg(cand)
+                .arg(counts)
+                .arg(&cap);
+            // SAFETY: argument types and order match lookout_yolo_decode; the head is a
+            // contiguous batch x A*(5+classes) x gh x gw f32 tensor (checked above); the
+            // candidate buffer holds batch * capacity rows and the kernel bounds its writes.
+            unsafe { launch.launch(cfg) }.map_err(|e| gpu(stage, e))?;
+        }
+        Ok(())
+    }
+
+    /// `lookout_yolox_decode` on every YOLOX head (one per stride).
+    fn launch_yolox_decodes(
+        &self,
+        b: &mut Buffers,
+        heads: &[YoloxHead],
+        batch: usize,
+        class_count: usize,
+        limits: DecodeLimits,
+    ) -> Result<(), DetectError> {
+        let stage = "decode+nms";
+        for (h, head) in heads.iter().enumerate() {
+            let candle = |e: candle_core::Error| gpu(stage, format!("yolox head {h}: {e}"));
+            let output = head
+                .output
+                .to_dtype(DType::F32)
+                .and_then(|t| t.contiguous())
+                .map_err(candle)?;
+            let (n, channels, grid_h, grid_w) = output.dims4().map_err(candle)?;
+            let classes = channels.saturating_sub(5);
+            if n != batch || classes == 0 || classes > class_count {
+                return Err(gpu(
+                    stage,
+                    format!(
+                        "yolox head {h} of shape {:?} does not match {class_count} classes, \
+                         batch {batch}",
+                        output.dims()
+                    ),
+                ));
+            }
+            let (storage, layout) = output.storage_and_layout();
+            let Storage::Cuda(cuda) = &*storage else {
+                return Err(gpu(stage, format!("yolox head {h} is not on the GPU")));
+            };
+            let slice = cuda.as_cuda_slice::<f32>().map_err(candle)?;
+            let view = slice.slice(layout.start_offset()..);
+            let (Some((_, allowed_dev)), Some(cand), Some(counts)) = (
+                b.class_allowed.as_ref(),
+                b.candidates.as_mut(),
+                b.counts.as_mut(),
+            ) else {
+                return Err(gpu(stage, "device buffer missing after allocation"));
+            };
+            let cells = (grid_h * grid_w) as u32;
+            let (classes_i, gw, gh) = (classes as i32, grid_w as i32, grid_h as i32);
+            let stride = head.stride_px as f32;
+            let cap = NMS_CAPACITY as i32;
+            let multi_label = i32::from(limits.multi_label);
+            let cfg = LaunchConfig {
+                grid_dim: (cells.div_ceil(BLOCK), batch as u32, 1),
+                block_dim: (BLOCK, 1, 1),
+                shared_mem_bytes: 0,
+            };
+            let mut launch = self.stream.launch_builder(&self.decode_yolox);
+            launch
+                .arg(&view)
+                .arg(&classes_i)
+                .arg(&gw)
+                .arg(&gh)
+                .arg(&stride)
+                .arg(&limits.confidence_min)
+                .arg(&multi_label)
+                .arg(allowed_dev)
+                .arg(cand)
+                .arg(counts)
+                .arg(&cap);
+            // SAFETY: argument types and order match lookout_yolox_decode; the head is a
+            // contiguous batch x (5+classes) x gh x gw f32 tensor (checked above), classes
+            // within the class filter's length; the candidate buffer holds batch * capacity
+            // rows and the kernel bounds its writes.
+            unsafe { launch.launch(cfg) }.map_err(|e| gpu(stage, e))?;
+        }
+        Ok(())
     }
 }

@@ -7,7 +7,11 @@
 //   lookout_preprocess   image_codec::decode_raw (colour conversion, Bayer demosaic) followed by
 //                        preprocess::Letterbox::apply_into (darknet's letterbox), for a batch of
 //                        cameras of any size and encoding, straight into the NCHW f32 input.
+//   lookout_preprocess_yolox  the same colour conversion followed by YOLOX's letterbox
+//                        (Letterbox::yolox: OpenCV's fixed-point INTER_LINEAR, top-left on 114,
+//                        BGR planes, 0..255).
 //   lookout_yolo_decode  detect::decode::decode_head plus the class filter of the class map.
+//   lookout_yolox_decode detect::decode::decode_yolox_head plus the class filter.
 //   lookout_sort_nms     detect::nms (candidate_order, then greedy class-aware NMS) with the
 //                        detector's top-k and max-detections limits.
 //
@@ -147,6 +151,65 @@ extern "C" __global__ void lookout_preprocess(const uint8_t* bytes, const long l
     }
 }
 
+// OpenCV's INTER_LINEAR taps of output position d of a src -> dst axis, as
+// preprocess::cv_linear_taps computes them (the position in f64, rounded to f32; 11-bit weights
+// rounded to nearest even): first source index *i, weights *a0 and *a1 (a0 + a1 = 2048).
+__device__ __forceinline__ void cv_linear_tap(int src, int dst, int d, int* i, int* a0, int* a1) {
+    const double scale = (double)src / (double)dst;
+    const float f = (float)(((double)d + 0.5) * scale - 0.5);
+    int ix = (int)floorf(f);
+    float frac = f - (float)ix;
+    if (ix < 0) {
+        ix = 0;
+        frac = 0.0f;
+    }
+    if (ix >= src - 1) {
+        ix = src - 1;
+        frac = 0.0f;
+    }
+    const int w1 = (int)rintf(frac * 2048.0f);
+    *i = ix;
+    *a0 = 2048 - w1;
+    *a1 = w1;
+}
+
+// YOLOX's letterbox, one thread per model input pixel of one camera: grid (ceil(S*S / block),
+// cameras); the parameter rows are lookout_preprocess's, with P_NEW_W / P_NEW_H YOLOX's resized
+// size and the offsets 0 (cuda::layout::plan_batch). out: cameras x 3 x S x S f32, planes
+// B, G, R in 0..255, 114 outside the resized image.
+extern "C" __global__ void lookout_preprocess_yolox(const uint8_t* bytes, const long long* params,
+                                                   float* out, int size_px) {
+    const int camera = blockIdx.y;
+    const long long plane = (long long)size_px * size_px;
+    const long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= plane) return;
+    const long long* p = params + (long long)camera * PARAMS_LEN;
+    const uint8_t* img = bytes + p[P_OFFSET];
+    float* dst = out + (long long)camera * 3 * plane + i;
+    const int c = (int)(i % size_px), r = (int)(i / size_px);
+    const int w = (int)p[P_WIDTH], h = (int)p[P_HEIGHT];
+    const int new_w = (int)p[P_NEW_W], new_h = (int)p[P_NEW_H];
+    if (c >= new_w || r >= new_h) {
+        dst[0] = 114.0f; dst[plane] = 114.0f; dst[2 * plane] = 114.0f;
+        return;
+    }
+    int ix, a0, a1, iy, b0, b1;
+    cv_linear_tap(w, new_w, c, &ix, &a0, &a1);
+    cv_linear_tap(h, new_h, r, &iy, &b0, &b1);
+    const int ix1 = ix + 1 < w - 1 ? ix + 1 : w - 1;
+    const int iy1 = iy + 1 < h - 1 ? iy + 1 : h - 1;
+    for (int k = 0; k < 3; ++k) {
+        // The horizontal sums of rows iy and iy1 (weights x 2048), then OpenCV's vectorised
+        // vertical pass, as preprocess::yolox_letterbox.
+        const int top = source_channel(img, p, ix, iy, k) * a0 + source_channel(img, p, ix1, iy, k) * a1;
+        const int bottom = source_channel(img, p, ix, iy1, k) * a0 + source_channel(img, p, ix1, iy1, k) * a1;
+        const int t = top >> 4, u = bottom >> 4;
+        const int v = (((b0 * t) >> 16) + ((b1 * u) >> 16) + 2) >> 2;
+        // BGR: RGB channel k goes to plane 2 - k.
+        dst[(2 - k) * plane] = (float)clamp255(v);
+    }
+}
+
 __device__ __forceinline__ float sigmoidf_(float x) { return 1.0f / (1.0f + expf(-x)); }
 
 // One thread per (anchor, cell) of one head for one image: grid (ceil(A*gh*gw / block), images).
@@ -192,6 +255,54 @@ extern "C" __global__ void lookout_yolo_decode(const float* head, const float* a
             const float cy = ((float)row + sy) * cell_h;
             const float bw = expf(base[2 * plane + loc]) * anchors[2 * a];
             const float bh = expf(base[3 * plane + loc]) * anchors[2 * a + 1];
+            x_min = cx - bw / 2.0f; y_min = cy - bh / 2.0f;
+            x_max = cx + bw / 2.0f; y_max = cy + bh / 2.0f;
+            have_box = true;
+        }
+        const int slot = atomicAdd(&count[image], 1);
+        if (slot < capacity) {
+            float* c = cand + ((long long)image * capacity + slot) * CAND_LEN;
+            c[0] = x_min; c[1] = y_min; c[2] = x_max; c[3] = y_max; c[4] = score; c[5] = (float)cls;
+        }
+    }
+}
+
+// One thread per cell of one YOLOX head (one stride) for one image: grid (ceil(gh*gw / block),
+// images). head: images x (5 + classes) x gh x gw f32 (contiguous): raw x, y, w, h, then
+// objectness and class probabilities with the sigmoid applied. Appends candidates as
+// lookout_yolo_decode does (same buffers, same overflow rule).
+extern "C" __global__ void lookout_yolox_decode(const float* head, int classes, int grid_w,
+                                                int grid_h, float stride, float confidence_min,
+                                                int multi_label, const uint8_t* class_allowed,
+                                                float* cand, int* count, int capacity) {
+    const int image = blockIdx.y;
+    const int plane = grid_w * grid_h;
+    const int loc = blockIdx.x * blockDim.x + threadIdx.x;
+    if (loc >= plane || classes <= 0) return;
+    const float* base = head + (long long)image * (5 + classes) * plane;
+    const float objectness = base[4 * plane + loc];
+    if (objectness <= confidence_min) return;
+    const int row = loc / grid_w, col = loc % grid_w;
+    int first = 0, last = classes;
+    if (!multi_label) {
+        // ClassPolicy::Argmax: the largest probability, the first on a tie, before the filter.
+        int best = 0;
+        for (int cls = 1; cls < classes; ++cls)
+            if (base[(5 + cls) * plane + loc] > base[(5 + best) * plane + loc]) best = cls;
+        first = best;
+        last = best + 1;
+    }
+    bool have_box = false;
+    float x_min = 0.f, y_min = 0.f, x_max = 0.f, y_max = 0.f;
+    for (int cls = first; cls < last; ++cls) {
+        if (!class_allowed[cls]) continue;
+        const float score = objectness * base[(5 + cls) * plane + loc];
+        if (score <= confidence_min) continue;
+        if (!have_box) {
+            const float cx = (base[loc] + (float)col) * stride;
+            const float cy = (base[plane + loc] + (float)row) * stride;
+            const float bw = expf(base[2 * plane + loc]) * stride;
+            const float bh = expf(base[3 * plane + loc]) * stride;
             x_min = cx - bw / 2.0f; y_min = cy - bh / 2.0f;
             x_max = cx + bw / 2.0f; y_max = cy + bh / 2.0f;
             have_box = true;

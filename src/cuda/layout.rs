@@ -14,7 +14,9 @@ use super::abi::{
 };
 use crate::detect::{Candidate, DetectError, TOP_K_MAX};
 use crate::image_codec::{check_raw_limited, RawImageRef, RawLayout};
-use crate::preprocess::{letterbox_geometry, ImageFromModel, Letterbox};
+use crate::preprocess::{
+    letterbox_geometry, yolox_resized_size, ImageFromModel, Letterbox, LetterboxStyle,
+};
 use crate::types::BBox;
 
 // Any `top_k` the detector accepts fits the GPU's candidate buffer, so the GPU keeps exactly
@@ -53,7 +55,8 @@ pub struct CameraParams {
     pub image_from_model: ImageFromModel,
 }
 
-/// The upload plan of a batch: each camera's parameter row (with its byte offset in the upload
+/// The upload plan of a batch for `letterbox` (either style: the size and paste offset in the
+/// row are that style's): each camera's parameter row (with its byte offset in the upload
 /// buffer) and the buffer's total size. Each image is checked by
 /// [`crate::image_codec::check_raw_limited`] (the CPU decoder's check: empty images are
 /// refused, as the CPU letterbox refuses them); an error names the camera. No pixel limit here:
@@ -69,8 +72,17 @@ pub fn plan_batch(
         let layout = check_raw_limited(*image, u64::MAX)
             .map_err(|source| DetectError::RawImage { camera, source })?;
         let (encoding, pattern) = kernel_encoding(layout);
-        let (new_w, new_h, off_x, off_y) =
-            letterbox_geometry(image.width, image.height, letterbox.size_px);
+        let (new_w, new_h, off_x, off_y) = match letterbox.style {
+            LetterboxStyle::Darknet => {
+                letterbox_geometry(image.width, image.height, letterbox.size_px)
+            }
+            // YOLOX pastes at the top-left corner (`lookout_preprocess_yolox`).
+            LetterboxStyle::Yolox => {
+                let (new_w, new_h) =
+                    yolox_resized_size(image.width, image.height, letterbox.size_px);
+                (new_w, new_h, 0, 0)
+            }
+        };
         let mut row = [0i64; PARAMS_LEN];
         row[P_OFFSET] = offset as i64;
         row[P_ENCODING] = encoding;
@@ -216,6 +228,25 @@ mod tests {
                 }
             ),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn yolox_plan_pastes_top_left_at_yoloxs_size() {
+        let a = vec![0u8; 768 * 576 * 3];
+        let b = vec![0u8; 300 * 600];
+        let images = [
+            raw("bgr8", 768, 576, 768 * 3, &a),
+            raw("mono8", 300, 600, 300, &b),
+        ];
+        let letterbox = Letterbox::yolox(416);
+        let (params, _) = plan_batch(&images, letterbox).unwrap();
+        // r = 416 / 768: 416 x int(576 r) = 312; portrait: int(300 * 416 / 600) = 208 x 416
+        assert_eq!(&params[0].row[6..10], &[416, 312, 0, 0]);
+        assert_eq!(&params[1].row[6..10], &[208, 416, 0, 0]);
+        assert_eq!(
+            params[0].image_from_model,
+            letterbox.image_from_model(768, 576)
         );
     }
 

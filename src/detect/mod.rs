@@ -190,10 +190,9 @@ impl Detector {
         let class_allowed = (0..classes.names().len())
             .map(|c| classes.label(c).is_some())
             .collect();
-        // lookout's CUDA kernels (letterbox, decode) are darknet's; a YOLOX network on a CUDA
-        // device runs its forward there with the host letterbox and decode.
+        // lookout's CUDA kernels (letterbox, decode, NMS) for either family on a CUDA device.
         #[cfg(feature = "cuda")]
-        let gpu = if model.device().is_cuda() && matches!(model, DetectorModel::Darknet(_)) {
+        let gpu = if model.device().is_cuda() {
             Some(crate::cuda::GpuKernels::load(model.device())?)
         } else {
             None
@@ -370,14 +369,8 @@ impl Detector {
         let (input, transforms) =
             gpu.preprocess(images, self.letterbox, sync_stages.then_some(&mut timings))?;
         let t_forward = Instant::now();
-        // lookout's decode kernel reads darknet's anchor-based heads.
-        let DetectorModel::Darknet(darknet) = &self.model else {
-            return Err(DetectError::Gpu {
-                stage: "forward",
-                message: "lookout's GPU decode kernels read darknet heads only".into(),
-            });
-        };
-        let heads = darknet.network().forward(&input)?;
+        // candle's CUDA backend runs either family's network; the heads stay on the device.
+        let heads = self.model.forward(&input)?;
         if sync_stages {
             gpu.synchronize("forward")?;
             timings.forward = t_forward.elapsed();
@@ -390,7 +383,7 @@ impl Detector {
             max_detections: self.config.max_detections,
         };
         let t_decode = Instant::now();
-        let kept = gpu.decode_nms(
+        let kept = gpu.decode_nms_heads(
             &heads,
             images.len(),
             &self.class_allowed,
@@ -400,7 +393,7 @@ impl Detector {
         if !sync_stages {
             timings.decode_nms = t_decode.elapsed();
         }
-        let mut host_heads: Option<Vec<YoloHead>> = None;
+        let mut host_heads: Option<Heads> = None;
         let mut out = Vec::with_capacity(images.len());
         for (i, (kept, raw)) in kept.into_iter().zip(images).enumerate() {
             let candidates = match kept {
@@ -408,16 +401,14 @@ impl Detector {
                 None => {
                     // More candidates than the GPU buffer holds (a very low threshold): this
                     // image is decoded on the CPU, with the same result.
-                    if host_heads.is_none() {
-                        host_heads = Some(heads_to_host(&heads)?);
-                    }
-                    let heads = host_heads.as_deref().unwrap_or_default();
-                    self.nms_host(decode_heads(
-                        heads,
-                        i,
-                        self.config.confidence_min,
-                        self.config.class_policy(),
-                    )?)
+                    let host = match host_heads.take() {
+                        Some(h) => h,
+                        None => heads.to_host()?,
+                    };
+                    let decoded =
+                        host.decode(i, self.config.confidence_min, self.config.class_policy())?;
+                    host_heads = Some(host);
+                    self.nms_host(decoded)
                 }
             };
             let transform = transforms.get(i).copied().ok_or_else(|| DetectError::Gpu {
@@ -547,6 +538,33 @@ mod tests {
         };
         let e = Detector::from_parts(tiny_darknet(), labels, &unknown).unwrap_err();
         assert!(e.to_string().contains("class_map"), "{e}");
+    }
+
+    #[test]
+    fn yolox_f16_needs_a_cuda_device() {
+        let graph = crate::yolox::tests::synthetic_graph(0.33, 0.25, true, 2);
+        let net =
+            crate::yolox::Yolox::from_graph(graph, std::path::Path::new("nano.onnx"), &Device::Cpu)
+                .unwrap();
+        let config = DetectorConfig {
+            precision: Precision::F16,
+            input_size_px: 64,
+            class_map: vec![],
+            keep_unmapped_classes: true,
+            ..DetectorConfig::default()
+        };
+        let e =
+            Detector::from_parts(net.into(), vec!["a".into(), "b".into()], &config).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                DetectError::InvalidConfig {
+                    field: "precision",
+                    ..
+                }
+            ) && e.to_string().contains("CUDA"),
+            "{e}"
+        );
     }
 
     #[test]

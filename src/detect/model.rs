@@ -150,13 +150,17 @@ impl DetectorModel {
                 classes,
             }),
             Self::Yolox(m) => {
-                if dtype != DType::F32 {
+                // As darknet: f16 only where candle runs the network, on CUDA.
+                if dtype != DType::F32 && !m.device().is_cuda() {
                     return Err(DetectError::InvalidConfig {
                         field: "precision",
-                        message: "yolox runs in f32 only".into(),
+                        message: format!(
+                            "{dtype:?} needs a CUDA device (this yolox network is on {:?})",
+                            m.device().location()
+                        ),
                     });
                 }
-                Self::Yolox(m)
+                Self::Yolox(Box::new(m.with_dtype(dtype)?))
             }
         })
     }

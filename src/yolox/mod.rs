@@ -286,4 +286,74 @@ pub(crate) mod tests {
             }
         }
     }
+
+    /// f16 weights (what `precision: f16` gives on CUDA) run candle's ops end to end: every
+    /// convolution converted (a missed one would be a dtype error), f32 heads out, close to
+    /// the f32 network; YOLOX-S (regular convs) and nano (depthwise).
+    #[test]
+    fn f16_weights_give_f32_heads_close_to_f32() {
+        for (width, depthwise) in [(0.50, false), (0.25, true)] {
+            let g = synthetic_graph(0.33, width, depthwise, 3);
+            let net = Yolox::from_graph(g, Path::new("f16.onnx"), &Device::Cpu)
+                .unwrap()
+                .with_cpu_kernels(false);
+            let input = Tensor::rand(0f32, 255f32, (1, 3, 64, 64), &Device::Cpu).unwrap();
+            let want = net.forward(&input).unwrap();
+            let half = net.with_dtype(candle_core::DType::F16).unwrap();
+            assert_eq!(half.dtype(), candle_core::DType::F16);
+            let got = half.forward(&input).unwrap();
+            for (a, b) in got.iter().zip(&want) {
+                assert_eq!(a.output.dtype(), candle_core::DType::F32);
+                let a: Vec<f32> = a.output.flatten_all().unwrap().to_vec1().unwrap();
+                let b: Vec<f32> = b.output.flatten_all().unwrap().to_vec1().unwrap();
+                let scale = b.iter().fold(1e-3f32, |m, v| m.max(v.abs()));
+                let worst = a
+                    .iter()
+                    .zip(&b)
+                    .fold(0f32, |m, (x, y)| m.max((x - y).abs() / scale));
+                assert!(
+                    worst < 0.05,
+                    "depthwise {depthwise}: relative difference {worst}"
+                );
+            }
+        }
+    }
+
+    /// The GPU's depthwise convolution (candle ops tap by tap) against candle's grouped conv2d,
+    /// run here on the CPU: strides 1 and 2, odd and even sizes, a 1-pixel image, and k = 5.
+    #[test]
+    fn depthwise_by_taps_equals_grouped_conv2d() {
+        let device = Device::Cpu;
+        let mut seed = 5u32;
+        for (n, c, h, w, k, s) in [
+            (2, 4, 7, 9, 3, 1),
+            (2, 4, 7, 9, 3, 2),
+            (1, 3, 8, 8, 3, 2),
+            (1, 2, 1, 1, 3, 1),
+            (1, 3, 6, 5, 5, 2),
+        ] {
+            let x =
+                Tensor::from_vec(random(n * c * h * w, &mut seed), (n, c, h, w), &device).unwrap();
+            let kernel =
+                Tensor::from_vec(random(c * k * k, &mut seed), (c, 1, k, k), &device).unwrap();
+            let want = x.conv2d(&kernel, k / 2, s, 1, c).unwrap();
+            let got = model::depthwise_by_taps(&x, &kernel, s, k / 2).unwrap();
+            assert_eq!(got.dims(), want.dims(), "{h}x{w} k{k} s{s}");
+            let diff = (got - want)
+                .unwrap()
+                .abs()
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .max(0)
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap();
+            assert!(diff < 1e-5, "{h}x{w} k{k} s{s}: max |diff| {diff}");
+        }
+        // Not a depthwise kernel: an error, not a panic.
+        let x = Tensor::zeros((1, 3, 4, 4), candle_core::DType::F32, &device).unwrap();
+        let kernel = Tensor::zeros((3, 2, 3, 3), candle_core::DType::F32, &device).unwrap();
+        assert!(model::depthwise_by_taps(&x, &kernel, 1, 1).is_err());
+    }
 }

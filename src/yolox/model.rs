@@ -441,6 +441,88 @@ impl Yolox {
         self.depthwise
     }
 
+    /// The weights' precision (f32 as loaded; [`Yolox::with_dtype`] changes it).
+    pub fn dtype(&self) -> DType {
+        self.stem.kernel.dtype()
+    }
+
+    /// The network with its weights in `dtype` (f16 is for CUDA: the detector refuses it on
+    /// the CPU, where candle's f16 ops would run instead of lookout's f32 kernels). Inputs stay
+    /// f32 and heads come out f32: the forward converts at both ends.
+    pub fn with_dtype(mut self, dtype: DType) -> Result<Self, YoloxError> {
+        if dtype == self.dtype() {
+            return Ok(self);
+        }
+        let path = self.path.clone();
+        for conv in self.convs_mut() {
+            let candle = |source| YoloxError::Candle {
+                context: format!(
+                    "{}: converting module {} to {dtype:?}",
+                    path.display(),
+                    conv.module
+                ),
+                source,
+            };
+            conv.kernel = conv.kernel.to_dtype(dtype).map_err(candle)?;
+            conv.bias = conv.bias.to_dtype(dtype).map_err(candle)?;
+        }
+        Ok(self)
+    }
+
+    /// Every convolution of the network (the candle tensors of each are converted by
+    /// [`Yolox::with_dtype`]).
+    fn convs_mut(&mut self) -> Vec<&mut Conv> {
+        fn block<'a>(b: &'a mut Block, out: &mut Vec<&'a mut Conv>) {
+            match b {
+                Block::Base(c) => out.push(c),
+                Block::Depthwise { dconv, pconv } => {
+                    out.push(dconv);
+                    out.push(pconv);
+                }
+            }
+        }
+        fn csp<'a>(c: &'a mut Csp, out: &mut Vec<&'a mut Conv>) {
+            out.push(&mut c.conv1);
+            out.push(&mut c.conv2);
+            out.push(&mut c.conv3);
+            for b in &mut c.m {
+                out.push(&mut b.conv1);
+                block(&mut b.conv2, out);
+            }
+        }
+        let mut out = vec![&mut self.stem];
+        for (b, c) in [
+            (&mut self.dark2.0, &mut self.dark2.1),
+            (&mut self.dark3.0, &mut self.dark3.1),
+            (&mut self.dark4.0, &mut self.dark4.1),
+        ] {
+            block(b, &mut out);
+            csp(c, &mut out);
+        }
+        block(&mut self.dark5.0, &mut out);
+        out.push(&mut self.dark5.1.conv1);
+        out.push(&mut self.dark5.1.conv2);
+        csp(&mut self.dark5.2, &mut out);
+        out.push(&mut self.lateral_conv0);
+        csp(&mut self.c3_p4, &mut out);
+        out.push(&mut self.reduce_conv1);
+        csp(&mut self.c3_p3, &mut out);
+        block(&mut self.bu_conv2, &mut out);
+        csp(&mut self.c3_n3, &mut out);
+        block(&mut self.bu_conv1, &mut out);
+        csp(&mut self.c3_n4, &mut out);
+        for level in &mut self.head {
+            out.push(&mut level.stem);
+            for b in level.cls_convs.iter_mut().chain(level.reg_convs.iter_mut()) {
+                block(b, &mut out);
+            }
+            out.push(&mut level.cls_pred);
+            out.push(&mut level.reg_pred);
+            out.push(&mut level.obj_pred);
+        }
+        out
+    }
+
     /// Output channels of each CSP stage of the backbone (dark2..dark5), for a summary.
     pub fn widths(&self) -> [usize; 4] {
         [
@@ -491,11 +573,20 @@ impl Yolox {
                 ),
             });
         }
+        // lookout's CPU kernels read f32 weights; other precisions (f16 on CUDA) run candle's
+        // ops on an input of the weights' type.
+        let dtype = self.dtype();
         let f = Forward {
-            host: self.cpu_kernels && self.device.is_cpu() && input.device().is_cpu(),
+            host: self.cpu_kernels
+                && self.device.is_cpu()
+                && input.device().is_cpu()
+                && dtype == DType::F32,
             path: &self.path,
         };
-        let x = f.focus(input)?;
+        let input = input
+            .to_dtype(dtype)
+            .map_err(f.candle("converting the input to the weights' precision"))?;
+        let x = f.focus(&input)?;
         let x = f.conv(&self.stem, &x)?;
         let x = f.csp(&self.dark2.1, &f.block(&self.dark2.0, &x)?)?;
         let x3 = f.csp(&self.dark3.1, &f.block(&self.dark3.0, &x)?)?;
@@ -529,6 +620,10 @@ impl Yolox {
             let box_ = f.conv(&level.reg_pred, &reg)?;
             let obj = f.sigmoid(&f.conv(&level.obj_pred, &reg)?)?;
             let output = f.cat(&[&box_, &obj, &cls])?;
+            // The decoders read f32 heads, whatever the network's precision.
+            let output = output
+                .to_dtype(DType::F32)
+                .map_err(f.candle("converting a head to f32"))?;
             heads.push(YoloxHead { output, stride_px });
         }
         Ok(heads)
@@ -636,10 +731,18 @@ impl Forward<'_> {
         }
         if !self.host {
             let g = &c.geometry;
-            let y = x
-                .conv2d(&c.kernel, g.padding, g.stride, 1, g.groups)
-                .and_then(|y| y.broadcast_add(&c.bias))
-                .map_err(&e)?;
+            // candle's grouped conv2d runs one convolution per group: a launch or more per
+            // channel on a GPU, so depthwise layers there go tap by tap instead. On the CPU
+            // candle's conv2d stays the reference the CPU kernels are tested against.
+            let by_taps =
+                !x.device().is_cpu() && g.groups == c_in && g.filters == c_in && g.groups > 1;
+            let y = if by_taps {
+                depthwise_by_taps(x, &c.kernel, g.stride, g.padding)
+            } else {
+                x.conv2d(&c.kernel, g.padding, g.stride, 1, g.groups)
+            }
+            .and_then(|y| y.broadcast_add(&c.bias))
+            .map_err(&e)?;
             return if c.silu { y.silu().map_err(&e) } else { Ok(y) };
         }
         let x = x.contiguous().map_err(&e)?;
@@ -704,6 +807,65 @@ fn silu_in_place(data: &mut [f32]) {
             *v /= 1.0 + (-*v).exp();
         }
     });
+}
+
+/// Depthwise convolution (no bias) in candle ops on any device: `x` (`N x C x H x W`) with
+/// `kernel` (`C x 1 x k x k`), zero padding `padding`, stride `stride`; the same result as
+/// `x.conv2d(kernel, padding, stride, 1, C)` up to the order of the sums. One multiply and one
+/// add per tap over the whole batch (about 2 k² launches on a GPU, where candle's grouped
+/// conv2d makes C convolutions), then every `stride`-th row and column.
+pub fn depthwise_by_taps(
+    x: &Tensor,
+    kernel: &Tensor,
+    stride: usize,
+    padding: usize,
+) -> candle_core::Result<Tensor> {
+    let (_, c, h, w) = x.dims4()?;
+    let (filters, per_group, k, k_w) = kernel.dims4()?;
+    if filters != c
+        || per_group != 1
+        || k != k_w
+        || stride == 0
+        || h + 2 * padding < k
+        || w + 2 * padding < k
+    {
+        candle_core::bail!(
+            "depthwise_by_taps: input {:?} and kernel {:?} (stride {stride}, padding {padding}) \
+             do not form a depthwise convolution",
+            x.dims(),
+            kernel.dims()
+        );
+    }
+    let xp = x
+        .pad_with_zeros(2, padding, padding)?
+        .pad_with_zeros(3, padding, padding)?;
+    // Stride-1 output size; every stride-th position of it is the strided output.
+    let (h1, w1) = (h + 2 * padding + 1 - k, w + 2 * padding + 1 - k);
+    // Row t of `taps` holds every channel's weight of tap t (row-major over the k x k window).
+    let taps = kernel.reshape((c, k * k))?.t()?.contiguous()?;
+    let mut acc: Option<Tensor> = None;
+    for dy in 0..k {
+        for dx in 0..k {
+            let weight = taps.get(dy * k + dx)?.reshape((1, c, 1, 1))?;
+            let term = xp
+                .narrow(2, dy, h1)?
+                .narrow(3, dx, w1)?
+                .broadcast_mul(&weight)?;
+            acc = Some(match acc {
+                None => term,
+                Some(a) => (a + term)?,
+            });
+        }
+    }
+    let y = acc.ok_or_else(|| candle_core::Error::Msg("depthwise_by_taps: empty kernel".into()))?;
+    if stride == 1 {
+        return Ok(y);
+    }
+    let every = |n: usize| -> candle_core::Result<Tensor> {
+        let idx: Vec<u32> = (0..n).step_by(stride).map(|i| i as u32).collect();
+        Tensor::new(idx.as_slice(), x.device())
+    };
+    y.index_select(&every(h1)?, 2)?.index_select(&every(w1)?, 3)
 }
 
 /// Depthwise convolution + bias of one batch item (`groups == channels == filters`): each

@@ -8,8 +8,11 @@
 //
 // Usage (all buffers are raw little-endian files):
 //   harness preprocess BYTES PARAMS CAMERAS SIZE_PX OUT
+//   harness preprocess_yolox BYTES PARAMS CAMERAS SIZE_PX OUT
 //   harness decode HEAD ANCHORS NUM_ANCHORS CLASSES GRID_W GRID_H CELL_W CELL_H SCALE_XY CONF
 //                  ALLOWED IMAGES CAPACITY CAND COUNT        (CAND and COUNT are read and written)
+//   harness yolox_decode HEAD CLASSES GRID_W GRID_H STRIDE CONF MULTI_LABEL ALLOWED IMAGES CAPACITY
+//                        CAND COUNT                          (CAND and COUNT are read and written)
 //   harness sort_nms CAND COUNT IMAGES CAPACITY TOP_K IOU_MAX MAX_OUT OUT
 #include <cmath>
 #include <cstdint>
@@ -75,15 +78,38 @@ static void grid(unsigned gx, unsigned gy, unsigned bx, F kernel) {
 int main(int argc, char** argv) {
     if (argc < 2) return 2;
     std::string k = argv[1];
-    if (k == "preprocess" && argc == 7) {
+    if ((k == "preprocess" || k == "preprocess_yolox") && argc == 7) {
         auto bytes = load<uint8_t>(argv[2]);
         auto params = load<long long>(argv[3]);
         int cameras = std::atoi(argv[4]), size = std::atoi(argv[5]);
         std::vector<float> out((size_t)cameras * 3 * size * size, -1.0f);
         unsigned plane = (unsigned)size * size, block = 256;
-        grid((plane + block - 1) / block, cameras, block,
-             [&] { lookout_preprocess(bytes.data(), params.data(), out.data(), size); });
+        const bool yolox = k == "preprocess_yolox";
+        grid((plane + block - 1) / block, cameras, block, [&] {
+            if (yolox)
+                lookout_preprocess_yolox(bytes.data(), params.data(), out.data(), size);
+            else
+                lookout_preprocess(bytes.data(), params.data(), out.data(), size);
+        });
         save(argv[6], out);
+        return 0;
+    }
+    if (k == "yolox_decode" && argc == 14) {
+        auto head = load<float>(argv[2]);
+        int classes = std::atoi(argv[3]), gw = std::atoi(argv[4]), gh = std::atoi(argv[5]);
+        float stride = std::strtof(argv[6], nullptr), conf = std::strtof(argv[7], nullptr);
+        int multi_label = std::atoi(argv[8]);
+        auto allowed = load<uint8_t>(argv[9]);
+        int images = std::atoi(argv[10]), capacity = std::atoi(argv[11]);
+        auto cand = load<float>(argv[12]);
+        auto count = load<int>(argv[13]);
+        unsigned cells = (unsigned)(gw * gh), block = 256;
+        grid((cells + block - 1) / block, images, block, [&] {
+            lookout_yolox_decode(head.data(), classes, gw, gh, stride, conf, multi_label,
+                                 allowed.data(), cand.data(), count.data(), capacity);
+        });
+        save(argv[12], cand);
+        save(argv[13], count);
         return 0;
     }
     if (k == "decode" && argc == 18) {

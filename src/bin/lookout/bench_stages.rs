@@ -33,6 +33,9 @@ pub struct BenchStagesArgs {
     /// Model.
     #[arg(long, value_enum, default_value_t = ModelKind::Yolov4Tiny)]
     model: ModelKind,
+    /// The YOLOX ONNX file (`--model yolox` only: `detector.onnx_path`).
+    #[arg(long)]
+    onnx: Option<PathBuf>,
     /// Network precision (f16: CUDA only).
     #[arg(long, value_enum, default_value_t = Precision::F32)]
     precision: Precision,
@@ -60,13 +63,16 @@ pub struct BenchStagesArgs {
 pub fn run(args: BenchStagesArgs) -> anyhow::Result<ExitCode> {
     let (width, height) = args.frame;
     // Through the parameter file's overrides, so the same validation applies as for `replay`.
-    let config = ConfigArgs::defaults_with(vec![
+    let mut overrides = vec![
         format!("device={}", args.device),
         format!("detector.model={}", value_name(&args.model)),
         format!("detector.precision={}", value_name(&args.precision)),
         format!("detector.input_size_px={}", args.input_size),
-    ])
-    .load(Vec::new())?;
+    ];
+    if let Some(onnx) = &args.onnx {
+        overrides.push(format!("detector.onnx_path={}", onnx.display()));
+    }
+    let config = ConfigArgs::defaults_with(overrides).load(Vec::new())?;
     let device = lookout::engine::select_device(config.device)?;
     let started = Instant::now();
     let detector = Detector::load(&config.detector, &device)?;

@@ -1,0 +1,320 @@
+//! YOLOX on a CUDA device against YOLOX on the CPU (`cargo test --features cuda --test
+//! yolox_cuda_parity -- --include-ignored`, which scripts/gpu-check.sh runs when the ONNX file
+//! is there).
+//!
+//! The GPU path: lookout's `lookout_preprocess_yolox` (YOLOX's letterbox on the camera bytes),
+//! the network on candle's CUDA backend, `lookout_yolox_decode` and `lookout_sort_nms`. The CPU
+//! path: `decode_raw`, `Letterbox::yolox`, lookout's CPU kernels, `decode_yolox_head`,
+//! `nms_limited`. Expectation: the letterbox equal bit for bit (integer arithmetic on both
+//! sides), and the same detections with corners within 1 px and scores within 0.01.
+//!
+//! Every test needs a GPU and is `#[ignore]`d, so that elsewhere it is reported as not run,
+//! never as passed. The network tests need the ONNX file (`LOOKOUT_YOLOX_ONNX`, default
+//! `../shared/models/yolox_nano.onnx` beside the checkout, as tests/yolox_parity.rs) and fail
+//! naming it when it is absent; the assets come from scripts/fetch-assets.sh.
+#![cfg(feature = "cuda")]
+
+use std::path::{Path, PathBuf};
+
+use candle_core::Device;
+use lookout::config::DeviceSpec;
+use lookout::cuda::layout::plan_batch;
+use lookout::cuda::{DecodeLimits, GpuKernels};
+use lookout::detect::{
+    decode_yolox_heads, nms_limited, Detector, DetectorConfig, DetectorModel, ModelKind, Precision,
+};
+use lookout::image_codec::{decode_raw, RawImageRef};
+use lookout::preprocess::Letterbox;
+use lookout::types::Detection;
+use lookout::yolox::Yolox;
+
+const CORNER_TOL_PX: f32 = 1.0;
+const SCORE_TOL: f32 = 0.01;
+
+fn gpu() -> Device {
+    lookout::engine::select_device(DeviceSpec::Cuda(0))
+        .unwrap_or_else(|e| panic!("no usable CUDA device for a GPU test: {e}"))
+}
+
+fn onnx_path() -> PathBuf {
+    let path = std::env::var_os("LOOKOUT_YOLOX_ONNX")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/models/yolox_nano.onnx")
+        });
+    assert!(
+        path.is_file(),
+        "no YOLOX ONNX file at {} (set LOOKOUT_YOLOX_ONNX)",
+        path.display()
+    );
+    path
+}
+
+fn detector(device: &Device) -> Detector {
+    let config = DetectorConfig {
+        model: ModelKind::Yolox,
+        onnx_path: onnx_path().to_string_lossy().into_owned(),
+        input_size_px: 416,
+        ..DetectorConfig::default()
+    };
+    Detector::load(&config, device).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn frames() -> Vec<lookout::RgbImage> {
+    ["dog", "person", "horses"]
+        .iter()
+        .map(|name| {
+            let path = lookout::assets::verified_path(&format!("data/darknet/{name}.jpg"))
+                .unwrap_or_else(|e| panic!("{e} (run scripts/fetch-assets.sh)"));
+            lookout::image_codec::decode_compressed("", &std::fs::read(path).unwrap()).unwrap()
+        })
+        .collect()
+}
+
+struct Img {
+    encoding: &'static str,
+    width: u32,
+    height: u32,
+    step: u32,
+    data: Vec<u8>,
+}
+
+/// Camera-sized images of several encodings, padded rows included.
+fn cameras() -> Vec<Img> {
+    let mut state = 7u64;
+    let mut byte = move || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (state >> 56) as u8
+    };
+    let mut img = |encoding: &'static str, width: u32, height: u32, bpp: u32, pad: u32| {
+        let step = width * bpp + pad;
+        Img {
+            encoding,
+            width,
+            height,
+            step,
+            data: (0..step * height).map(|_| byte()).collect(),
+        }
+    };
+    vec![
+        img("bgr8", 1920, 1080, 3, 0),
+        img("rgb8", 641, 479, 3, 5),
+        img("bgra8", 99, 301, 4, 12),
+        img("mono8", 320, 240, 1, 0),
+        img("yuyv", 322, 200, 2, 6),
+        img("bayer_rggb8", 1024, 768, 1, 0),
+    ]
+}
+
+#[test]
+#[ignore = "needs an NVIDIA GPU: scripts/gpu-check.sh runs it"]
+fn yolox_preprocess_kernel_equals_the_cpu_letterbox() {
+    let kernels = GpuKernels::load(&gpu()).unwrap();
+    let imgs = cameras();
+    let raws: Vec<RawImageRef<'_>> = imgs
+        .iter()
+        .map(|i| RawImageRef {
+            encoding: i.encoding,
+            width: i.width,
+            height: i.height,
+            step: i.step,
+            is_bigendian: false,
+            data: &i.data,
+        })
+        .collect();
+    for size in [416u32, 640] {
+        let letterbox = Letterbox::yolox(size);
+        let (input, transforms) = kernels.preprocess(&raws, letterbox, None).unwrap();
+        let s = size as usize;
+        assert_eq!(input.dims(), &[raws.len(), 3, s, s]);
+        let got: Vec<f32> = input
+            .to_device(&Device::Cpu)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        let (params, _) = plan_batch(&raws, letterbox).unwrap();
+        let plane = 3 * s * s;
+        for (i, raw) in raws.iter().enumerate() {
+            let mut want = Vec::new();
+            let t = letterbox
+                .apply_into(&decode_raw(*raw).unwrap(), &mut want)
+                .unwrap();
+            assert_eq!(t, transforms[i]);
+            assert_eq!(t, params[i].image_from_model);
+            let differ = got[i * plane..(i + 1) * plane]
+                .iter()
+                .zip(&want)
+                .filter(|(a, b)| a.to_bits() != b.to_bits())
+                .count();
+            // Integer arithmetic on both sides: equal, not close.
+            assert_eq!(differ, 0, "camera {i} ({}) at {size}", raw.encoding);
+        }
+    }
+}
+
+#[test]
+#[ignore = "needs an NVIDIA GPU and the YOLOX ONNX file: scripts/gpu-check.sh runs it"]
+fn yolox_decode_and_nms_kernels_match_the_cpu_on_the_same_heads() {
+    let device = gpu();
+    let det = detector(&device);
+    let DetectorModel::Yolox(net) = det.model() else {
+        panic!("a yolox detector holds a yolox network");
+    };
+    let kernels = GpuKernels::load(&device).unwrap();
+    let imgs = frames();
+    let raws: Vec<RawImageRef<'_>> = imgs.iter().map(RawImageRef::from_rgb).collect();
+    let (input, _) = kernels.preprocess(&raws, det.letterbox(), None).unwrap();
+    let heads = net.forward(&input).unwrap();
+    let allowed: Vec<bool> = (0..det.class_map().names().len())
+        .map(|c| det.class_map().label(c).is_some())
+        .collect();
+    let config = det.config();
+    let host = lookout::detect::Heads::Yolox(heads.clone())
+        .to_host()
+        .unwrap();
+    let lookout::detect::Heads::Yolox(host) = host else {
+        panic!("yolox heads stay yolox heads");
+    };
+    for (multi_label, top_k, max_out) in [
+        (false, config.top_k, config.max_detections),
+        (true, config.top_k, config.max_detections),
+        (false, 5, 3),
+    ] {
+        let limits = DecodeLimits {
+            confidence_min: config.confidence_min,
+            multi_label,
+            nms_iou_max: config.nms_iou_max,
+            top_k,
+            max_detections: max_out,
+        };
+        let policy = if multi_label {
+            lookout::detect::ClassPolicy::MultiLabel
+        } else {
+            lookout::detect::ClassPolicy::Argmax
+        };
+        let gpu_kept = kernels
+            .decode_nms_yolox(&heads, raws.len(), &allowed, limits, None)
+            .unwrap();
+        for (i, kept) in gpu_kept.into_iter().enumerate() {
+            let kept = kept.expect("no overflow at the default threshold");
+            let mut cpu = decode_yolox_heads(&host, i, config.confidence_min, policy).unwrap();
+            cpu.retain(|c| allowed[c.class_index]);
+            let cpu = nms_limited(cpu, config.nms_iou_max, top_k, max_out);
+            assert!(!cpu.is_empty(), "image {i} has candidates");
+            assert_eq!(kept.len(), cpu.len(), "image {i}, {limits:?}");
+            for (g, c) in kept.iter().zip(&cpu) {
+                assert_eq!(g.class_index, c.class_index, "image {i}");
+                assert!(
+                    (g.score - c.score).abs() < 1e-5,
+                    "image {i}: {g:?} vs {c:?}"
+                );
+                for (a, b) in [
+                    (g.bbox_model.x_min, c.bbox_model.x_min),
+                    (g.bbox_model.y_min, c.bbox_model.y_min),
+                    (g.bbox_model.x_max, c.bbox_model.x_max),
+                    (g.bbox_model.y_max, c.bbox_model.y_max),
+                ] {
+                    assert!((a - b).abs() < 0.01, "image {i}: {g:?} vs {c:?}");
+                }
+            }
+        }
+    }
+}
+
+/// Each detection of `a` has one of `b` with the same class, every corner within
+/// [`CORNER_TOL_PX`] and the score within [`SCORE_TOL`], and the counts agree.
+fn assert_same_detections(a: &[Detection], b: &[Detection], what: &str) {
+    assert_eq!(a.len(), b.len(), "{what}: {a:?} vs {b:?}");
+    for d in a {
+        let found = b.iter().any(|e| {
+            e.class_index == d.class_index
+                && (e.score - d.score).abs() <= SCORE_TOL
+                && (e.bbox.x_min - d.bbox.x_min).abs() <= CORNER_TOL_PX
+                && (e.bbox.y_min - d.bbox.y_min).abs() <= CORNER_TOL_PX
+                && (e.bbox.x_max - d.bbox.x_max).abs() <= CORNER_TOL_PX
+                && (e.bbox.y_max - d.bbox.y_max).abs() <= CORNER_TOL_PX
+        });
+        assert!(found, "{what}: no match for {d:?} in {b:?}");
+    }
+}
+
+#[test]
+#[ignore = "needs an NVIDIA GPU and the YOLOX ONNX file: scripts/gpu-check.sh runs it"]
+fn yolox_gpu_detector_matches_the_cpu_detector() {
+    let cpu = detector(&Device::Cpu);
+    let gpu_det = detector(&gpu());
+    let imgs = frames();
+    let raws: Vec<RawImageRef<'_>> = imgs.iter().map(RawImageRef::from_rgb).collect();
+    let (batch, _) = gpu_det.detect_batch(&raws, false).unwrap();
+    let (staged, timings) = gpu_det.detect_batch(&raws, true).unwrap();
+    assert!(timings.forward > std::time::Duration::ZERO);
+    for (i, img) in imgs.iter().enumerate() {
+        let want = cpu.detect(img).unwrap();
+        assert!(!want.is_empty(), "image {i} has detections on the CPU");
+        assert_same_detections(&batch[i], &want, &format!("image {i}, batch"));
+        assert_same_detections(&staged[i], &want, &format!("image {i}, staged"));
+        let single = gpu_det.detect(img).unwrap();
+        assert_same_detections(&single, &want, &format!("image {i}, single"));
+    }
+}
+
+#[test]
+#[ignore = "needs an NVIDIA GPU and the YOLOX ONNX file: scripts/gpu-check.sh runs it"]
+fn yolox_forward_on_the_gpu_matches_the_cpu_kernels() {
+    let device = gpu();
+    let path = onnx_path();
+    let cpu = Yolox::load(&path, &Device::Cpu).unwrap();
+    let on_gpu = Yolox::load(&path, &device).unwrap();
+    let img = &frames()[0];
+    let (blob, _) = Letterbox::yolox(416).apply(img).unwrap();
+    let input = candle_core::Tensor::from_vec(blob, (1, 3, 416, 416), &Device::Cpu).unwrap();
+    let want = cpu.forward(&input).unwrap();
+    let got = on_gpu.forward(&input.to_device(&device).unwrap()).unwrap();
+    for (w, g) in want.iter().zip(&got) {
+        assert_eq!(w.stride_px, g.stride_px);
+        let diff = (w.output.clone() - g.output.to_device(&Device::Cpu).unwrap())
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        assert!(diff < 1e-2, "stride {} max |diff| {diff}", w.stride_px);
+    }
+}
+
+#[test]
+#[ignore = "needs an NVIDIA GPU and the YOLOX ONNX file: scripts/gpu-check.sh runs it"]
+fn yolox_f16_detector_finds_the_same_objects() {
+    let cpu = detector(&Device::Cpu);
+    let config = DetectorConfig {
+        precision: Precision::F16,
+        ..cpu.config().clone()
+    };
+    let half = Detector::load(&config, &gpu()).unwrap_or_else(|e| panic!("{e}"));
+    let DetectorModel::Yolox(net) = half.model() else {
+        panic!("a yolox detector holds a yolox network");
+    };
+    assert_eq!(net.dtype(), candle_core::DType::F16);
+    // On the CPU f16 is refused, as for darknet.
+    let e = Detector::load(&config, &Device::Cpu).unwrap_err();
+    assert!(e.to_string().contains("CUDA"), "{e}");
+    for (i, img) in frames().iter().enumerate() {
+        let want = cpu.detect(img).unwrap();
+        let got = half.detect(img).unwrap();
+        // f16 moves scores near the threshold: compare the confident ones, by IoU.
+        for d in want.iter().filter(|d| d.score > 0.5) {
+            let best = got
+                .iter()
+                .filter(|g| g.class_index == d.class_index)
+                .map(|g| g.bbox.iou(&d.bbox))
+                .fold(0f32, f32::max);
+            assert!(best > 0.9, "image {i}: f16 lost {d:?} (best IoU {best})");
+        }
+    }
+}
