@@ -906,7 +906,12 @@ fn engine_loop(
             }
             None => {}
         }
-        let calibration = engine.calibration(topic).filter(|_| ground.enabled);
+        // Without the ground stage: not even the lookup.
+        let calibration = if ground.enabled {
+            engine.calibration(topic)
+        } else {
+            None
+        };
         let published = publish(
             out,
             &frame,
