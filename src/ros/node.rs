@@ -1218,6 +1218,20 @@ mod tests {
     }
 
     #[test]
+    fn diagnostics_say_where_a_calibration_will_come_from() {
+        let cam = camera(Transport::Raw, Reliability::BestEffort);
+        assert_eq!(
+            initial_calibration(false, true, &cam),
+            "none: waiting for /cam/camera_info"
+        );
+        assert!(initial_calibration(true, true, &cam).ends_with("until /cam/camera_info arrives"));
+        assert!(initial_calibration(true, false, &cam).starts_with("configured"));
+        assert!(
+            initial_calibration(false, false, &cam).starts_with("none: no ground.camera_info_path")
+        );
+    }
+
+    #[test]
     fn an_engine_thread_panic_is_an_error_with_its_message() {
         assert!(engine_thread_result(Ok(())).is_ok());
         let joined = std::thread::spawn(|| panic!("engine broke on frame {}", 7)).join();
