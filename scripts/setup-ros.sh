@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Install ROS 2 Jazzy from the PyPI `ros-jazzy-*` wheels and colcon, build lookout's vision_msgs
-# interface package with them (colcon), and write an env file that r2r's build and lookout_node's runtime source.
+# Install ROS 2 Jazzy from the PyPI `ros-jazzy-*` wheels and colcon, build lookout's interface
+# packages (ros/*/: vision_msgs, autoware_perception_msgs, tf2_msgs) with them (colcon), and write
+# an env file that r2r's build and lookout_node's runtime source.
 #
 #   scripts/setup-ros.sh                 # idempotent: steps already done are skipped
 #   . "${LOOKOUT_CACHE:-$HOME/.cache/lookout}/ros-env.sh"
@@ -10,9 +11,9 @@
 #   ros-venv/      the wheels (pins: scripts/python/requirements-ros.txt), Python for rclpy tests
 #   ros-rmw/lib/   librmw_implementation.so -> the wheels' librmw_fastrtps_cpp.so   (quirk 1)
 #   colcon-venv/   colcon + colcon-ros-cargo + cargo-ament-build (pins: scripts/python/requirements-colcon.txt)
-#   ros-build/     colcon build base (vision_msgs here; lookout too in scripts/test-ros.sh)
-#   ros-install/   the merged colcon install space: vision_msgs (C libraries, headers, Python
-#                  module, ament index), and lookout after scripts/test-ros.sh
+#   ros-build/     colcon build base (the ros/*/ packages here; lookout too in scripts/test-ros.sh)
+#   ros-install/   the merged colcon install space: the ros/*/ interface packages (C libraries,
+#                  headers, Python modules, ament index), and lookout after scripts/test-ros.sh
 #   ros-env.sh     exports for r2r's build and for running the node
 #
 # Quirks of the wheels and their fixes (shared/notes/ros2-from-pypi.md):
@@ -92,19 +93,31 @@ libpython="$libpython_dir/$("$venv/bin/python" -c 'import sysconfig;print(syscon
 
 # --- colcon -------------------------------------------------------------------------------------
 # colcon (pinned, with colcon-ros-cargo and the cargo-ament-build wheel) in its own venv: ROS
-# users build with it, and so do we, for vision_msgs here and for the whole workspace in
+# users build with it, and so do we, for the interface packages here and for the whole workspace in
 # scripts/test-ros.sh.
 colcon_venv="$cache/colcon-venv"
 colcon_reqs="$here/scripts/python/requirements-colcon.txt"
 pinned_venv "$colcon_venv" "$colcon_reqs" || true
 
-# --- vision_msgs ---------------------------------------------------------------------------------
-# Built by colcon into $install (a merged install space: the prefix ros-env.sh names), the same
-# prefix and build base scripts/test-ros.sh's `colcon build` of the whole workspace uses, so that
-# build finds vision_msgs up to date and r2r sees one unchanged AMENT_PREFIX_PATH.
-msgs_key=$(cat "$venv/.lookout-key" "$colcon_venv/.lookout-key" "$here"/ros/vision_msgs/{CMakeLists.txt,package.xml} "$here"/ros/vision_msgs/msg/*.msg | sha256sum | cut -c1-16)
+# --- lookout's interface packages (ros/*/) ----------------------------------------------------
+# Every package under ros/ (vision_msgs, autoware_perception_msgs, tf2_msgs: the messages the
+# wheels lack), built by colcon into $install (a merged install space: the prefix ros-env.sh
+# names), the same prefix and build base scripts/test-ros.sh's `colcon build` of the whole
+# workspace uses, so that build finds them up to date and r2r sees one unchanged
+# AMENT_PREFIX_PATH. The key covers every file of every package (and the venvs): a change to
+# any of them rebuilds them all.
+msgs_dirs=()
+for d in "$here"/ros/*/; do [[ -f "$d/package.xml" ]] && msgs_dirs+=("${d%/}"); done
+((${#msgs_dirs[@]})) || { echo "setup-ros: no interface packages under $here/ros" >&2; exit 1; }
+msgs_key=$(
+  cat "$venv/.lookout-key" "$colcon_venv/.lookout-key"
+  for d in "${msgs_dirs[@]}"; do
+    (cd "$d" && find . -type f \( -name CMakeLists.txt -o -name package.xml -o -name '*.msg' \) | LC_ALL=C sort |
+      while read -r f; do echo "$(basename "$d")/$f"; cat "$f"; done)
+  done | sha256sum | cut -c1-16
+)
 if [[ "$(cat "$install/.lookout-key" 2>/dev/null)" != "$msgs_key" ]]; then
-  step "colcon build of ros/vision_msgs into $install"
+  step "colcon build of ${msgs_dirs[*]#"$here/"} into $install"
   rm -rf "$build" "$install"
   mkdir -p "$build"
   (
@@ -112,11 +125,11 @@ if [[ "$(cat "$install/.lookout-key" 2>/dev/null)" != "$msgs_key" ]]; then
     cd "$build"
     export PATH="$colcon_venv/bin:$venv/bin:$PATH" AMENT_PREFIX_PATH="$venv" CMAKE_PREFIX_PATH="$venv" PYTHONPATH="$site"
     export LD_LIBRARY_PATH="$libdirs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-    colcon --log-base "$build/log" build --merge-install --paths "$here/ros/vision_msgs" \
+    colcon --log-base "$build/log" build --merge-install --paths "${msgs_dirs[@]}" \
       --build-base "$build" --install-base "$install" --event-handlers console_direct- \
       --cmake-args -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF \
       -DPython3_EXECUTABLE="$venv/bin/python" -DPYTHON_EXECUTABLE="$venv/bin/python" >"$cache/ros-build.log" 2>&1
-  ) || { tail -40 "$cache/ros-build.log" >&2; echo "setup-ros: vision_msgs build failed, log: $cache/ros-build.log" >&2; exit 1; }
+  ) || { tail -40 "$cache/ros-build.log" >&2; echo "setup-ros: interface packages build failed, log: $cache/ros-build.log" >&2; exit 1; }
   echo "$msgs_key" > "$install/.lookout-key"
 fi
 install_site=$(ls -d "$install"/lib/python*/site-packages 2>/dev/null | head -1)
@@ -124,7 +137,7 @@ install_site=${install_site:-$install/local/lib/python$pyver/dist-packages}
 
 # --- env file ----------------------------------------------------------------------------------
 cat > "$envfile.tmp" <<EOF
-# Written by scripts/setup-ros.sh: ROS 2 Jazzy (PyPI wheels) + lookout's vision_msgs.
+# Written by scripts/setup-ros.sh: ROS 2 Jazzy (PyPI wheels) + lookout's interface packages (ros/).
 # Source it before building or running lookout_node and before the rclpy tests.
 export ROS_DISTRO=jazzy
 export ROS_VERSION=2
@@ -133,7 +146,7 @@ export LOOKOUT_ROS_PYTHON="$venv/bin/python"
 export AMENT_PREFIX_PATH="$install:$venv"
 export CMAKE_PREFIX_PATH="$install:$venv:$rmw"
 # r2r generates bindings only for these packages (plus the ones it needs itself).
-export IDL_PACKAGE_FILTER="std_msgs;sensor_msgs;geometry_msgs;diagnostic_msgs;vision_msgs;builtin_interfaces;rcl_interfaces;rosgraph_msgs"
+export IDL_PACKAGE_FILTER="std_msgs;sensor_msgs;geometry_msgs;diagnostic_msgs;vision_msgs;tf2_msgs;unique_identifier_msgs;autoware_perception_msgs;visualization_msgs;builtin_interfaces;rcl_interfaces;rosgraph_msgs"
 export LIBRARY_PATH="$rmw/lib:$install/lib:$venv/lib\${LIBRARY_PATH:+:\$LIBRARY_PATH}"
 export LD_LIBRARY_PATH="$install/lib:$libdirs\${LD_LIBRARY_PATH:+:\$LD_LIBRARY_PATH}"
 export PYTHONPATH="$install_site:$site\${PYTHONPATH:+:\$PYTHONPATH}"

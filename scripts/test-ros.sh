@@ -7,7 +7,7 @@
 #   scripts/test-ros.sh --bench    # also the node-overhead benchmark (640x480 and 1920x1080)
 #
 # 1. scripts/setup-ros.sh: the ROS 2 wheels venv, colcon, vision_msgs and the env file (cached).
-# 2. `colcon build --merge-install` of the workspace (this checkout + ros/vision_msgs) with
+# 2. `colcon build --merge-install` of the workspace (this checkout + the ros/*/ interface packages) with
 #    `--cargo-args --release --locked --features ros` into the install space ros-env.sh names
 #    ($LOOKOUT_CACHE/ros-install); colcon's build dir of lookout is the cargo target dir, so a
 #    second run is incremental.
@@ -17,6 +17,9 @@
 #    files find them:
 #    a. the integration test (tests/ros_node_test.py: three cameras in lockstep with reliable
 #       overrides, bad input, a silent publisher) and the comparison with `lookout replay`;
+#    a'. the ground plane (issue 15): the node calibrated from camera_info + /tf_static, its
+#       Detection3DArray / Autoware TrackedObjects / MarkerArray, and the objects compared with
+#       `lookout replay` of the same frames calibrated from the file;
 #    b. the default path (issue 17): the shipped parameters, the launch files' Fast DDS profile,
 #       best-effort cameras at 640x480, 1280x720 and 1920x1080 bgr8 and JPEG at 30 fps, and a
 #       1920x1080 camera without the profile; frames sent / received / processed and latency.
@@ -60,11 +63,24 @@ if [[ -f "$msgs_cache" ]] &&
   say "vision_msgs build dir was configured from another checkout: reconfiguring"
   rm -rf "$ros_build/vision_msgs"
 fi
-say "colcon build: lookout + ros/vision_msgs into $ros_install (release; the first build takes a while)"
+# The same for lookout's other interface packages (ros/*/ besides vision_msgs).
+msgs_paths=()
+for d in "$here"/ros/*/; do
+  [[ -f "$d/package.xml" ]] || continue
+  pkg=$(basename "$d")
+  msgs_paths+=("$here/ros/$pkg")
+  [[ "$pkg" == vision_msgs ]] && continue
+  pkg_cache="$ros_build/$pkg/CMakeCache.txt"
+  if [[ -f "$pkg_cache" ]] && ! grep -qxF "CMAKE_HOME_DIRECTORY:INTERNAL=$here/ros/$pkg" "$pkg_cache"; then
+    say "$pkg build dir was configured from another checkout: reconfiguring"
+    rm -rf "${ros_build:?}/$pkg"
+  fi
+done
+say "colcon build: lookout + ros/*/ (${msgs_paths[*]##*/}) into $ros_install (release; the first build takes a while)"
 (
   cd "$ros_build" # colcon-ros-cargo writes .cargo/config.toml into the working directory
   PATH="$cache/colcon-venv/bin:$PATH" colcon --log-base "$ros_build/log" build --merge-install \
-    --paths "$here" "$here/ros/vision_msgs" --build-base "$ros_build" --install-base "$ros_install" \
+    --paths "$here" "${msgs_paths[@]}" --build-base "$ros_build" --install-base "$ros_install" \
     --event-handlers console_direct- \
     --cmake-args -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF \
     "-DPython3_EXECUTABLE=$LOOKOUT_ROS_PYTHON" "-DPYTHON_EXECUTABLE=$LOOKOUT_ROS_PYTHON" \
@@ -90,7 +106,8 @@ share="$ros_install/share/lookout"
 for f in "$node_bin" "$share/package.xml" "$share/configs/lookout.param.yaml" "$share/configs/fastdds.xml" \
   "$share/launch/lookout.launch.py" "$share/launch/lookout.launch.xml" \
   "$ros_install/share/ament_index/resource_index/packages/lookout" \
-  "$ros_install/share/ament_index/resource_index/packages/vision_msgs"; do
+  "$ros_install/share/ament_index/resource_index/packages/vision_msgs" \
+  "${msgs_paths[@]/#$here\/ros\//$ros_install/share/ament_index/resource_index/packages/}"; do
   [[ -e "$f" ]] || { echo "test-ros: the colcon install space lacks $f" >&2; exit 1; }
 done
 for f in configs/lookout.param.yaml configs/fastdds.xml launch/lookout.launch.py launch/lookout.launch.xml; do
@@ -191,6 +208,39 @@ done
 "$oracle" tests/ros_compare_replay.py "$work/node-detections.json" \
   "/cam_rgb/image_raw=$work/replay-out-rgb.mcap" \
   "/cam_jpeg/image_raw/compressed=$work/replay-out-jpeg.mcap"
+
+say "ground plane: calibration from camera_info + /tf_static, objects in base_link vs lookout replay"
+# The camera's true pose (base_link -> cam_rgb_link): 8 m up, pitched 35 degrees down, so that
+# every PETS09 pedestrian stands below the horizon. The node gets it from /tf_static only (its
+# parameter file holds another pose); replay from the configuration.
+ground_t="1.0,0.5,8.0"
+ground_q="0.0,0.30070579950427306,0.0,0.9537169507482269"
+start_node tests/ros_node_ground.param.yaml "$work/ground.log"
+rc=0
+in_ns "$LOOKOUT_ROS_PYTHON" tests/ros_node_test.py --mode ground --ns /lk --raw "$work/frames-$frames.rgb" \
+  --width 768 --height 576 --frames "$frames" --start-ns 1700000000000000000 --fps 7 \
+  --calibration-yaml tests/ros_ground_camera.yaml --body-translation-m "$ground_t" \
+  --body-rotation-xyzw "$ground_q" --out "$work/node-objects.json" || rc=$?
+stop_node || { echo "test-ros: lookout_node (ground) did not exit cleanly" >&2; rc=1; }
+grep -q "calibration from camera_info + /tf_static" "$work/ground.log" ||
+  { echo "test-ros: node log lacks the calibration from camera_info + /tf_static" >&2; rc=1; }
+if [[ $rc -ne 0 ]]; then
+  echo "--- node log (last 40 lines) ---" >&2
+  tail -40 "$work/ground.log" >&2
+  exit $rc
+fi
+# Replay of the same pixels, the calibration from the file: the YAML the node got as CameraInfo
+# and the pose it got from /tf_static.
+sed -e '/^    qos_overrides:/,$d' \
+  -e "s#^      camera_info_path: .*#      camera_info_path: $here/tests/ros_ground_camera.yaml#" \
+  -e "s#^      translation_m: .*#      translation_m: [${ground_t//,/, }]#" \
+  -e "s#^      rotation_xyzw: .*#      rotation_xyzw: [${ground_q//,/, }]#" \
+  -e "s#^      use_recording_calibration: .*#      use_recording_calibration: false#" \
+  tests/ros_node_ground.param.yaml >"$work/replay-ground.param.yaml"
+"$lookout_bin" replay "$work/replay-in-rgb.mcap" --out "$work/replay-out-ground.mcap" \
+  -c "$work/replay-ground.param.yaml" --no-progress >/dev/null
+"$oracle" tests/ros_compare_replay.py --objects "$work/node-objects.json" \
+  "/cam_rgb/image_raw=$work/replay-out-ground.mcap"
 
 say "default path: shipped parameters and Fast DDS profile, best-effort cameras at 30 fps"
 # The installed parameter file as the launch files load it; only the camera list is given on the

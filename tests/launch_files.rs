@@ -73,7 +73,16 @@ fn package_xml_names_lookout_and_ament_cargo() {
         .expect("Cargo.toml version");
     assert_eq!(child_text("version"), vec![version_in_cargo]);
     let depends = child_text("depend");
-    for needed in ["sensor_msgs", "vision_msgs", "diagnostic_msgs", "std_msgs"] {
+    for needed in [
+        "sensor_msgs",
+        "vision_msgs",
+        "diagnostic_msgs",
+        "std_msgs",
+        "tf2_msgs",
+        "autoware_perception_msgs",
+        "unique_identifier_msgs",
+        "visualization_msgs",
+    ] {
         assert!(
             depends.iter().any(|d| d == needed),
             "package.xml lacks <depend>{needed}"
@@ -250,35 +259,59 @@ fn msg_fields(text: &str, package: &str) -> Vec<String> {
 }
 
 #[test]
-fn interface_package_matches_the_mcap_message_definitions() {
-    // ros/vision_msgs is what the node publishes through rcl; lookout::msgs is what replay
-    // writes to MCAP. Both must be the vision_msgs 4.x definitions, field for field.
-    let dir = root().join("ros/vision_msgs/msg");
-    let mut names: Vec<String> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+fn interface_packages_match_the_mcap_message_definitions() {
+    // ros/<package> is what the node publishes or subscribes to through rcl; lookout::msgs is
+    // what replay reads and writes in MCAP. Both must be the upstream definitions (vision_msgs
+    // 4.x, Autoware's autoware_perception_msgs, tf2_msgs), field for field.
+    let mut packages: Vec<String> = std::fs::read_dir(root().join("ros"))
+        .expect("ros/")
         .filter_map(|e| e.ok())
-        .filter_map(|e| {
-            e.file_name()
-                .to_str()?
-                .strip_suffix(".msg")
-                .map(str::to_owned)
-        })
+        .filter(|e| e.path().join("package.xml").is_file())
+        .filter_map(|e| e.file_name().to_str().map(str::to_owned))
         .collect();
-    names.sort();
-    assert_eq!(names.len(), 7, "{names:?}");
-    let cmake = read("ros/vision_msgs/CMakeLists.txt");
-    for name in &names {
+    packages.sort();
+    assert_eq!(
+        packages,
+        ["autoware_perception_msgs", "tf2_msgs", "vision_msgs"],
+        "interface packages under ros/"
+    );
+    for (package, count) in [
+        ("vision_msgs", 10),
+        ("autoware_perception_msgs", 5),
+        ("tf2_msgs", 1),
+    ] {
+        let dir = root().join("ros").join(package).join("msg");
+        let mut names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                e.file_name()
+                    .to_str()?
+                    .strip_suffix(".msg")
+                    .map(str::to_owned)
+            })
+            .collect();
+        names.sort();
+        assert_eq!(names.len(), count, "{package}: {names:?}");
+        let cmake = read(&format!("ros/{package}/CMakeLists.txt"));
+        let manifest = read(&format!("ros/{package}/package.xml"));
         assert!(
-            cmake.contains(&format!("\"msg/{name}.msg\"")),
-            "CMakeLists.txt lacks {name}"
+            manifest.contains(&format!("<name>{package}</name>")),
+            "ros/{package}/package.xml names another package"
         );
-        let ours = read(&format!("ros/vision_msgs/msg/{name}.msg"));
-        let mirror = lookout::msgs::definitions::msg_text(&format!("vision_msgs/msg/{name}"))
-            .unwrap_or_else(|| panic!("lookout::msgs has no vision_msgs/{name}"));
-        assert_eq!(
-            msg_fields(&ours, "vision_msgs"),
-            msg_fields(mirror, "vision_msgs"),
-            "vision_msgs/{name}"
-        );
+        for name in &names {
+            assert!(
+                cmake.contains(&format!("\"msg/{name}.msg\"")),
+                "ros/{package}/CMakeLists.txt lacks {name}"
+            );
+            let ours = read(&format!("ros/{package}/msg/{name}.msg"));
+            let mirror = lookout::msgs::definitions::msg_text(&format!("{package}/msg/{name}"))
+                .unwrap_or_else(|| panic!("lookout::msgs has no {package}/{name}"));
+            assert_eq!(
+                msg_fields(&ours, package),
+                msg_fields(mirror, package),
+                "{package}/{name}"
+            );
+        }
     }
 }

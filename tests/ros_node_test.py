@@ -21,6 +21,16 @@ the JPEG frames. Prints one JSON line per camera: frames sent, received by the n
 (published), the node's latency percentiles from /diagnostics; fails when fewer than
 --min-received of the frames sent arrive.
 
+Ground mode (issue 15; the node on tests/ros_node_ground.param.yaml, ground.enabled): publishes
+the camera's pose on /tf_static (reliable, transient local, as a static broadcaster: base_link ->
+cam_rgb_link -> cam_rgb_optical, two messages) and its CameraInfo (from the calibration YAML given)
+beside the image topic, waits until /diagnostics says the camera is calibrated from them, then
+publishes PETS09 frames in lockstep (a CameraInfo with each, as a driver does) and checks per
+frame: objects (vision_msgs/Detection3DArray), objects/tracked (autoware TrackedObjects) and
+objects/markers (visualization_msgs/MarkerArray) in base_link with the image's stamp, the same ids
+as the 2D tracks of that frame, UUIDs ending in the id, a cube and a label per object. Writes the
+objects as JSON for the comparison with `lookout replay` (tests/ros_compare_replay.py --objects).
+
 Bench mode: publishes synthetic frames of one size on one camera in lockstep and prints the
 node's own overhead percentiles from /diagnostics.
 """
@@ -261,6 +271,10 @@ def run_test(args):
                 per_frame.setdefault(f"{m.header.stamp.sec}.{m.header.stamp.nanosec:09d}", {})[k] = boxes(m)
         results[c.in_topic] = per_frame
     check(total_detections > 0, "no detections at all on PETS09 frames")
+    # ground.enabled is off in this parameter file: no ground-plane topic exists.
+    for t in ("objects", "objects/tracked", "objects/markers"):
+        check(node.count_publishers(f"{ns}/cam_rgb/{t}") == 0,
+              f"{ns}/cam_rgb/{t} is advertised without ground.enabled")
     check(results[cameras[0].in_topic] == results[cameras[1].in_topic],
           "rgb8 and bgr8 cameras of the same frames gave different boxes")
 
@@ -559,6 +573,177 @@ def run_default(args):
         node.destroy_publisher(pub)
 
 
+def run_ground(args):
+    import yaml
+    from autoware_perception_msgs.msg import TrackedObjects
+    from geometry_msgs.msg import TransformStamped
+    from rclpy.qos import DurabilityPolicy
+    from sensor_msgs.msg import CameraInfo
+    from tf2_msgs.msg import TFMessage
+    from vision_msgs.msg import Detection3DArray
+    from visualization_msgs.msg import Marker, MarkerArray
+
+    node = Node("lookout_ground_test")
+    raw = np.fromfile(args.raw, dtype=np.uint8)
+    frame_bytes = args.width * args.height * 3
+    n_frames = min(args.frames, raw.size // frame_bytes)
+    frames = raw[: n_frames * frame_bytes].reshape(n_frames, args.height, args.width, 3)
+    ns = args.ns.rstrip("/")
+    base = f"{ns}/cam_rgb"
+    image_pub = node.create_publisher(Image, "/cam_rgb/image_raw", RELIABLE)
+    info_pub = node.create_publisher(CameraInfo, "/cam_rgb/camera_info", RELIABLE)
+    static_qos = QoSProfile(reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST,
+                            depth=100, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+    tf_pub = node.create_publisher(TFMessage, "/tf_static", static_qos)
+    received = {k: [] for k in ("tracks", "objects", "tracked", "markers")}
+    for key, msg_type, topic in [("tracks", Detection2DArray, f"{base}/tracks"),
+                                 ("objects", Detection3DArray, f"{base}/objects"),
+                                 ("tracked", TrackedObjects, f"{base}/objects/tracked"),
+                                 ("markers", MarkerArray, f"{base}/objects/markers")]:
+        node.create_subscription(msg_type, topic, lambda m, k=key: received[k].append(m), RELIABLE)
+    diags = []
+    node.create_subscription(DiagnosticArray, "/diagnostics", diags.append, RELIABLE)
+
+    cal = yaml.safe_load(open(args.calibration_yaml))
+    optical_frame = "cam_rgb_optical"
+
+    def camera_info(stamp):
+        m = CameraInfo()
+        m.header.stamp.sec, m.header.stamp.nanosec = stamp
+        m.header.frame_id = optical_frame
+        m.width, m.height = cal["image_width"], cal["image_height"]
+        m.distortion_model = cal["distortion_model"]
+        m.d = [float(v) for v in cal["distortion_coefficients"]["data"]]
+        m.k = [float(v) for v in cal["camera_matrix"]["data"]]
+        m.r = [float(v) for v in cal["rectification_matrix"]["data"]]
+        m.p = [float(v) for v in cal["projection_matrix"]["data"]]
+        return m
+
+    def transform(parent, child, t, q):
+        ts = TransformStamped()
+        ts.header.frame_id, ts.child_frame_id = parent, child
+        ts.transform.translation.x, ts.transform.translation.y, ts.transform.translation.z = t
+        (ts.transform.rotation.x, ts.transform.rotation.y, ts.transform.rotation.z,
+         ts.transform.rotation.w) = q
+        return ts
+
+    # Two static broadcasters, as robot_state_publisher and a camera driver would be. A
+    # transient-local subscriber gets both whenever it matches.
+    body_t = [float(v) for v in args.body_translation_m.split(",")]
+    body_q = [float(v) for v in args.body_rotation_xyzw.split(",")]
+    tf_pub.publish(TFMessage(transforms=[transform("base_link", "cam_rgb_link", body_t, body_q)]))
+    if not spin_until(node, lambda: image_pub.get_subscription_count() >= 1
+                      and info_pub.get_subscription_count() >= 1
+                      and tf_pub.get_subscription_count() >= 1
+                      and node.count_publishers(f"{base}/objects") >= 1,
+                      args.discovery_timeout_s, "the node's subscriptions and ground publishers"):
+        return
+    tf_pub.publish(TFMessage(transforms=[
+        transform("cam_rgb_link", optical_frame, [0.0, 0.0, 0.0], [-0.5, 0.5, -0.5, 0.5])]))
+    stamps = [divmod(args.start_ns + round(i * 1e9 / args.fps), 1_000_000_000)
+              for i in range(n_frames)]
+    info_pub.publish(camera_info(stamps[0]))
+
+    def calibrated():
+        kv, _ = latest_status(diags, "/cam_rgb/image_raw")
+        return kv is not None and kv.get("calibration", "").startswith("camera_info + /tf_static")
+
+    if not spin_until(node, calibrated, 30.0, "/diagnostics: calibrated from camera_info + /tf_static"):
+        kv, _ = latest_status(diags, "/cam_rgb/image_raw")
+        print(f"last calibration status: {kv and kv.get('calibration')}", file=sys.stderr)
+        return
+    kv, _ = latest_status(diags, "/cam_rgb/image_raw")
+    print(f"calibration: {kv['calibration']}")
+
+    for i, stamp in enumerate(stamps):
+        before = {k: len(v) for k, v in received.items()}
+        info_pub.publish(camera_info(stamp))
+        image_pub.publish(make_image(frames[i], "rgb8", stamp, "cam_rgb_frame"))
+
+        def done():
+            return all(any(m.markers[0].header.stamp.sec == stamp[0]
+                           and m.markers[0].header.stamp.nanosec == stamp[1]
+                           if k == "markers" else stamp_of(m) == stamp
+                           for m in received[k][before[k]:])
+                       for k in received)
+
+        if not spin_until(node, done, args.frame_timeout_s, f"the outputs of stamp {stamp}"):
+            return
+    spin_for(node, 1.0)
+
+    results = {}
+    n_objects = matched_ids = all_track_ids = 0
+    for k in ("tracks", "objects", "tracked"):
+        got = [stamp_of(m) for m in received[k]]
+        check(got == stamps, f"{k}: one message per frame in order, got {got}")
+    check(len(received["markers"]) == len(stamps),
+          f"markers: {len(received['markers'])} messages for {len(stamps)} frames")
+    for tracks, objects, tracked, markers in zip(received["tracks"], received["objects"],
+                                                 received["tracked"], received["markers"]):
+        key = f"{tracks.header.stamp.sec}.{tracks.header.stamp.nanosec:09d}"
+        check(objects.header.frame_id == "base_link" and tracked.header.frame_id == "base_link",
+              f"{key}: objects in {objects.header.frame_id!r} / {tracked.header.frame_id!r}, "
+              "not base_link")
+        track_ids = {d.id for d in tracks.detections}
+        object_ids = [d.id for d in objects.detections]
+        # The objects are this frame's tracks with a position on the road: their ids are 2D
+        # track ids of the same frame (a track not yet measured on the road has none).
+        check(set(object_ids) <= track_ids and len(set(object_ids)) == len(object_ids),
+              f"{key}: object ids {sorted(object_ids)} not among track ids {sorted(track_ids)}")
+        matched_ids += len(object_ids)
+        all_track_ids += len(track_ids)
+        check(len(tracked.objects) == len(objects.detections),
+              f"{key}: {len(tracked.objects)} tracked objects, {len(objects.detections)} objects")
+        for d, t in zip(objects.detections, tracked.objects):
+            check(d.header.frame_id == "base_link" and stamp_of(d) == stamp_of(objects),
+                  f"{key}: detection header differs from the array's")
+            check(int.from_bytes(bytes(t.object_id.uuid[8:]), "big") == int(d.id),
+                  f"{key}: UUID {bytes(t.object_id.uuid).hex()} does not end in id {d.id}")
+            p = t.kinematics.pose_with_covariance.pose.position
+            c = d.bbox.center.position
+            check((p.x, p.y, p.z) == (c.x, c.y, c.z), f"{key}: Autoware and vision_msgs poses differ")
+            check(c.x > 0.0 and d.results[0].pose.covariance[0] > 0.0,
+                  f"{key}: object {d.id} at x {c.x} m (behind the camera?) or no covariance")
+        cubes = [m for m in markers.markers if m.type == Marker.CUBE]
+        labels = [m for m in markers.markers if m.type == Marker.TEXT_VIEW_FACING]
+        check(markers.markers[0].action == Marker.DELETEALL
+              and sorted(str(m.id) for m in cubes) == sorted(object_ids)
+              and len(labels) == len(cubes)
+              and all(m.header.frame_id == "base_link" for m in markers.markers),
+              f"{key}: markers are not DELETEALL + a cube and a label per object")
+        n_objects += len(object_ids)
+        results[key] = {
+            "objects": [{
+                "id": d.id,
+                "class_id": d.results[0].hypothesis.class_id,
+                "score": d.results[0].hypothesis.score,
+                "position_m": [d.bbox.center.position.x, d.bbox.center.position.y,
+                               d.bbox.center.position.z],
+                "size_m": [d.bbox.size.x, d.bbox.size.y, d.bbox.size.z],
+                "covariance": list(d.results[0].pose.covariance),
+            } for d in objects.detections],
+            "tracked": [{
+                "uuid": bytes(t.object_id.uuid).hex(),
+                "label": t.classification[0].label,
+                "velocity_mps": [t.kinematics.twist_with_covariance.twist.linear.x,
+                                 t.kinematics.twist_with_covariance.twist.linear.y],
+                "twist_covariance": list(t.kinematics.twist_with_covariance.covariance),
+            } for t in tracked.objects],
+        }
+    check(n_objects > 0, "no ground objects at all on PETS09 frames")
+    # The camera looks down far enough that every contact point is below the horizon: nearly
+    # every track has a position.
+    check(matched_ids >= 0.8 * all_track_ids,
+          f"only {matched_ids} of {all_track_ids} tracks have a ground position")
+    kv, _ = latest_status(diags, "/cam_rgb/image_raw")
+    check(kv is not None and kv.get("objects_published") == str(n_frames),
+          f"/diagnostics objects_published {kv and kv.get('objects_published')} != {n_frames}")
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump({"/cam_rgb/image_raw": results}, f, indent=1, sort_keys=True)
+    print(f"ros_node_test ground: {n_frames} frames, {n_objects} objects in base_link")
+
+
 def run_bench(args):
     node = Node("lookout_bench")
     pub = node.create_publisher(Image, "/bench/image_raw", RELIABLE)
@@ -588,7 +773,12 @@ def run_bench(args):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--mode", choices=["test", "default", "bench"], default="test")
+    ap.add_argument("--mode", choices=["test", "default", "bench", "ground"], default="test")
+    ap.add_argument("--calibration-yaml", help="ground mode: camera_calibration_parsers YAML")
+    ap.add_argument("--body-translation-m", default="0,0,1.5",
+                    help="ground mode: base_link -> camera body translation x,y,z (m)")
+    ap.add_argument("--body-rotation-xyzw", default="0,0,0,1",
+                    help="ground mode: base_link -> camera body rotation x,y,z,w")
     ap.add_argument("--cameras", nargs="*", default=[],
                     help="default mode: WxH:topic (bgr8 Image) or jpeg:topic, one after the other")
     ap.add_argument("--seconds", type=float, default=3.0, help="default mode: per camera")
@@ -612,7 +802,8 @@ def main():
     args = ap.parse_args()
     rclpy.init()
     try:
-        {"test": run_test, "default": run_default, "bench": run_bench}[args.mode](args)
+        {"test": run_test, "default": run_default, "bench": run_bench,
+         "ground": run_ground}[args.mode](args)
     finally:
         rclpy.try_shutdown()
     if failures:

@@ -44,7 +44,8 @@ pub struct GroundConfig {
     /// Its orientation in `base_link`, quaternion `[x, y, z, w]` (normalised on load).
     pub rotation_xyzw: Vec<f64>,
     /// Replay: a recording's `<camera base>/camera_info` and `/tf_static` (to the CameraInfo's
-    /// `frame_id`, from `base_frame`) replace the two sources above when present.
+    /// `frame_id`, from `base_frame`) replace the two sources above when present; the node
+    /// subscribes to those topics (`lookout::ros`, feature `ros`) and does the same.
     pub use_recording_calibration: bool,
     /// The vehicle frame the positions are in.
     pub base_frame: String,

@@ -5,13 +5,18 @@
 //!                                                             │ (overwrite = counted drop)
 //!                             [engine thread] take newest ─> Engine::process ─> publish
 //!                                   detections, tracks (vision_msgs/Detection2DArray),
+//!                                   objects (Detection3DArray, Autoware TrackedObjects,
+//!                                   MarkerArray; ground.enabled and calibrated),
 //!                                   debug/image (only with subscribers), stats ─> /diagnostics
+//! camera_info, /tf_static ─> [spin thread] Calibrations ─> per-camera calibration slot ─┘
 //! ```
 //!
 //! * [`params`]: ROS parameters (flat, dotted names) to the nested tree that `lookout::config`
 //!   parses, so the node and `lookout replay` read `configs/lookout.param.yaml` the same way;
 //!   plus the node-only section (cameras, input QoS, diagnostics period).
 //! * [`convert`]: r2r messages to lookout values and back (no serde, one copy of the pixels).
+//! * [`calibration`]: the cameras' calibrations from `camera_info` and `/tf_static`
+//!   (`ground.enabled`), for the engine's ground-plane objects.
 //! * [`slot`]: the live policy, newest frame wins, drops counted, never an unbounded queue.
 //! * [`stats`]: rates and latency percentiles for `/diagnostics`.
 //! * [`node`]: the r2r wiring (subscriptions, publishers, threads, clock). The debug image is
@@ -20,6 +25,7 @@
 //!
 //! Only this module (and `src/bin/lookout_node.rs`) may `use r2r`.
 
+pub mod calibration;
 pub mod convert;
 pub mod node;
 pub mod params;

@@ -24,6 +24,17 @@
 //! hint (QoS, transport, the Fast DDS profile), instead of silence: a best-effort image that the
 //! transport cannot carry is dropped by DDS without an error anywhere.
 //!
+//! Ground plane (`ground.enabled`, [`crate::ground`]): with `ground.use_recording_calibration`
+//! the spin thread also subscribes to each camera's `camera_info` (beside its image topic, the
+//! camera's QoS) and to `/tf_static` (reliable, transient local), keeps the calibration state
+//! ([`super::calibration::Calibrations`]) and hands each changed calibration to the engine
+//! thread through a per-camera slot, which applies it before the camera's next frame
+//! ([`Engine::set_calibration`]). A calibrated camera's frames also publish
+//! `objects` (`vision_msgs/Detection3DArray`), `objects/tracked` (Autoware `TrackedObjects`) and
+//! `objects/markers` (`visualization_msgs/MarkerArray`) in `ground.base_frame`; an uncalibrated
+//! one publishes none of them (no empty arrays that would read as "no objects"). Without
+//! `ground.enabled` nothing of this exists: no subscription, publisher or lock.
+//!
 //! Errors per camera (bad frames, engine failures, stamps going back) are counted in
 //! `/diagnostics` and logged at most once per [`throttle::LOG_PERIOD`] per camera and kind, with
 //! the number suppressed in between. Parameters are read once at start: `ros2 param set` is
@@ -41,12 +52,14 @@ use futures::task::LocalSpawnExt;
 use futures::StreamExt;
 use r2r::QosProfile;
 
+use super::calibration::Calibrations;
 use super::params::{self, Camera, NodeParams, ParamValue, Reliability, Transport};
 use super::slot::{Slots, Taken};
 use super::stats::{self, CameraStats, SilenceEvent, SilenceWatch};
 use super::throttle::{self, LogThrottle};
 use super::{convert, RosError};
 use crate::engine::{Engine, FrameOutput, TimeEvent};
+use crate::ground::{outputs as ground_outputs, GroundProjector};
 use crate::msgs::{CompressedImage, Detection2DArray, Image, RosMessage};
 use crate::stats::Stage;
 use crate::types::{Frame, Header, RgbImage};
@@ -54,6 +67,15 @@ use crate::viz::render::{Overlay, RenderOptions, Renderer};
 
 /// How the node is named before `--ros-args -r __node:=... -r __ns:=...` remapping.
 pub const DEFAULT_NODE_NAME: &str = "lookout";
+
+/// The topic of static transforms (the cameras' poses in the vehicle frame).
+const TF_STATIC_TOPIC: &str = "/tf_static";
+
+/// History depth of the `/tf_static` subscription (tf2's static listener keeps 100).
+const TF_STATIC_DEPTH: usize = 100;
+
+/// Calibrations waiting for the engine thread, one slot per camera (the newest wins).
+type PendingCalibrations = Arc<Mutex<Vec<Option<GroundProjector>>>>;
 
 /// How often the spin thread counts the publishers on the camera topics.
 const GRAPH_CHECK_PERIOD: Duration = Duration::from_secs(1);
@@ -183,6 +205,32 @@ pub fn run(stop: Arc<AtomicBool>) -> Result<(), RosError> {
 
     let slots: Arc<Slots<Pending>> = Arc::new(Slots::new(cameras.len()));
     let stats: SharedStats = Arc::new(Mutex::new(vec![CameraStats::default(); cameras.len()]));
+    let ground = &config.ground;
+    let calibrations = if ground.enabled && ground.use_recording_calibration {
+        let overrides = cameras
+            .iter()
+            .map(|c| c.frame_id_override.clone())
+            .collect();
+        let state = Calibrations::new(ground, overrides).map_err(|e| RosError::Config {
+            params_file: params_file.clone(),
+            source: Box::new(e.into()),
+        })?;
+        Some(Arc::new(Mutex::new(state)))
+    } else {
+        None
+    };
+    let pending_calibrations: PendingCalibrations = Arc::new(Mutex::new(vec![None; cameras.len()]));
+    if ground.enabled {
+        with_stats(&stats, |s| {
+            for (i, cam) in cameras.iter().enumerate() {
+                s[i].calibration = Some(initial_calibration(
+                    engine.calibration(&cam.topic).is_some(),
+                    calibrations.is_some(),
+                    cam,
+                ));
+            }
+        });
+    }
     let clock = node.get_ros_clock();
     let mut pool = LocalPool::new();
     let spawner = pool.spawner();
@@ -295,7 +343,35 @@ pub fn run(stop: Arc<AtomicBool>) -> Result<(), RosError> {
                     })?;
             }
         }
+        if let Some(calibrations) = &calibrations {
+            subscribe_camera_info(
+                &mut node,
+                &spawner,
+                index,
+                cam,
+                Arc::clone(calibrations),
+                Arc::clone(&pending_calibrations),
+                Arc::clone(&stats),
+                logger.clone(),
+            )?;
+        }
         let out_qos = QosProfile::default();
+        let ground_outputs = if ground.enabled {
+            let t = &cam.ground_topics;
+            Some(GroundOutputs {
+                objects: node
+                    .create_publisher(&t.objects, out_qos.clone())
+                    .map_err(rcl(format!("advertising {}", t.objects)))?,
+                tracked: node
+                    .create_publisher(&t.tracked, out_qos.clone())
+                    .map_err(rcl(format!("advertising {}", t.tracked)))?,
+                markers: node
+                    .create_publisher(&t.markers, out_qos.clone())
+                    .map_err(rcl(format!("advertising {}", t.markers)))?,
+            })
+        } else {
+            None
+        };
         outputs.push(CameraOutputs {
             camera: cam.clone(),
             detections: node
@@ -309,6 +385,7 @@ pub fn run(stop: Arc<AtomicBool>) -> Result<(), RosError> {
                 // fragment of a large image is resent instead of losing the whole image.
                 .create_publisher(&cam.debug_image_topic, QosProfile::default().keep_last(1))
                 .map_err(rcl(format!("advertising {}", cam.debug_image_topic)))?,
+            ground: ground_outputs,
         });
         r2r::log_info!(
             &logger,
@@ -320,6 +397,18 @@ pub fn run(stop: Arc<AtomicBool>) -> Result<(), RosError> {
             cam.tracks_topic,
             cam.debug_image_topic
         );
+    }
+
+    if let Some(calibrations) = &calibrations {
+        subscribe_tf_static(
+            &mut node,
+            &spawner,
+            &cameras,
+            Arc::clone(calibrations),
+            Arc::clone(&pending_calibrations),
+            Arc::clone(&stats),
+            logger.clone(),
+        )?;
     }
 
     let diagnostics = node
@@ -402,9 +491,18 @@ pub fn run(stop: Arc<AtomicBool>) -> Result<(), RosError> {
         let slots = Arc::clone(&slots);
         let stats = Arc::clone(&stats);
         let logger = logger.clone();
+        let ground = EngineGround {
+            enabled: ground.enabled,
+            base_frame: ground.base_frame.clone(),
+            pending: calibrations.as_ref().map(|_| pending_calibrations),
+        };
         std::thread::Builder::new()
             .name("lookout-engine".into())
-            .spawn(move || engine_loop(engine, outputs, max_pixels, &slots, &stats, &logger))
+            .spawn(move || {
+                engine_loop(
+                    engine, outputs, max_pixels, &ground, &slots, &stats, &logger,
+                )
+            })
             .map_err(|e| RosError::Param {
                 name: "(engine thread)".into(),
                 message: e.to_string(),
@@ -521,12 +619,173 @@ struct CameraOutputs {
     detections: r2r::Publisher<r2r::vision_msgs::msg::Detection2DArray>,
     tracks: r2r::Publisher<r2r::vision_msgs::msg::Detection2DArray>,
     debug_image: r2r::Publisher<r2r::sensor_msgs::msg::Image>,
+    /// With `ground.enabled`.
+    ground: Option<GroundOutputs>,
+}
+
+/// The ground-plane publishers of one camera.
+struct GroundOutputs {
+    objects: r2r::Publisher<r2r::vision_msgs::msg::Detection3DArray>,
+    tracked: r2r::Publisher<r2r::autoware_perception_msgs::msg::TrackedObjects>,
+    markers: r2r::Publisher<r2r::visualization_msgs::msg::MarkerArray>,
+}
+
+/// What the engine thread needs of the ground stage.
+struct EngineGround {
+    enabled: bool,
+    /// `ground.base_frame`: the frame of the objects' messages.
+    base_frame: String,
+    /// Calibrations from the ROS graph, when the node subscribes to them.
+    pending: Option<PendingCalibrations>,
+}
+
+/// The `calibration` value in `/diagnostics` before any CameraInfo arrived.
+fn initial_calibration(configured: bool, from_topics: bool, cam: &Camera) -> String {
+    match (configured, from_topics) {
+        (true, true) => format!(
+            "configured (ground.camera_info_path and pose) until {} arrives",
+            cam.camera_info_topic
+        ),
+        (true, false) => "configured (ground.camera_info_path and pose)".to_owned(),
+        (false, true) => format!("none: waiting for {}", cam.camera_info_topic),
+        (false, false) => "none: no ground.camera_info_path, and \
+                           ground.use_recording_calibration is off"
+            .to_owned(),
+    }
+}
+
+/// Hands a calibration update to the engine thread and reports it.
+fn apply_update(
+    update: super::calibration::Update,
+    camera_topic: &str,
+    pending: &PendingCalibrations,
+    stats: &SharedStats,
+    logger: &str,
+) {
+    let description = update.describe();
+    r2r::log_info!(logger, "{camera_topic}: calibration from {description}");
+    let camera = update.camera;
+    if let Some(slot) = pending
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get_mut(camera)
+    {
+        *slot = Some(update.projector);
+    }
+    with_stats(stats, |s| {
+        if let Some(s) = s.get_mut(camera) {
+            s.calibration = Some(description);
+        }
+    });
+}
+
+/// Subscribes to a camera's `camera_info` (the camera's image QoS, as image_transport's
+/// camera subscriber does): each changed calibration goes to the engine thread.
+#[allow(clippy::too_many_arguments)] // one call site; the node's shared state
+fn subscribe_camera_info(
+    node: &mut r2r::Node,
+    spawner: &futures::executor::LocalSpawner,
+    index: usize,
+    cam: &Camera,
+    calibrations: Arc<Mutex<Calibrations>>,
+    pending: PendingCalibrations,
+    stats: SharedStats,
+    logger: String,
+) -> Result<(), RosError> {
+    let topic = cam.camera_info_topic.clone();
+    let sub = node
+        .subscribe::<r2r::sensor_msgs::msg::CameraInfo>(&topic, qos_profile(cam))
+        .map_err(rcl(format!("subscribing to {topic}")))?;
+    let camera_topic = cam.topic.clone();
+    let mut throttle = LogThrottle::default();
+    spawner
+        .spawn_local(sub.for_each(move |msg| {
+            let result = convert::camera_info_from_r2r(&msg, &topic).and_then(|info| {
+                calibrations
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .on_camera_info(index, &info)
+                    .map_err(|e| RosError::BadInput {
+                        topic: topic.clone(),
+                        field: "sensor_msgs/msg/CameraInfo",
+                        message: e.to_string(),
+                    })
+            });
+            match result {
+                Ok(Some(update)) => apply_update(update, &camera_topic, &pending, &stats, &logger),
+                Ok(None) => {}
+                Err(e) => {
+                    let key = e.to_string();
+                    if let Some(n) = throttle.admit(Instant::now(), throttle::LOG_PERIOD, &key) {
+                        let note = throttle::suppressed_note(n);
+                        r2r::log_error!(&logger, "camera calibration not used: {e}{note}");
+                    }
+                }
+            }
+            futures::future::ready(())
+        }))
+        .map_err(|e| RosError::Param {
+            name: "cameras.topics".into(),
+            message: format!("{}: {e}", cam.camera_info_topic),
+        })
+}
+
+/// Subscribes to `/tf_static` (reliable, transient local: a static broadcaster publishes once,
+/// and a late subscriber still gets it): each camera whose pose changes goes to the engine
+/// thread.
+fn subscribe_tf_static(
+    node: &mut r2r::Node,
+    spawner: &futures::executor::LocalSpawner,
+    cameras: &[Camera],
+    calibrations: Arc<Mutex<Calibrations>>,
+    pending: PendingCalibrations,
+    stats: SharedStats,
+    logger: String,
+) -> Result<(), RosError> {
+    let qos = QosProfile::default()
+        .reliable()
+        .transient_local()
+        .keep_last(TF_STATIC_DEPTH);
+    let sub = node
+        .subscribe::<r2r::tf2_msgs::msg::TFMessage>(TF_STATIC_TOPIC, qos)
+        .map_err(rcl(format!("subscribing to {TF_STATIC_TOPIC}")))?;
+    let topics: Vec<String> = cameras.iter().map(|c| c.topic.clone()).collect();
+    let mut throttle = LogThrottle::default();
+    spawner
+        .spawn_local(sub.for_each(move |msg| {
+            let tf = convert::tf_message_from_r2r(&msg);
+            let result = calibrations
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .on_tf_static(&tf);
+            match result {
+                Ok(updates) => {
+                    for update in updates {
+                        let topic = topics.get(update.camera).cloned().unwrap_or_default();
+                        apply_update(update, &topic, &pending, &stats, &logger);
+                    }
+                }
+                Err(e) => {
+                    let key = e.to_string();
+                    if let Some(n) = throttle.admit(Instant::now(), throttle::LOG_PERIOD, &key) {
+                        let note = throttle::suppressed_note(n);
+                        r2r::log_error!(&logger, "{TF_STATIC_TOPIC} message not used: {e}{note}");
+                    }
+                }
+            }
+            futures::future::ready(())
+        }))
+        .map_err(|e| RosError::Param {
+            name: TF_STATIC_TOPIC.into(),
+            message: e.to_string(),
+        })
 }
 
 fn engine_loop(
     mut engine: Engine,
     outputs: Vec<CameraOutputs>,
     max_pixels: u64,
+    ground: &EngineGround,
     slots: &Slots<Pending>,
     stats: &SharedStats,
     logger: &str,
@@ -589,6 +848,17 @@ fn engine_loop(
         };
         indices[camera] += 1;
 
+        // A calibration that arrived since this camera's last frame applies from this frame.
+        if let Some(pending) = &ground.pending {
+            let update = pending
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get_mut(camera)
+                .and_then(Option::take);
+            if let Some(projector) = update {
+                engine.set_calibration(topic, projector);
+            }
+        }
         let t = Instant::now();
         let result = engine.process(&frame);
         let engine_time = t.elapsed();
@@ -636,7 +906,20 @@ fn engine_loop(
             }
             None => {}
         }
-        let published = publish(out, &frame, &output, &mut renderer, logger);
+        // Without the ground stage: not even the lookup.
+        let calibration = if ground.enabled {
+            engine.calibration(topic)
+        } else {
+            None
+        };
+        let published = publish(
+            out,
+            &frame,
+            &output,
+            calibration.map(|p| (p, ground.base_frame.as_str())),
+            &mut renderer,
+            logger,
+        );
         let end_to_end = taken_at.elapsed();
         with_stats(stats, |s| {
             let s = &mut s[camera];
@@ -645,6 +928,9 @@ fn engine_loop(
             }
             if published.debug_image {
                 s.debug_images += 1;
+            }
+            if published.objects {
+                s.objects_published += 1;
             }
             s.record_latency("decode", ms(decode));
             for stage in Stage::ENGINE {
@@ -670,13 +956,18 @@ struct Published {
     outputs: bool,
     /// A debug image was drawn and went out.
     debug_image: bool,
+    /// The ground-plane objects went out (all three messages).
+    objects: bool,
 }
 
 /// Publishes one frame's outputs (failures are logged).
+/// `calibration`: the camera's calibration and `ground.base_frame`, when it has one and the
+/// ground stage is on; its objects are published then, and only then.
 fn publish(
     out: &CameraOutputs,
     frame: &Frame,
     output: &FrameOutput,
+    calibration: Option<(&GroundProjector, &str)>,
     renderer: &mut Renderer,
     logger: &str,
 ) -> Published {
@@ -705,6 +996,20 @@ fn publish(
             ok = false;
         }
     }
+    let objects = match (&out.ground, calibration) {
+        (Some(g), Some((projector, base_frame))) => {
+            publish_objects(g, frame, output, projector, base_frame)
+                .inspect_err(|e| {
+                    r2r::log_warn!(
+                        logger,
+                        "cannot publish the objects of {}: {e}",
+                        out.camera.topic
+                    )
+                })
+                .is_ok()
+        }
+        _ => false,
+    };
     // Drawing costs a copy of the image and a few ms: only while someone looks.
     let watchers = match out.debug_image.get_inter_process_subscription_count() {
         Ok(n) => n,
@@ -742,7 +1047,32 @@ fn publish(
     Published {
         outputs: ok,
         debug_image,
+        objects,
     }
+}
+
+/// Publishes one frame's ground-plane objects: the messages `lookout replay` writes
+/// ([`ground_outputs`], frame `base_frame`, the image's stamp), and the markers of the same boxes.
+fn publish_objects(
+    g: &GroundOutputs,
+    frame: &Frame,
+    output: &FrameOutput,
+    projector: &GroundProjector,
+    base_frame: &str,
+) -> Result<(), r2r::Error> {
+    let header = ground_outputs::base_header(&frame.header, base_frame);
+    let c = projector.pose.translation_m;
+    let camera_xy_m = [c.x, c.y];
+    let boxes = ground_outputs::detection3d_array(&header, &output.objects, camera_xy_m);
+    let tracked =
+        ground_outputs::tracked_objects(&header, &frame.stream, &output.objects, camera_xy_m);
+    g.objects
+        .publish(&convert::detection3d_array_to_r2r(&boxes))?;
+    g.tracked
+        .publish(&convert::tracked_objects_to_r2r(&tracked))?;
+    g.markers
+        .publish(&convert::object_markers(&boxes, &output.objects))?;
+    Ok(())
 }
 
 #[allow(clippy::too_many_arguments)] // one call site; the values of one report
@@ -833,6 +1163,12 @@ mod tests {
             detections_topic: "cam/detections".into(),
             tracks_topic: "cam/tracks".into(),
             debug_image_topic: "cam/debug/image".into(),
+            camera_info_topic: "/cam/camera_info".into(),
+            ground_topics: params::GroundTopics {
+                objects: "cam/objects".into(),
+                tracked: "cam/objects/tracked".into(),
+                markers: "cam/objects/markers".into(),
+            },
         }
     }
 
@@ -878,6 +1214,20 @@ mod tests {
         assert_eq!(
             expected_type(Transport::Compressed),
             "sensor_msgs/msg/CompressedImage"
+        );
+    }
+
+    #[test]
+    fn diagnostics_say_where_a_calibration_will_come_from() {
+        let cam = camera(Transport::Raw, Reliability::BestEffort);
+        assert_eq!(
+            initial_calibration(false, true, &cam),
+            "none: waiting for /cam/camera_info"
+        );
+        assert!(initial_calibration(true, true, &cam).ends_with("until /cam/camera_info arrives"));
+        assert!(initial_calibration(true, false, &cam).starts_with("configured"));
+        assert!(
+            initial_calibration(false, false, &cam).starts_with("none: no ground.camera_info_path")
         );
     }
 

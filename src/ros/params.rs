@@ -117,6 +117,24 @@ pub struct Camera {
     pub detections_topic: String,
     pub tracks_topic: String,
     pub debug_image_topic: String,
+    /// `sensor_msgs/CameraInfo` beside the image topic (as configured, like `topic`): read only
+    /// with `ground.enabled` and `ground.use_recording_calibration`.
+    pub camera_info_topic: String,
+    /// Ground-plane outputs (`ground.enabled`), relative to the node's namespace.
+    pub ground_topics: GroundTopics,
+}
+
+/// A camera's ground-plane output topics, relative to the node's namespace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroundTopics {
+    /// `vision_msgs/Detection3DArray`: `<base>/objects`, as `lookout replay` names it.
+    pub objects: String,
+    /// `autoware_perception_msgs/TrackedObjects`: `<base>/objects/tracked`, as in replay.
+    pub tracked: String,
+    /// `visualization_msgs/MarkerArray`: `<base>/objects/markers` (replay writes a
+    /// `foxglove.SceneUpdate` on `<base>/objects/scene` instead; MCAP has no MarkerArray
+    /// schema of lookout's).
+    pub markers: String,
 }
 
 /// The node's parameter services (`ros2 param get/list/set`): every parameter reads back as the
@@ -353,6 +371,16 @@ fn output_topics(out: &OutputTopics) -> (String, String, String) {
     )
 }
 
+/// The ground-plane output topics of a camera, relative to the node's namespace.
+fn ground_topics(out: &OutputTopics) -> GroundTopics {
+    let rel = |t: &str| t.trim_start_matches('/').to_owned();
+    GroundTopics {
+        objects: rel(&out.objects),
+        tracked: rel(&out.objects_autoware),
+        markers: rel(&format!("{}/markers", out.objects)),
+    }
+}
+
 /// Builds the node's parameters from the ROS parameters it received; `params_file` only names
 /// the file in error messages.
 pub fn node_params(
@@ -422,6 +450,8 @@ pub fn node_params(
             detections_topic,
             tracks_topic,
             debug_image_topic,
+            camera_info_topic: crate::topics::camera_info_topic(topic),
+            ground_topics: ground_topics(out),
         });
     }
     let mut seen = std::collections::BTreeSet::new();
@@ -663,6 +693,19 @@ mod tests {
                 "cam/front/tracks",
                 "cam/front/debug/image"
             )
+        );
+        let g = ground_topics(&OutputTopics::for_camera("/cam/front/image_raw/compressed"));
+        assert_eq!(
+            (g.objects.as_str(), g.tracked.as_str(), g.markers.as_str()),
+            (
+                "cam/front/objects",
+                "cam/front/objects/tracked",
+                "cam/front/objects/markers"
+            )
+        );
+        assert_eq!(
+            crate::topics::camera_info_topic("/cam/front/image_raw/compressed"),
+            "/cam/front/camera_info"
         );
         assert_eq!(one("/left/image").0, "left/detections");
         assert_eq!(one("/image_raw").0, "lookout/detections");

@@ -41,6 +41,11 @@ pub struct CameraStats {
     pub publishers: usize,
     /// Message types of publishers on the topic that differ from the one the node expects.
     pub foreign_publisher_types: Vec<String>,
+    /// With `ground.enabled`: where the camera's calibration comes from (`None` without the
+    /// ground stage: no key in `/diagnostics`).
+    pub calibration: Option<String>,
+    /// Frames whose ground-plane objects were published (`ground.enabled`, calibrated).
+    pub objects_published: u64,
     /// Latency series by name: `decode`, the engine's stages, `engine`, `node_overhead`,
     /// `end_to_end`, and `stamp_age` (ROS clock at receipt minus the header stamp).
     pub latency_ms: BTreeMap<String, LatencyWindow>,
@@ -100,6 +105,13 @@ pub fn key_values(stats: &CameraStats, dropped: u64, rates: Rates) -> Vec<(Strin
         ("debug_images".to_owned(), stats.debug_images.to_string()),
         ("publishers".to_owned(), stats.publishers.to_string()),
     ];
+    if let Some(calibration) = &stats.calibration {
+        kv.push(("calibration".to_owned(), calibration.clone()));
+        kv.push((
+            "objects_published".to_owned(),
+            stats.objects_published.to_string(),
+        ));
+    }
     for (series, window) in &stats.latency_ms {
         let summary = window.summary();
         if summary.count > 0 {
@@ -254,5 +266,19 @@ mod tests {
         assert_eq!(get("engine_ms_p50").as_deref(), Some("12.000"));
         assert_eq!(get("output_rate_hz").as_deref(), Some("0.50"));
         assert_eq!(get("publishers").as_deref(), Some("0"));
+        assert_eq!(get("calibration"), None, "no ground stage, no key");
+        s.calibration = Some("none yet".into());
+        s.objects_published = 4;
+        let kv = key_values(
+            &s,
+            0,
+            Rates {
+                input_hz: 0.0,
+                output_hz: 0.0,
+            },
+        );
+        let get = |k: &str| kv.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
+        assert_eq!(get("calibration").as_deref(), Some("none yet"));
+        assert_eq!(get("objects_published").as_deref(), Some("4"));
     }
 }
