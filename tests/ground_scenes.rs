@@ -181,6 +181,8 @@ fn positions_and_velocities_match_the_truth_after_convergence() {
         let mut checked = 0;
         let mut worst_pos_rel = 0.0f64;
         let mut worst_vel = 0.0f64;
+        // Per object: range seen (min, max), worst position error % of range, worst velocity error.
+        let mut per_object = std::collections::BTreeMap::<u64, (f64, f64, f64, f64)>::new();
         for (t_s, objects) in &frames {
             if *t_s < 3.0 {
                 continue;
@@ -197,10 +199,25 @@ fn positions_and_velocities_match_the_truth_after_convergence() {
                     (Vector2::from(g.velocity_mps) - Vector2::from(m.velocity(*t_s))).norm();
                 worst_pos_rel = worst_pos_rel.max(err / range_m);
                 worst_vel = worst_vel.max(v_err);
+                let e = per_object
+                    .entry(o.id)
+                    .or_insert((f64::INFINITY, 0.0, 0.0, 0.0));
+                *e = (
+                    e.0.min(range_m),
+                    e.1.max(range_m),
+                    e.2.max(100.0 * err / range_m),
+                    e.3.max(v_err),
+                );
                 checked += 1;
             }
         }
         assert!(checked > 100, "{checked}");
+        for (id, (r_min, r_max, pos, vel)) in &per_object {
+            eprintln!(
+                "{rate_hz} Hz: object {id}: range {r_min:.1}-{r_max:.1} m, worst position error \
+                 {pos:.2} % of range, worst velocity error {vel:.3} m/s"
+            );
+        }
         eprintln!(
             "{rate_hz} Hz: {checked} estimates, worst position error {:.2} % of range, worst \
              velocity error {worst_vel:.3} m/s",

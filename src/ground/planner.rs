@@ -123,14 +123,16 @@ mod tests {
     use approx::assert_relative_eq;
 
     fn object(id: u64, label: u8, x: f64, y: f64, vx: f64) -> TrackedObject {
-        let mut o = TrackedObject::default();
-        o.object_id = Uuid {
-            uuid: [[0xab; 8], id.to_be_bytes()].concat().try_into().unwrap(),
+        let mut o = TrackedObject {
+            object_id: Uuid {
+                uuid: [[0xab; 8], id.to_be_bytes()].concat().try_into().unwrap(),
+            },
+            classification: vec![ObjectClassification {
+                label,
+                probability: 1.0,
+            }],
+            ..TrackedObject::default()
         };
-        o.classification = vec![ObjectClassification {
-            label,
-            probability: 1.0,
-        }];
         o.kinematics.pose_with_covariance.pose.position.x = x;
         o.kinematics.pose_with_covariance.pose.position.y = y;
         o.kinematics.pose_with_covariance.covariance[0] = 0.04;
