@@ -170,14 +170,14 @@ pub fn birds_eye_svg(tracks: &[GroundTrack]) -> Plot {
             chart
                 .draw_series(LineSeries::new(
                     t.samples.iter().map(|s| (-s.1[1], s.1[0])),
-                    RGBColor(r, g, b).stroke_width(2),
+                    RGBColor(r, g, b).stroke_width(3),
                 ))
                 .map_err(plot_error)?;
             if let Some(last) = t.samples.last() {
                 chart
                     .draw_series(std::iter::once(Circle::new(
                         (-last.1[1], last.1[0]),
-                        3,
+                        4,
                         RGBColor(r, g, b).filled(),
                     )))
                     .map_err(plot_error)?;
