@@ -251,7 +251,34 @@ impl Config {
         path: &Path,
         overrides: &[String],
     ) -> Result<Self, ConfigError> {
+        Self::from_layers(text, path, &[], overrides)
+    }
+
+    /// A complete parameter file (`text`, read from `path`) with partial ones laid over it in
+    /// order (`overlays`: text and path each), as ROS 2 merges several `--params-file`: maps
+    /// merge key by key, any other value (number, string, list) replaces the one below. Then
+    /// `overrides` apply and the result is validated once. An overlay can only set keys the
+    /// configuration has (unknown keys are refused after the merge, as in one file).
+    pub fn from_layers(
+        text: &str,
+        path: &Path,
+        overlays: &[(String, PathBuf)],
+        overrides: &[String],
+    ) -> Result<Self, ConfigError> {
         let mut params = ros_parameters(text, path)?;
+        for (overlay_text, overlay_path) in overlays {
+            merge_parameters(&mut params, ros_parameters(overlay_text, overlay_path)?);
+        }
+        // Messages about the merged values name every file they came from.
+        let shown;
+        let path = if overlays.is_empty() {
+            path
+        } else {
+            let mut names = vec![path.display().to_string()];
+            names.extend(overlays.iter().map(|(_, p)| p.display().to_string()));
+            shown = PathBuf::from(names.join(" + "));
+            shown.as_path()
+        };
         for assignment in overrides {
             apply_override(&mut params, assignment)?;
         }
@@ -387,6 +414,23 @@ fn ros_parameters(text: &str, path: &Path) -> Result<Value, ConfigError> {
         return Err(yaml_err(format!("unknown key `{node}.{key}`")));
     }
     Ok(params)
+}
+
+/// Lays `over` onto `base`: maps merge recursively, other values replace.
+fn merge_parameters(base: &mut Value, over: Value) {
+    match (base, over) {
+        (Value::Object(base), Value::Object(over)) => {
+            for (key, value) in over {
+                match base.get_mut(&key) {
+                    Some(below) => merge_parameters(below, value),
+                    None => {
+                        base.insert(key, value);
+                    }
+                }
+            }
+        }
+        (base, over) => *base = over,
+    }
 }
 
 /// Sets `a.b.c=value` in the parameter tree; the value is parsed as YAML (`0.4`, `true`, `[a, b]`).
@@ -593,5 +637,35 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("cameras.transports"), "{e}");
+    }
+
+    #[test]
+    fn overlays_merge_key_by_key_and_unknown_keys_are_refused() {
+        let overlay = |text: &str| vec![(text.to_owned(), PathBuf::from("overlay.yaml"))];
+        let c = Config::from_layers(
+            DEFAULT_PARAMS_YAML,
+            Path::new("base.yaml"),
+            &overlay(
+                "/**:\n  ros__parameters:\n    ground:\n      enabled: true\n      \
+                 translation_m: [0.0, 0.0, 7.0]\n",
+            ),
+            &[],
+        )
+        .unwrap();
+        let d = load(DEFAULT_PARAMS_YAML, &[]).unwrap();
+        assert!(c.ground.enabled);
+        assert_eq!(c.ground.translation_m, vec![0.0, 0.0, 7.0]);
+        // Keys the overlay does not name keep the base file's values.
+        assert_eq!(c.ground.accel_std_mps2, d.ground.accel_std_mps2);
+        assert_eq!(c.tracking.max_age_s, d.tracking.max_age_s);
+        let e = Config::from_layers(
+            DEFAULT_PARAMS_YAML,
+            Path::new("base.yaml"),
+            &overlay("/**:\n  ros__parameters:\n    ground:\n      enable: true\n"),
+            &[],
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("base.yaml + overlay.yaml"), "{e}");
+        assert!(e.to_string().contains("enable"), "{e}");
     }
 }

@@ -12,7 +12,9 @@
 //!   pixel variance, at the place Chromium laid it out (found by a copy of the report with a
 //!   measuring script appended; the report itself has no script);
 //! - without ground truth, the Scores section says none was given and how to pass it, and
-//!   the plots that need none are drawn.
+//!   the plots that need none are drawn;
+//! - with ground objects (the demo's PETS09 calibration overlay), the bird's-eye plot of the
+//!   ground tracks is drawn.
 //!
 //! Needs the asset cache, the oracle venv and Chromium (`scripts/setup.sh`). The screenshot
 //! is kept when `LOOKOUT_KEEP_SCREENSHOT=DIR` is set, to look at it.
@@ -22,7 +24,7 @@ mod mcap_common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use mcap_common::{lookout, ok, replay_for_report};
+use mcap_common::{asset, lookout, ok, replay_for_report};
 use serde_json::Value;
 
 const FRAMES: u64 = 6;
@@ -387,6 +389,47 @@ fn report_without_ground_truth_says_so_and_draws_the_rest() {
     check_plots(&r, "per-frame", 1, "boxes per frame");
     check_samples(&r);
     assert!(r.dom.contains("id=\"counts\""), "no counts section");
+}
+
+#[test]
+fn report_with_ground_objects_draws_the_birds_eye_plot() {
+    chromium();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // 8 s of frames (tracks long enough to show as lines), recorded here: the shared recording
+    // of the other tests holds fewer.
+    let rec = d.join("pets-8s.mcap");
+    ok(lookout()
+        .arg("record")
+        .arg(asset("data/vtest.avi"))
+        .args(["--fps", "7", "--max-frames", "56", "--out"])
+        .arg(&rec));
+    let out = d.join("ground.mcap");
+    let overlay = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/pets09-view001.param.yaml");
+    ok(lookout()
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .arg("replay")
+        .arg(&rec)
+        .arg("--out")
+        .arg(&out)
+        .arg("--no-progress")
+        .arg("--overlay")
+        .arg(&overlay));
+    let report = d.join("report-ground");
+    ok(lookout()
+        .args(["eval", "--replay"])
+        .arg(&out)
+        .arg("--report")
+        .arg(&report));
+    let r = render(&report.join("report.html"), d, "ground");
+    check_plots(&r, "birds-eye", 1, "the ground tracks from above");
+    assert!(
+        r.layout["sections"]["birds-eye"]["plots"][0]["polyline_points"]
+            .as_u64()
+            .unwrap()
+            >= 3,
+        "no track drawn (a track's line has a point per frame; grid lines have 2)"
+    );
 }
 
 #[test]

@@ -52,6 +52,13 @@ pub enum EvalError {
     /// The replay file cannot be read (the error names the file).
     #[error(transparent)]
     Mcap(#[from] McapError),
+    #[error("{path}: topic {topic}: message {index}: not a TrackedObjects: {detail}")]
+    GroundDecode {
+        path: PathBuf,
+        topic: String,
+        index: u64,
+        detail: String,
+    },
     #[error("{path}: topic {topic}: message {index}: not a Detection2DArray: {detail}")]
     Decode {
         path: PathBuf,

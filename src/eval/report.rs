@@ -11,6 +11,9 @@
 //!   `lookout replay --summary-json`, which holds each stage's per-frame times), and the
 //!   p50/p99 table;
 //! - `per-frame`: detections and tracks per frame over time;
+//! - `birds-eye`: when the replay has ground objects (`<camera>/objects/tracked`), a top view
+//!   of their trajectories in `base_link` (x forward up, y left to the left, metres, one
+//!   colour per track id) and the walking speeds they imply;
 //! - `samples`: a strip of annotated sample frames, when the caller has some.
 //!
 //! Each missing piece is replaced by a sentence saying why, so a report is always written.
@@ -46,6 +49,183 @@ pub struct ReportInputs<'a> {
     /// `lookout replay --summary-json` output.
     pub replay_summary: Option<&'a serde_json::Value>,
     pub samples: Vec<SampleFrame>,
+    /// The replay's ground objects as paths ([`ground_tracks`]); empty: no bird's-eye plot.
+    pub ground_tracks: Vec<GroundTrack>,
+}
+
+/// One object's path on the ground in `base_link`, from a replay's TrackedObjects topic.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroundTrack {
+    pub topic: String,
+    /// The track id (the UUID's last 8 bytes).
+    pub id: u64,
+    pub pedestrian: bool,
+    /// Per message: stamp (s), the object's reported position `[x, y]` (m) and speed (m/s).
+    pub samples: Vec<(f64, [f64; 2], f64)>,
+}
+
+impl GroundTrack {
+    /// The median speed once the filter has had `settle_s` seconds, if the track lasted that long.
+    pub fn median_speed_mps(&self, settle_s: f64) -> Option<f64> {
+        let t0 = self.samples.first()?.0;
+        let mut v: Vec<f64> = self
+            .samples
+            .iter()
+            .filter(|(t, _, _)| *t >= t0 + settle_s)
+            .map(|s| s.2)
+            .collect();
+        median(&mut v)
+    }
+}
+
+fn median(v: &mut [f64]) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    Some(v[v.len() / 2])
+}
+
+/// Seconds a ground track is given before its speed counts (the filter's convergence).
+const SPEED_SETTLE_S: f64 = 2.0;
+
+/// The ground objects of every `autoware_perception_msgs/TrackedObjects` topic of `replay`,
+/// per topic and track id, in time order. A replay without ground objects gives none.
+pub fn ground_tracks(replay: &Path) -> Result<Vec<GroundTrack>, EvalError> {
+    use crate::msgs::{from_cdr, ObjectClassification, RosMessage, TrackedObjects};
+    let schema = TrackedObjects::SCHEMA_NAME;
+    let topics = crate::mcap_io::McapTopicSource::topics_with_schema(replay, schema)?;
+    let mut tracks: std::collections::BTreeMap<(String, u64), GroundTrack> = Default::default();
+    for msg in crate::mcap_io::McapTopicSource::open(replay, schema, &topics)? {
+        let msg = msg?;
+        let objects: TrackedObjects = from_cdr(&msg.data).map_err(|e| EvalError::GroundDecode {
+            path: replay.to_owned(),
+            topic: msg.topic.to_string(),
+            index: msg.index,
+            detail: e.to_string(),
+        })?;
+        let t = objects.header.stamp.as_secs_f64();
+        for o in &objects.objects {
+            let id = crate::ground::planner::track_id(o);
+            let p = &o.kinematics.pose_with_covariance.pose.position;
+            let v = &o.kinematics.twist_with_covariance.twist.linear;
+            let track = tracks
+                .entry((msg.topic.to_string(), id))
+                .or_insert_with(|| GroundTrack {
+                    topic: msg.topic.to_string(),
+                    id,
+                    pedestrian: o
+                        .classification
+                        .first()
+                        .is_some_and(|c| c.label == ObjectClassification::PEDESTRIAN),
+                    samples: Vec::new(),
+                });
+            track.samples.push((t, [p.x, p.y], v.x.hypot(v.y)));
+        }
+    }
+    Ok(tracks.into_values().collect())
+}
+
+/// Top view of the ground tracks: x forward pointing up, y left pointing left, equal scale,
+/// one colour per track id ([`crate::viz::track_color`]), the `base_link` origin marked.
+pub fn birds_eye_svg(tracks: &[GroundTrack]) -> Plot {
+    let points = tracks.iter().flat_map(|t| t.samples.iter().map(|s| s.1));
+    let (mut x_lo, mut x_hi, mut y_lo, mut y_hi) = (0.0f64, 1.0f64, -1.0f64, 1.0f64);
+    let mut any = false;
+    for [x, y] in points.filter(|p| p[0].is_finite() && p[1].is_finite()) {
+        (x_lo, x_hi, y_lo, y_hi) = (x_lo.min(x), x_hi.max(x), y_lo.min(y), y_hi.max(y));
+        any = true;
+    }
+    if !any {
+        return Err("no ground object has a position".into());
+    }
+    // Equal metres per pixel on both axes: widen the shorter extent around its centre.
+    let (w_px, h_px) = (PLOT_W as f64 - 70.0, PLOT_W as f64 - 90.0);
+    let scale = ((y_hi - y_lo) / w_px).max((x_hi - x_lo) / h_px) * 1.05;
+    let (xc, yc) = ((x_hi + x_lo) / 2.0, (y_hi + y_lo) / 2.0);
+    let (x_lo, x_hi) = (xc - scale * h_px / 2.0, xc + scale * h_px / 2.0);
+    // The horizontal axis is -y, so that left (y > 0) is on the left.
+    let (u_lo, u_hi) = (-yc - scale * w_px / 2.0, -yc + scale * w_px / 2.0);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (PLOT_W, PLOT_W)).into_drawing_area();
+        root.fill(&WHITE).map_err(plot_error)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption("ground tracks, top view (base_link)", ("sans-serif", 18))
+            .margin(10)
+            .x_label_area_size(40)
+            .y_label_area_size(50)
+            .build_cartesian_2d(u_lo..u_hi, x_lo..x_hi)
+            .map_err(plot_error)?;
+        let left = |u: &f64| format!("{:.0}", -u + 0.0);
+        chart
+            .configure_mesh()
+            .x_desc("y (m, left is positive)")
+            .y_desc("x (m, forward)")
+            .x_label_formatter(&left)
+            .draw()
+            .map_err(plot_error)?;
+        for t in tracks {
+            let [r, g, b] = crate::viz::track_color(t.id);
+            chart
+                .draw_series(LineSeries::new(
+                    t.samples.iter().map(|s| (-s.1[1], s.1[0])),
+                    RGBColor(r, g, b).stroke_width(3),
+                ))
+                .map_err(plot_error)?;
+            if let Some(last) = t.samples.last() {
+                chart
+                    .draw_series(std::iter::once(Circle::new(
+                        (-last.1[1], last.1[0]),
+                        4,
+                        RGBColor(r, g, b).filled(),
+                    )))
+                    .map_err(plot_error)?;
+            }
+        }
+        chart
+            .draw_series(std::iter::once(TriangleMarker::new(
+                (0.0, 0.0),
+                7,
+                BLACK.filled(),
+            )))
+            .map_err(plot_error)?;
+        root.present().map_err(plot_error)?;
+    }
+    Ok(svg)
+}
+
+/// The bird's-eye plot and the speeds of the ground tracks.
+fn ground_section(html: &mut String, tracks: &[GroundTrack]) {
+    html.push_str("<section id=\"birds-eye\"><h2>Ground tracks (bird's-eye view)</h2>");
+    match birds_eye_svg(tracks) {
+        Ok(svg) => {
+            let _ = write!(html, "<div class=\"plot\">{svg}</div>");
+        }
+        Err(why) => {
+            let _ = write!(html, "<p class=\"missing\">Not shown: {}</p>", esc(&why));
+        }
+    }
+    let mut speeds: Vec<f64> = tracks
+        .iter()
+        .filter(|t| t.pedestrian)
+        .filter_map(|t| t.median_speed_mps(SPEED_SETTLE_S))
+        .collect();
+    let n = speeds.len();
+    match median(&mut speeds) {
+        Some(m) => {
+            let _ = write!(
+                html,
+                "<p id=\"walking-speeds\">Pedestrian speeds (median per track after {SPEED_SETTLE_S} s, {n} tracks): median {m:.2} m/s, 25th-75th percentile {:.2}-{:.2} m/s. Everyday walking is 1-1.5 m/s; far off, the calibration or the camera pose is.</p>",
+                speeds[n / 4],
+                speeds[(3 * n) / 4]
+            );
+        }
+        None => html.push_str(
+            "<p class=\"missing\">No pedestrian track lasted long enough for a speed.</p>",
+        ),
+    }
+    html.push_str("</section>\n");
 }
 
 fn esc(s: &str) -> String {
@@ -512,6 +692,9 @@ pub fn render_html(inputs: &ReportInputs<'_>) -> String {
             latency_section(&mut html, inputs.replay_summary);
         }
     }
+    if !inputs.ground_tracks.is_empty() {
+        ground_section(&mut html, &inputs.ground_tracks);
+    }
     html.push_str("<section id=\"samples\"><h2>Sample frames</h2>");
     if inputs.samples.is_empty() {
         html.push_str("<p class=\"missing\">Not shown: no annotated sample frames were given (render them with <code>lookout replay --render DIR</code>, or replay with <code>--with-images</code>).</p>");
@@ -622,5 +805,33 @@ mod tests {
         });
         assert!(html.contains("gt.txt:3: bad &lt;line&gt;"));
         assert!(html.contains("no replay summary given"));
+    }
+
+    #[test]
+    fn birds_eye_plot_and_speeds_when_ground_tracks_exist() {
+        let walker = |id: u64, y0: f64, vy: f64| GroundTrack {
+            topic: "/camera/objects/tracked".into(),
+            id,
+            pedestrian: true,
+            samples: (0..40)
+                .map(|k| {
+                    let t = f64::from(k) * 0.1;
+                    (t, [20.0, y0 + vy * t], vy.abs())
+                })
+                .collect(),
+        };
+        let tracks = vec![walker(1, -3.0, 1.0), walker(2, 4.0, -1.4)];
+        let svg = birds_eye_svg(&tracks).unwrap();
+        assert!(svg.starts_with("<svg") && svg.contains("polyline"), "{svg}");
+        let html = render_html(&ReportInputs {
+            ground_tracks: tracks,
+            ..Default::default()
+        });
+        assert!(html.contains("id=\"birds-eye\""));
+        // Median over the two tracks' medians (1.0 and 1.4): the upper one of two.
+        assert!(html.contains("median 1.40 m/s"), "{html}");
+        // No ground objects: no section.
+        assert!(!render_html(&ReportInputs::default()).contains("birds-eye"));
+        assert!(birds_eye_svg(&[]).is_err());
     }
 }

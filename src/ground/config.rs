@@ -55,7 +55,7 @@ pub struct GroundConfig {
     pub contact_std_px: f64,
     /// Added pixel noise per pixel of box height (a box's bottom edge jitters with its size).
     pub contact_std_rel: f64,
-    /// White-acceleration noise of the ground filter, m/s².
+    /// White-acceleration noise of the ground filter, m/s² ([`GroundFilterNoise`]).
     pub accel_std_mps2: f64,
     /// A new object's velocity standard deviation, m/s.
     pub init_velocity_std_mps: f64,

@@ -17,8 +17,11 @@ use super::GroundError;
 #[derive(Debug, Clone, Copy, PartialEq, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct GroundFilterNoise {
-    /// White-acceleration standard deviation per axis, m/s² (pedestrians and urban traffic
-    /// change speed by about 1-2 m/s within a second).
+    /// White-acceleration standard deviation per axis, m/s²: the velocity's random walk per
+    /// square-root second (Bar-Shalom et al. §6.2.2: velocity changes over `T` of the order of
+    /// `σ √T`). 0.15 lets a steady walker's or a cruising car's velocity wander by 0.15 m/s in
+    /// a second and 0.3 m/s in four, about what they do; a start, stop or turn is followed
+    /// within about two seconds (tests/ground_scenes.rs, `manoeuvres_are_followed`).
     pub accel_std_mps2: f64,
     /// Standard deviation of a new track's velocity per axis, m/s (a new object may move at any
     /// everyday speed).
@@ -28,7 +31,7 @@ pub struct GroundFilterNoise {
 impl Default for GroundFilterNoise {
     fn default() -> Self {
         Self {
-            accel_std_mps2: 0.5,
+            accel_std_mps2: 0.15,
             init_velocity_std_mps: 5.0,
         }
     }

@@ -12,6 +12,8 @@
 //! * [`filter`]: [`GroundFilter`], the per-object Kalman filter on the road plane.
 //! * [`outputs`]: the objects as `vision_msgs/Detection3DArray`, Autoware `TrackedObjects` and
 //!   `foxglove.SceneUpdate`.
+//! * [`planner`]: a consumer's view of `TrackedObjects`: the nearest pedestrian in the ego lane
+//!   and its time to collision (`examples/planner_view.rs`).
 //! * [`GroundTracker`]: runs beside the image tracker (keyed by its track ids): tracks in
 //!   ([`crate::track::TrackOutput`], image pixels), [`GroundObject`]s out.
 //!
@@ -32,6 +34,7 @@ pub mod camera;
 pub mod config;
 pub mod filter;
 pub mod outputs;
+pub mod planner;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

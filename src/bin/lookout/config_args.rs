@@ -17,6 +17,10 @@ pub struct ConfigArgs {
     /// configs/lookout.param.yaml.
     #[arg(long, short = 'c')]
     pub config: Option<PathBuf>,
+    /// A partial parameter file laid over the configuration (repeatable, in order), as ROS 2
+    /// merges several `--params-file`: e.g. `--overlay configs/pets09-view001.param.yaml`.
+    #[arg(long, value_name = "FILE")]
+    pub overlay: Vec<PathBuf>,
     /// Override one parameter, e.g. `--set detector.confidence_min=0.4` (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub overrides: Vec<String>,
@@ -27,6 +31,7 @@ impl ConfigArgs {
     pub fn defaults_with(overrides: Vec<String>) -> Self {
         Self {
             config: None,
+            overlay: Vec::new(),
             overrides,
         }
     }
@@ -36,21 +41,46 @@ impl ConfigArgs {
     pub fn load(&self, extra: Vec<String>) -> anyhow::Result<Config> {
         let mut overrides = self.overrides.clone();
         overrides.extend(extra);
+        let mut overlays = Vec::with_capacity(self.overlay.len());
+        for path in &self.overlay {
+            tracing::info!("config overlay: {}", path.display());
+            overlays.push((read_config(path)?, path.clone()));
+        }
         match &self.config {
             Some(path) => {
                 tracing::info!("config: {}", path.display());
-                Ok(Config::load(path, &overrides)?)
+                Ok(Config::from_layers(
+                    &read_config(path)?,
+                    path,
+                    &overlays,
+                    &overrides,
+                )?)
             }
             None => {
                 tracing::info!("config: built-in defaults (configs/lookout.param.yaml)");
-                Ok(Config::from_yaml_str(
+                Ok(Config::from_layers(
                     lookout::config::DEFAULT_PARAMS_YAML,
                     Path::new("<built-in configs/lookout.param.yaml>"),
+                    &overlays,
                     &overrides,
                 )?)
             }
         }
     }
+
+    /// The files read: `--config` and every `--overlay` (no output may be one of them).
+    pub fn files(&self) -> impl Iterator<Item = Option<&Path>> {
+        std::iter::once(self.config.as_deref())
+            .chain(self.overlay.iter().map(|p| Some(p.as_path())))
+    }
+}
+
+fn read_config(path: &Path) -> Result<String, lookout::config::ConfigError> {
+    lookout::capped_read::read_to_string_capped(path, lookout::capped_read::MAX_CONFIG_BYTES)
+        .map_err(|source| lookout::config::ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })
 }
 
 /// The name a `clap::ValueEnum` value is spelled with on the command line, which is also its

@@ -69,6 +69,7 @@ fn failed(
                 error: Some(error.to_string()),
                 replay_summary: summary,
                 samples,
+                ground_tracks: Vec::new(),
             },
         )?;
         errln!("report (evaluation failed): {}", path.display());
@@ -165,6 +166,11 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
         (Err(e), _) => return failed(&args, e, None, &options, summary.as_ref(), samples),
     };
     let evaluation = eval::evaluate(gt.as_deref(), &replay, &options);
+    // Ground objects, for the report's bird's-eye plot (none without a calibration).
+    let ground_tracks = match &args.report {
+        Some(_) => report::ground_tracks(replay_path)?,
+        None => Vec::new(),
+    };
     out!("{evaluation}");
     if let Some(path) = &args.json {
         lookout::output::write_atomic(path, serde_json::to_string_pretty(&evaluation)?.as_bytes())
@@ -177,6 +183,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
                 evaluation: Some(&evaluation),
                 replay_summary: summary.as_ref(),
                 samples,
+                ground_tracks,
                 ..Default::default()
             },
         )?;

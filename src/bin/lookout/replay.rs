@@ -93,7 +93,9 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
             args.mot_det_out.as_deref(),
             video,
         ],
-        &[Some(&args.input), args.config.config.as_deref()],
+        &std::iter::once(Some(args.input.as_path()))
+            .chain(args.config.files())
+            .collect::<Vec<_>>(),
     )?;
     let mut config = args.config.load(extra)?;
     if !args.topics.is_empty() {

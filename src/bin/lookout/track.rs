@@ -52,12 +52,10 @@ pub fn run(args: TrackArgs) -> anyhow::Result<ExitCode> {
     let (det_txt, seqinfo) = (det.join("det/det.txt"), det.join("seqinfo.ini"));
     crate::refuse_inputs(
         &[Some(&args.out)],
-        &[
-            Some(&det),
-            Some(&det_txt),
-            Some(&seqinfo),
-            args.config.config.as_deref(),
-        ],
+        &[Some(det.as_path()), Some(&det_txt), Some(&seqinfo)]
+            .into_iter()
+            .chain(args.config.files())
+            .collect::<Vec<_>>(),
     )?;
     let config = args.config.load(Vec::new())?;
     let options = lookout::mot::MotRunOptions {
@@ -87,7 +85,7 @@ pub fn run(args: TrackArgs) -> anyhow::Result<ExitCode> {
 fn track_mcap(inputs: Vec<PathBuf>, out: PathBuf, config: ConfigArgs) -> anyhow::Result<ExitCode> {
     let mut all_inputs: Vec<Option<&std::path::Path>> =
         inputs.iter().map(|p| Some(p.as_path())).collect();
-    all_inputs.push(config.config.as_deref());
+    all_inputs.extend(config.files());
     crate::refuse_inputs(&[Some(&out)], &all_inputs)?;
     let config = config.load(Vec::new())?;
     crate::create_parent_dir(&out)?;
