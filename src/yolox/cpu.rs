@@ -59,7 +59,7 @@ pub fn exp_approx(x: f32) -> f32 {
     p = p * r + 8.333_452e-3;
     p = p * r + 4.166_579_6e-2;
     p = p * r + 1.666_666_5e-1;
-    p = p * r + 5.000_000_1e-1;
+    p = p * r + 0.5;
     let y = p * r * r + r + 1.0;
     // 2^n by bits, without a float-to-int conversion (Rust's saturating `as` does not
     // vectorise): n + 127 is an integer in [1, 254] after the clamp, and adding 2^23 puts it

@@ -68,6 +68,8 @@ struct Conv {
 
 /// A `BaseConv`, or a `DWConv` (depthwise `dconv` then pointwise `pconv`).
 #[derive(Debug)]
+// Built once at load, a few dozen per network: the size difference costs nothing.
+#[allow(clippy::large_enum_variant)]
 enum Block {
     Base(Conv),
     Depthwise { dconv: Conv, pconv: Conv },
