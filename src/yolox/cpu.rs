@@ -176,8 +176,9 @@ pub fn apply_epilogue(epilogue: Epilogue, raw: Option<&[f32]>, dst: &mut [f32], 
 
 /// One output row of a 3x3 depthwise convolution: `o[x] = bias + Σ k[i] * s[i][x]`, where
 /// `s[3 r + j]` is input row `r`'s tap `j` already shifted (and for stride 2 de-interleaved),
-/// so that every stream is contiguous and the loop vectorises; then the epilogue (`Linear`,
-/// `Silu` or `Sigmoid`) on the row while it is in L1.
+/// so that every stream is contiguous and the loop vectorises (three independent sums, so
+/// that the additions pipeline); then the epilogue (`Linear`, `Silu` or `Sigmoid`) on the
+/// row while it is in L1.
 #[inline(always)]
 fn dw_row<const FMA: bool>(
     o: &mut [f32],
@@ -186,23 +187,15 @@ fn dw_row<const FMA: bool>(
     bias: f32,
     epilogue: Epilogue,
 ) {
-    dw_row_acc::<FMA>(o, s, k, false);
-    epilogue_generic(epilogue, None, o, bias);
-}
-
-/// `o[x] (+)= Σ k[i] * s[i][x]` (added onto `o` when `accumulate`), the nine taps of one
-/// input channel; three independent sums so that the additions pipeline.
-#[inline(always)]
-fn dw_row_acc<const FMA: bool>(o: &mut [f32], s: [&[f32]; 9], k: &[f32; 9], accumulate: bool) {
     let n = o.len();
     let s = s.map(|v| &v[..n]);
     for x in 0..n {
         let top = fmadd::<FMA>(k[2], s[2][x], fmadd::<FMA>(k[1], s[1][x], k[0] * s[0][x]));
         let mid = fmadd::<FMA>(k[5], s[5][x], fmadd::<FMA>(k[4], s[4][x], k[3] * s[3][x]));
         let bot = fmadd::<FMA>(k[8], s[8][x], fmadd::<FMA>(k[7], s[7][x], k[6] * s[6][x]));
-        let sum = top + mid + bot;
-        o[x] = if accumulate { o[x] + sum } else { sum };
+        o[x] = top + mid + bot;
     }
+    epilogue_generic(epilogue, None, o, bias);
 }
 
 /// Input row `y` of `plane` (`w` wide) into `dst` as the tap streams of its output row: for
@@ -241,8 +234,9 @@ fn streams(staged: &[f32], len: usize, stride: usize, wo: usize) -> [&[f32]; 9] 
         if stride == 1 {
             [&s[0..], &s[1..], &s[2..]]
         } else {
-            let (odd, even) = s.split_at(wo + 1);
-            [odd, even, &odd[1..]]
+            // odd columns after a 0, then the even ones from `wo + 1`; a stream may run on
+            // into the next part: callers read only as far as they need (or discard lanes).
+            [s, &s[wo + 1..], &s[1..]]
         }
     };
     let [a, b, c] = tri(0);
@@ -363,8 +357,10 @@ pub fn depthwise3x3(
 /// Direct 3x3 convolution (padding 1, stride 1 or 2, no groups) for layers with few input
 /// channels, such as YOLOX's stem after Focus (12 channels), where im2col would write a
 /// `9C x HW` matrix many times larger than the work: each output row is the sum of the
-/// channels' nine-tap rows ([`dw_row_acc`]), the input rows staged once per output row and
-/// shared by the task's filters. `kernel` is `filters x C x 9`; split across threads by
+/// channels' nine-tap rows, the input rows staged once per output row (as for
+/// [`depthwise3x3`]) and shared by the task's filters. (Register tiles of 4 filters x 16
+/// pixels summing all channels before one store were tried: the compiler did not keep them
+/// in registers, 12x slower.) `kernel` is `filters x C x 9`; split across threads by
 /// filter. Output shape: [`depthwise3x3_output`] with `bias.len()` channels.
 #[allow(clippy::too_many_arguments)]
 pub fn conv3x3_direct(
@@ -407,6 +403,19 @@ pub fn conv3x3_direct(
         });
 }
 
+/// `o[x] += Σ k[i] * s[i][x]`: one input channel's nine taps added onto an output row.
+#[inline(always)]
+fn taps_add_row<const FMA: bool>(o: &mut [f32], s: [&[f32]; 9], k: &[f32; 9]) {
+    let n = o.len();
+    let s = s.map(|v| &v[..n]);
+    for x in 0..n {
+        let top = fmadd::<FMA>(k[2], s[2][x], fmadd::<FMA>(k[1], s[1][x], k[0] * s[0][x]));
+        let mid = fmadd::<FMA>(k[5], s[5][x], fmadd::<FMA>(k[4], s[4][x], k[3] * s[3][x]));
+        let bot = fmadd::<FMA>(k[8], s[8][x], fmadd::<FMA>(k[7], s[7][x], k[6] * s[6][x]));
+        o[x] += top + mid + bot;
+    }
+}
+
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn direct_task_generic<const FMA: bool>(
@@ -433,11 +442,12 @@ fn direct_task_generic<const FMA: bool>(
         }
         for (f, &b) in bias.iter().enumerate() {
             let o = &mut out[f * os.plane() + oy * os.w..][..os.w];
+            o.fill(0.0);
             for ch in 0..c {
                 let mut k = [0f32; 9];
                 k.copy_from_slice(&kernel[(f * c + ch) * 9..][..9]);
                 let s = streams(&staged[ch * 3 * len..], len, stride, os.w);
-                dw_row_acc::<FMA>(o, s, &k, ch > 0);
+                taps_add_row::<FMA>(o, s, &k);
             }
             epilogue_generic(epilogue, None, o, b);
         }
@@ -471,7 +481,8 @@ fn direct_task(
     )
 }
 
-/// Filters per register tile of [`pointwise`].
+/// Filters per register tile of [`pointwise`] (4 x 2 AVX-512 accumulators; 8 x 2 made the
+/// compiler spill them, 10x slower).
 const PW_FILTERS: usize = 4;
 /// Columns (pixels) per register tile of [`pointwise`]: two AVX-512 registers per filter.
 const PW_COLS: usize = 32;
