@@ -14,9 +14,9 @@
 //!
 //! SiLU and sigmoid use [`exp_approx`] (Cephes' `expf` polynomial, within 2 ulp of `f32::exp`
 //! on the activations' range) because `f32::exp` is a libm call the compiler cannot vectorise.
-//! The hot loops are written plainly and compiled three times: for AVX-512F, for AVX2 + FMA
-//! (chosen at run time) and for the baseline target, so they vectorise on every x86-64 CPU
-//! and still build everywhere else.
+//! The hot loops are written plainly and compiled three times: for AVX-512F (Rust 1.89 and
+//! later), for AVX2 + FMA (chosen at run time) and for the baseline target, so they vectorise
+//! on every x86-64 CPU and still build everywhere else.
 
 use rayon::prelude::*;
 
@@ -112,16 +112,32 @@ macro_rules! dispatch {
     ($fast:expr, $slow:expr, ( $($arg:ident : $ty:ty),* )) => {{
         #[cfg(target_arch = "x86_64")]
         {
+            // AVX-512 as a target feature is stable since Rust 1.89; older compilers (the
+            // crate's MSRV admits them) get AVX2 or the baseline.
+            #[rustversion::since(1.89)]
+            #[allow(clippy::incompatible_msrv)]
             #[target_feature(enable = "avx512f,fma")]
             unsafe fn avx512($($arg: $ty),*) {
                 $fast($($arg),*)
+            }
+            #[rustversion::since(1.89)]
+            fn has_avx512() -> bool {
+                std::arch::is_x86_feature_detected!("avx512f")
+            }
+            #[rustversion::before(1.89)]
+            unsafe fn avx512($($arg: $ty),*) {
+                $slow($($arg),*)
+            }
+            #[rustversion::before(1.89)]
+            fn has_avx512() -> bool {
+                false
             }
             #[target_feature(enable = "avx2,fma")]
             unsafe fn avx2($($arg: $ty),*) {
                 $fast($($arg),*)
             }
             let fma = std::arch::is_x86_feature_detected!("fma");
-            if fma && std::arch::is_x86_feature_detected!("avx512f") {
+            if fma && has_avx512() {
                 // SAFETY: the CPU has AVX-512F and FMA (checked just above).
                 return unsafe { avx512($($arg),*) };
             }
