@@ -614,6 +614,156 @@ fn pw_task_generic<const FMA: bool>(
     }
 }
 
+/// [`pointwise`]'s tasks with AVX-512 intrinsics: a register tile of 8 filters x 32 pixels
+/// (16 of the 32 registers; the plain-Rust tile of that size was spilled by the compiler),
+/// two packed blocks of 4 filters at a time. Each function returns false, doing nothing,
+/// when the CPU lacks AVX-512F. (Intrinsics stable since Rust 1.89: older compilers get
+/// `pw_avx512_none` instead.)
+#[cfg(target_arch = "x86_64")]
+#[rustversion::since(1.89)]
+#[allow(clippy::incompatible_msrv)]
+mod pw_avx512 {
+    use std::arch::x86_64::*;
+
+    use super::{epilogue_generic, Epilogue, PW_COLS, PW_FILTERS};
+
+    /// Filters per tile: two packed blocks.
+    const TILE_FILTERS: usize = 2 * PW_FILTERS;
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn pw_task(
+        input: &[f32],
+        k: usize,
+        n: usize,
+        packed: &[f32],
+        bias: &[f32],
+        epilogue: Epilogue,
+        out: &mut [f32],
+        staged: &mut [f32],
+    ) -> bool {
+        if !std::arch::is_x86_feature_detected!("avx512f") {
+            return false;
+        }
+        // SAFETY: the CPU has AVX-512F (checked just above).
+        unsafe { pw_task_avx512(input, k, n, packed, bias, epilogue, out, staged) };
+        true
+    }
+
+    /// The sums of one tile: rows 0..4 from block `w0`, 4..8 from `w1` (each `k x 4`), over
+    /// `k` rows of 32 floats `stride` apart in `src`.
+    #[target_feature(enable = "avx512f")]
+    unsafe fn tile(
+        src: &[f32],
+        stride: usize,
+        k: usize,
+        w0: &[f32],
+        w1: &[f32],
+    ) -> [[f32; PW_COLS]; TILE_FILTERS] {
+        assert!(k > 0 && src.len() >= (k - 1) * stride + PW_COLS);
+        assert!(w0.len() >= k * PW_FILTERS && w1.len() >= k * PW_FILTERS);
+        let mut a = [_mm512_setzero_ps(); 2 * TILE_FILTERS];
+        let p = src.as_ptr();
+        for kk in 0..k {
+            // SAFETY: kk * stride + 32 <= src.len() for every kk < k (asserted above).
+            let (x0, x1) = unsafe {
+                (
+                    _mm512_loadu_ps(p.add(kk * stride)),
+                    _mm512_loadu_ps(p.add(kk * stride + 16)),
+                )
+            };
+            for i in 0..PW_FILTERS {
+                // SAFETY: kk * 4 + i < 4 k <= w0.len(), w1.len() (asserted above).
+                let (wa, wb) = unsafe {
+                    (
+                        *w0.get_unchecked(kk * PW_FILTERS + i),
+                        *w1.get_unchecked(kk * PW_FILTERS + i),
+                    )
+                };
+                let (wa, wb) = (_mm512_set1_ps(wa), _mm512_set1_ps(wb));
+                a[2 * i] = _mm512_fmadd_ps(wa, x0, a[2 * i]);
+                a[2 * i + 1] = _mm512_fmadd_ps(wa, x1, a[2 * i + 1]);
+                a[8 + 2 * i] = _mm512_fmadd_ps(wb, x0, a[8 + 2 * i]);
+                a[9 + 2 * i] = _mm512_fmadd_ps(wb, x1, a[9 + 2 * i]);
+            }
+        }
+        let mut acc = [[0f32; PW_COLS]; TILE_FILTERS];
+        for (i, row) in acc.iter_mut().enumerate() {
+            // SAFETY: a row holds 32 floats: two stores of 16.
+            unsafe {
+                _mm512_storeu_ps(row.as_mut_ptr(), a[2 * i]);
+                _mm512_storeu_ps(row.as_mut_ptr().add(16), a[2 * i + 1]);
+            }
+        }
+        acc
+    }
+
+    #[target_feature(enable = "avx512f")]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn pw_task_avx512(
+        input: &[f32],
+        k: usize,
+        n: usize,
+        packed: &[f32],
+        bias: &[f32],
+        epilogue: Epilogue,
+        out: &mut [f32],
+        staged: &mut [f32],
+    ) {
+        let nf = bias.len();
+        let block = k * PW_FILTERS;
+        let blocks = packed.len() / block.max(1);
+        for x0 in (0..n).step_by(PW_COLS) {
+            let width = (n - x0).min(PW_COLS);
+            // A last tile narrower than the register tile reads zero-padded copies.
+            let (src, stride): (&[f32], usize) = if width == PW_COLS {
+                (&input[x0..], n)
+            } else {
+                for kk in 0..k {
+                    let d = &mut staged[kk * PW_COLS..][..PW_COLS];
+                    d[..width].copy_from_slice(&input[kk * n + x0..][..width]);
+                    d[width..].fill(0.0);
+                }
+                (&*staged, PW_COLS)
+            };
+            for b in (0..blocks).step_by(2) {
+                let w0 = &packed[b * block..][..block];
+                // An odd last block is paired with itself; its copy is not stored.
+                let w1 = &packed[(b + 1).min(blocks - 1) * block..][..block];
+                // SAFETY: this function runs only with AVX-512F (its caller checked).
+                let acc = unsafe { tile(src, stride, k, w0, w1) };
+                for (i, a) in acc.iter().enumerate() {
+                    let f = b * PW_FILTERS + i;
+                    if f >= nf || (i >= PW_FILTERS && b + 1 >= blocks) {
+                        break;
+                    }
+                    let dst = &mut out[f * n + x0..][..width];
+                    epilogue_generic(epilogue, Some(&a[..width]), dst, bias[f]);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[rustversion::before(1.89)]
+mod pw_avx512 {
+    use super::Epilogue;
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn pw_task(
+        _: &[f32],
+        _: usize,
+        _: usize,
+        _: &[f32],
+        _: &[f32],
+        _: Epilogue,
+        _: &mut [f32],
+        _: &mut [f32],
+    ) -> bool {
+        false
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn pw_task(
     input: &[f32],
@@ -625,6 +775,10 @@ fn pw_task(
     out: &mut [f32],
     staged: &mut [f32],
 ) {
+    #[cfg(target_arch = "x86_64")]
+    if pw_avx512::pw_task(input, k, n, packed, bias, epilogue, out, staged) {
+        return;
+    }
     dispatch!(
         pw_task_generic::<true>,
         pw_task_generic::<false>,
