@@ -228,7 +228,7 @@ fn yolox_layer_profile(options: &ForwardBenchOptions) -> anyhow::Result<()> {
         } else if name.contains(" dw3x3/2 ") {
             "depthwise 3x3 stride 2"
         } else if name.contains(" 1x1/1 ") {
-            "1x1 (gemm)"
+            "1x1 (pointwise)"
         } else if name.contains(" 3x3/") {
             "regular 3x3"
         } else {
