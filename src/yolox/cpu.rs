@@ -374,9 +374,9 @@ pub fn depthwise3x3(
 /// channels, such as YOLOX's stem after Focus (12 channels), where im2col would write a
 /// `9C x HW` matrix many times larger than the work: each output row is the sum of the
 /// channels' nine-tap rows, the input rows staged once per output row (as for
-/// [`depthwise3x3`]) and shared by the task's filters. (Register tiles of 4 filters x 16
-/// pixels summing all channels before one store were tried: the compiler did not keep them
-/// in registers, 12x slower.) `kernel` is `filters x C x 9`; split across threads by
+/// [`depthwise3x3`]) and shared by the task's filters. With AVX-512, register tiles of 4
+/// filters x 32 pixels sum all channels before one store (intrinsics: the same tile in plain
+/// Rust was not kept in registers, 12x slower). `kernel` is `filters x C x 9`; split across threads by
 /// filter. Output shape: [`depthwise3x3_output`] with `bias.len()` channels.
 #[allow(clippy::too_many_arguments)]
 pub fn conv3x3_direct(
@@ -405,7 +405,7 @@ pub fn conv3x3_direct(
         .for_each(|(task, chunk)| {
             let f0 = task * per;
             let nf = chunk.len() / os.plane().max(1);
-            let mut staged = vec![0f32; in_shape.c * 3 * (in_shape.w + 2)];
+            let mut staged = vec![0f32; in_shape.c * 3 * direct_row_len(in_shape.w)];
             direct_task(
                 input,
                 in_shape,
@@ -417,6 +417,152 @@ pub fn conv3x3_direct(
                 &mut staged,
             );
         });
+}
+
+/// Pixels per register tile of the AVX-512 [`conv3x3_direct`] (two registers).
+const DIRECT_COLS: usize = 32;
+
+/// Floats of one staged input row of [`conv3x3_direct`]: [`stage_row`]'s `w + 2` plus room
+/// for a last register tile to read past the row's end (lanes it then discards).
+fn direct_row_len(w: usize) -> usize {
+    w + 2 + DIRECT_COLS
+}
+
+/// [`conv3x3_direct`]'s tasks with AVX-512 intrinsics: a register tile of 4 filters x 32
+/// pixels sums all channels' nine taps over the staged rows (an implicit im2col), then one
+/// epilogue and store. Returns false, doing nothing, when the CPU lacks AVX-512F.
+#[cfg(target_arch = "x86_64")]
+#[rustversion::since(1.89)]
+#[allow(clippy::incompatible_msrv)]
+mod direct_avx512 {
+    use std::arch::x86_64::*;
+
+    use super::{
+        depthwise3x3_output, direct_row_len, epilogue_generic, stage_row, Chw, Epilogue,
+        DIRECT_COLS,
+    };
+
+    /// Filters per register tile.
+    const FILTERS: usize = 4;
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn direct_task(
+        input: &[f32],
+        in_shape: Chw,
+        kernel: &[f32],
+        bias: &[f32],
+        stride: usize,
+        epilogue: Epilogue,
+        out: &mut [f32],
+        staged: &mut [f32],
+    ) -> bool {
+        if !std::arch::is_x86_feature_detected!("avx512f") {
+            return false;
+        }
+        // SAFETY: the CPU has AVX-512F (checked just above).
+        unsafe { task(input, in_shape, kernel, bias, stride, epilogue, out, staged) };
+        true
+    }
+
+    #[target_feature(enable = "avx512f")]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn task(
+        input: &[f32],
+        in_shape: Chw,
+        kernel: &[f32],
+        bias: &[f32],
+        stride: usize,
+        epilogue: Epilogue,
+        out: &mut [f32],
+        staged: &mut [f32],
+    ) {
+        let (c, w) = (in_shape.c, in_shape.w);
+        let os = depthwise3x3_output(in_shape, stride);
+        let nf = bias.len();
+        let len = direct_row_len(w);
+        assert!(staged.len() >= c * 3 * len && kernel.len() >= nf * c * 9);
+        // Offsets of the three taps of a staged row (see `stage_row`).
+        let offsets = if stride == 1 {
+            [0, 1, 2]
+        } else {
+            [0, os.w + 1, 1]
+        };
+        // Every read is below offset + x0 + 32 <= max(2, os.w + 1) + os.w + 31 <= len: the
+        // tiles start below os.w, and 2 os.w <= w + 1 for stride 2.
+        debug_assert!(offsets[1].max(2) + os.w.div_ceil(DIRECT_COLS) * DIRECT_COLS <= len);
+        for oy in 0..os.h {
+            let y0 = (oy * stride) as isize - 1;
+            for ch in 0..c {
+                let plane = &input[ch * in_shape.plane()..][..in_shape.plane()];
+                for r in 0..3 {
+                    let dst = &mut staged[(ch * 3 + r) * len..][..len];
+                    stage_row(plane, w, y0 + r as isize, stride, dst);
+                }
+            }
+            let base = staged.as_ptr();
+            for f0 in (0..nf).step_by(FILTERS) {
+                let fs = (nf - f0).min(FILTERS);
+                // Filters past the last compute a copy of it, never stored.
+                let rows = [0, 1, 2, 3].map(|i| (f0 + (i as usize).min(fs - 1)) * c * 9);
+                for x0 in (0..os.w).step_by(DIRECT_COLS) {
+                    let mut a = [_mm512_setzero_ps(); 2 * FILTERS];
+                    for ch in 0..c {
+                        for t in 0..9 {
+                            let at = (ch * 3 + t / 3) * len + offsets[t % 3] + x0;
+                            // SAFETY: at + 32 <= c * 3 * len <= staged.len() (the bound
+                            // above and the assert).
+                            let (v0, v1) = unsafe {
+                                (
+                                    _mm512_loadu_ps(base.add(at)),
+                                    _mm512_loadu_ps(base.add(at + 16)),
+                                )
+                            };
+                            for (i, &row) in rows.iter().enumerate() {
+                                // SAFETY: row + ch * 9 + t < nf * c * 9 <= kernel.len().
+                                let wv = _mm512_set1_ps(unsafe {
+                                    *kernel.get_unchecked(row + ch * 9 + t)
+                                });
+                                a[2 * i] = _mm512_fmadd_ps(wv, v0, a[2 * i]);
+                                a[2 * i + 1] = _mm512_fmadd_ps(wv, v1, a[2 * i + 1]);
+                            }
+                        }
+                    }
+                    let width = (os.w - x0).min(DIRECT_COLS);
+                    for i in 0..fs {
+                        let mut sums = [0f32; DIRECT_COLS];
+                        // SAFETY: `sums` holds 32 floats: two stores of 16.
+                        unsafe {
+                            _mm512_storeu_ps(sums.as_mut_ptr(), a[2 * i]);
+                            _mm512_storeu_ps(sums.as_mut_ptr().add(16), a[2 * i + 1]);
+                        }
+                        let f = f0 + i;
+                        let dst = &mut out[f * os.plane() + oy * os.w + x0..][..width];
+                        epilogue_generic(epilogue, Some(&sums[..width]), dst, bias[f]);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[rustversion::before(1.89)]
+mod direct_avx512 {
+    use super::{Chw, Epilogue};
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn direct_task(
+        _: &[f32],
+        _: Chw,
+        _: &[f32],
+        _: &[f32],
+        _: usize,
+        _: Epilogue,
+        _: &mut [f32],
+        _: &mut [f32],
+    ) -> bool {
+        false
+    }
 }
 
 /// `o[x] += Σ k[i] * s[i][x]`: one input channel's nine taps added onto an output row.
@@ -446,7 +592,7 @@ fn direct_task_generic<const FMA: bool>(
 ) {
     let (c, w) = (in_shape.c, in_shape.w);
     let os = depthwise3x3_output(in_shape, stride);
-    let len = w + 2;
+    let len = direct_row_len(w);
     for oy in 0..os.h {
         let y0 = (oy * stride) as isize - 1;
         for ch in 0..c {
@@ -481,6 +627,10 @@ fn direct_task(
     out: &mut [f32],
     staged: &mut [f32],
 ) {
+    #[cfg(target_arch = "x86_64")]
+    if direct_avx512::direct_task(input, in_shape, kernel, bias, stride, epilogue, out, staged) {
+        return;
+    }
     dispatch!(
         direct_task_generic::<true>,
         direct_task_generic::<false>,
