@@ -1218,6 +1218,74 @@ mod tests {
         }
     }
 
+    /// The portable (baseline, no FMA) code of the 1x1 and direct 3x3 kernels against the
+    /// dispatched one (AVX-512 intrinsics on the CPUs that have them), which the tests above
+    /// check against candle: CPUs without AVX-512 run this code.
+    #[test]
+    fn portable_kernels_match_dispatched() {
+        for (seed, &(c, f, h, w)) in [(16, 8, 13, 11), (33, 17, 7, 9), (12, 5, 6, 35)]
+            .iter()
+            .enumerate()
+        {
+            let shape = Chw { c, h, w };
+            let input = random(shape.floats(), seed as u32 + 70);
+            let kernel = random(f * c, seed as u32 + 71);
+            let bias = random(f, seed as u32 + 72);
+            let packed = pack_pointwise(&kernel, f, c);
+            let mut want = vec![f32::NAN; f * h * w];
+            pointwise(&input, shape, &packed, &bias, Epilogue::Silu, &mut want);
+            let mut got = vec![f32::NAN; f * h * w];
+            let mut staged = vec![0f32; c * PW_COLS];
+            pw_task_generic::<false>(
+                &input,
+                c,
+                h * w,
+                &packed,
+                &bias,
+                Epilogue::Silu,
+                &mut got,
+                &mut staged,
+            );
+            close(&got, &want, 1e-5, "portable pointwise");
+
+            let kernel = random(f * c * 9, seed as u32 + 73);
+            for stride in [1, 2] {
+                let os = Chw {
+                    c: f,
+                    ..depthwise3x3_output(shape, stride)
+                };
+                let mut want = vec![f32::NAN; os.floats()];
+                conv3x3_direct(
+                    &input,
+                    shape,
+                    &kernel,
+                    &bias,
+                    stride,
+                    Epilogue::Silu,
+                    &mut want,
+                );
+                let mut got = vec![f32::NAN; os.floats()];
+                let mut staged = vec![0f32; c * 3 * direct_row_len(w)];
+                direct_task_generic::<false>(
+                    &input,
+                    shape,
+                    &kernel,
+                    &bias,
+                    stride,
+                    Epilogue::Silu,
+                    &mut got,
+                    &mut staged,
+                );
+                close(
+                    &got,
+                    &want,
+                    1e-5,
+                    &format!("portable direct 3x3 stride {stride}"),
+                );
+            }
+        }
+    }
+
     #[test]
     fn focus_takes_the_four_phases() {
         let shape = Chw { c: 2, h: 4, w: 6 };
