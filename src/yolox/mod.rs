@@ -7,6 +7,7 @@
 //! [`crate::preprocess::Letterbox::yolox`]; output the raw heads ([`YoloxHead`]), decoded by
 //! [`crate::detect::decode_yolox_head`] (grid/stride/exp) and filtered by lookout's NMS.
 
+pub mod cpu;
 pub mod model;
 pub mod onnx;
 

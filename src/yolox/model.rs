@@ -19,20 +19,26 @@
 //! stride: `N x (5 + classes) x S/stride x S/stride` holding raw `x, y, w, h` offsets, then
 //! `sigmoid(obj)` and `sigmoid(cls)`, decoded by [`crate::detect::decode_yolox_head`].
 //!
-//! Two backends share this definition: candle ops on any device (the reference), and on the
-//! CPU lookout's kernels for the convolutions (im2col + gemm and Winograd from
-//! `darknet::cpu`/`darknet::winograd`, and a depthwise kernel of its own, [`depthwise_conv`]).
+//! Two backends share this definition: candle ops on any device (the reference, and the CUDA
+//! path), and on the CPU `forward_cpu`: the whole network on plain buffers in a reused
+//! workspace, concatenations written in place, bias and SiLU fused into every convolution,
+//! with the kernels of [`super::cpu`] (depthwise 3x3, 1x1 gemm, Focus, SPP pools) and
+//! `darknet::cpu`/`darknet::winograd` (im2col + gemm, Winograd) for the regular convolutions.
+
+mod forward_cpu;
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
-use candle_core::{CpuStorage, DType, Device, Storage, Tensor};
+use candle_core::{DType, Device, Tensor};
 use rayon::prelude::*;
 
 use super::onnx::{OnnxConv, OnnxGraph};
 use super::YoloxError;
-use crate::darknet::cpu::{self, Chw, ConvGeometry};
+use crate::darknet::cpu::{Chw, ConvGeometry};
 use crate::darknet::winograd::{self, WinogradKernel};
-use crate::darknet::Activation;
+pub use forward_cpu::LayerTime;
+use forward_cpu::Workspace;
 
 /// One detection level's raw output.
 #[derive(Debug, Clone)]
@@ -56,10 +62,14 @@ struct Conv {
     kernel_host: Vec<f32>,
     bias_host: Vec<f32>,
     winograd: Option<WinogradKernel>,
+    /// For 1x1 convolutions on the CPU, the kernel in `yolox::cpu::pointwise`'s order.
+    pointwise_packed: Vec<f32>,
 }
 
 /// A `BaseConv`, or a `DWConv` (depthwise `dconv` then pointwise `pconv`).
 #[derive(Debug)]
+// Built once at load, a few dozen per network: the size difference costs nothing.
+#[allow(clippy::large_enum_variant)]
 enum Block {
     Base(Conv),
     Depthwise { dconv: Conv, pconv: Conv },
@@ -121,6 +131,8 @@ pub struct Yolox {
     device: Device,
     path: PathBuf,
     cpu_kernels: bool,
+    /// The CPU forward's buffers, kept across calls (one forward at a time uses them).
+    workspace: Mutex<Workspace>,
 }
 
 /// SPP's max-pool window sizes (YOLOX's `kernel_sizes=(5, 9, 13)`).
@@ -195,6 +207,11 @@ impl Builder<'_> {
         let bias_t = Tensor::from_slice(&bias, (1, filters, 1, 1), self.device).map_err(candle)?;
         let winograd = (self.device.is_cpu() && winograd::applies(&geometry, c_in))
             .then(|| WinogradKernel::new(&kernel, filters, c_in));
+        let pointwise_packed = if self.device.is_cpu() && k == 1 && stride == 1 && groups == 1 {
+            super::cpu::pack_pointwise(&kernel, filters, c_in)
+        } else {
+            Vec::new()
+        };
         Ok(Conv {
             module: module.to_owned(),
             geometry,
@@ -205,6 +222,7 @@ impl Builder<'_> {
             kernel_host: kernel,
             bias_host: bias,
             winograd,
+            pointwise_packed,
         })
     }
 
@@ -428,6 +446,7 @@ impl Yolox {
             device: device.clone(),
             path: path.to_path_buf(),
             cpu_kernels: true,
+            workspace: Mutex::new(Workspace::default()),
         })
     }
 
@@ -556,6 +575,25 @@ impl Yolox {
 
     /// Runs the network on `input` (`N x 3 x H x W` f32 BGR 0..255, H and W multiples of 32).
     pub fn forward(&self, input: &Tensor) -> Result<Vec<YoloxHead>, YoloxError> {
+        self.forward_impl(input, None)
+    }
+
+    /// [`Self::forward`] plus the wall time of each layer in execution order, for profiles
+    /// (on the CPU kernels only: the candle path returns no times).
+    pub fn forward_profiled(
+        &self,
+        input: &Tensor,
+    ) -> Result<(Vec<YoloxHead>, Vec<LayerTime>), YoloxError> {
+        let mut times = Vec::new();
+        let heads = self.forward_impl(input, Some(&mut times))?;
+        Ok((heads, times))
+    }
+
+    fn forward_impl(
+        &self,
+        input: &Tensor,
+        times: Option<&mut Vec<LayerTime>>,
+    ) -> Result<Vec<YoloxHead>, YoloxError> {
         let dims = input.dims();
         let ok = dims.len() == 4
             && dims[1] == 3
@@ -573,16 +611,17 @@ impl Yolox {
                 ),
             });
         }
-        // lookout's CPU kernels read f32 weights; other precisions (f16 on CUDA) run candle's
-        // ops on an input of the weights' type.
+        // lookout's CPU kernels read f32 weights; other precisions (f16 on CUDA) and other
+        // devices run candle's ops on an input of the weights' type.
         let dtype = self.dtype();
-        let f = Forward {
-            host: self.cpu_kernels
-                && self.device.is_cpu()
-                && input.device().is_cpu()
-                && dtype == DType::F32,
-            path: &self.path,
-        };
+        if self.cpu_kernels
+            && self.device.is_cpu()
+            && input.device().is_cpu()
+            && dtype == DType::F32
+        {
+            return self.forward_cpu(input, times);
+        }
+        let f = Forward { path: &self.path };
         let input = input
             .to_dtype(dtype)
             .map_err(f.candle("converting the input to the weights' precision"))?;
@@ -630,10 +669,8 @@ impl Yolox {
     }
 }
 
-/// One forward's backend choice and error context.
+/// The candle forward's error context.
 struct Forward<'a> {
-    /// Convolutions on lookout's CPU kernels (else candle ops).
-    host: bool,
     path: &'a Path,
 }
 
@@ -722,91 +759,31 @@ impl Forward<'_> {
 
     fn conv(&self, c: &Conv, x: &Tensor) -> Result<Tensor, YoloxError> {
         let e = self.candle(&c.module);
-        let (n, c_in, h, w) = x.dims4().map_err(&e)?;
+        let (_, c_in, _, _) = x.dims4().map_err(&e)?;
         if c_in != c.c_in {
             return Err(YoloxError::InputShape {
                 shape: x.dims().to_vec(),
                 message: format!("module {} reads {} channels", c.module, c.c_in),
             });
         }
-        if !self.host {
-            let g = &c.geometry;
-            // candle's grouped conv2d runs one convolution per group: a launch or more per
-            // channel on a GPU, so depthwise layers there go tap by tap instead. On the CPU
-            // candle's conv2d stays the reference the CPU kernels are tested against.
-            let by_taps =
-                !x.device().is_cpu() && g.groups == c_in && g.filters == c_in && g.groups > 1;
-            let y = if by_taps {
-                depthwise_by_taps(x, &c.kernel, g.stride, g.padding)
-            } else {
-                x.conv2d(&c.kernel, g.padding, g.stride, 1, g.groups)
-            }
-            .and_then(|y| y.broadcast_add(&c.bias))
-            .map_err(&e)?;
-            return if c.silu { y.silu().map_err(&e) } else { Ok(y) };
+        let g = &c.geometry;
+        // candle's grouped conv2d runs one convolution per group: a launch or more per channel
+        // on a GPU, so depthwise layers there go tap by tap instead. On the CPU candle's conv2d
+        // stays the reference the CPU kernels are tested against.
+        let by_taps = !x.device().is_cpu() && g.groups == c_in && g.filters == c_in && g.groups > 1;
+        let y = if by_taps {
+            depthwise_by_taps(x, &c.kernel, g.stride, g.padding)
+        } else {
+            x.conv2d(&c.kernel, g.padding, g.stride, 1, g.groups)
         }
-        let x = x.contiguous().map_err(&e)?;
-        let (storage, layout) = x.storage_and_layout();
-        let data: &[f32] = match (&*storage, layout.contiguous_offsets()) {
-            (Storage::Cpu(CpuStorage::F32(v)), Some((start, end))) => &v[start..end],
-            _ => {
-                return Err(YoloxError::InputShape {
-                    shape: x.dims().to_vec(),
-                    message: "expected a contiguous f32 CPU tensor".into(),
-                })
-            }
-        };
-        let xs = Chw { c: c_in, h, w };
-        let g = c.geometry;
-        let os = g.output(xs);
-        let mut out = vec![0f32; n * os.floats()];
-        let depthwise = g.groups == c_in && g.filters == c_in && g.groups > 1;
-        let mut scratch = Vec::new();
-        for b in 0..n {
-            let input = &data[b * xs.floats()..][..xs.floats()];
-            let dst = &mut out[b * os.floats()..][..os.floats()];
-            if depthwise {
-                depthwise_conv(input, xs, &c.kernel_host, &c.bias_host, &g, dst);
-            } else if let Some(wk) = c.winograd.as_ref().filter(|_| winograd::pays_off(xs)) {
-                scratch.resize(winograd::scratch_len(xs, g.filters), 0.0);
-                winograd::conv3x3(
-                    input,
-                    xs,
-                    wk,
-                    &c.bias_host,
-                    Activation::Linear,
-                    dst,
-                    &mut scratch,
-                );
-            } else {
-                scratch.resize(g.scratch_len(xs), 0.0);
-                cpu::conv2d(
-                    input,
-                    xs,
-                    &c.kernel_host,
-                    &c.bias_host,
-                    &g,
-                    Activation::Linear,
-                    dst,
-                    &mut scratch,
-                );
-            }
-        }
-        drop(storage);
+        .and_then(|y| y.broadcast_add(&c.bias))
+        .map_err(&e)?;
         if c.silu {
-            silu_in_place(&mut out);
+            y.silu().map_err(&e)
+        } else {
+            Ok(y)
         }
-        Tensor::from_vec(out, (n, os.c, os.h, os.w), &Device::Cpu).map_err(&e)
     }
-}
-
-/// `x * sigmoid(x)` over `data`, threaded.
-fn silu_in_place(data: &mut [f32]) {
-    data.par_chunks_mut(16 * 1024).for_each(|chunk| {
-        for v in chunk {
-            *v /= 1.0 + (-*v).exp();
-        }
-    });
 }
 
 /// Depthwise convolution (no bias) in candle ops on any device: `x` (`N x C x H x W`) with

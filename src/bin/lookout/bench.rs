@@ -18,7 +18,7 @@ use std::time::Instant;
 use anyhow::Context;
 use candle_core::{Device, Tensor};
 use clap::Args;
-use lookout::detect::{Detector, DetectorConfig, ModelKind};
+use lookout::detect::{Detector, DetectorConfig, DetectorModel, ModelKind};
 use lookout::motion::{CameraMotion, CameraMotionConfig};
 use lookout::stats::{LatencySummary, LatencyWindow};
 use lookout::RgbImage;
@@ -65,6 +65,10 @@ pub struct BenchArgs {
     /// Write the results as JSON here.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Also print YOLOX's per-layer forward profile (median of `--runs` profiled passes on
+    /// lookout's CPU kernels), grouped by kind of layer, with the slowest layers.
+    #[arg(long)]
+    layer_profile: bool,
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
@@ -124,6 +128,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     for r in &results {
         println!("{r}");
     }
+    if args.layer_profile && options.models.contains(&ModelKind::Yolox) {
+        yolox_layer_profile(&options)?;
+    }
     let mut json = serde_json::json!({ "forward": results });
     let gmc = time_camera_motion(&options.image, args.warmup, args.runs.max(1) * 5);
     println!(
@@ -172,6 +179,91 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Prints YOLOX's per-layer profile: the median time of every layer over `runs` profiled
+/// forwards, summed by kind (depthwise, 1x1, regular 3x3, the rest), and the slowest layers.
+fn yolox_layer_profile(options: &ForwardBenchOptions) -> anyhow::Result<()> {
+    let config = DetectorConfig {
+        model: ModelKind::Yolox,
+        input_size_px: options.input_size_px,
+        onnx_path: options
+            .yolox_onnx
+            .as_ref()
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        ..DetectorConfig::default()
+    };
+    let detector = Detector::load(&config, &Device::Cpu)?;
+    let DetectorModel::Yolox(net) = detector.model() else {
+        anyhow::bail!("--model yolox did not load a YOLOX network");
+    };
+    let (blob, _) = detector.letterbox().apply(&options.image)?;
+    let s = options.input_size_px as usize;
+    let input = Tensor::from_slice(&blob, (1, 3, s, s), &Device::Cpu)?;
+    let mut names = Vec::new();
+    let mut per_layer: Vec<Vec<f64>> = Vec::new();
+    for i in 0..options.warmup + options.runs.max(1) {
+        let (_, times) = net.forward_profiled(&input)?;
+        if i < options.warmup {
+            continue;
+        }
+        names = times.iter().map(|t| t.layer.clone()).collect();
+        per_layer.resize(times.len(), Vec::new());
+        for (v, t) in per_layer.iter_mut().zip(&times) {
+            v.push(t.time.as_secs_f64() * 1e3);
+        }
+    }
+    let medians: Vec<f64> = per_layer
+        .iter_mut()
+        .map(|v| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        })
+        .collect();
+    let total: f64 = medians.iter().sum();
+    let kind = |name: &str| {
+        if name.contains(" dw3x3/1 ") {
+            "depthwise 3x3 stride 1"
+        } else if name.contains(" dw3x3/2 ") {
+            "depthwise 3x3 stride 2"
+        } else if name.contains(" 1x1/1 ") {
+            "1x1 (pointwise)"
+        } else if name.contains(" 3x3/") {
+            "regular 3x3"
+        } else {
+            "focus, pools, upsample"
+        }
+    };
+    let mut by_kind: Vec<(&str, f64, usize)> = Vec::new();
+    for (name, &ms) in names.iter().zip(&medians) {
+        let k = kind(name);
+        match by_kind.iter_mut().find(|(n, _, _)| *n == k) {
+            Some(e) => {
+                e.1 += ms;
+                e.2 += 1;
+            }
+            None => by_kind.push((k, ms, 1)),
+        }
+    }
+    by_kind.sort_by(|a, b| b.1.total_cmp(&a.1));
+    println!(
+        "yolox layer profile: {} layers, sum of per-layer medians {total:.1} ms",
+        names.len()
+    );
+    for (k, ms, count) in &by_kind {
+        println!(
+            "  {k:<24} {count:>3} layers {ms:>7.2} ms {:>5.1}%",
+            100.0 * ms / total
+        );
+    }
+    let mut order: Vec<usize> = (0..names.len()).collect();
+    order.sort_by(|&a, &b| medians[b].total_cmp(&medians[a]));
+    println!("  slowest layers:");
+    for &i in order.iter().take(15) {
+        println!("  {:>7.2} ms  {}", medians[i], names[i]);
+    }
+    Ok(())
 }
 
 /// Times the camera-motion estimate (the engine's `gmc` stage) on `image` and a copy of it

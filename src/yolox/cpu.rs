@@ -1,0 +1,1348 @@
+//! CPU kernels for YOLOX's layers on plain `C x H x W` f32 buffers (one batch item, NCHW,
+//! row-major), used by the YOLOX CPU forward (`model::forward_cpu`) beside the darknet kernels
+//! it shares (im2col + gemm and Winograd, [`crate::darknet::cpu`], [`crate::darknet::winograd`]).
+//!
+//! * [`Epilogue`]: what a convolution does to its raw sums (bias, then SiLU, sigmoid, or SiLU
+//!   added onto a residual already in the destination), one vectorised pass per output plane;
+//! * [`depthwise3x3`]: YOLOX's `DWConv.dconv` (3x3, stride 1 or 2, padding 1) with the epilogue
+//!   fused per output row, while the row is in L1;
+//! * [`pointwise`]: the 1x1 convolutions, a register-tiled kernel with the epilogue fused,
+//!   writing straight into the destination slice (a slice of the next concatenation, so the
+//!   concatenation costs nothing);
+//! * [`conv3x3_direct`]: regular 3x3 convolutions with few input channels (the stem);
+//! * [`focus`], [`max_pool5`] (SPP's pools, 9 and 13 as repeated 5s) and the darknet upsample.
+//!
+//! SiLU and sigmoid use [`exp_approx`] (Cephes' `expf` polynomial, within 2 ulp of `f32::exp`
+//! on the activations' range) because `f32::exp` is a libm call the compiler cannot vectorise.
+//! The hot loops are written plainly and compiled three times: for AVX-512F (Rust 1.89 and
+//! later), for AVX2 + FMA (chosen at run time) and for the baseline target, so they vectorise
+//! on every x86-64 CPU and still build everywhere else.
+
+use rayon::prelude::*;
+
+use crate::darknet::cpu::Chw;
+
+/// What a convolution applies to each raw sum `v` of output channel `c` before it stores it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Epilogue {
+    /// `v + bias[c]` (the box regression).
+    Linear,
+    /// `silu(v + bias[c])` (every `BaseConv`).
+    Silu,
+    /// `sigmoid(v + bias[c])` (objectness and class scores).
+    Sigmoid,
+    /// `dst += silu(v + bias[c])`: a bottleneck's last conv onto its residual in `dst`.
+    SiluAdd,
+}
+
+/// Minimum floats per parallel task, so that the 13x13 layers do not pay for task splitting.
+const MIN_TASK_FLOATS: usize = 16 * 1024;
+
+/// Channels of `plane` floats one parallel task takes.
+pub fn planes_per_task(plane: usize) -> usize {
+    MIN_TASK_FLOATS.div_ceil(plane.max(1)).max(1)
+}
+
+/// `e^x` for `f32`, branch-free so that loops of it vectorise: Cephes' `expf` (range
+/// reduction by `ln 2` in two parts, a degree-5 polynomial, the exponent put in by bits);
+/// inputs are clamped to about `[-87.3, 88.7]`, where the result is a normal float.
+#[inline(always)]
+pub fn exp_approx(x: f32) -> f32 {
+    const LOG2E: f32 = std::f32::consts::LOG2_E;
+    const LN2_HI: f32 = 0.693_359_4;
+    const LN2_LO: f32 = -2.121_944_4e-4;
+    let x = x.clamp(-87.336_54, 88.376_26);
+    let n = (x * LOG2E + 0.5).floor();
+    let r = x - n * LN2_HI - n * LN2_LO;
+    let mut p = 1.987_569_1e-4f32;
+    p = p * r + 1.398_199_9e-3;
+    p = p * r + 8.333_452e-3;
+    p = p * r + 4.166_579_6e-2;
+    p = p * r + 1.666_666_5e-1;
+    p = p * r + 0.5;
+    let y = p * r * r + r + 1.0;
+    // 2^n by bits, without a float-to-int conversion (Rust's saturating `as` does not
+    // vectorise): n + 127 is an integer in [1, 254] after the clamp, and adding 2^23 puts it
+    // in the low mantissa bits, which the shift moves into the exponent field.
+    let biased = (n + (127.0 + 8_388_608.0)).to_bits();
+    y * f32::from_bits(biased << 23)
+}
+
+#[inline(always)]
+fn silu(x: f32) -> f32 {
+    x / (1.0 + exp_approx(-x))
+}
+
+#[inline(always)]
+fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + exp_approx(-x))
+}
+
+/// Applies `epilogue` to `raw` (the sums of one channel, or part of one) into `dst`
+/// (`raw` and `dst` may be the same buffer: pass `None` for `raw` then).
+#[inline(always)]
+fn epilogue_generic(epilogue: Epilogue, raw: Option<&[f32]>, dst: &mut [f32], bias: f32) {
+    match (epilogue, raw) {
+        (Epilogue::Linear, None) => dst.iter_mut().for_each(|v| *v += bias),
+        (Epilogue::Silu, None) => dst.iter_mut().for_each(|v| *v = silu(*v + bias)),
+        (Epilogue::Sigmoid, None) => dst.iter_mut().for_each(|v| *v = sigmoid(*v + bias)),
+        (Epilogue::SiluAdd, None) => {
+            // Without a separate raw buffer there is no residual to add onto: plain SiLU.
+            dst.iter_mut().for_each(|v| *v = silu(*v + bias))
+        }
+        // One loop per case, so that each vectorises.
+        (e, Some(raw)) => {
+            let n = dst.len();
+            let pairs = dst.iter_mut().zip(&raw[..n]);
+            match e {
+                Epilogue::Linear => pairs.for_each(|(d, &v)| *d = v + bias),
+                Epilogue::Silu => pairs.for_each(|(d, &v)| *d = silu(v + bias)),
+                Epilogue::Sigmoid => pairs.for_each(|(d, &v)| *d = sigmoid(v + bias)),
+                Epilogue::SiluAdd => pairs.for_each(|(d, &v)| *d += silu(v + bias)),
+            }
+        }
+    }
+}
+
+/// Runs `$fast(args)` compiled for AVX-512F or AVX2 + FMA when this CPU has them, else
+/// `$slow(args)` for the baseline target. Both must be `#[inline(always)]` so that each wrapper
+/// gets its own copy to vectorise; `$fast` may use `f32::mul_add` (one instruction with FMA, a
+/// libm call without), `$slow` must not.
+macro_rules! dispatch {
+    ($fast:expr, $slow:expr, ( $($arg:ident : $ty:ty),* )) => {{
+        #[cfg(target_arch = "x86_64")]
+        {
+            // AVX-512 as a target feature is stable since Rust 1.89; older compilers (the
+            // crate's MSRV admits them) get AVX2 or the baseline.
+            #[rustversion::since(1.89)]
+            #[allow(clippy::incompatible_msrv)]
+            #[target_feature(enable = "avx512f,fma")]
+            unsafe fn avx512($($arg: $ty),*) {
+                $fast($($arg),*)
+            }
+            #[rustversion::since(1.89)]
+            fn has_avx512() -> bool {
+                std::arch::is_x86_feature_detected!("avx512f")
+            }
+            #[rustversion::before(1.89)]
+            unsafe fn avx512($($arg: $ty),*) {
+                $slow($($arg),*)
+            }
+            #[rustversion::before(1.89)]
+            fn has_avx512() -> bool {
+                false
+            }
+            #[target_feature(enable = "avx2,fma")]
+            unsafe fn avx2($($arg: $ty),*) {
+                $fast($($arg),*)
+            }
+            let fma = std::arch::is_x86_feature_detected!("fma");
+            if fma && has_avx512() {
+                // SAFETY: the CPU has AVX-512F and FMA (checked just above).
+                return unsafe { avx512($($arg),*) };
+            }
+            if fma && std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU has AVX2 and FMA (checked just above).
+                return unsafe { avx2($($arg),*) };
+            }
+        }
+        $slow($($arg),*)
+    }};
+}
+
+/// `a * b + c`, fused where `FMA` (the caller is compiled with the FMA feature).
+#[inline(always)]
+fn fmadd<const FMA: bool>(a: f32, b: f32, c: f32) -> f32 {
+    if FMA {
+        a.mul_add(b, c)
+    } else {
+        a * b + c
+    }
+}
+
+/// [`epilogue_generic`] on the best instruction set.
+fn epilogue_row(epilogue: Epilogue, raw: Option<&[f32]>, dst: &mut [f32], bias: f32) {
+    dispatch!(
+        epilogue_generic,
+        epilogue_generic,
+        (epilogue: Epilogue, raw: Option<&[f32]>, dst: &mut [f32], bias: f32)
+    )
+}
+
+/// Applies `epilogue` to every channel plane of `dst` (`bias.len()` planes), reading the raw
+/// sums from `raw` (same layout) or, when `None`, from `dst` itself. Split across threads by
+/// channel.
+pub fn apply_epilogue(epilogue: Epilogue, raw: Option<&[f32]>, dst: &mut [f32], bias: &[f32]) {
+    let plane = dst.len() / bias.len().max(1);
+    debug_assert_eq!(plane * bias.len(), dst.len());
+    if plane == 0 {
+        return;
+    }
+    let per = planes_per_task(plane);
+    dst.par_chunks_mut(plane * per)
+        .enumerate()
+        .for_each(|(task, chunk)| {
+            for (i, d) in chunk.chunks_exact_mut(plane).enumerate() {
+                let c = task * per + i;
+                let r = raw.map(|r| &r[c * plane..][..plane]);
+                epilogue_row(epilogue, r, d, bias[c]);
+            }
+        });
+}
+
+/// One output row of a 3x3 depthwise convolution: `o[x] = bias + Σ k[i] * s[i][x]`, where
+/// `s[3 r + j]` is input row `r`'s tap `j` already shifted (and for stride 2 de-interleaved),
+/// so that every stream is contiguous and the loop vectorises (three independent sums, so
+/// that the additions pipeline); then the epilogue (`Linear`, `Silu` or `Sigmoid`) on the
+/// row while it is in L1.
+#[inline(always)]
+fn dw_row<const FMA: bool>(
+    o: &mut [f32],
+    s: [&[f32]; 9],
+    k: &[f32; 9],
+    bias: f32,
+    epilogue: Epilogue,
+) {
+    let n = o.len();
+    let s = s.map(|v| &v[..n]);
+    for x in 0..n {
+        let top = fmadd::<FMA>(k[2], s[2][x], fmadd::<FMA>(k[1], s[1][x], k[0] * s[0][x]));
+        let mid = fmadd::<FMA>(k[5], s[5][x], fmadd::<FMA>(k[4], s[4][x], k[3] * s[3][x]));
+        let bot = fmadd::<FMA>(k[8], s[8][x], fmadd::<FMA>(k[7], s[7][x], k[6] * s[6][x]));
+        o[x] = top + mid + bot;
+    }
+    epilogue_generic(epilogue, None, o, bias);
+}
+
+/// Input row `y` of `plane` (`w` wide) into `dst` as the tap streams of its output row: for
+/// stride 1, `[0, row, 0]` (`w + 2` floats, taps at offsets 0, 1, 2); for stride 2, the odd
+/// columns after a 0 (`wo + 1` floats) then the even ones (`wo`), taps `odd[x]`, `even[x]`,
+/// `odd[x + 1]`. Rows outside the plane are zeros.
+#[inline(always)]
+fn stage_row(plane: &[f32], w: usize, y: isize, stride: usize, dst: &mut [f32]) {
+    let h = plane.len() / w;
+    if y < 0 || y as usize >= h {
+        dst.fill(0.0);
+        return;
+    }
+    let row = &plane[y as usize * w..][..w];
+    if stride == 1 {
+        dst[0] = 0.0;
+        dst[1..=w].copy_from_slice(row);
+        dst[w + 1] = 0.0;
+    } else {
+        let wo = w.div_ceil(2);
+        let (odd, even) = dst.split_at_mut(wo + 1);
+        odd[0] = 0.0;
+        for (i, pair) in row.chunks(2).enumerate() {
+            even[i] = pair[0];
+            odd[i + 1] = pair.get(1).copied().unwrap_or(0.0);
+        }
+    }
+}
+
+/// The nine tap streams of one output row from three staged input rows (see
+/// [`stage_row`]), `wo` outputs wide.
+#[inline(always)]
+fn streams(staged: &[f32], len: usize, stride: usize, wo: usize) -> [&[f32]; 9] {
+    let tri = |r: usize| -> [&[f32]; 3] {
+        let s = &staged[r * len..][..len];
+        if stride == 1 {
+            [&s[0..], &s[1..], &s[2..]]
+        } else {
+            // odd columns after a 0, then the even ones from `wo + 1`; a stream may run on
+            // into the next part: callers read only as far as they need (or discard lanes).
+            [s, &s[wo + 1..], &s[1..]]
+        }
+    };
+    let [a, b, c] = tri(0);
+    let [d, e, f] = tri(1);
+    let [g, h, i] = tri(2);
+    [a, b, c, d, e, f, g, h, i]
+}
+
+/// One channel of [`depthwise3x3`], `staged` holding `3 * (w + 2)` floats.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn dw_channel_generic<const FMA: bool>(
+    plane: &[f32],
+    w: usize,
+    k: &[f32; 9],
+    bias: f32,
+    stride: usize,
+    epilogue: Epilogue,
+    out: &mut [f32],
+    staged: &mut [f32],
+) {
+    let wo = if stride == 1 { w } else { w.div_ceil(2) };
+    let len = w + 2;
+    for (oy, o) in out.chunks_exact_mut(wo).enumerate() {
+        let y0 = (oy * stride) as isize - 1;
+        for r in 0..3 {
+            stage_row(
+                plane,
+                w,
+                y0 + r as isize,
+                stride,
+                &mut staged[r * len..][..len],
+            );
+        }
+        dw_row::<FMA>(o, streams(staged, len, stride, wo), k, bias, epilogue);
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn dw_channel(
+    plane: &[f32],
+    w: usize,
+    k: &[f32; 9],
+    bias: f32,
+    stride: usize,
+    epilogue: Epilogue,
+    out: &mut [f32],
+    staged: &mut [f32],
+) {
+    dispatch!(
+        dw_channel_generic::<true>,
+        dw_channel_generic::<false>,
+        (
+            plane: &[f32],
+            w: usize,
+            k: &[f32; 9],
+            bias: f32,
+            stride: usize,
+            epilogue: Epilogue,
+            out: &mut [f32],
+            staged: &mut [f32]
+        )
+    )
+}
+
+/// Output shape of [`depthwise3x3`].
+pub fn depthwise3x3_output(in_shape: Chw, stride: usize) -> Chw {
+    Chw {
+        c: in_shape.c,
+        h: (in_shape.h - 1) / stride + 1,
+        w: (in_shape.w - 1) / stride + 1,
+    }
+}
+
+/// Depthwise 3x3 convolution, padding 1, stride 1 or 2, of one batch item (`kernel` is
+/// `C x 9`), with `epilogue` (not [`Epilogue::SiluAdd`]) fused: `input` (`in_shape`) into
+/// `out` ([`depthwise3x3_output`]). Split across threads by channel.
+pub fn depthwise3x3(
+    input: &[f32],
+    in_shape: Chw,
+    kernel: &[f32],
+    bias: &[f32],
+    stride: usize,
+    epilogue: Epilogue,
+    out: &mut [f32],
+) {
+    assert!(stride == 1 || stride == 2, "depthwise stride {stride}");
+    assert_ne!(epilogue, Epilogue::SiluAdd, "depthwise onto a residual");
+    let os = depthwise3x3_output(in_shape, stride);
+    assert_eq!(input.len(), in_shape.floats());
+    assert_eq!(out.len(), os.floats());
+    assert_eq!(kernel.len(), 9 * in_shape.c);
+    assert_eq!(bias.len(), in_shape.c);
+    let per = planes_per_task(os.plane());
+    out.par_chunks_mut(os.plane() * per)
+        .enumerate()
+        .for_each(|(task, chunk)| {
+            let mut staged = vec![0f32; 3 * (in_shape.w + 2)];
+            for (i, o) in chunk.chunks_exact_mut(os.plane()).enumerate() {
+                let c = task * per + i;
+                let plane = &input[c * in_shape.plane()..][..in_shape.plane()];
+                let mut k = [0f32; 9];
+                k.copy_from_slice(&kernel[c * 9..][..9]);
+                dw_channel(
+                    plane,
+                    in_shape.w,
+                    &k,
+                    bias[c],
+                    stride,
+                    epilogue,
+                    o,
+                    &mut staged,
+                );
+            }
+        });
+}
+
+/// Direct 3x3 convolution (padding 1, stride 1 or 2, no groups) for layers with few input
+/// channels, such as YOLOX's stem after Focus (12 channels), where im2col would write a
+/// `9C x HW` matrix many times larger than the work: each output row is the sum of the
+/// channels' nine-tap rows, the input rows staged once per output row (as for
+/// [`depthwise3x3`]) and shared by the task's filters. With AVX-512, register tiles of 4
+/// filters x 32 pixels sum all channels before one store (intrinsics: the same tile in plain
+/// Rust was not kept in registers, 12x slower). `kernel` is `filters x C x 9`; split across threads by
+/// filter. Output shape: [`depthwise3x3_output`] with `bias.len()` channels.
+#[allow(clippy::too_many_arguments)]
+pub fn conv3x3_direct(
+    input: &[f32],
+    in_shape: Chw,
+    kernel: &[f32],
+    bias: &[f32],
+    stride: usize,
+    epilogue: Epilogue,
+    out: &mut [f32],
+) {
+    assert!(stride == 1 || stride == 2, "stride {stride}");
+    assert_ne!(epilogue, Epilogue::SiluAdd, "direct conv onto a residual");
+    let filters = bias.len();
+    let os = Chw {
+        c: filters,
+        ..depthwise3x3_output(in_shape, stride)
+    };
+    assert_eq!(input.len(), in_shape.floats());
+    assert_eq!(out.len(), os.floats());
+    assert_eq!(kernel.len(), filters * in_shape.c * 9);
+    let tasks = (2 * rayon::current_num_threads()).clamp(1, filters.max(1));
+    let per = filters.div_ceil(tasks).max(1);
+    out.par_chunks_mut(per * os.plane())
+        .enumerate()
+        .for_each(|(task, chunk)| {
+            let f0 = task * per;
+            let nf = chunk.len() / os.plane().max(1);
+            let mut staged = vec![0f32; in_shape.c * 3 * direct_row_len(in_shape.w)];
+            direct_task(
+                input,
+                in_shape,
+                &kernel[f0 * in_shape.c * 9..][..nf * in_shape.c * 9],
+                &bias[f0..f0 + nf],
+                stride,
+                epilogue,
+                chunk,
+                &mut staged,
+            );
+        });
+}
+
+/// Pixels per register tile of the AVX-512 [`conv3x3_direct`] (two registers).
+const DIRECT_COLS: usize = 32;
+
+/// Floats of one staged input row of [`conv3x3_direct`]: [`stage_row`]'s `w + 2` plus room
+/// for a last register tile to read past the row's end (lanes it then discards).
+fn direct_row_len(w: usize) -> usize {
+    w + 2 + DIRECT_COLS
+}
+
+/// [`conv3x3_direct`]'s tasks with AVX-512 intrinsics: a register tile of 4 filters x 32
+/// pixels sums all channels' nine taps over the staged rows (an implicit im2col), then one
+/// epilogue and store. Returns false, doing nothing, when the CPU lacks AVX-512F.
+#[cfg(target_arch = "x86_64")]
+#[rustversion::since(1.89)]
+#[allow(clippy::incompatible_msrv)]
+mod direct_avx512 {
+    use std::arch::x86_64::*;
+
+    use super::{
+        depthwise3x3_output, direct_row_len, epilogue_generic, stage_row, Chw, Epilogue,
+        DIRECT_COLS,
+    };
+
+    /// Filters per register tile.
+    const FILTERS: usize = 4;
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn direct_task(
+        input: &[f32],
+        in_shape: Chw,
+        kernel: &[f32],
+        bias: &[f32],
+        stride: usize,
+        epilogue: Epilogue,
+        out: &mut [f32],
+        staged: &mut [f32],
+    ) -> bool {
+        if !std::arch::is_x86_feature_detected!("avx512f") {
+            return false;
+        }
+        // SAFETY: the CPU has AVX-512F (checked just above).
+        unsafe { task(input, in_shape, kernel, bias, stride, epilogue, out, staged) };
+        true
+    }
+
+    #[target_feature(enable = "avx512f")]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn task(
+        input: &[f32],
+        in_shape: Chw,
+        kernel: &[f32],
+        bias: &[f32],
+        stride: usize,
+        epilogue: Epilogue,
+        out: &mut [f32],
+        staged: &mut [f32],
+    ) {
+        let (c, w) = (in_shape.c, in_shape.w);
+        let os = depthwise3x3_output(in_shape, stride);
+        let nf = bias.len();
+        let len = direct_row_len(w);
+        assert!(staged.len() >= c * 3 * len && kernel.len() >= nf * c * 9);
+        // Offsets of the three taps of a staged row (see `stage_row`).
+        let offsets = if stride == 1 {
+            [0, 1, 2]
+        } else {
+            [0, os.w + 1, 1]
+        };
+        // Every read is below offset + x0 + 32 <= max(2, os.w + 1) + os.w + 31 <= len: the
+        // tiles start below os.w, and 2 os.w <= w + 1 for stride 2.
+        debug_assert!(offsets[1].max(2) + os.w.div_ceil(DIRECT_COLS) * DIRECT_COLS <= len);
+        for oy in 0..os.h {
+            let y0 = (oy * stride) as isize - 1;
+            for ch in 0..c {
+                let plane = &input[ch * in_shape.plane()..][..in_shape.plane()];
+                for r in 0..3 {
+                    let dst = &mut staged[(ch * 3 + r) * len..][..len];
+                    stage_row(plane, w, y0 + r as isize, stride, dst);
+                }
+            }
+            let base = staged.as_ptr();
+            for f0 in (0..nf).step_by(FILTERS) {
+                let fs = (nf - f0).min(FILTERS);
+                // Filters past the last compute a copy of it, never stored.
+                let rows = [0, 1, 2, 3].map(|i| (f0 + (i as usize).min(fs - 1)) * c * 9);
+                for x0 in (0..os.w).step_by(DIRECT_COLS) {
+                    let mut a = [_mm512_setzero_ps(); 2 * FILTERS];
+                    for ch in 0..c {
+                        for t in 0..9 {
+                            let at = (ch * 3 + t / 3) * len + offsets[t % 3] + x0;
+                            // SAFETY: at + 32 <= c * 3 * len <= staged.len() (the bound
+                            // above and the assert).
+                            let (v0, v1) = unsafe {
+                                (
+                                    _mm512_loadu_ps(base.add(at)),
+                                    _mm512_loadu_ps(base.add(at + 16)),
+                                )
+                            };
+                            for (i, &row) in rows.iter().enumerate() {
+                                // SAFETY: row + ch * 9 + t < nf * c * 9 <= kernel.len().
+                                let wv = _mm512_set1_ps(unsafe {
+                                    *kernel.get_unchecked(row + ch * 9 + t)
+                                });
+                                a[2 * i] = _mm512_fmadd_ps(wv, v0, a[2 * i]);
+                                a[2 * i + 1] = _mm512_fmadd_ps(wv, v1, a[2 * i + 1]);
+                            }
+                        }
+                    }
+                    let width = (os.w - x0).min(DIRECT_COLS);
+                    for i in 0..fs {
+                        let mut sums = [0f32; DIRECT_COLS];
+                        // SAFETY: `sums` holds 32 floats: two stores of 16.
+                        unsafe {
+                            _mm512_storeu_ps(sums.as_mut_ptr(), a[2 * i]);
+                            _mm512_storeu_ps(sums.as_mut_ptr().add(16), a[2 * i + 1]);
+                        }
+                        let f = f0 + i;
+                        let dst = &mut out[f * os.plane() + oy * os.w + x0..][..width];
+                        epilogue_generic(epilogue, Some(&sums[..width]), dst, bias[f]);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[rustversion::before(1.89)]
+mod direct_avx512 {
+    use super::{Chw, Epilogue};
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn direct_task(
+        _: &[f32],
+        _: Chw,
+        _: &[f32],
+        _: &[f32],
+        _: usize,
+        _: Epilogue,
+        _: &mut [f32],
+        _: &mut [f32],
+    ) -> bool {
+        false
+    }
+}
+
+/// `o[x] += Σ k[i] * s[i][x]`: one input channel's nine taps added onto an output row.
+#[inline(always)]
+fn taps_add_row<const FMA: bool>(o: &mut [f32], s: [&[f32]; 9], k: &[f32; 9]) {
+    let n = o.len();
+    let s = s.map(|v| &v[..n]);
+    for x in 0..n {
+        let top = fmadd::<FMA>(k[2], s[2][x], fmadd::<FMA>(k[1], s[1][x], k[0] * s[0][x]));
+        let mid = fmadd::<FMA>(k[5], s[5][x], fmadd::<FMA>(k[4], s[4][x], k[3] * s[3][x]));
+        let bot = fmadd::<FMA>(k[8], s[8][x], fmadd::<FMA>(k[7], s[7][x], k[6] * s[6][x]));
+        o[x] += top + mid + bot;
+    }
+}
+
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn direct_task_generic<const FMA: bool>(
+    input: &[f32],
+    in_shape: Chw,
+    kernel: &[f32],
+    bias: &[f32],
+    stride: usize,
+    epilogue: Epilogue,
+    out: &mut [f32],
+    staged: &mut [f32],
+) {
+    let (c, w) = (in_shape.c, in_shape.w);
+    let os = depthwise3x3_output(in_shape, stride);
+    let len = direct_row_len(w);
+    for oy in 0..os.h {
+        let y0 = (oy * stride) as isize - 1;
+        for ch in 0..c {
+            let plane = &input[ch * in_shape.plane()..][..in_shape.plane()];
+            for r in 0..3 {
+                let dst = &mut staged[(ch * 3 + r) * len..][..len];
+                stage_row(plane, w, y0 + r as isize, stride, dst);
+            }
+        }
+        for (f, &b) in bias.iter().enumerate() {
+            let o = &mut out[f * os.plane() + oy * os.w..][..os.w];
+            o.fill(0.0);
+            for ch in 0..c {
+                let mut k = [0f32; 9];
+                k.copy_from_slice(&kernel[(f * c + ch) * 9..][..9]);
+                let s = streams(&staged[ch * 3 * len..], len, stride, os.w);
+                taps_add_row::<FMA>(o, s, &k);
+            }
+            epilogue_generic(epilogue, None, o, b);
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn direct_task(
+    input: &[f32],
+    in_shape: Chw,
+    kernel: &[f32],
+    bias: &[f32],
+    stride: usize,
+    epilogue: Epilogue,
+    out: &mut [f32],
+    staged: &mut [f32],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if direct_avx512::direct_task(input, in_shape, kernel, bias, stride, epilogue, out, staged) {
+        return;
+    }
+    dispatch!(
+        direct_task_generic::<true>,
+        direct_task_generic::<false>,
+        (
+            input: &[f32],
+            in_shape: Chw,
+            kernel: &[f32],
+            bias: &[f32],
+            stride: usize,
+            epilogue: Epilogue,
+            out: &mut [f32],
+            staged: &mut [f32]
+        )
+    )
+}
+
+/// Filters per register tile of [`pointwise`] (4 x 2 AVX-512 accumulators; 8 x 2 made the
+/// compiler spill them, 10x slower).
+const PW_FILTERS: usize = 4;
+/// Columns (pixels) per register tile of [`pointwise`]: two AVX-512 registers per filter.
+const PW_COLS: usize = 32;
+
+/// A 1x1 kernel (`filters x channels`) in [`pointwise`]'s order: blocks of 4 filters (the
+/// last padded with zeros), each `channels x 4`, so that one channel's four weights are
+/// adjacent.
+pub fn pack_pointwise(kernel: &[f32], filters: usize, channels: usize) -> Vec<f32> {
+    let blocks = filters.div_ceil(PW_FILTERS);
+    let mut packed = vec![0f32; blocks * channels * PW_FILTERS];
+    for f in 0..filters {
+        let (b, i) = (f / PW_FILTERS, f % PW_FILTERS);
+        for k in 0..channels {
+            packed[(b * channels + k) * PW_FILTERS + i] = kernel[f * channels + k];
+        }
+    }
+    packed
+}
+
+/// Pointwise (1x1) convolution of one batch item with the epilogue fused: `out[f][x] =
+/// epilogue(Σ_k kernel[f][k] * input[k][x] + bias[f])`, `packed` from [`pack_pointwise`].
+/// A register tile of 4 filters x 32 pixels accumulates over all input channels, then goes
+/// through the epilogue and is stored once (for [`Epilogue::SiluAdd`], added onto `out`'s
+/// residual). YOLOX's 1x1 layers have 16 to 512 input channels, too few for a general gemm's
+/// packing to pay for itself. Split across threads by blocks of filters.
+pub fn pointwise(
+    input: &[f32],
+    in_shape: Chw,
+    packed: &[f32],
+    bias: &[f32],
+    epilogue: Epilogue,
+    out: &mut [f32],
+) {
+    let (filters, k, n) = (bias.len(), in_shape.c, in_shape.plane());
+    let blocks = filters.div_ceil(PW_FILTERS);
+    assert_eq!(input.len(), k * n);
+    assert_eq!(out.len(), filters * n);
+    assert_eq!(packed.len(), blocks * k * PW_FILTERS);
+    if n == 0 || filters == 0 {
+        return;
+    }
+    let tasks = (2 * rayon::current_num_threads()).clamp(1, blocks);
+    let per = blocks.div_ceil(tasks);
+    out.par_chunks_mut(per * PW_FILTERS * n)
+        .enumerate()
+        .for_each(|(task, chunk)| {
+            let b0 = task * per;
+            let nf = chunk.len() / n;
+            let nb = nf.div_ceil(PW_FILTERS);
+            let mut staged = Vec::new();
+            if n % PW_COLS != 0 {
+                staged.resize(k * PW_COLS, 0.0);
+            }
+            pw_task(
+                input,
+                k,
+                n,
+                &packed[b0 * k * PW_FILTERS..][..nb * k * PW_FILTERS],
+                &bias[b0 * PW_FILTERS..][..nf],
+                epilogue,
+                chunk,
+                &mut staged,
+            );
+        });
+}
+
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn pw_task_generic<const FMA: bool>(
+    input: &[f32],
+    k: usize,
+    n: usize,
+    packed: &[f32],
+    bias: &[f32],
+    epilogue: Epilogue,
+    out: &mut [f32],
+    staged: &mut [f32],
+) {
+    let nf = bias.len();
+    for x0 in (0..n).step_by(PW_COLS) {
+        let width = (n - x0).min(PW_COLS);
+        // A last tile narrower than the register tile reads zero-padded copies of its columns.
+        let (src, stride): (&[f32], usize) = if width == PW_COLS {
+            (&input[x0..], n)
+        } else {
+            for kk in 0..k {
+                let d = &mut staged[kk * PW_COLS..][..PW_COLS];
+                d[..width].copy_from_slice(&input[kk * n + x0..][..width]);
+                d[width..].fill(0.0);
+            }
+            (&*staged, PW_COLS)
+        };
+        for (b, w) in packed.chunks_exact(k * PW_FILTERS).enumerate() {
+            let mut acc = [[0f32; PW_COLS]; PW_FILTERS];
+            for kk in 0..k {
+                let row = &src[kk * stride..][..PW_COLS];
+                let wk = &w[kk * PW_FILTERS..][..PW_FILTERS];
+                for (a, &wv) in acc.iter_mut().zip(wk) {
+                    for (a, &v) in a.iter_mut().zip(row) {
+                        *a = fmadd::<FMA>(wv, v, *a);
+                    }
+                }
+            }
+            for (i, a) in acc.iter().enumerate() {
+                let f = b * PW_FILTERS + i;
+                if f >= nf {
+                    break;
+                }
+                let dst = &mut out[f * n + x0..][..width];
+                epilogue_generic(epilogue, Some(&a[..width]), dst, bias[f]);
+            }
+        }
+    }
+}
+
+/// [`pointwise`]'s tasks with AVX-512 intrinsics: a register tile of 8 filters x 32 pixels
+/// (16 of the 32 registers; the plain-Rust tile of that size was spilled by the compiler),
+/// two packed blocks of 4 filters at a time. Each function returns false, doing nothing,
+/// when the CPU lacks AVX-512F. (Intrinsics stable since Rust 1.89: older compilers get
+/// `pw_avx512_none` instead.)
+#[cfg(target_arch = "x86_64")]
+#[rustversion::since(1.89)]
+#[allow(clippy::incompatible_msrv)]
+mod pw_avx512 {
+    use std::arch::x86_64::*;
+
+    use super::{epilogue_generic, Epilogue, PW_COLS, PW_FILTERS};
+
+    /// Filters per tile: two packed blocks.
+    const TILE_FILTERS: usize = 2 * PW_FILTERS;
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn pw_task(
+        input: &[f32],
+        k: usize,
+        n: usize,
+        packed: &[f32],
+        bias: &[f32],
+        epilogue: Epilogue,
+        out: &mut [f32],
+        staged: &mut [f32],
+    ) -> bool {
+        if !std::arch::is_x86_feature_detected!("avx512f") {
+            return false;
+        }
+        // SAFETY: the CPU has AVX-512F (checked just above).
+        unsafe { pw_task_avx512(input, k, n, packed, bias, epilogue, out, staged) };
+        true
+    }
+
+    /// The sums of one tile: rows 0..4 from block `w0`, 4..8 from `w1` (each `k x 4`), over
+    /// `k` rows of 32 floats `stride` apart in `src`.
+    #[target_feature(enable = "avx512f")]
+    unsafe fn tile(
+        src: &[f32],
+        stride: usize,
+        k: usize,
+        w0: &[f32],
+        w1: &[f32],
+    ) -> [[f32; PW_COLS]; TILE_FILTERS] {
+        assert!(k > 0 && src.len() >= (k - 1) * stride + PW_COLS);
+        assert!(w0.len() >= k * PW_FILTERS && w1.len() >= k * PW_FILTERS);
+        let mut a = [_mm512_setzero_ps(); 2 * TILE_FILTERS];
+        let p = src.as_ptr();
+        for kk in 0..k {
+            // SAFETY: kk * stride + 32 <= src.len() for every kk < k (asserted above).
+            let (x0, x1) = unsafe {
+                (
+                    _mm512_loadu_ps(p.add(kk * stride)),
+                    _mm512_loadu_ps(p.add(kk * stride + 16)),
+                )
+            };
+            for i in 0..PW_FILTERS {
+                // SAFETY: kk * 4 + i < 4 k <= w0.len(), w1.len() (asserted above).
+                let (wa, wb) = unsafe {
+                    (
+                        *w0.get_unchecked(kk * PW_FILTERS + i),
+                        *w1.get_unchecked(kk * PW_FILTERS + i),
+                    )
+                };
+                let (wa, wb) = (_mm512_set1_ps(wa), _mm512_set1_ps(wb));
+                a[2 * i] = _mm512_fmadd_ps(wa, x0, a[2 * i]);
+                a[2 * i + 1] = _mm512_fmadd_ps(wa, x1, a[2 * i + 1]);
+                a[8 + 2 * i] = _mm512_fmadd_ps(wb, x0, a[8 + 2 * i]);
+                a[9 + 2 * i] = _mm512_fmadd_ps(wb, x1, a[9 + 2 * i]);
+            }
+        }
+        let mut acc = [[0f32; PW_COLS]; TILE_FILTERS];
+        for (i, row) in acc.iter_mut().enumerate() {
+            // SAFETY: a row holds 32 floats: two stores of 16.
+            unsafe {
+                _mm512_storeu_ps(row.as_mut_ptr(), a[2 * i]);
+                _mm512_storeu_ps(row.as_mut_ptr().add(16), a[2 * i + 1]);
+            }
+        }
+        acc
+    }
+
+    #[target_feature(enable = "avx512f")]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn pw_task_avx512(
+        input: &[f32],
+        k: usize,
+        n: usize,
+        packed: &[f32],
+        bias: &[f32],
+        epilogue: Epilogue,
+        out: &mut [f32],
+        staged: &mut [f32],
+    ) {
+        let nf = bias.len();
+        let block = k * PW_FILTERS;
+        let blocks = packed.len() / block.max(1);
+        for x0 in (0..n).step_by(PW_COLS) {
+            let width = (n - x0).min(PW_COLS);
+            // A last tile narrower than the register tile reads zero-padded copies.
+            let (src, stride): (&[f32], usize) = if width == PW_COLS {
+                (&input[x0..], n)
+            } else {
+                for kk in 0..k {
+                    let d = &mut staged[kk * PW_COLS..][..PW_COLS];
+                    d[..width].copy_from_slice(&input[kk * n + x0..][..width]);
+                    d[width..].fill(0.0);
+                }
+                (&*staged, PW_COLS)
+            };
+            for b in (0..blocks).step_by(2) {
+                let w0 = &packed[b * block..][..block];
+                // An odd last block is paired with itself; its copy is not stored.
+                let w1 = &packed[(b + 1).min(blocks - 1) * block..][..block];
+                // SAFETY: this function runs only with AVX-512F (its caller checked).
+                let acc = unsafe { tile(src, stride, k, w0, w1) };
+                for (i, a) in acc.iter().enumerate() {
+                    let f = b * PW_FILTERS + i;
+                    if f >= nf || (i >= PW_FILTERS && b + 1 >= blocks) {
+                        break;
+                    }
+                    let dst = &mut out[f * n + x0..][..width];
+                    epilogue_generic(epilogue, Some(&a[..width]), dst, bias[f]);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[rustversion::before(1.89)]
+mod pw_avx512 {
+    use super::Epilogue;
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn pw_task(
+        _: &[f32],
+        _: usize,
+        _: usize,
+        _: &[f32],
+        _: &[f32],
+        _: Epilogue,
+        _: &mut [f32],
+        _: &mut [f32],
+    ) -> bool {
+        false
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn pw_task(
+    input: &[f32],
+    k: usize,
+    n: usize,
+    packed: &[f32],
+    bias: &[f32],
+    epilogue: Epilogue,
+    out: &mut [f32],
+    staged: &mut [f32],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if pw_avx512::pw_task(input, k, n, packed, bias, epilogue, out, staged) {
+        return;
+    }
+    dispatch!(
+        pw_task_generic::<true>,
+        pw_task_generic::<false>,
+        (
+            input: &[f32],
+            k: usize,
+            n: usize,
+            packed: &[f32],
+            bias: &[f32],
+            epilogue: Epilogue,
+            out: &mut [f32],
+            staged: &mut [f32]
+        )
+    )
+}
+
+/// YOLOX's Focus: `out` (`4C x H/2 x W/2`) holds the input's pixels at (even row, even col),
+/// (odd, even), (even, odd), (odd, odd), each a block of `C` channels.
+pub fn focus(input: &[f32], in_shape: Chw, out: &mut [f32]) {
+    let (h2, w2) = (in_shape.h / 2, in_shape.w / 2);
+    let plane = h2 * w2;
+    assert_eq!(input.len(), in_shape.floats());
+    assert_eq!(out.len(), 4 * in_shape.c * plane);
+    out.par_chunks_mut(plane).enumerate().for_each(|(oc, o)| {
+        let (part, c) = (oc / in_shape.c, oc % in_shape.c);
+        let (dy, dx) = [(0, 0), (1, 0), (0, 1), (1, 1)][part];
+        let channel = &input[c * in_shape.plane()..][..in_shape.plane()];
+        for (y, o_row) in o.chunks_exact_mut(w2).enumerate() {
+            let row = &channel[(2 * y + dy) * in_shape.w..][..in_shape.w];
+            for (d, pair) in o_row.iter_mut().zip(row.chunks_exact(2)) {
+                *d = pair[dx];
+            }
+        }
+    });
+}
+
+/// Max-pool 5x5, stride 1, padding 2 with `-inf` padding (windows clipped to the image), of
+/// one batch item, separably (rows then columns). Twice is a 9x9 pool and three times a
+/// 13x13 one, exactly: a clipped window of clipped windows is the clipped wider window.
+pub fn max_pool5(input: &[f32], shape: Chw, out: &mut [f32]) {
+    let (h, w) = (shape.h, shape.w);
+    assert_eq!(input.len(), shape.floats());
+    assert_eq!(out.len(), shape.floats());
+    let per = planes_per_task(shape.plane());
+    out.par_chunks_mut(shape.plane() * per)
+        .enumerate()
+        .for_each(|(task, chunk)| {
+            let mut rows = vec![0f32; shape.plane()];
+            for (i, o) in chunk.chunks_exact_mut(shape.plane()).enumerate() {
+                let c = task * per + i;
+                let channel = &input[c * shape.plane()..][..shape.plane()];
+                for (src, dst) in channel.chunks_exact(w).zip(rows.chunks_exact_mut(w)) {
+                    for (x, d) in dst.iter_mut().enumerate() {
+                        let window = &src[x.saturating_sub(2)..(x + 3).min(w)];
+                        *d = window.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+                    }
+                }
+                for y in 0..h {
+                    let o_row = &mut o[y * w..][..w];
+                    o_row.fill(f32::NEG_INFINITY);
+                    for yy in y.saturating_sub(2)..(y + 3).min(h) {
+                        for (d, &v) in o_row.iter_mut().zip(&rows[yy * w..][..w]) {
+                            *d = d.max(v);
+                        }
+                    }
+                }
+            }
+        });
+}
+
+#[cfg(test)]
+mod tests {
+    use candle_core::{Device, Tensor};
+
+    use super::*;
+    use crate::darknet::cpu::test_random as random;
+
+    fn close(a: &[f32], b: &[f32], tol: f32, what: &str) {
+        assert_eq!(a.len(), b.len(), "{what}: lengths");
+        for (i, (x, y)) in a.iter().zip(b).enumerate() {
+            assert!(
+                (x - y).abs() <= tol * y.abs().max(1.0),
+                "{what}: index {i}: ours {x}, reference {y}"
+            );
+        }
+    }
+
+    fn to_vec(t: &Tensor) -> Vec<f32> {
+        t.flatten_all().unwrap().to_vec1().unwrap()
+    }
+
+    #[test]
+    fn exp_approx_is_close_to_libm() {
+        let mut worst = 0f32;
+        let mut x = -87.0f32;
+        while x < 88.0 {
+            let (a, b) = (exp_approx(x), x.exp());
+            worst = worst.max((a - b).abs() / b);
+            x += 0.013;
+        }
+        assert!(worst < 3e-7, "relative error {worst}");
+        // saturates instead of overflowing
+        assert!(exp_approx(-1000.0) >= 0.0 && exp_approx(-1000.0) < 1e-37);
+        assert!(exp_approx(1000.0).is_finite());
+        assert!(silu(-1000.0).abs() < 1e-30);
+        assert_eq!(silu(1000.0), 1000.0);
+    }
+
+    /// Every epilogue against candle's ops, with the dispatched (vectorised) code path.
+    #[test]
+    fn epilogues_match_candle() {
+        let device = Device::Cpu;
+        let (c, plane) = (5, 37);
+        let raw: Vec<f32> = random(c * plane, 1).iter().map(|v| v * 40.0).collect();
+        let residual = random(c * plane, 2);
+        let bias = random(c, 3);
+        let t = Tensor::from_vec(raw.clone(), (1, c, plane), &device).unwrap();
+        let b = Tensor::from_vec(bias.clone(), (1, c, 1), &device).unwrap();
+        let biased = t.broadcast_add(&b).unwrap();
+        let r = Tensor::from_vec(residual.clone(), (1, c, plane), &device).unwrap();
+        let want_silu = biased.silu().unwrap();
+        let cases = [
+            (Epilogue::Linear, biased.clone()),
+            (Epilogue::Silu, want_silu.clone()),
+            (Epilogue::Sigmoid, candle_nn::ops::sigmoid(&biased).unwrap()),
+            (Epilogue::SiluAdd, (want_silu + r).unwrap()),
+        ];
+        for (e, want) in cases {
+            let want = to_vec(&want);
+            // in place
+            if e != Epilogue::SiluAdd {
+                let mut dst = raw.clone();
+                apply_epilogue(e, None, &mut dst, &bias);
+                close(&dst, &want, 1e-5, &format!("{e:?} in place"));
+            }
+            // from a raw buffer (onto the residual for SiluAdd)
+            let mut dst = if e == Epilogue::SiluAdd {
+                residual.clone()
+            } else {
+                vec![f32::NAN; raw.len()]
+            };
+            apply_epilogue(e, Some(&raw), &mut dst, &bias);
+            close(&dst, &want, 1e-5, &format!("{e:?} from raw"));
+        }
+    }
+
+    /// The depthwise kernel against candle's grouped conv2d: strides 1 and 2, odd and even
+    /// sizes, planes of one pixel, rows of one and two pixels (every padding edge).
+    #[test]
+    fn depthwise3x3_matches_candle() {
+        let device = Device::Cpu;
+        let cases = [
+            (3, 7, 9),
+            (4, 8, 8),
+            (2, 1, 1),
+            (3, 2, 5),
+            (2, 5, 2),
+            (5, 13, 13),
+            (17, 33, 35),
+            (1, 3, 1),
+        ];
+        for (seed, &(c, h, w)) in cases.iter().enumerate() {
+            for stride in [1, 2] {
+                for e in [Epilogue::Linear, Epilogue::Silu] {
+                    let shape = Chw { c, h, w };
+                    let input: Vec<f32> = random(shape.floats(), seed as u32 + 10)
+                        .iter()
+                        .map(|v| v * 8.0)
+                        .collect();
+                    let kernel = random(c * 9, seed as u32 + 20);
+                    let bias = random(c, seed as u32 + 30);
+                    let os = depthwise3x3_output(shape, stride);
+                    let mut out = vec![f32::NAN; os.floats()];
+                    depthwise3x3(&input, shape, &kernel, &bias, stride, e, &mut out);
+                    let x = Tensor::from_vec(input, (1, c, h, w), &device).unwrap();
+                    let k = Tensor::from_vec(kernel, (c, 1, 3, 3), &device).unwrap();
+                    let b = Tensor::from_vec(bias, (1, c, 1, 1), &device).unwrap();
+                    let y = x
+                        .conv2d(&k, 1, stride, 1, c)
+                        .unwrap()
+                        .broadcast_add(&b)
+                        .unwrap();
+                    assert_eq!(y.dims(), &[1, os.c, os.h, os.w]);
+                    let y = if e == Epilogue::Silu {
+                        y.silu().unwrap()
+                    } else {
+                        y
+                    };
+                    close(
+                        &out,
+                        &to_vec(&y),
+                        1e-5,
+                        &format!("{c}x{h}x{w} stride {stride} {e:?}"),
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn pointwise_matches_candle_including_residual() {
+        let device = Device::Cpu;
+        for (seed, &(c, f, h, w)) in [
+            (16, 8, 13, 11),
+            (3, 5, 1, 1),
+            (33, 17, 7, 9),
+            (64, 80, 8, 8),
+            (12, 1, 9, 7),
+        ]
+        .iter()
+        .enumerate()
+        {
+            let shape = Chw { c, h, w };
+            let input = random(shape.floats(), seed as u32 + 1);
+            let kernel = random(f * c, seed as u32 + 2);
+            let bias = random(f, seed as u32 + 3);
+            let residual = random(f * h * w, seed as u32 + 4);
+            let x = Tensor::from_vec(input.clone(), (1, c, h, w), &device).unwrap();
+            let k = Tensor::from_vec(kernel.clone(), (f, c, 1, 1), &device).unwrap();
+            let b = Tensor::from_vec(bias.clone(), (1, f, 1, 1), &device).unwrap();
+            let y = x
+                .conv2d(&k, 0, 1, 1, 1)
+                .unwrap()
+                .broadcast_add(&b)
+                .unwrap()
+                .silu()
+                .unwrap();
+            let packed = pack_pointwise(&kernel, f, c);
+            let mut out = vec![f32::NAN; f * h * w];
+            pointwise(&input, shape, &packed, &bias, Epilogue::Silu, &mut out);
+            close(&out, &to_vec(&y), 1e-4, "silu");
+            let want = to_vec(
+                &(y + Tensor::from_vec(residual.clone(), (1, f, h, w), &device).unwrap()).unwrap(),
+            );
+            let mut out = residual;
+            pointwise(&input, shape, &packed, &bias, Epilogue::SiluAdd, &mut out);
+            close(&out, &want, 1e-4, "silu onto residual");
+        }
+    }
+
+    /// The direct 3x3 convolution against candle's conv2d: strides 1 and 2, odd sizes,
+    /// filter counts that do not split evenly across tasks.
+    #[test]
+    fn conv3x3_direct_matches_candle() {
+        let device = Device::Cpu;
+        for (seed, &(c, f, h, w)) in [(12, 16, 10, 14), (3, 5, 7, 9), (1, 1, 1, 1), (4, 7, 2, 5)]
+            .iter()
+            .enumerate()
+        {
+            for stride in [1, 2] {
+                let shape = Chw { c, h, w };
+                let input = random(shape.floats(), seed as u32 + 40);
+                let kernel = random(f * c * 9, seed as u32 + 50);
+                let bias = random(f, seed as u32 + 60);
+                let os = Chw {
+                    c: f,
+                    ..depthwise3x3_output(shape, stride)
+                };
+                let mut out = vec![f32::NAN; os.floats()];
+                conv3x3_direct(
+                    &input,
+                    shape,
+                    &kernel,
+                    &bias,
+                    stride,
+                    Epilogue::Silu,
+                    &mut out,
+                );
+                let x = Tensor::from_vec(input, (1, c, h, w), &device).unwrap();
+                let k = Tensor::from_vec(kernel, (f, c, 3, 3), &device).unwrap();
+                let b = Tensor::from_vec(bias, (1, f, 1, 1), &device).unwrap();
+                let y = x
+                    .conv2d(&k, 1, stride, 1, 1)
+                    .unwrap()
+                    .broadcast_add(&b)
+                    .unwrap()
+                    .silu()
+                    .unwrap();
+                assert_eq!(y.dims(), &[1, os.c, os.h, os.w]);
+                close(
+                    &out,
+                    &to_vec(&y),
+                    1e-5,
+                    &format!("{c}->{f} {h}x{w}/{stride}"),
+                );
+            }
+        }
+    }
+
+    /// The portable (baseline, no FMA) code of the 1x1 and direct 3x3 kernels against the
+    /// dispatched one (AVX-512 intrinsics on the CPUs that have them), which the tests above
+    /// check against candle: CPUs without AVX-512 run this code.
+    #[test]
+    fn portable_kernels_match_dispatched() {
+        for (seed, &(c, f, h, w)) in [(16, 8, 13, 11), (33, 17, 7, 9), (12, 5, 6, 35)]
+            .iter()
+            .enumerate()
+        {
+            let shape = Chw { c, h, w };
+            let input = random(shape.floats(), seed as u32 + 70);
+            let kernel = random(f * c, seed as u32 + 71);
+            let bias = random(f, seed as u32 + 72);
+            let packed = pack_pointwise(&kernel, f, c);
+            let mut want = vec![f32::NAN; f * h * w];
+            pointwise(&input, shape, &packed, &bias, Epilogue::Silu, &mut want);
+            let mut got = vec![f32::NAN; f * h * w];
+            let mut staged = vec![0f32; c * PW_COLS];
+            pw_task_generic::<false>(
+                &input,
+                c,
+                h * w,
+                &packed,
+                &bias,
+                Epilogue::Silu,
+                &mut got,
+                &mut staged,
+            );
+            close(&got, &want, 1e-5, "portable pointwise");
+
+            let kernel = random(f * c * 9, seed as u32 + 73);
+            for stride in [1, 2] {
+                let os = Chw {
+                    c: f,
+                    ..depthwise3x3_output(shape, stride)
+                };
+                let mut want = vec![f32::NAN; os.floats()];
+                conv3x3_direct(
+                    &input,
+                    shape,
+                    &kernel,
+                    &bias,
+                    stride,
+                    Epilogue::Silu,
+                    &mut want,
+                );
+                let mut got = vec![f32::NAN; os.floats()];
+                let mut staged = vec![0f32; c * 3 * direct_row_len(w)];
+                direct_task_generic::<false>(
+                    &input,
+                    shape,
+                    &kernel,
+                    &bias,
+                    stride,
+                    Epilogue::Silu,
+                    &mut got,
+                    &mut staged,
+                );
+                close(
+                    &got,
+                    &want,
+                    1e-5,
+                    &format!("portable direct 3x3 stride {stride}"),
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn focus_takes_the_four_phases() {
+        let shape = Chw { c: 2, h: 4, w: 6 };
+        let input: Vec<f32> = (0..shape.floats()).map(|v| v as f32).collect();
+        let mut out = vec![f32::NAN; shape.floats()];
+        focus(&input, shape, &mut out);
+        let at = |c: usize, y: usize, x: usize| input[c * 24 + y * 6 + x];
+        for (part, (dy, dx)) in [(0, 0), (1, 0), (0, 1), (1, 1)].into_iter().enumerate() {
+            for c in 0..2 {
+                for y in 0..2 {
+                    for x in 0..3 {
+                        assert_eq!(
+                            out[(part * 2 + c) * 6 + y * 3 + x],
+                            at(c, 2 * y + dy, 2 * x + dx)
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// 5, then 5 twice (9) and three times (13), against candle's max-pool on an input padded
+    /// with `-inf` (PyTorch's `MaxPool2d(k, 1, k // 2)`).
+    #[test]
+    fn max_pool5_cascade_matches_padded_pools() {
+        let device = Device::Cpu;
+        for &(c, h, w) in &[(3, 13, 13), (2, 4, 7), (1, 1, 1), (2, 15, 3)] {
+            let shape = Chw { c, h, w };
+            let input = random(shape.floats(), (h * 31 + w) as u32);
+            let mut p5 = vec![f32::NAN; shape.floats()];
+            let mut p9 = p5.clone();
+            let mut p13 = p5.clone();
+            max_pool5(&input, shape, &mut p5);
+            max_pool5(&p5, shape, &mut p9);
+            max_pool5(&p9, shape, &mut p13);
+            let x = Tensor::from_vec(input, (1, c, h, w), &device).unwrap();
+            for (k, ours) in [(5, &p5), (9, &p9), (13, &p13)] {
+                let p = k / 2;
+                let padded = x
+                    .pad_with_zeros(2, p, p)
+                    .unwrap()
+                    .pad_with_zeros(3, p, p)
+                    .unwrap();
+                // zeros where the padding is, -inf there instead: add a mask
+                let mask = Tensor::ones((1, c, h, w), candle_core::DType::F32, &device)
+                    .unwrap()
+                    .pad_with_zeros(2, p, p)
+                    .unwrap()
+                    .pad_with_zeros(3, p, p)
+                    .unwrap();
+                let neg = ((mask - 1.0).unwrap() * 1e30).unwrap();
+                let want = (padded + neg)
+                    .unwrap()
+                    .max_pool2d_with_stride(k, 1)
+                    .unwrap();
+                assert_eq!(to_vec(&want), **ours, "{c}x{h}x{w} pool {k}");
+            }
+        }
+    }
+}
