@@ -193,12 +193,24 @@ pub fn mot(data: &[u8]) -> bool {
     }
 }
 
-/// `lookout replay --config`: a ROS 2 parameter file parsed and validated. True when valid.
+/// `lookout replay --config` / `--overlay`: a ROS 2 parameter file parsed and validated, whole
+/// or laid over the defaults. True when valid either way.
 pub fn config(data: &[u8]) -> bool {
     let Ok(text) = std::str::from_utf8(data) else {
         return false;
     };
-    Config::from_yaml_str(text, Path::new("fuzz.param.yaml"), &[]).is_ok()
+    let path = Path::new("fuzz.param.yaml");
+    // As a whole parameter file (`--config`), and as a partial one (`--overlay`) laid over the
+    // shipped defaults: both decoders see every input.
+    let whole = Config::from_yaml_str(text, path, &[]).is_ok();
+    let overlay = Config::from_layers(
+        lookout::config::DEFAULT_PARAMS_YAML,
+        Path::new("lookout.param.yaml"),
+        &[(text.to_owned(), path.to_path_buf())],
+        &[],
+    )
+    .is_ok();
+    whole || overlay
 }
 
 /// `lookout track --detections`: one JSON record of a detections MCAP (a frame record or a
