@@ -197,22 +197,26 @@ fn pose_with_covariance_to_r2r(
     }
 }
 
+/// One `vision_msgs/msg/ObjectHypothesisWithPose` (of a 2D or a 3D detection), field by field.
+fn hypothesis_to_r2r(
+    r: &msgs::ObjectHypothesisWithPose,
+) -> r2r::vision_msgs::msg::ObjectHypothesisWithPose {
+    use r2r::vision_msgs::msg as vm;
+    vm::ObjectHypothesisWithPose {
+        hypothesis: vm::ObjectHypothesis {
+            class_id: r.hypothesis.class_id.clone(),
+            score: r.hypothesis.score,
+        },
+        pose: pose_with_covariance_to_r2r(&r.pose),
+    }
+}
+
 /// One `vision_msgs/msg/Detection2D`, field by field.
 pub fn detection_to_r2r(d: &msgs::Detection2D) -> r2r::vision_msgs::msg::Detection2D {
     use r2r::vision_msgs::msg as vm;
     vm::Detection2D {
         header: header_to_r2r(&d.header),
-        results: d
-            .results
-            .iter()
-            .map(|r| vm::ObjectHypothesisWithPose {
-                hypothesis: vm::ObjectHypothesis {
-                    class_id: r.hypothesis.class_id.clone(),
-                    score: r.hypothesis.score,
-                },
-                pose: pose_with_covariance_to_r2r(&r.pose),
-            })
-            .collect(),
+        results: d.results.iter().map(hypothesis_to_r2r).collect(),
         bbox: vm::BoundingBox2D {
             center: vm::Pose2D {
                 position: vm::Point2D {
@@ -250,17 +254,7 @@ pub fn detection3d_array_to_r2r(
             .iter()
             .map(|d| vm::Detection3D {
                 header: header_to_r2r(&d.header),
-                results: d
-                    .results
-                    .iter()
-                    .map(|r| vm::ObjectHypothesisWithPose {
-                        hypothesis: vm::ObjectHypothesis {
-                            class_id: r.hypothesis.class_id.clone(),
-                            score: r.hypothesis.score,
-                        },
-                        pose: pose_with_covariance_to_r2r(&r.pose),
-                    })
-                    .collect(),
+                results: d.results.iter().map(hypothesis_to_r2r).collect(),
                 bbox: vm::BoundingBox3D {
                     center: pose_to_r2r(&d.bbox.center),
                     size: vector3_to_r2r(&d.bbox.size),
