@@ -410,40 +410,16 @@ fn onnxruntime_forward(
     blob: &[f32],
     options: &ForwardBenchOptions,
 ) -> Result<Vec<f64>, String> {
-    let dir = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
-    let script = dir.path().join("onnx_oracle.py");
-    std::fs::write(&script, ONNX_ORACLE_PY).map_err(|e| format!("{}: {e}", script.display()))?;
-    let blob_path = dir.path().join("blob.f32");
-    let bytes: Vec<u8> = blob.iter().flat_map(|v| v.to_le_bytes()).collect();
-    std::fs::write(&blob_path, bytes).map_err(|e| format!("{}: {e}", blob_path.display()))?;
-    let job = serde_json::json!({
-        "onnx": onnx, "size": size, "threads": options.threads,
-        "bench": {"blob": blob_path, "warmup": options.warmup, "runs": options.runs},
-    });
-    let job_path = dir.path().join("job.json");
-    let out_path = dir.path().join("out.json");
-    std::fs::write(&job_path, job.to_string()).map_err(|e| format!("{e}"))?;
-    let out = Command::new(python)
-        .arg(&script)
-        .arg(&job_path)
-        .arg(&out_path)
-        .output()
-        .map_err(|e| format!("cannot run {}: {e}", python.display()))?;
-    if !out.status.success() {
-        return Err(format!(
-            "onnxruntime oracle failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
-    }
-    let text = std::fs::read_to_string(&out_path).map_err(|e| format!("{e}"))?;
-    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("{e}"))?;
-    v["bench"]["times_ms"]
-        .as_array()
-        .map(|a| a.iter().filter_map(|x| x.as_f64()).collect())
-        .ok_or_else(|| "onnxruntime oracle output has no times".to_owned())
+    let out = run_oracle(python, "onnxruntime", ONNX_ORACLE_PY, blob, |blob_path| {
+        serde_json::json!({
+            "onnx": onnx, "size": size, "threads": options.threads,
+            "bench": {"blob": blob_path, "warmup": options.warmup, "runs": options.runs},
+        })
+    })?;
+    times_ms(&out["bench"], "onnxruntime")
 }
 
-/// Runs the oracle's `bench` job; returns its forward times in ms, or why it could not.
+/// Runs the OpenCV oracle's `bench` job; returns its forward times in ms, or why it could not.
 fn opencv_forward(
     python: &Path,
     cfg: &Path,
@@ -452,21 +428,36 @@ fn opencv_forward(
     blob: &[f32],
     options: &ForwardBenchOptions,
 ) -> Result<Vec<f64>, String> {
+    let out = run_oracle(python, "OpenCV", OPENCV_ORACLE_PY, blob, |blob_path| {
+        serde_json::json!({
+            "bench": [{
+                "name": "bench", "cfg": cfg, "weights": weights, "size": size, "blob": blob_path,
+                "threads": options.threads, "warmup": options.warmup, "runs": options.runs,
+            }]
+        })
+    })?;
+    times_ms(&out["bench"][0], "OpenCV")
+}
+
+/// Writes `script` and `blob` (little-endian f32) into a temp dir, runs `python script job out`
+/// with the job `job(blob_path)` makes, and returns the JSON the oracle wrote.
+fn run_oracle(
+    python: &Path,
+    name: &str,
+    script_text: &str,
+    blob: &[f32],
+    job: impl FnOnce(&Path) -> serde_json::Value,
+) -> Result<serde_json::Value, String> {
     let dir = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
-    let script = dir.path().join("opencv_oracle.py");
-    std::fs::write(&script, OPENCV_ORACLE_PY).map_err(|e| format!("{}: {e}", script.display()))?;
+    let script = dir.path().join("oracle.py");
+    std::fs::write(&script, script_text).map_err(|e| format!("{}: {e}", script.display()))?;
     let blob_path = dir.path().join("blob.f32");
     let bytes: Vec<u8> = blob.iter().flat_map(|v| v.to_le_bytes()).collect();
     std::fs::write(&blob_path, bytes).map_err(|e| format!("{}: {e}", blob_path.display()))?;
-    let job = serde_json::json!({
-        "bench": [{
-            "name": "bench", "cfg": cfg, "weights": weights, "size": size, "blob": blob_path,
-            "threads": options.threads, "warmup": options.warmup, "runs": options.runs,
-        }]
-    });
     let job_path = dir.path().join("job.json");
     let out_path = dir.path().join("out.json");
-    std::fs::write(&job_path, job.to_string()).map_err(|e| format!("{e}"))?;
+    std::fs::write(&job_path, job(&blob_path).to_string())
+        .map_err(|e| format!("{}: {e}", job_path.display()))?;
     let out = Command::new(python)
         .arg(&script)
         .arg(&job_path)
@@ -475,16 +466,21 @@ fn opencv_forward(
         .map_err(|e| format!("cannot run {}: {e}", python.display()))?;
     if !out.status.success() {
         return Err(format!(
-            "OpenCV oracle failed: {}",
+            "{name} oracle failed: {}",
             String::from_utf8_lossy(&out.stderr).trim()
         ));
     }
-    let text = std::fs::read_to_string(&out_path).map_err(|e| format!("{e}"))?;
-    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("{e}"))?;
-    v["bench"][0]["times_ms"]
+    let text = std::fs::read_to_string(&out_path)
+        .map_err(|e| format!("{}: {e}", out_path.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{name} oracle output: {e}"))
+}
+
+/// The `times_ms` array of one oracle bench result.
+fn times_ms(result: &serde_json::Value, name: &str) -> Result<Vec<f64>, String> {
+    result["times_ms"]
         .as_array()
         .map(|a| a.iter().filter_map(|x| x.as_f64()).collect())
-        .ok_or_else(|| "OpenCV oracle output has no times".to_owned())
+        .ok_or_else(|| format!("{name} oracle output has no times"))
 }
 
 impl std::fmt::Display for ForwardComparison {
