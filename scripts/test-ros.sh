@@ -55,21 +55,14 @@ mkdir -p "$ros_build" "$CARGO_TARGET_DIR"
 # colcon passes `--target-dir <build base>/lookout` to cargo: make that the cargo target dir.
 if [[ -e "$ros_build/lookout" && ! -L "$ros_build/lookout" ]]; then rm -rf "$ros_build/lookout"; fi
 ln -sfn "$CARGO_TARGET_DIR" "$ros_build/lookout"
-# The cached CMake build dir of vision_msgs remembers the checkout it was configured from; a clone
-# at another path (CI clones afresh) makes `cmake --build` fail on the vanished source dir.
-msgs_cache="$ros_build/vision_msgs/CMakeCache.txt"
-if [[ -f "$msgs_cache" ]] &&
-  ! grep -qxF "CMAKE_HOME_DIRECTORY:INTERNAL=$here/ros/vision_msgs" "$msgs_cache"; then
-  say "vision_msgs build dir was configured from another checkout: reconfiguring"
-  rm -rf "$ros_build/vision_msgs"
-fi
-# The same for lookout's other interface packages (ros/*/ besides vision_msgs).
+# Every interface package under ros/ goes into the colcon build. A cached CMake build dir
+# remembers the checkout it was configured from; a clone at another path (CI clones afresh)
+# makes `cmake --build` fail on the vanished source dir, so such a dir is reconfigured.
 msgs_paths=()
 for d in "$here"/ros/*/; do
   [[ -f "$d/package.xml" ]] || continue
   pkg=$(basename "$d")
   msgs_paths+=("$here/ros/$pkg")
-  [[ "$pkg" == vision_msgs ]] && continue
   pkg_cache="$ros_build/$pkg/CMakeCache.txt"
   if [[ -f "$pkg_cache" ]] && ! grep -qxF "CMAKE_HOME_DIRECTORY:INTERNAL=$here/ros/$pkg" "$pkg_cache"; then
     say "$pkg build dir was configured from another checkout: reconfiguring"
