@@ -470,8 +470,8 @@ fn run_oracle(
             String::from_utf8_lossy(&out.stderr).trim()
         ));
     }
-    let text = std::fs::read_to_string(&out_path)
-        .map_err(|e| format!("{}: {e}", out_path.display()))?;
+    let text =
+        std::fs::read_to_string(&out_path).map_err(|e| format!("{}: {e}", out_path.display()))?;
     serde_json::from_str(&text).map_err(|e| format!("{name} oracle output: {e}"))
 }
 
