@@ -38,6 +38,13 @@ pub enum Epilogue {
 /// Minimum floats per parallel task, so that the 13x13 layers do not pay for task splitting.
 const MIN_TASK_FLOATS: usize = 16 * 1024;
 
+/// Grows `buf` to `len` floats (no allocation once it has been that large).
+pub fn ensure_len(buf: &mut Vec<f32>, len: usize) {
+    if buf.len() < len {
+        buf.resize(len, 0.0);
+    }
+}
+
 /// Channels of `plane` floats one parallel task takes.
 pub fn planes_per_task(plane: usize) -> usize {
     MIN_TASK_FLOATS.div_ceil(plane.max(1)).max(1)
@@ -190,30 +197,6 @@ pub fn apply_epilogue(epilogue: Epilogue, raw: Option<&[f32]>, dst: &mut [f32], 
         });
 }
 
-/// One output row of a 3x3 depthwise convolution: `o[x] = bias + Σ k[i] * s[i][x]`, where
-/// `s[3 r + j]` is input row `r`'s tap `j` already shifted (and for stride 2 de-interleaved),
-/// so that every stream is contiguous and the loop vectorises (three independent sums, so
-/// that the additions pipeline); then the epilogue (`Linear`, `Silu` or `Sigmoid`) on the
-/// row while it is in L1.
-#[inline(always)]
-fn dw_row<const FMA: bool>(
-    o: &mut [f32],
-    s: [&[f32]; 9],
-    k: &[f32; 9],
-    bias: f32,
-    epilogue: Epilogue,
-) {
-    let n = o.len();
-    let s = s.map(|v| &v[..n]);
-    for x in 0..n {
-        let top = fmadd::<FMA>(k[2], s[2][x], fmadd::<FMA>(k[1], s[1][x], k[0] * s[0][x]));
-        let mid = fmadd::<FMA>(k[5], s[5][x], fmadd::<FMA>(k[4], s[4][x], k[3] * s[3][x]));
-        let bot = fmadd::<FMA>(k[8], s[8][x], fmadd::<FMA>(k[7], s[7][x], k[6] * s[6][x]));
-        o[x] = top + mid + bot;
-    }
-    epilogue_generic(epilogue, None, o, bias);
-}
-
 /// Input row `y` of `plane` (`w` wide) into `dst` as the tap streams of its output row: for
 /// stride 1, `[0, row, 0]` (`w + 2` floats, taps at offsets 0, 1, 2); for stride 2, the odd
 /// columns after a 0 (`wo + 1` floats) then the even ones (`wo`), taps `odd[x]`, `even[x]`,
@@ -261,7 +244,128 @@ fn streams(staged: &[f32], len: usize, stride: usize, wo: usize) -> [&[f32]; 9] 
     [a, b, c, d, e, f, g, h, i]
 }
 
-/// One channel of [`depthwise3x3`], `staged` holding `3 * (w + 2)` floats.
+/// Floats per block of [`depthwise3x3`]'s flat loop: a block's sums stay in L1 for the
+/// epilogue.
+const DW_BLOCK: usize = 1024;
+
+/// How [`dw_pad`] lays out one channel for [`depthwise3x3`]: rows of `stride_px = wo + 1`
+/// floats, whose first float is a zero that pads both the row before (its right edge) and the
+/// row itself (its left edge), after a row of zeros; for stride 2 four such planes, one per
+/// phase (even/odd row x even/odd column), each `wo` wide.
+#[derive(Debug, Clone, Copy)]
+struct DwLayout {
+    /// Output rows and columns.
+    oh: usize,
+    ow: usize,
+    /// Floats per padded row (`ow + 1`).
+    row_stride: usize,
+    /// Floats per padded plane.
+    plane: usize,
+    /// Padded planes: 1 for stride 1, 4 for stride 2.
+    planes: usize,
+}
+
+impl DwLayout {
+    fn new(in_shape: Chw, stride: usize) -> Self {
+        let os = depthwise3x3_output(in_shape, stride);
+        let row_stride = os.w + 1;
+        // Stride 1 reads up to two rows and two floats past the output's last row; stride 2
+        // one row and one float.
+        let (plane, planes) = if stride == 1 {
+            ((os.h + 2) * row_stride + 2, 1)
+        } else {
+            ((os.h + 2) * row_stride, 4)
+        };
+        Self {
+            oh: os.h,
+            ow: os.w,
+            row_stride,
+            plane,
+            planes,
+        }
+    }
+
+    fn floats(&self) -> usize {
+        self.plane * self.planes
+    }
+
+    /// Outputs of the flat loop: every padded row but the last one's padding.
+    fn flat_len(&self) -> usize {
+        (self.oh - 1) * self.row_stride + self.ow
+    }
+}
+
+/// One input channel `plane` (`h x w`) into `dst` laid out as `layout` says, zeros included.
+#[inline(always)]
+fn dw_pad(plane: &[f32], w: usize, stride: usize, layout: &DwLayout, dst: &mut [f32]) {
+    let rs = layout.row_stride;
+    dst.fill(0.0);
+    if stride == 1 {
+        for (y, row) in plane.chunks_exact(w).enumerate() {
+            dst[(y + 1) * rs + 1..][..w].copy_from_slice(row);
+        }
+        return;
+    }
+    let (even_rows, odd_rows) = dst.split_at_mut(2 * layout.plane);
+    for (y, row) in plane.chunks_exact(w).enumerate() {
+        let phases = if y % 2 == 0 {
+            &mut *even_rows
+        } else {
+            &mut *odd_rows
+        };
+        let (even_cols, odd_cols) = phases.split_at_mut(layout.plane);
+        let at = (y / 2 + 1) * rs + 1;
+        let (even_cols, odd_cols) = (&mut even_cols[at..], &mut odd_cols[at..]);
+        for (x, pair) in row.chunks(2).enumerate() {
+            even_cols[x] = pair[0];
+            if let Some(&v) = pair.get(1) {
+                odd_cols[x] = v;
+            }
+        }
+    }
+}
+
+/// The nine tap streams (row-major over the 3x3 kernel) of [`dw_pad`]'s layout: output `q`
+/// (padded row `q / row_stride`, column `q % row_stride`) reads `streams[i][q]`.
+#[inline(always)]
+fn dw_streams<'a>(padded: &'a [f32], stride: usize, layout: &DwLayout) -> [&'a [f32]; 9] {
+    let rs = layout.row_stride;
+    if stride == 1 {
+        let at = |r: usize, j: usize| &padded[r * rs + j..];
+        return [
+            at(0, 0),
+            at(0, 1),
+            at(0, 2),
+            at(1, 0),
+            at(1, 1),
+            at(1, 2),
+            at(2, 0),
+            at(2, 1),
+            at(2, 2),
+        ];
+    }
+    let phase = |i: usize| &padded[i * layout.plane..][..layout.plane];
+    // Phases (row, column): 0 = (even, even), 1 = (even, odd), 2 = (odd, even), 3 = (odd, odd).
+    // Output (y, x) reads input row 2y - 1 + r (odd row y - 1, even row y, odd row y) and
+    // column 2x - 1 + j (odd column x - 1, even column x, odd column x).
+    let (ee, eo, oe, oo) = (phase(0), phase(1), phase(2), phase(3));
+    [
+        oo,
+        &oe[1..],
+        &oo[1..],
+        &eo[rs..],
+        &ee[rs + 1..],
+        &eo[rs + 1..],
+        &oo[rs..],
+        &oe[rs + 1..],
+        &oo[rs + 1..],
+    ]
+}
+
+/// One channel of [`depthwise3x3`]: the channel padded into `padded` ([`DwLayout::floats`]),
+/// then one flat loop over all output rows at once (so that it runs at full vector width even
+/// on 13-pixel rows), block by block, each block's epilogue while it is in L1, and the
+/// blocks' rows stored without their padding column.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn dw_channel_generic<const FMA: bool>(
@@ -272,22 +376,41 @@ fn dw_channel_generic<const FMA: bool>(
     stride: usize,
     epilogue: Epilogue,
     out: &mut [f32],
-    staged: &mut [f32],
+    padded: &mut [f32],
 ) {
-    let wo = if stride == 1 { w } else { w.div_ceil(2) };
-    let len = w + 2;
-    for (oy, o) in out.chunks_exact_mut(wo).enumerate() {
-        let y0 = (oy * stride) as isize - 1;
-        for r in 0..3 {
-            stage_row(
-                plane,
-                w,
-                y0 + r as isize,
-                stride,
-                &mut staged[r * len..][..len],
-            );
+    let layout = DwLayout::new(
+        Chw {
+            c: 1,
+            h: plane.len() / w,
+            w,
+        },
+        stride,
+    );
+    dw_pad(plane, w, stride, &layout, padded);
+    let s = dw_streams(padded, stride, &layout);
+    let (rs, ow) = (layout.row_stride, layout.ow);
+    let flat = layout.flat_len();
+    let mut sums = [0f32; DW_BLOCK];
+    for q0 in (0..flat).step_by(DW_BLOCK) {
+        let n = (flat - q0).min(DW_BLOCK);
+        let o = &mut sums[..n];
+        let s = s.map(|v| &v[q0..][..n]);
+        for x in 0..n {
+            let top = fmadd::<FMA>(k[2], s[2][x], fmadd::<FMA>(k[1], s[1][x], k[0] * s[0][x]));
+            let mid = fmadd::<FMA>(k[5], s[5][x], fmadd::<FMA>(k[4], s[4][x], k[3] * s[3][x]));
+            let bot = fmadd::<FMA>(k[8], s[8][x], fmadd::<FMA>(k[7], s[7][x], k[6] * s[6][x]));
+            o[x] = top + mid + bot;
         }
-        dw_row::<FMA>(o, streams(staged, len, stride, wo), k, bias, epilogue);
+        epilogue_generic(epilogue, None, o, bias);
+        let mut q = q0;
+        while q < q0 + n {
+            let (y, x) = (q / rs, q % rs);
+            let end = (y * rs + ow).min(q0 + n);
+            if x < ow {
+                out[y * ow + x..][..end - q].copy_from_slice(&o[q - q0..end - q0]);
+            }
+            q = (y + 1) * rs;
+        }
     }
 }
 
@@ -300,7 +423,7 @@ fn dw_channel(
     stride: usize,
     epilogue: Epilogue,
     out: &mut [f32],
-    staged: &mut [f32],
+    padded: &mut [f32],
 ) {
     dispatch!(
         dw_channel_generic::<true>,
@@ -313,9 +436,15 @@ fn dw_channel(
             stride: usize,
             epilogue: Epilogue,
             out: &mut [f32],
-            staged: &mut [f32]
+            padded: &mut [f32]
         )
     )
+}
+
+thread_local! {
+    /// [`depthwise3x3`]'s padded channel, kept per worker thread across calls (the 208x208
+    /// layers' would otherwise be a fresh mapping, page faults included, per task).
+    static DW_PADDED: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// Output shape of [`depthwise3x3`].
@@ -346,27 +475,33 @@ pub fn depthwise3x3(
     assert_eq!(out.len(), os.floats());
     assert_eq!(kernel.len(), 9 * in_shape.c);
     assert_eq!(bias.len(), in_shape.c);
+    if os.plane() == 0 {
+        return;
+    }
+    let layout = DwLayout::new(in_shape, stride);
     let per = planes_per_task(os.plane());
     out.par_chunks_mut(os.plane() * per)
         .enumerate()
         .for_each(|(task, chunk)| {
-            let mut staged = vec![0f32; 3 * (in_shape.w + 2)];
-            for (i, o) in chunk.chunks_exact_mut(os.plane()).enumerate() {
-                let c = task * per + i;
-                let plane = &input[c * in_shape.plane()..][..in_shape.plane()];
-                let mut k = [0f32; 9];
-                k.copy_from_slice(&kernel[c * 9..][..9]);
-                dw_channel(
-                    plane,
-                    in_shape.w,
-                    &k,
-                    bias[c],
-                    stride,
-                    epilogue,
-                    o,
-                    &mut staged,
-                );
-            }
+            DW_PADDED.with_borrow_mut(|padded| {
+                ensure_len(padded, layout.floats());
+                for (i, o) in chunk.chunks_exact_mut(os.plane()).enumerate() {
+                    let c = task * per + i;
+                    let plane = &input[c * in_shape.plane()..][..in_shape.plane()];
+                    let mut k = [0f32; 9];
+                    k.copy_from_slice(&kernel[c * 9..][..9]);
+                    dw_channel(
+                        plane,
+                        in_shape.w,
+                        &k,
+                        bias[c],
+                        stride,
+                        epilogue,
+                        o,
+                        &mut padded[..layout.floats()],
+                    );
+                }
+            });
         });
 }
 
@@ -1089,6 +1224,9 @@ mod tests {
             (5, 13, 13),
             (17, 33, 35),
             (1, 3, 1),
+            (2, 45, 47),
+            (3, 52, 52),
+            (1, 40, 61),
         ];
         for (seed, &(c, h, w)) in cases.iter().enumerate() {
             for stride in [1, 2] {
@@ -1247,6 +1385,40 @@ mod tests {
                 &mut staged,
             );
             close(&got, &want, 1e-5, "portable pointwise");
+
+            for stride in [1, 2] {
+                let dw_kernel = random(9 * c, seed as u32 + 74);
+                let dw_bias = random(c, seed as u32 + 75);
+                let os = depthwise3x3_output(shape, stride);
+                let mut want = vec![f32::NAN; os.floats()];
+                depthwise3x3(
+                    &input,
+                    shape,
+                    &dw_kernel,
+                    &dw_bias,
+                    stride,
+                    Epilogue::Silu,
+                    &mut want,
+                );
+                let layout = DwLayout::new(shape, stride);
+                let mut padded = vec![f32::NAN; layout.floats()];
+                let mut got = vec![f32::NAN; os.floats()];
+                for (ch, o) in got.chunks_exact_mut(os.plane()).enumerate() {
+                    let mut k = [0f32; 9];
+                    k.copy_from_slice(&dw_kernel[ch * 9..][..9]);
+                    dw_channel_generic::<false>(
+                        &input[ch * shape.plane()..][..shape.plane()],
+                        w,
+                        &k,
+                        dw_bias[ch],
+                        stride,
+                        Epilogue::Silu,
+                        o,
+                        &mut padded,
+                    );
+                }
+                close(&got, &want, 1e-5, &format!("portable depthwise stride {stride}"));
+            }
 
             let kernel = random(f * c * 9, seed as u32 + 73);
             for stride in [1, 2] {

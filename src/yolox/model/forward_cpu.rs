@@ -20,7 +20,7 @@ use super::{Block, Conv, Csp, Spp, Yolox, YoloxHead, STRIDES_PX};
 use crate::darknet::cpu::{self as dcpu, Chw};
 use crate::darknet::winograd;
 use crate::darknet::Activation;
-use crate::yolox::cpu::{self, Epilogue};
+use crate::yolox::cpu::{self, ensure_len, Epilogue};
 use crate::yolox::YoloxError;
 
 /// The CPU forward's buffers: a pool of activation buffers handed out smallest-fit and given
@@ -63,13 +63,6 @@ impl std::ops::Deref for Buf {
 impl std::ops::DerefMut for Buf {
     fn deref_mut(&mut self) -> &mut [f32] {
         &mut self.data[..self.len]
-    }
-}
-
-/// Grows `buf` to `len` floats (no allocation once it has been that large).
-fn ensure_len(buf: &mut Vec<f32>, len: usize) {
-    if buf.len() < len {
-        buf.resize(len, 0.0);
     }
 }
 
