@@ -315,13 +315,22 @@ fn dw_pad(plane: &[f32], w: usize, stride: usize, layout: &DwLayout, dst: &mut [
         };
         let (even_cols, odd_cols) = phases.split_at_mut(layout.plane);
         let at = (y / 2 + 1) * rs + 1;
-        let (even_cols, odd_cols) = (&mut even_cols[at..], &mut odd_cols[at..]);
-        for (x, pair) in row.chunks(2).enumerate() {
-            even_cols[x] = pair[0];
-            if let Some(&v) = pair.get(1) {
-                odd_cols[x] = v;
-            }
-        }
+        deinterleave(row, &mut even_cols[at..], &mut odd_cols[at..]);
+    }
+}
+
+/// `row`'s even elements into `even` and odd ones into `odd` (a last even element without a
+/// partner included), written so that the loop vectorises.
+#[inline(always)]
+fn deinterleave(row: &[f32], even: &mut [f32], odd: &mut [f32]) {
+    let pairs = row.len() / 2;
+    let targets = even[..pairs].iter_mut().zip(&mut odd[..pairs]);
+    for ((e, o), pair) in targets.zip(row.chunks_exact(2)) {
+        *e = pair[0];
+        *o = pair[1];
+    }
+    if row.len() % 2 == 1 {
+        even[pairs] = row[row.len() - 1];
     }
 }
 
@@ -1081,57 +1090,127 @@ fn pw_task(
 }
 
 /// YOLOX's Focus: `out` (`4C x H/2 x W/2`) holds the input's pixels at (even row, even col),
-/// (odd, even), (even, odd), (odd, odd), each a block of `C` channels.
+/// (odd, even), (even, odd), (odd, odd), each a block of `C` channels. Split across threads by
+/// (channel, row parity), each task splitting its rows into both column phases at once.
 pub fn focus(input: &[f32], in_shape: Chw, out: &mut [f32]) {
-    let (h2, w2) = (in_shape.h / 2, in_shape.w / 2);
+    let (c, w) = (in_shape.c, in_shape.w);
+    let (h2, w2) = (in_shape.h / 2, w / 2);
     let plane = h2 * w2;
     assert_eq!(input.len(), in_shape.floats());
-    assert_eq!(out.len(), 4 * in_shape.c * plane);
-    out.par_chunks_mut(plane).enumerate().for_each(|(oc, o)| {
-        let (part, c) = (oc / in_shape.c, oc % in_shape.c);
-        let (dy, dx) = [(0, 0), (1, 0), (0, 1), (1, 1)][part];
-        let channel = &input[c * in_shape.plane()..][..in_shape.plane()];
-        for (y, o_row) in o.chunks_exact_mut(w2).enumerate() {
-            let row = &channel[(2 * y + dy) * in_shape.w..][..in_shape.w];
-            for (d, pair) in o_row.iter_mut().zip(row.chunks_exact(2)) {
-                *d = pair[dx];
-            }
-        }
-    });
+    assert_eq!(out.len(), 4 * c * plane);
+    if plane == 0 {
+        return;
+    }
+    // Output blocks: 0 = (even row, even col), 1 = (odd, even), 2 = (even, odd), 3 = (odd, odd).
+    let (even_cols, odd_cols) = out.split_at_mut(2 * c * plane);
+    even_cols
+        .par_chunks_mut(plane)
+        .zip(odd_cols.par_chunks_mut(plane))
+        .enumerate()
+        .for_each(|(i, (even, odd))| {
+            let (dy, ch) = (i / c, i % c);
+            let channel = &input[ch * in_shape.plane()..][..in_shape.plane()];
+            focus_task(channel, w, dy, even, odd);
+        });
+}
+
+/// One channel's rows of parity `dy` into the even- and odd-column output planes.
+#[inline(always)]
+fn focus_task_generic(channel: &[f32], w: usize, dy: usize, even: &mut [f32], odd: &mut [f32]) {
+    let w2 = w / 2;
+    let rows = even.chunks_exact_mut(w2).zip(odd.chunks_exact_mut(w2));
+    for (y, (e, o)) in rows.enumerate() {
+        deinterleave(&channel[(2 * y + dy) * w..][..2 * w2], e, o);
+    }
+}
+
+fn focus_task(channel: &[f32], w: usize, dy: usize, even: &mut [f32], odd: &mut [f32]) {
+    dispatch!(
+        focus_task_generic,
+        focus_task_generic,
+        (channel: &[f32], w: usize, dy: usize, even: &mut [f32], odd: &mut [f32])
+    )
 }
 
 /// Max-pool 5x5, stride 1, padding 2 with `-inf` padding (windows clipped to the image), of
 /// one batch item, separably (rows then columns). Twice is a 9x9 pool and three times a
 /// 13x13 one, exactly: a clipped window of clipped windows is the clipped wider window.
+/// Split across threads by channel.
 pub fn max_pool5(input: &[f32], shape: Chw, out: &mut [f32]) {
-    let (h, w) = (shape.h, shape.w);
     assert_eq!(input.len(), shape.floats());
     assert_eq!(out.len(), shape.floats());
+    if shape.plane() == 0 {
+        return;
+    }
     let per = planes_per_task(shape.plane());
     out.par_chunks_mut(shape.plane() * per)
         .enumerate()
         .for_each(|(task, chunk)| {
-            let mut rows = vec![0f32; shape.plane()];
+            let (h, w) = (shape.h, shape.w);
+            // Rows `w + 2` apart after two -inf, the two between rows padding both.
+            let mut padded = vec![f32::NEG_INFINITY; h * (w + 2) + 2];
+            let mut row_max = vec![0f32; padded.len()];
+            // The row maxima `w` apart between two rows of -inf above and below.
+            let mut rows = vec![f32::NEG_INFINITY; (h + 4) * w];
             for (i, o) in chunk.chunks_exact_mut(shape.plane()).enumerate() {
                 let c = task * per + i;
                 let channel = &input[c * shape.plane()..][..shape.plane()];
-                for (src, dst) in channel.chunks_exact(w).zip(rows.chunks_exact_mut(w)) {
-                    for (x, d) in dst.iter_mut().enumerate() {
-                        let window = &src[x.saturating_sub(2)..(x + 3).min(w)];
-                        *d = window.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
-                    }
-                }
-                for y in 0..h {
-                    let o_row = &mut o[y * w..][..w];
-                    o_row.fill(f32::NEG_INFINITY);
-                    for yy in y.saturating_sub(2)..(y + 3).min(h) {
-                        for (d, &v) in o_row.iter_mut().zip(&rows[yy * w..][..w]) {
-                            *d = d.max(v);
-                        }
-                    }
-                }
+                pool_task(channel, w, o, &mut padded, &mut row_max, &mut rows);
             }
         });
+}
+
+/// One channel of [`max_pool5`] in two flat loops over the whole plane (so that they run at
+/// full vector width on 13-pixel rows): the row maxima over the padded rows, then the column
+/// maxima over five rows of those.
+#[inline(always)]
+fn pool_task_generic(
+    channel: &[f32],
+    w: usize,
+    out: &mut [f32],
+    padded: &mut [f32],
+    row_max: &mut [f32],
+    rows: &mut [f32],
+) {
+    let (h, rs) = (channel.len() / w, w + 2);
+    for (y, src) in channel.chunks_exact(w).enumerate() {
+        padded[2 + y * rs..][..w].copy_from_slice(src);
+    }
+    let flat = (h - 1) * rs + w;
+    let s: [&[f32]; 5] = std::array::from_fn(|i| &padded[i..i + flat]);
+    for (q, d) in row_max[..flat].iter_mut().enumerate() {
+        *d = s[0][q].max(s[1][q]).max(s[2][q]).max(s[3][q]).max(s[4][q]);
+    }
+    for y in 0..h {
+        rows[(y + 2) * w..][..w].copy_from_slice(&row_max[y * rs..][..w]);
+    }
+    let n = h * w;
+    let s: [&[f32]; 5] = std::array::from_fn(|i| &rows[i * w..i * w + n]);
+    for (p, d) in out[..n].iter_mut().enumerate() {
+        *d = s[0][p].max(s[1][p]).max(s[2][p]).max(s[3][p]).max(s[4][p]);
+    }
+}
+
+fn pool_task(
+    channel: &[f32],
+    w: usize,
+    out: &mut [f32],
+    padded: &mut [f32],
+    row_max: &mut [f32],
+    rows: &mut [f32],
+) {
+    dispatch!(
+        pool_task_generic,
+        pool_task_generic,
+        (
+            channel: &[f32],
+            w: usize,
+            out: &mut [f32],
+            padded: &mut [f32],
+            row_max: &mut [f32],
+            rows: &mut [f32]
+        )
+    )
 }
 
 #[cfg(test)]
@@ -1484,7 +1563,7 @@ mod tests {
     #[test]
     fn max_pool5_cascade_matches_padded_pools() {
         let device = Device::Cpu;
-        for &(c, h, w) in &[(3, 13, 13), (2, 4, 7), (1, 1, 1), (2, 15, 3)] {
+        for &(c, h, w) in &[(3, 13, 13), (2, 4, 7), (1, 1, 1), (2, 15, 3), (2, 26, 26), (1, 3, 40)] {
             let shape = Chw { c, h, w };
             let input = random(shape.floats(), (h * 31 + w) as u32);
             let mut p5 = vec![f32::NAN; shape.floats()];
