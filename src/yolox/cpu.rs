@@ -910,16 +910,18 @@ fn pw_task_generic<const FMA: bool>(
 
 /// [`pointwise`]'s tasks with AVX-512 intrinsics: a register tile of 8 filters x 32 pixels
 /// (16 of the 32 registers; the plain-Rust tile of that size was spilled by the compiler),
-/// two packed blocks of 4 filters at a time. Each function returns false, doing nothing,
-/// when the CPU lacks AVX-512F. (Intrinsics stable since Rust 1.89: older compilers get
-/// `pw_avx512_none` instead.)
+/// two packed blocks of 4 filters at a time, the epilogue applied in the registers (an exp
+/// scaled by `vscalefps`, a reciprocal refined by one Newton step instead of a division) and
+/// stored with masks, so a last tile narrower than 32 pixels needs no staged copy. Each
+/// function returns false, doing nothing, when the CPU lacks AVX-512F. (Intrinsics stable
+/// since Rust 1.89: older compilers get `pw_avx512_none` instead.)
 #[cfg(target_arch = "x86_64")]
 #[rustversion::since(1.89)]
 #[allow(clippy::incompatible_msrv)]
 mod pw_avx512 {
     use std::arch::x86_64::*;
 
-    use super::{epilogue_generic, Epilogue, PW_COLS, PW_FILTERS};
+    use super::{Epilogue, PW_COLS, PW_FILTERS};
 
     /// Filters per tile: two packed blocks.
     const TILE_FILTERS: usize = 2 * PW_FILTERS;
@@ -933,40 +935,138 @@ mod pw_avx512 {
         bias: &[f32],
         epilogue: Epilogue,
         out: &mut [f32],
-        staged: &mut [f32],
+        _staged: &mut [f32],
     ) -> bool {
         if !std::arch::is_x86_feature_detected!("avx512f") {
             return false;
         }
         // SAFETY: the CPU has AVX-512F (checked just above).
-        unsafe { pw_task_avx512(input, k, n, packed, bias, epilogue, out, staged) };
+        unsafe { pw_task_avx512(input, k, n, packed, bias, epilogue, out) };
         true
     }
 
-    /// The sums of one tile: rows 0..4 from block `w0`, 4..8 from `w1` (each `k x 4`), over
-    /// `k` rows of 32 floats `stride` apart in `src`.
+    /// `e^x` lane by lane: [`super::exp_approx`]'s range reduction and polynomial, the
+    /// power of two applied by `vscalefps`.
+    #[inline]
     #[target_feature(enable = "avx512f")]
+    fn exp(x: __m512) -> __m512 {
+        let x = _mm512_min_ps(
+            _mm512_max_ps(x, _mm512_set1_ps(-87.336_54)),
+            _mm512_set1_ps(88.376_26),
+        );
+        let n =
+            _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC }>(_mm512_fmadd_ps(
+                x,
+                _mm512_set1_ps(std::f32::consts::LOG2_E),
+                _mm512_set1_ps(0.5),
+            ));
+        let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693_359_4), x);
+        let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.121_944_4e-4), r);
+        let mut p = _mm512_set1_ps(1.987_569_1e-4);
+        for c in [
+            1.398_199_9e-3,
+            8.333_452e-3,
+            4.166_579_6e-2,
+            1.666_666_5e-1,
+            0.5,
+        ] {
+            p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(c));
+        }
+        let y = _mm512_fmadd_ps(
+            _mm512_mul_ps(p, r),
+            r,
+            _mm512_add_ps(r, _mm512_set1_ps(1.0)),
+        );
+        _mm512_scalef_ps(y, n)
+    }
+
+    /// `1 / d` for `d >= 1`: `vrcp14ps` and one Newton step (relative error about 2^-28).
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn recip(d: __m512) -> __m512 {
+        let r = _mm512_rcp14_ps(d);
+        _mm512_mul_ps(r, _mm512_fnmadd_ps(d, r, _mm512_set1_ps(2.0)))
+    }
+
+    /// The epilogue of 16 sums `v` (bias not yet added) stored to `dst` under `mask` (for
+    /// [`Epilogue::SiluAdd`] added onto what `dst` holds).
+    ///
+    /// # Safety
+    /// The lanes of `mask` must be valid floats at `dst`.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn finish(epilogue: Epilogue, v: __m512, bias: __m512, dst: *mut f32, mask: __mmask16) {
+        let v = _mm512_add_ps(v, bias);
+        let one = _mm512_set1_ps(1.0);
+        let y = match epilogue {
+            Epilogue::Linear => v,
+            Epilogue::Sigmoid => recip(_mm512_add_ps(
+                one,
+                exp(_mm512_sub_ps(_mm512_setzero_ps(), v)),
+            )),
+            Epilogue::Silu | Epilogue::SiluAdd => _mm512_mul_ps(
+                v,
+                recip(_mm512_add_ps(
+                    one,
+                    exp(_mm512_sub_ps(_mm512_setzero_ps(), v)),
+                )),
+            ),
+        };
+        let y = if epilogue == Epilogue::SiluAdd {
+            // SAFETY: the caller guarantees the masked lanes at `dst`.
+            _mm512_add_ps(y, unsafe { _mm512_maskz_loadu_ps(mask, dst) })
+        } else {
+            y
+        };
+        // SAFETY: as above.
+        unsafe { _mm512_mask_storeu_ps(dst, mask, y) };
+    }
+
+    /// One tile: the sums of filters 0..4 from block `w0` and 4..8 from `w1` (each `k x 4`)
+    /// over the `k` rows of `width <= 32` floats `n` apart at `src`, through the epilogue into
+    /// `out` (filter `i`'s row at `out + i * n`) for the first `filters` filters.
+    ///
+    /// # Safety
+    /// `src + kk * n + x` for `kk < k`, `x < width` and `out + i * n + x` for `i < filters`,
+    /// `x < width` must be valid; `w0`, `w1` hold `4 k` floats.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    #[allow(clippy::too_many_arguments)]
     unsafe fn tile(
-        src: &[f32],
-        stride: usize,
+        src: *const f32,
+        n: usize,
         k: usize,
+        width: usize,
         w0: &[f32],
         w1: &[f32],
-    ) -> [[f32; PW_COLS]; TILE_FILTERS] {
-        assert!(k > 0 && src.len() >= (k - 1) * stride + PW_COLS);
-        assert!(w0.len() >= k * PW_FILTERS && w1.len() >= k * PW_FILTERS);
+        bias: &[f32],
+        epilogue: Epilogue,
+        out: *mut f32,
+    ) {
+        debug_assert!(w0.len() >= k * PW_FILTERS && w1.len() >= k * PW_FILTERS);
+        let m0: __mmask16 = if width >= 16 {
+            0xffff
+        } else {
+            (1u16 << width) - 1
+        };
+        let m1: __mmask16 = match width {
+            32.. => 0xffff,
+            17..=31 => (1u16 << (width - 16)) - 1,
+            _ => 0,
+        };
         let mut a = [_mm512_setzero_ps(); 2 * TILE_FILTERS];
-        let p = src.as_ptr();
         for kk in 0..k {
-            // SAFETY: kk * stride + 32 <= src.len() for every kk < k (asserted above).
+            // SAFETY: row kk's first `width` floats are valid (the caller); the masks load
+            // no others.
             let (x0, x1) = unsafe {
+                let row = src.add(kk * n);
                 (
-                    _mm512_loadu_ps(p.add(kk * stride)),
-                    _mm512_loadu_ps(p.add(kk * stride + 16)),
+                    _mm512_maskz_loadu_ps(m0, row),
+                    _mm512_maskz_loadu_ps(m1, row.add(16)),
                 )
             };
             for i in 0..PW_FILTERS {
-                // SAFETY: kk * 4 + i < 4 k <= w0.len(), w1.len() (asserted above).
+                // SAFETY: kk * 4 + i < 4 k <= w0.len(), w1.len().
                 let (wa, wb) = unsafe {
                     (
                         *w0.get_unchecked(kk * PW_FILTERS + i),
@@ -980,15 +1080,15 @@ mod pw_avx512 {
                 a[9 + 2 * i] = _mm512_fmadd_ps(wb, x1, a[9 + 2 * i]);
             }
         }
-        let mut acc = [[0f32; PW_COLS]; TILE_FILTERS];
-        for (i, row) in acc.iter_mut().enumerate() {
-            // SAFETY: a row holds 32 floats: two stores of 16.
+        for (i, &b) in bias.iter().enumerate().take(TILE_FILTERS) {
+            let b = _mm512_set1_ps(b);
+            // SAFETY: filter i < filters has `width` valid floats at out + i * n (the caller).
             unsafe {
-                _mm512_storeu_ps(row.as_mut_ptr(), a[2 * i]);
-                _mm512_storeu_ps(row.as_mut_ptr().add(16), a[2 * i + 1]);
+                let row = out.add(i * n);
+                finish(epilogue, a[2 * i], b, row, m0);
+                finish(epilogue, a[2 * i + 1], b, row.add(16), m1);
             }
         }
-        acc
     }
 
     #[target_feature(enable = "avx512f")]
@@ -1001,38 +1101,34 @@ mod pw_avx512 {
         bias: &[f32],
         epilogue: Epilogue,
         out: &mut [f32],
-        staged: &mut [f32],
     ) {
         let nf = bias.len();
         let block = k * PW_FILTERS;
         let blocks = packed.len() / block.max(1);
+        assert!(input.len() >= k * n && out.len() >= nf * n && blocks * PW_FILTERS >= nf);
         for x0 in (0..n).step_by(PW_COLS) {
             let width = (n - x0).min(PW_COLS);
-            // A last tile narrower than the register tile reads zero-padded copies.
-            let (src, stride): (&[f32], usize) = if width == PW_COLS {
-                (&input[x0..], n)
-            } else {
-                for kk in 0..k {
-                    let d = &mut staged[kk * PW_COLS..][..PW_COLS];
-                    d[..width].copy_from_slice(&input[kk * n + x0..][..width]);
-                    d[width..].fill(0.0);
-                }
-                (&*staged, PW_COLS)
-            };
             for b in (0..blocks).step_by(2) {
                 let w0 = &packed[b * block..][..block];
                 // An odd last block is paired with itself; its copy is not stored.
                 let w1 = &packed[(b + 1).min(blocks - 1) * block..][..block];
-                // SAFETY: this function runs only with AVX-512F (its caller checked).
-                let acc = unsafe { tile(src, stride, k, w0, w1) };
-                for (i, a) in acc.iter().enumerate() {
-                    let f = b * PW_FILTERS + i;
-                    if f >= nf || (i >= PW_FILTERS && b + 1 >= blocks) {
-                        break;
-                    }
-                    let dst = &mut out[f * n + x0..][..width];
-                    epilogue_generic(epilogue, Some(&a[..width]), dst, bias[f]);
-                }
+                let f0 = b * PW_FILTERS;
+                let filters = (nf - f0).min(TILE_FILTERS);
+                // SAFETY: rows kk < k of `input` hold n floats, x0 + width <= n; filters
+                // f0..f0 + filters < nf have rows of n floats in `out` (asserted above).
+                unsafe {
+                    tile(
+                        input.as_ptr().add(x0),
+                        n,
+                        k,
+                        width,
+                        w0,
+                        w1,
+                        &bias[f0..f0 + filters],
+                        epilogue,
+                        out.as_mut_ptr().add(f0 * n + x0),
+                    )
+                };
             }
         }
     }
@@ -1496,7 +1592,12 @@ mod tests {
                         &mut padded,
                     );
                 }
-                close(&got, &want, 1e-5, &format!("portable depthwise stride {stride}"));
+                close(
+                    &got,
+                    &want,
+                    1e-5,
+                    &format!("portable depthwise stride {stride}"),
+                );
             }
 
             let kernel = random(f * c * 9, seed as u32 + 73);
@@ -1563,7 +1664,14 @@ mod tests {
     #[test]
     fn max_pool5_cascade_matches_padded_pools() {
         let device = Device::Cpu;
-        for &(c, h, w) in &[(3, 13, 13), (2, 4, 7), (1, 1, 1), (2, 15, 3), (2, 26, 26), (1, 3, 40)] {
+        for &(c, h, w) in &[
+            (3, 13, 13),
+            (2, 4, 7),
+            (1, 1, 1),
+            (2, 15, 3),
+            (2, 26, 26),
+            (1, 3, 40),
+        ] {
             let shape = Chw { c, h, w };
             let input = random(shape.floats(), (h * 31 + w) as u32);
             let mut p5 = vec![f32::NAN; shape.floats()];
