@@ -518,10 +518,12 @@ pub fn depthwise3x3(
 /// channels, such as YOLOX's stem after Focus (12 channels), where im2col would write a
 /// `9C x HW` matrix many times larger than the work: each output row is the sum of the
 /// channels' nine-tap rows, the input rows staged once per output row (as for
-/// [`depthwise3x3`]) and shared by the task's filters. With AVX-512, register tiles of 4
-/// filters x 32 pixels sum all channels before one store (intrinsics: the same tile in plain
-/// Rust was not kept in registers, 12x slower). `kernel` is `filters x C x 9`; split across threads by
-/// filter. Output shape: [`depthwise3x3_output`] with `bias.len()` channels.
+/// [`depthwise3x3`]) and shared by the task's filters. With AVX-512, register tiles of 8
+/// filters x 32 pixels (16 accumulators, enough to hide the FMA latency) sum all channels,
+/// then the epilogue runs in the registers (intrinsics: a tile in plain Rust was not kept in
+/// registers, 12x slower). `kernel` is `filters x C x 9`; split across threads by groups of
+/// 8 filters and bands of output rows. Output shape: [`depthwise3x3_output`] with
+/// `bias.len()` channels.
 #[allow(clippy::too_many_arguments)]
 pub fn conv3x3_direct(
     input: &[f32],
@@ -534,35 +536,57 @@ pub fn conv3x3_direct(
 ) {
     assert!(stride == 1 || stride == 2, "stride {stride}");
     assert_ne!(epilogue, Epilogue::SiluAdd, "direct conv onto a residual");
-    let filters = bias.len();
+    let (c, filters) = (in_shape.c, bias.len());
     let os = Chw {
         c: filters,
         ..depthwise3x3_output(in_shape, stride)
     };
     assert_eq!(input.len(), in_shape.floats());
     assert_eq!(out.len(), os.floats());
-    assert_eq!(kernel.len(), filters * in_shape.c * 9);
-    let tasks = (2 * rayon::current_num_threads()).clamp(1, filters.max(1));
-    let per = filters.div_ceil(tasks).max(1);
-    out.par_chunks_mut(per * os.plane())
-        .enumerate()
-        .for_each(|(task, chunk)| {
-            let f0 = task * per;
-            let nf = chunk.len() / os.plane().max(1);
-            let mut staged = vec![0f32; in_shape.c * 3 * direct_row_len(in_shape.w)];
-            direct_task(
-                input,
-                in_shape,
-                &kernel[f0 * in_shape.c * 9..][..nf * in_shape.c * 9],
-                &bias[f0..f0 + nf],
-                stride,
-                epilogue,
-                chunk,
-                &mut staged,
-            );
-        });
+    assert_eq!(kernel.len(), filters * c * 9);
+    if os.floats() == 0 {
+        return;
+    }
+    let groups = filters.div_ceil(DIRECT_FILTERS);
+    let bands = (2 * rayon::current_num_threads())
+        .div_ceil(groups)
+        .clamp(1, os.h);
+    let band_rows = os.h.div_ceil(bands);
+    // One task per (group of filters, band of rows): the band's rows of each of the group's
+    // planes.
+    let mut tasks = Vec::with_capacity(groups * bands);
+    for (g, group) in out.chunks_mut(DIRECT_FILTERS * os.plane()).enumerate() {
+        let mut planes: Vec<_> = group
+            .chunks_mut(os.plane())
+            .map(|p| p.chunks_mut(band_rows * os.w))
+            .collect();
+        for band in 0..bands {
+            let rows: Vec<&mut [f32]> = planes.iter_mut().filter_map(Iterator::next).collect();
+            if rows.is_empty() {
+                break;
+            }
+            tasks.push((g * DIRECT_FILTERS, band * band_rows, rows));
+        }
+    }
+    tasks.into_par_iter().for_each(|(f0, y0, mut rows)| {
+        let nf = rows.len();
+        let mut staged = vec![0f32; c * 3 * direct_row_len(in_shape.w)];
+        direct_task(
+            input,
+            in_shape,
+            &kernel[f0 * c * 9..][..nf * c * 9],
+            &bias[f0..f0 + nf],
+            stride,
+            epilogue,
+            y0,
+            &mut rows,
+            &mut staged,
+        );
+    });
 }
 
+/// Filters per task and per AVX-512 register tile of [`conv3x3_direct`].
+const DIRECT_FILTERS: usize = 8;
 /// Pixels per register tile of the AVX-512 [`conv3x3_direct`] (two registers).
 const DIRECT_COLS: usize = 32;
 
@@ -572,22 +596,34 @@ fn direct_row_len(w: usize) -> usize {
     w + 2 + DIRECT_COLS
 }
 
-/// [`conv3x3_direct`]'s tasks with AVX-512 intrinsics: a register tile of 4 filters x 32
-/// pixels sums all channels' nine taps over the staged rows (an implicit im2col), then one
-/// epilogue and store. Returns false, doing nothing, when the CPU lacks AVX-512F.
+/// Stages the `c` channels' three input rows of output row `oy` into `staged` (`c x 3` rows
+/// of [`direct_row_len`] floats, see [`stage_row`]).
+#[inline(always)]
+fn stage_rows(input: &[f32], in_shape: Chw, oy: usize, stride: usize, staged: &mut [f32]) {
+    let len = direct_row_len(in_shape.w);
+    let y0 = (oy * stride) as isize - 1;
+    for (ch, plane) in input.chunks_exact(in_shape.plane()).enumerate() {
+        for r in 0..3 {
+            let dst = &mut staged[(ch * 3 + r) * len..][..len];
+            stage_row(plane, in_shape.w, y0 + r as isize, stride, dst);
+        }
+    }
+}
+
+/// [`conv3x3_direct`]'s tasks with AVX-512 intrinsics: a register tile of 8 filters x 32
+/// pixels sums all channels' nine taps over the staged rows (an implicit im2col), then the
+/// epilogue in the registers and a masked store. Returns false, doing nothing, when the CPU
+/// lacks AVX-512F.
 #[cfg(target_arch = "x86_64")]
 #[rustversion::since(1.89)]
 #[allow(clippy::incompatible_msrv)]
 mod direct_avx512 {
     use std::arch::x86_64::*;
 
+    use super::simd512::{finish, masks};
     use super::{
-        depthwise3x3_output, direct_row_len, epilogue_generic, stage_row, Chw, Epilogue,
-        DIRECT_COLS,
+        depthwise3x3_output, direct_row_len, stage_rows, Chw, Epilogue, DIRECT_COLS, DIRECT_FILTERS,
     };
-
-    /// Filters per register tile.
-    const FILTERS: usize = 4;
 
     #[allow(clippy::too_many_arguments)]
     pub(super) fn direct_task(
@@ -597,14 +633,19 @@ mod direct_avx512 {
         bias: &[f32],
         stride: usize,
         epilogue: Epilogue,
-        out: &mut [f32],
+        y0: usize,
+        rows: &mut [&mut [f32]],
         staged: &mut [f32],
     ) -> bool {
         if !std::arch::is_x86_feature_detected!("avx512f") {
             return false;
         }
         // SAFETY: the CPU has AVX-512F (checked just above).
-        unsafe { task(input, in_shape, kernel, bias, stride, epilogue, out, staged) };
+        unsafe {
+            task(
+                input, in_shape, kernel, bias, stride, epilogue, y0, rows, staged,
+            )
+        };
         true
     }
 
@@ -617,14 +658,21 @@ mod direct_avx512 {
         bias: &[f32],
         stride: usize,
         epilogue: Epilogue,
-        out: &mut [f32],
+        y0: usize,
+        rows: &mut [&mut [f32]],
         staged: &mut [f32],
     ) {
-        let (c, w) = (in_shape.c, in_shape.w);
+        let c = in_shape.c;
         let os = depthwise3x3_output(in_shape, stride);
         let nf = bias.len();
-        let len = direct_row_len(w);
+        let len = direct_row_len(in_shape.w);
+        let band = rows.first().map_or(0, |r| r.len() / os.w.max(1));
+        assert!(nf <= DIRECT_FILTERS && rows.len() == nf);
+        assert!(rows.iter().all(|r| r.len() == band * os.w));
         assert!(staged.len() >= c * 3 * len && kernel.len() >= nf * c * 9);
+        if nf == 0 {
+            return;
+        }
         // Offsets of the three taps of a staged row (see `stage_row`).
         let offsets = if stride == 1 {
             [0, 1, 2]
@@ -634,54 +682,44 @@ mod direct_avx512 {
         // Every read is below offset + x0 + 32 <= max(2, os.w + 1) + os.w + 31 <= len: the
         // tiles start below os.w, and 2 os.w <= w + 1 for stride 2.
         debug_assert!(offsets[1].max(2) + os.w.div_ceil(DIRECT_COLS) * DIRECT_COLS <= len);
-        for oy in 0..os.h {
-            let y0 = (oy * stride) as isize - 1;
-            for ch in 0..c {
-                let plane = &input[ch * in_shape.plane()..][..in_shape.plane()];
-                for r in 0..3 {
-                    let dst = &mut staged[(ch * 3 + r) * len..][..len];
-                    stage_row(plane, w, y0 + r as isize, stride, dst);
-                }
-            }
+        // Filters past the last compute a copy of it, never stored.
+        let starts: [usize; DIRECT_FILTERS] = std::array::from_fn(|i| i.min(nf - 1) * c * 9);
+        let biases: [__m512; DIRECT_FILTERS] =
+            std::array::from_fn(|i| _mm512_set1_ps(bias[i.min(nf - 1)]));
+        for dy in 0..band {
+            stage_rows(input, in_shape, y0 + dy, stride, staged);
             let base = staged.as_ptr();
-            for f0 in (0..nf).step_by(FILTERS) {
-                let fs = (nf - f0).min(FILTERS);
-                // Filters past the last compute a copy of it, never stored.
-                let rows = [0, 1, 2, 3].map(|i| (f0 + (i as usize).min(fs - 1)) * c * 9);
-                for x0 in (0..os.w).step_by(DIRECT_COLS) {
-                    let mut a = [_mm512_setzero_ps(); 2 * FILTERS];
-                    for ch in 0..c {
-                        for t in 0..9 {
-                            let at = (ch * 3 + t / 3) * len + offsets[t % 3] + x0;
-                            // SAFETY: at + 32 <= c * 3 * len <= staged.len() (the bound
-                            // above and the assert).
-                            let (v0, v1) = unsafe {
-                                (
-                                    _mm512_loadu_ps(base.add(at)),
-                                    _mm512_loadu_ps(base.add(at + 16)),
-                                )
-                            };
-                            for (i, &row) in rows.iter().enumerate() {
-                                // SAFETY: row + ch * 9 + t < nf * c * 9 <= kernel.len().
-                                let wv = _mm512_set1_ps(unsafe {
-                                    *kernel.get_unchecked(row + ch * 9 + t)
-                                });
-                                a[2 * i] = _mm512_fmadd_ps(wv, v0, a[2 * i]);
-                                a[2 * i + 1] = _mm512_fmadd_ps(wv, v1, a[2 * i + 1]);
-                            }
+            for x0 in (0..os.w).step_by(DIRECT_COLS) {
+                let mut a = [_mm512_setzero_ps(); 2 * DIRECT_FILTERS];
+                for ch in 0..c {
+                    for t in 0..9 {
+                        let at = (ch * 3 + t / 3) * len + offsets[t % 3] + x0;
+                        // SAFETY: at + 32 <= c * 3 * len <= staged.len() (the bound above
+                        // and the assert).
+                        let (v0, v1) = unsafe {
+                            (
+                                _mm512_loadu_ps(base.add(at)),
+                                _mm512_loadu_ps(base.add(at + 16)),
+                            )
+                        };
+                        for (i, &start) in starts.iter().enumerate() {
+                            // SAFETY: start + ch * 9 + t < nf * c * 9 <= kernel.len().
+                            let wv = _mm512_set1_ps(unsafe {
+                                *kernel.get_unchecked(start + ch * 9 + t)
+                            });
+                            a[2 * i] = _mm512_fmadd_ps(wv, v0, a[2 * i]);
+                            a[2 * i + 1] = _mm512_fmadd_ps(wv, v1, a[2 * i + 1]);
                         }
                     }
-                    let width = (os.w - x0).min(DIRECT_COLS);
-                    for i in 0..fs {
-                        let mut sums = [0f32; DIRECT_COLS];
-                        // SAFETY: `sums` holds 32 floats: two stores of 16.
-                        unsafe {
-                            _mm512_storeu_ps(sums.as_mut_ptr(), a[2 * i]);
-                            _mm512_storeu_ps(sums.as_mut_ptr().add(16), a[2 * i + 1]);
-                        }
-                        let f = f0 + i;
-                        let dst = &mut out[f * os.plane() + oy * os.w + x0..][..width];
-                        epilogue_generic(epilogue, Some(&sums[..width]), dst, bias[f]);
+                }
+                let (m0, m1) = masks((os.w - x0).min(DIRECT_COLS));
+                for (i, row) in rows.iter_mut().enumerate() {
+                    let dst = row[dy * os.w + x0..].as_mut_ptr();
+                    // SAFETY: `dst` starts the tile's width (x0 + width <= os.w) of floats
+                    // in this row; the masks store no others.
+                    unsafe {
+                        finish(epilogue, a[2 * i], biases[i], dst, m0);
+                        finish(epilogue, a[2 * i + 1], biases[i], dst.add(16), m1);
                     }
                 }
             }
@@ -702,7 +740,8 @@ mod direct_avx512 {
         _: &[f32],
         _: usize,
         _: Epilogue,
-        _: &mut [f32],
+        _: usize,
+        _: &mut [&mut [f32]],
         _: &mut [f32],
     ) -> bool {
         false
@@ -731,23 +770,18 @@ fn direct_task_generic<const FMA: bool>(
     bias: &[f32],
     stride: usize,
     epilogue: Epilogue,
-    out: &mut [f32],
+    y0: usize,
+    rows: &mut [&mut [f32]],
     staged: &mut [f32],
 ) {
-    let (c, w) = (in_shape.c, in_shape.w);
+    let c = in_shape.c;
     let os = depthwise3x3_output(in_shape, stride);
-    let len = direct_row_len(w);
-    for oy in 0..os.h {
-        let y0 = (oy * stride) as isize - 1;
-        for ch in 0..c {
-            let plane = &input[ch * in_shape.plane()..][..in_shape.plane()];
-            for r in 0..3 {
-                let dst = &mut staged[(ch * 3 + r) * len..][..len];
-                stage_row(plane, w, y0 + r as isize, stride, dst);
-            }
-        }
-        for (f, &b) in bias.iter().enumerate() {
-            let o = &mut out[f * os.plane() + oy * os.w..][..os.w];
+    let len = direct_row_len(in_shape.w);
+    let band = rows.first().map_or(0, |r| r.len() / os.w.max(1));
+    for dy in 0..band {
+        stage_rows(input, in_shape, y0 + dy, stride, staged);
+        for (f, (row, &b)) in rows.iter_mut().zip(bias).enumerate() {
+            let o = &mut row[dy * os.w..][..os.w];
             o.fill(0.0);
             for ch in 0..c {
                 let mut k = [0f32; 9];
@@ -768,11 +802,14 @@ fn direct_task(
     bias: &[f32],
     stride: usize,
     epilogue: Epilogue,
-    out: &mut [f32],
+    y0: usize,
+    rows: &mut [&mut [f32]],
     staged: &mut [f32],
 ) {
     #[cfg(target_arch = "x86_64")]
-    if direct_avx512::direct_task(input, in_shape, kernel, bias, stride, epilogue, out, staged) {
+    if direct_avx512::direct_task(
+        input, in_shape, kernel, bias, stride, epilogue, y0, rows, staged,
+    ) {
         return;
     }
     dispatch!(
@@ -785,10 +822,118 @@ fn direct_task(
             bias: &[f32],
             stride: usize,
             epilogue: Epilogue,
-            out: &mut [f32],
+            y0: usize,
+            rows: &mut [&mut [f32]],
             staged: &mut [f32]
         )
     )
+}
+
+/// AVX-512 pieces shared by the kernels' register tiles: the epilogue applied to a register
+/// (an exp scaled by `vscalefps`, a reciprocal refined by one Newton step instead of a
+/// division) and the masks of a tile narrower than 32 pixels.
+#[cfg(target_arch = "x86_64")]
+#[rustversion::since(1.89)]
+#[allow(clippy::incompatible_msrv)]
+mod simd512 {
+    use std::arch::x86_64::*;
+
+    use super::Epilogue;
+
+    /// The lane masks of a 32-pixel tile's two registers holding `width` pixels.
+    pub(super) fn masks(width: usize) -> (__mmask16, __mmask16) {
+        let lanes = |n: usize| -> __mmask16 {
+            if n >= 16 {
+                0xffff
+            } else {
+                (1u16 << n) - 1
+            }
+        };
+        (lanes(width), lanes(width.saturating_sub(16)))
+    }
+
+    /// `e^x` lane by lane: [`super::exp_approx`]'s range reduction and polynomial, the
+    /// power of two applied by `vscalefps`.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn exp(x: __m512) -> __m512 {
+        let x = _mm512_min_ps(
+            _mm512_max_ps(x, _mm512_set1_ps(-87.336_54)),
+            _mm512_set1_ps(88.376_26),
+        );
+        let n =
+            _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC }>(_mm512_fmadd_ps(
+                x,
+                _mm512_set1_ps(std::f32::consts::LOG2_E),
+                _mm512_set1_ps(0.5),
+            ));
+        let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693_359_4), x);
+        let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.121_944_4e-4), r);
+        let mut p = _mm512_set1_ps(1.987_569_1e-4);
+        for c in [
+            1.398_199_9e-3,
+            8.333_452e-3,
+            4.166_579_6e-2,
+            1.666_666_5e-1,
+            0.5,
+        ] {
+            p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(c));
+        }
+        let y = _mm512_fmadd_ps(
+            _mm512_mul_ps(p, r),
+            r,
+            _mm512_add_ps(r, _mm512_set1_ps(1.0)),
+        );
+        _mm512_scalef_ps(y, n)
+    }
+
+    /// `1 / d` for `d >= 1`: `vrcp14ps` and one Newton step (relative error about 2^-28).
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn recip(d: __m512) -> __m512 {
+        let r = _mm512_rcp14_ps(d);
+        _mm512_mul_ps(r, _mm512_fnmadd_ps(d, r, _mm512_set1_ps(2.0)))
+    }
+
+    /// The epilogue of 16 sums `v` (bias not yet added) stored to `dst` under `mask` (for
+    /// [`Epilogue::SiluAdd`] added onto what `dst` holds).
+    ///
+    /// # Safety
+    /// The lanes of `mask` must be valid floats at `dst`.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn finish(
+        epilogue: Epilogue,
+        v: __m512,
+        bias: __m512,
+        dst: *mut f32,
+        mask: __mmask16,
+    ) {
+        let v = _mm512_add_ps(v, bias);
+        let one = _mm512_set1_ps(1.0);
+        let y = match epilogue {
+            Epilogue::Linear => v,
+            Epilogue::Sigmoid => recip(_mm512_add_ps(
+                one,
+                exp(_mm512_sub_ps(_mm512_setzero_ps(), v)),
+            )),
+            Epilogue::Silu | Epilogue::SiluAdd => _mm512_mul_ps(
+                v,
+                recip(_mm512_add_ps(
+                    one,
+                    exp(_mm512_sub_ps(_mm512_setzero_ps(), v)),
+                )),
+            ),
+        };
+        let y = if epilogue == Epilogue::SiluAdd {
+            // SAFETY: the caller guarantees the masked lanes at `dst`.
+            _mm512_add_ps(y, unsafe { _mm512_maskz_loadu_ps(mask, dst) })
+        } else {
+            y
+        };
+        // SAFETY: as above.
+        unsafe { _mm512_mask_storeu_ps(dst, mask, y) };
+    }
 }
 
 /// Filters per register tile of [`pointwise`] (4 x 2 AVX-512 accumulators; 8 x 2 made the
@@ -921,6 +1066,7 @@ fn pw_task_generic<const FMA: bool>(
 mod pw_avx512 {
     use std::arch::x86_64::*;
 
+    use super::simd512::{finish, masks};
     use super::{Epilogue, PW_COLS, PW_FILTERS};
 
     /// Filters per tile: two packed blocks.
@@ -945,83 +1091,6 @@ mod pw_avx512 {
         true
     }
 
-    /// `e^x` lane by lane: [`super::exp_approx`]'s range reduction and polynomial, the
-    /// power of two applied by `vscalefps`.
-    #[inline]
-    #[target_feature(enable = "avx512f")]
-    fn exp(x: __m512) -> __m512 {
-        let x = _mm512_min_ps(
-            _mm512_max_ps(x, _mm512_set1_ps(-87.336_54)),
-            _mm512_set1_ps(88.376_26),
-        );
-        let n =
-            _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC }>(_mm512_fmadd_ps(
-                x,
-                _mm512_set1_ps(std::f32::consts::LOG2_E),
-                _mm512_set1_ps(0.5),
-            ));
-        let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693_359_4), x);
-        let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.121_944_4e-4), r);
-        let mut p = _mm512_set1_ps(1.987_569_1e-4);
-        for c in [
-            1.398_199_9e-3,
-            8.333_452e-3,
-            4.166_579_6e-2,
-            1.666_666_5e-1,
-            0.5,
-        ] {
-            p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(c));
-        }
-        let y = _mm512_fmadd_ps(
-            _mm512_mul_ps(p, r),
-            r,
-            _mm512_add_ps(r, _mm512_set1_ps(1.0)),
-        );
-        _mm512_scalef_ps(y, n)
-    }
-
-    /// `1 / d` for `d >= 1`: `vrcp14ps` and one Newton step (relative error about 2^-28).
-    #[inline]
-    #[target_feature(enable = "avx512f")]
-    fn recip(d: __m512) -> __m512 {
-        let r = _mm512_rcp14_ps(d);
-        _mm512_mul_ps(r, _mm512_fnmadd_ps(d, r, _mm512_set1_ps(2.0)))
-    }
-
-    /// The epilogue of 16 sums `v` (bias not yet added) stored to `dst` under `mask` (for
-    /// [`Epilogue::SiluAdd`] added onto what `dst` holds).
-    ///
-    /// # Safety
-    /// The lanes of `mask` must be valid floats at `dst`.
-    #[inline]
-    #[target_feature(enable = "avx512f")]
-    unsafe fn finish(epilogue: Epilogue, v: __m512, bias: __m512, dst: *mut f32, mask: __mmask16) {
-        let v = _mm512_add_ps(v, bias);
-        let one = _mm512_set1_ps(1.0);
-        let y = match epilogue {
-            Epilogue::Linear => v,
-            Epilogue::Sigmoid => recip(_mm512_add_ps(
-                one,
-                exp(_mm512_sub_ps(_mm512_setzero_ps(), v)),
-            )),
-            Epilogue::Silu | Epilogue::SiluAdd => _mm512_mul_ps(
-                v,
-                recip(_mm512_add_ps(
-                    one,
-                    exp(_mm512_sub_ps(_mm512_setzero_ps(), v)),
-                )),
-            ),
-        };
-        let y = if epilogue == Epilogue::SiluAdd {
-            // SAFETY: the caller guarantees the masked lanes at `dst`.
-            _mm512_add_ps(y, unsafe { _mm512_maskz_loadu_ps(mask, dst) })
-        } else {
-            y
-        };
-        // SAFETY: as above.
-        unsafe { _mm512_mask_storeu_ps(dst, mask, y) };
-    }
-
     /// One tile: the sums of filters 0..4 from block `w0` and 4..8 from `w1` (each `k x 4`)
     /// over the `k` rows of `width <= 32` floats `n` apart at `src`, through the epilogue into
     /// `out` (filter `i`'s row at `out + i * n`) for the first `filters` filters.
@@ -1044,16 +1113,7 @@ mod pw_avx512 {
         out: *mut f32,
     ) {
         debug_assert!(w0.len() >= k * PW_FILTERS && w1.len() >= k * PW_FILTERS);
-        let m0: __mmask16 = if width >= 16 {
-            0xffff
-        } else {
-            (1u16 << width) - 1
-        };
-        let m1: __mmask16 = match width {
-            32.. => 0xffff,
-            17..=31 => (1u16 << (width - 16)) - 1,
-            _ => 0,
-        };
+        let (m0, m1) = masks(width);
         let mut a = [_mm512_setzero_ps(); 2 * TILE_FILTERS];
         for kk in 0..k {
             // SAFETY: row kk's first `width` floats are valid (the caller); the masks load
@@ -1618,6 +1678,7 @@ mod tests {
                 );
                 let mut got = vec![f32::NAN; os.floats()];
                 let mut staged = vec![0f32; c * 3 * direct_row_len(w)];
+                let mut rows: Vec<&mut [f32]> = got.chunks_mut(os.plane()).collect();
                 direct_task_generic::<false>(
                     &input,
                     shape,
@@ -1625,7 +1686,8 @@ mod tests {
                     &bias,
                     stride,
                     Epilogue::Silu,
-                    &mut got,
+                    0,
+                    &mut rows,
                     &mut staged,
                 );
                 close(
