@@ -248,38 +248,37 @@ fn streams(staged: &[f32], len: usize, stride: usize, wo: usize) -> [&[f32]; 9] 
 /// epilogue.
 const DW_BLOCK: usize = 1024;
 
-/// How [`dw_pad`] lays out one channel for [`depthwise3x3`]: rows of `stride_px = wo + 1`
-/// floats, whose first float is a zero that pads both the row before (its right edge) and the
-/// row itself (its left edge), after a row of zeros; for stride 2 four such planes, one per
-/// phase (even/odd row x even/odd column), each `wo` wide.
+/// How [`dw_pad`] lays out one channel for [`depthwise3x3`]'s flat loop: planes whose rows
+/// are as wide as the output's, after one float and one row of zeros and followed by zeros,
+/// so that every tap of every output is one stream read at a fixed offset. A tap left of the
+/// output column reads a copy whose last column is zeroed (at column 0 it then reads the
+/// row before's last column), a tap right of it a copy whose first column is zeroed.
+/// Stride 1: the plane with its last column zeroed, as is, with its first column zeroed. Stride 2: the four phases
+/// (even/odd row x even/odd column) and left-masked copies of the two odd-column ones.
 #[derive(Debug, Clone, Copy)]
 struct DwLayout {
     /// Output rows and columns.
     oh: usize,
     ow: usize,
-    /// Floats per padded row (`ow + 1`).
-    row_stride: usize,
     /// Floats per padded plane.
     plane: usize,
-    /// Padded planes: 1 for stride 1, 4 for stride 2.
+    /// Padded planes: 3 for stride 1, 6 for stride 2.
     planes: usize,
 }
 
 impl DwLayout {
     fn new(in_shape: Chw, stride: usize) -> Self {
         let os = depthwise3x3_output(in_shape, stride);
-        let row_stride = os.w + 1;
-        // Stride 1 reads up to two rows and two floats past the output's last row; stride 2
-        // one row and one float.
+        // Stride 1 reads up to two rows and two floats past an output's index; stride 2 one
+        // row and one float.
         let (plane, planes) = if stride == 1 {
-            ((os.h + 2) * row_stride + 2, 1)
+            ((os.h + 2) * os.w + 2, 3)
         } else {
-            ((os.h + 2) * row_stride, 4)
+            ((os.h + 1) * os.w + 1, 6)
         };
         Self {
             oh: os.h,
             ow: os.w,
-            row_stride,
             plane,
             planes,
         }
@@ -288,35 +287,60 @@ impl DwLayout {
     fn floats(&self) -> usize {
         self.plane * self.planes
     }
+}
 
-    /// Outputs of the flat loop: every padded row but the last one's padding.
-    fn flat_len(&self) -> usize {
-        (self.oh - 1) * self.row_stride + self.ow
+/// Planes `i` of `buf` laid out as [`DwLayout`] says.
+fn dw_plane<'a>(buf: &'a [f32], layout: &DwLayout, i: usize) -> &'a [f32] {
+    &buf[i * layout.plane..][..layout.plane]
+}
+
+/// Zeroes column `x` of the `rows` rows of `w` floats at `at` in `plane`.
+#[inline(always)]
+fn zero_column(plane: &mut [f32], at: usize, w: usize, rows: usize, x: usize) {
+    for y in 0..rows {
+        plane[at + y * w + x] = 0.0;
     }
 }
 
 /// One input channel `plane` (`h x w`) into `dst` laid out as `layout` says, zeros included.
 #[inline(always)]
 fn dw_pad(plane: &[f32], w: usize, stride: usize, layout: &DwLayout, dst: &mut [f32]) {
-    let rs = layout.row_stride;
-    dst.fill(0.0);
+    let (ow, len) = (layout.ow, layout.plane);
+    // Data rows start after one float and one row of zeros.
+    let at = 1 + ow;
     if stride == 1 {
-        for (y, row) in plane.chunks_exact(w).enumerate() {
-            dst[(y + 1) * rs + 1..][..w].copy_from_slice(row);
+        let data = plane.len();
+        for p in dst.chunks_exact_mut(len) {
+            p[..at].fill(0.0);
+            p[at..at + data].copy_from_slice(plane);
+            p[at + data..].fill(0.0);
         }
+        // Plane 0 serves the left taps, 1 the middle ones, 2 the right ones.
+        let (left_taps, rest) = dst.split_at_mut(len);
+        zero_column(left_taps, at, w, layout.oh, w - 1);
+        zero_column(&mut rest[len..], at, w, layout.oh, 0);
         return;
     }
-    let (even_rows, odd_rows) = dst.split_at_mut(2 * layout.plane);
+    dst.fill(0.0);
+    // Phases: 0 (even row, even col), 1 (even, odd), 2 (odd, even), 3 (odd, odd); 4 and 5
+    // are 1 and 3 left-masked.
+    let (even_rows, rest) = dst.split_at_mut(2 * len);
+    let (odd_rows, masked) = rest.split_at_mut(2 * len);
     for (y, row) in plane.chunks_exact(w).enumerate() {
         let phases = if y % 2 == 0 {
             &mut *even_rows
         } else {
             &mut *odd_rows
         };
-        let (even_cols, odd_cols) = phases.split_at_mut(layout.plane);
-        let at = (y / 2 + 1) * rs + 1;
-        deinterleave(row, &mut even_cols[at..], &mut odd_cols[at..]);
+        let (even_cols, odd_cols) = phases.split_at_mut(len);
+        let o = at + (y / 2) * ow;
+        deinterleave(row, &mut even_cols[o..], &mut odd_cols[o..]);
     }
+    let (eo, oo) = masked.split_at_mut(len);
+    eo.copy_from_slice(&even_rows[len..]);
+    oo.copy_from_slice(&odd_rows[len..]);
+    zero_column(eo, at, ow, layout.oh, ow - 1);
+    zero_column(oo, at, ow, layout.oh, ow - 1);
 }
 
 /// `row`'s even elements into `even` and odd ones into `odd` (a last even element without a
@@ -334,13 +358,15 @@ fn deinterleave(row: &[f32], even: &mut [f32], odd: &mut [f32]) {
     }
 }
 
-/// The nine tap streams (row-major over the 3x3 kernel) of [`dw_pad`]'s layout: output `q`
-/// (padded row `q / row_stride`, column `q % row_stride`) reads `streams[i][q]`.
+/// The nine tap streams (row-major over the 3x3 kernel) of [`dw_pad`]'s layout: output `p`
+/// (row `p / ow`, column `p % ow`) reads `streams[i][p]`.
 #[inline(always)]
 fn dw_streams<'a>(padded: &'a [f32], stride: usize, layout: &DwLayout) -> [&'a [f32]; 9] {
-    let rs = layout.row_stride;
+    let ow = layout.ow;
+    let plane = |i: usize| dw_plane(padded, layout, i);
     if stride == 1 {
-        let at = |r: usize, j: usize| &padded[r * rs + j..];
+        // Column tap j reads plane j (see `dw_pad`).
+        let at = |r: usize, j: usize| &plane(j)[r * ow + j..];
         return [
             at(0, 0),
             at(0, 1),
@@ -353,28 +379,26 @@ fn dw_streams<'a>(padded: &'a [f32], stride: usize, layout: &DwLayout) -> [&'a [
             at(2, 2),
         ];
     }
-    let phase = |i: usize| &padded[i * layout.plane..][..layout.plane];
-    // Phases (row, column): 0 = (even, even), 1 = (even, odd), 2 = (odd, even), 3 = (odd, odd).
     // Output (y, x) reads input row 2y - 1 + r (odd row y - 1, even row y, odd row y) and
     // column 2x - 1 + j (odd column x - 1, even column x, odd column x).
-    let (ee, eo, oe, oo) = (phase(0), phase(1), phase(2), phase(3));
+    let (ee, eo, oe, oo, eo_masked, oo_masked) =
+        (plane(0), plane(1), plane(2), plane(3), plane(4), plane(5));
     [
-        oo,
+        oo_masked,
         &oe[1..],
         &oo[1..],
-        &eo[rs..],
-        &ee[rs + 1..],
-        &eo[rs + 1..],
-        &oo[rs..],
-        &oe[rs + 1..],
-        &oo[rs + 1..],
+        &eo_masked[ow..],
+        &ee[ow + 1..],
+        &eo[ow + 1..],
+        &oo_masked[ow..],
+        &oe[ow + 1..],
+        &oo[ow + 1..],
     ]
 }
 
-/// One channel of [`depthwise3x3`]: the channel padded into `padded` ([`DwLayout::floats`]),
-/// then one flat loop over all output rows at once (so that it runs at full vector width even
-/// on 13-pixel rows), block by block, each block's epilogue while it is in L1, and the
-/// blocks' rows stored without their padding column.
+/// One channel of [`depthwise3x3`]: the channel laid out in `padded` ([`DwLayout::floats`]),
+/// then one flat loop over all outputs at once (so that it runs at full vector width even on
+/// 13-pixel rows), block by block, each block's epilogue while it is in L1.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn dw_channel_generic<const FMA: bool>(
@@ -397,13 +421,9 @@ fn dw_channel_generic<const FMA: bool>(
     );
     dw_pad(plane, w, stride, &layout, padded);
     let s = dw_streams(padded, stride, &layout);
-    let (rs, ow) = (layout.row_stride, layout.ow);
-    let flat = layout.flat_len();
-    let mut sums = [0f32; DW_BLOCK];
-    for q0 in (0..flat).step_by(DW_BLOCK) {
-        let n = (flat - q0).min(DW_BLOCK);
-        let o = &mut sums[..n];
-        let s = s.map(|v| &v[q0..][..n]);
+    for (b, o) in out.chunks_mut(DW_BLOCK).enumerate() {
+        let n = o.len();
+        let s = s.map(|v| &v[b * DW_BLOCK..][..n]);
         for x in 0..n {
             let top = fmadd::<FMA>(k[2], s[2][x], fmadd::<FMA>(k[1], s[1][x], k[0] * s[0][x]));
             let mid = fmadd::<FMA>(k[5], s[5][x], fmadd::<FMA>(k[4], s[4][x], k[3] * s[3][x]));
@@ -411,15 +431,6 @@ fn dw_channel_generic<const FMA: bool>(
             o[x] = top + mid + bot;
         }
         epilogue_generic(epilogue, None, o, bias);
-        let mut q = q0;
-        while q < q0 + n {
-            let (y, x) = (q / rs, q % rs);
-            let end = (y * rs + ow).min(q0 + n);
-            if x < ow {
-                out[y * ow + x..][..end - q].copy_from_slice(&o[q - q0..end - q0]);
-            }
-            q = (y + 1) * rs;
-        }
     }
 }
 
