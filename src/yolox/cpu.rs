@@ -970,10 +970,12 @@ pub fn pack_pointwise(kernel: &[f32], filters: usize, channels: usize) -> Vec<f3
 
 /// Pointwise (1x1) convolution of one batch item with the epilogue fused: `out[f][x] =
 /// epilogue(Σ_k kernel[f][k] * input[k][x] + bias[f])`, `packed` from [`pack_pointwise`].
-/// A register tile of 4 filters x 32 pixels accumulates over all input channels, then goes
+/// A register tile of filters x 32 pixels accumulates over all input channels, then goes
 /// through the epilogue and is stored once (for [`Epilogue::SiluAdd`], added onto `out`'s
 /// residual). YOLOX's 1x1 layers have 16 to 512 input channels, too few for a general gemm's
-/// packing to pay for itself. Split across threads by blocks of filters.
+/// packing to pay for itself. Split across threads by bands of pixels where there are enough
+/// of them (each input tile is then read by one task, for all filters), else by blocks of
+/// filters (the 13x13 layers).
 pub fn pointwise(
     input: &[f32],
     in_shape: Chw,
@@ -990,31 +992,49 @@ pub fn pointwise(
     if n == 0 || filters == 0 {
         return;
     }
-    let tasks = (2 * rayon::current_num_threads()).clamp(1, blocks);
-    let per = blocks.div_ceil(tasks);
-    out.par_chunks_mut(per * PW_FILTERS * n)
-        .enumerate()
-        .for_each(|(task, chunk)| {
-            let b0 = task * per;
-            let nf = chunk.len() / n;
-            let nb = nf.div_ceil(PW_FILTERS);
-            let mut staged = Vec::new();
-            if n % PW_COLS != 0 {
-                staged.resize(k * PW_COLS, 0.0);
+    let want = 2 * rayon::current_num_threads();
+    let tiles = n.div_ceil(PW_COLS);
+    // (filters per task, pixels per task)
+    let (task_filters, band_px) = if tiles >= PW_BAND_TILES_MIN * want {
+        (filters, tiles.div_ceil(want) * PW_COLS)
+    } else {
+        let per = blocks.div_ceil(want.clamp(1, blocks));
+        (per * PW_FILTERS, n)
+    };
+    let mut tasks = Vec::with_capacity(want);
+    for (g, group) in out.chunks_mut(task_filters * n).enumerate() {
+        let mut planes: Vec<_> = group.chunks_mut(n).map(|p| p.chunks_mut(band_px)).collect();
+        for band in 0.. {
+            let rows: Vec<&mut [f32]> = planes.iter_mut().filter_map(Iterator::next).collect();
+            if rows.is_empty() {
+                break;
             }
-            pw_task(
-                input,
-                k,
-                n,
-                &packed[b0 * k * PW_FILTERS..][..nb * k * PW_FILTERS],
-                &bias[b0 * PW_FILTERS..][..nf],
-                epilogue,
-                chunk,
-                &mut staged,
-            );
-        });
+            tasks.push((g * task_filters, band * band_px, rows));
+        }
+    }
+    tasks.into_par_iter().for_each(|(f0, x_begin, mut rows)| {
+        let nf = rows.len();
+        let (b0, nb) = (f0 / PW_FILTERS, nf.div_ceil(PW_FILTERS));
+        let mut staged = Vec::new();
+        pw_task(
+            input,
+            k,
+            n,
+            &packed[b0 * k * PW_FILTERS..][..nb * k * PW_FILTERS],
+            &bias[f0..f0 + nf],
+            epilogue,
+            x_begin,
+            &mut rows,
+            &mut staged,
+        );
+    });
 }
 
+/// Fewest 32-pixel tiles per task for [`pointwise`] to split by pixels rather than filters.
+const PW_BAND_TILES_MIN: usize = 4;
+
+/// One task of [`pointwise`]: the filters of `packed`/`bias` over the pixels `x_begin..` as
+/// wide as each of `rows` (filter `i`'s outputs there), `staged` grown as needed.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn pw_task_generic<const FMA: bool>(
@@ -1024,22 +1044,24 @@ fn pw_task_generic<const FMA: bool>(
     packed: &[f32],
     bias: &[f32],
     epilogue: Epilogue,
-    out: &mut [f32],
-    staged: &mut [f32],
+    x_begin: usize,
+    rows: &mut [&mut [f32]],
+    staged: &mut Vec<f32>,
 ) {
-    let nf = bias.len();
-    for x0 in (0..n).step_by(PW_COLS) {
-        let width = (n - x0).min(PW_COLS);
+    let band = rows.first().map_or(0, |r| r.len());
+    for t0 in (0..band).step_by(PW_COLS) {
+        let (x0, width) = (x_begin + t0, (band - t0).min(PW_COLS));
         // A last tile narrower than the register tile reads zero-padded copies of its columns.
         let (src, stride): (&[f32], usize) = if width == PW_COLS {
             (&input[x0..], n)
         } else {
+            ensure_len(staged, k * PW_COLS);
             for kk in 0..k {
                 let d = &mut staged[kk * PW_COLS..][..PW_COLS];
                 d[..width].copy_from_slice(&input[kk * n + x0..][..width]);
                 d[width..].fill(0.0);
             }
-            (&*staged, PW_COLS)
+            (&staged[..], PW_COLS)
         };
         for (b, w) in packed.chunks_exact(k * PW_FILTERS).enumerate() {
             let mut acc = [[0f32; PW_COLS]; PW_FILTERS];
@@ -1052,13 +1074,12 @@ fn pw_task_generic<const FMA: bool>(
                     }
                 }
             }
-            for (i, a) in acc.iter().enumerate() {
-                let f = b * PW_FILTERS + i;
-                if f >= nf {
-                    break;
-                }
-                let dst = &mut out[f * n + x0..][..width];
-                epilogue_generic(epilogue, Some(&a[..width]), dst, bias[f]);
+            let outs = rows[b * PW_FILTERS..]
+                .iter_mut()
+                .zip(&bias[b * PW_FILTERS..]);
+            for (a, (row, &bias)) in acc.iter().zip(outs) {
+                let dst = &mut row[t0..][..width];
+                epilogue_generic(epilogue, Some(&a[..width]), dst, bias);
             }
         }
     }
@@ -1091,24 +1112,24 @@ mod pw_avx512 {
         packed: &[f32],
         bias: &[f32],
         epilogue: Epilogue,
-        out: &mut [f32],
-        _staged: &mut [f32],
+        x_begin: usize,
+        rows: &mut [&mut [f32]],
     ) -> bool {
         if !std::arch::is_x86_feature_detected!("avx512f") {
             return false;
         }
         // SAFETY: the CPU has AVX-512F (checked just above).
-        unsafe { pw_task_avx512(input, k, n, packed, bias, epilogue, out) };
+        unsafe { pw_task_avx512(input, k, n, packed, bias, epilogue, x_begin, rows) };
         true
     }
 
     /// One tile: the sums of filters 0..4 from block `w0` and 4..8 from `w1` (each `k x 4`)
     /// over the `k` rows of `width <= 32` floats `n` apart at `src`, through the epilogue into
-    /// `out` (filter `i`'s row at `out + i * n`) for the first `filters` filters.
+    /// `outs` (one per filter stored, at most 8).
     ///
     /// # Safety
-    /// `src + kk * n + x` for `kk < k`, `x < width` and `out + i * n + x` for `i < filters`,
-    /// `x < width` must be valid; `w0`, `w1` hold `4 k` floats.
+    /// `src + kk * n + x` for `kk < k`, `x < width` and `outs[i] + x` for `x < width` must be
+    /// valid; `w0`, `w1` hold `4 k` floats.
     #[inline]
     #[target_feature(enable = "avx512f")]
     #[allow(clippy::too_many_arguments)]
@@ -1121,7 +1142,7 @@ mod pw_avx512 {
         w1: &[f32],
         bias: &[f32],
         epilogue: Epilogue,
-        out: *mut f32,
+        outs: &[*mut f32],
     ) {
         debug_assert!(w0.len() >= k * PW_FILTERS && w1.len() >= k * PW_FILTERS);
         let (m0, m1) = masks(width);
@@ -1151,13 +1172,12 @@ mod pw_avx512 {
                 a[9 + 2 * i] = _mm512_fmadd_ps(wb, x1, a[9 + 2 * i]);
             }
         }
-        for (i, &b) in bias.iter().enumerate().take(TILE_FILTERS) {
+        for (i, (&b, &dst)) in bias.iter().zip(outs).enumerate().take(TILE_FILTERS) {
             let b = _mm512_set1_ps(b);
-            // SAFETY: filter i < filters has `width` valid floats at out + i * n (the caller).
+            // SAFETY: `width` floats at `dst` are valid (the caller).
             unsafe {
-                let row = out.add(i * n);
-                finish(epilogue, a[2 * i], b, row, m0);
-                finish(epilogue, a[2 * i + 1], b, row.add(16), m1);
+                finish(epilogue, a[2 * i], b, dst, m0);
+                finish(epilogue, a[2 * i + 1], b, dst.add(16), m1);
             }
         }
     }
@@ -1171,25 +1191,33 @@ mod pw_avx512 {
         packed: &[f32],
         bias: &[f32],
         epilogue: Epilogue,
-        out: &mut [f32],
+        x_begin: usize,
+        rows: &mut [&mut [f32]],
     ) {
         let nf = bias.len();
         let block = k * PW_FILTERS;
         let blocks = packed.len() / block.max(1);
-        assert!(input.len() >= k * n && out.len() >= nf * n && blocks * PW_FILTERS >= nf);
-        for x0 in (0..n).step_by(PW_COLS) {
-            let width = (n - x0).min(PW_COLS);
+        let band = rows.first().map_or(0, |r| r.len());
+        assert!(input.len() >= k * n && x_begin + band <= n);
+        assert!(rows.len() == nf && rows.iter().all(|r| r.len() == band));
+        assert!(blocks * PW_FILTERS >= nf);
+        let mut outs = [std::ptr::null_mut(); TILE_FILTERS];
+        for t0 in (0..band).step_by(PW_COLS) {
+            let width = (band - t0).min(PW_COLS);
             for b in (0..blocks).step_by(2) {
                 let w0 = &packed[b * block..][..block];
                 // An odd last block is paired with itself; its copy is not stored.
                 let w1 = &packed[(b + 1).min(blocks - 1) * block..][..block];
                 let f0 = b * PW_FILTERS;
                 let filters = (nf - f0).min(TILE_FILTERS);
-                // SAFETY: rows kk < k of `input` hold n floats, x0 + width <= n; filters
-                // f0..f0 + filters < nf have rows of n floats in `out` (asserted above).
+                for (o, row) in outs.iter_mut().zip(&mut rows[f0..f0 + filters]) {
+                    *o = row[t0..].as_mut_ptr();
+                }
+                // SAFETY: rows kk < k of `input` hold n floats and x_begin + t0 + width <=
+                // n; each of `outs` starts `width` floats of its row (asserted above).
                 unsafe {
                     tile(
-                        input.as_ptr().add(x0),
+                        input.as_ptr().add(x_begin + t0),
                         n,
                         k,
                         width,
@@ -1197,7 +1225,7 @@ mod pw_avx512 {
                         w1,
                         &bias[f0..f0 + filters],
                         epilogue,
-                        out.as_mut_ptr().add(f0 * n + x0),
+                        &outs[..filters],
                     )
                 };
             }
@@ -1218,8 +1246,8 @@ mod pw_avx512 {
         _: &[f32],
         _: &[f32],
         _: Epilogue,
-        _: &mut [f32],
-        _: &mut [f32],
+        _: usize,
+        _: &mut [&mut [f32]],
     ) -> bool {
         false
     }
@@ -1233,11 +1261,12 @@ fn pw_task(
     packed: &[f32],
     bias: &[f32],
     epilogue: Epilogue,
-    out: &mut [f32],
-    staged: &mut [f32],
+    x_begin: usize,
+    rows: &mut [&mut [f32]],
+    staged: &mut Vec<f32>,
 ) {
     #[cfg(target_arch = "x86_64")]
-    if pw_avx512::pw_task(input, k, n, packed, bias, epilogue, out, staged) {
+    if pw_avx512::pw_task(input, k, n, packed, bias, epilogue, x_begin, rows) {
         return;
     }
     dispatch!(
@@ -1250,8 +1279,9 @@ fn pw_task(
             packed: &[f32],
             bias: &[f32],
             epilogue: Epilogue,
-            out: &mut [f32],
-            staged: &mut [f32]
+            x_begin: usize,
+            rows: &mut [&mut [f32]],
+            staged: &mut Vec<f32>
         )
     )
 }
@@ -1521,6 +1551,8 @@ mod tests {
             (33, 17, 7, 9),
             (64, 80, 8, 8),
             (12, 1, 9, 7),
+            // enough pixels to split by bands (the last one narrower than a tile)
+            (9, 20, 41, 43),
         ]
         .iter()
         .enumerate()
@@ -1607,9 +1639,14 @@ mod tests {
     /// check against candle: CPUs without AVX-512 run this code.
     #[test]
     fn portable_kernels_match_dispatched() {
-        for (seed, &(c, f, h, w)) in [(16, 8, 13, 11), (33, 17, 7, 9), (12, 5, 6, 35)]
-            .iter()
-            .enumerate()
+        for (seed, &(c, f, h, w)) in [
+            (16, 8, 13, 11),
+            (33, 17, 7, 9),
+            (12, 5, 6, 35),
+            (5, 13, 40, 45),
+        ]
+        .iter()
+        .enumerate()
         {
             let shape = Chw { c, h, w };
             let input = random(shape.floats(), seed as u32 + 70);
@@ -1619,7 +1656,8 @@ mod tests {
             let mut want = vec![f32::NAN; f * h * w];
             pointwise(&input, shape, &packed, &bias, Epilogue::Silu, &mut want);
             let mut got = vec![f32::NAN; f * h * w];
-            let mut staged = vec![0f32; c * PW_COLS];
+            let mut staged = Vec::new();
+            let mut rows: Vec<&mut [f32]> = got.chunks_mut(h * w).collect();
             pw_task_generic::<false>(
                 &input,
                 c,
@@ -1627,7 +1665,8 @@ mod tests {
                 &packed,
                 &bias,
                 Epilogue::Silu,
-                &mut got,
+                0,
+                &mut rows,
                 &mut staged,
             );
             close(&got, &want, 1e-5, "portable pointwise");
