@@ -621,6 +621,24 @@ fn stage_rows(input: &[f32], in_shape: Chw, oy: usize, stride: usize, staged: &m
     }
 }
 
+/// Stages input row `y` of every one of the `c` channels into slot `slot` (of 3) of that
+/// channel's rows in `staged` (see [`stage_rows`]).
+#[inline(always)]
+fn stage_input_row(
+    input: &[f32],
+    in_shape: Chw,
+    y: isize,
+    stride: usize,
+    slot: usize,
+    staged: &mut [f32],
+) {
+    let len = direct_row_len(in_shape.w);
+    for (ch, plane) in input.chunks_exact(in_shape.plane()).enumerate() {
+        let dst = &mut staged[(ch * 3 + slot) * len..][..len];
+        stage_row(plane, in_shape.w, y, stride, dst);
+    }
+}
+
 /// [`conv3x3_direct`]'s tasks with AVX-512 intrinsics: a register tile of 8 filters x 32
 /// pixels sums all channels' nine taps over the staged rows (an implicit im2col), then the
 /// epilogue in the registers and a masked store. Returns false, doing nothing, when the CPU
@@ -633,7 +651,8 @@ mod direct_avx512 {
 
     use super::simd512::{finish, masks};
     use super::{
-        depthwise3x3_output, direct_row_len, stage_rows, Chw, Epilogue, DIRECT_COLS, DIRECT_FILTERS,
+        depthwise3x3_output, direct_row_len, stage_input_row, Chw, Epilogue, DIRECT_COLS,
+        DIRECT_FILTERS,
     };
 
     #[allow(clippy::too_many_arguments)]
@@ -697,14 +716,26 @@ mod direct_avx512 {
         let starts: [usize; DIRECT_FILTERS] = std::array::from_fn(|i| i.min(nf - 1) * c * 9);
         let biases: [__m512; DIRECT_FILTERS] =
             std::array::from_fn(|i| _mm512_set1_ps(bias[i.min(nf - 1)]));
+        // The staged rows are a rolling window: input row y (from -1) lives in slot
+        // (y + 1) % 3 of each channel, staged once per band unless the window moved past it.
+        let mut in_slot: [Option<isize>; 3] = [None; 3];
         for dy in 0..band {
-            stage_rows(input, in_shape, y0 + dy, stride, staged);
+            let top = ((y0 + dy) * stride) as isize - 1;
+            let mut slots = [0usize; 3];
+            for (r, slot) in slots.iter_mut().enumerate() {
+                let y = top + r as isize;
+                *slot = (y + 1).rem_euclid(3) as usize;
+                if in_slot[*slot] != Some(y) {
+                    stage_input_row(input, in_shape, y, stride, *slot, staged);
+                    in_slot[*slot] = Some(y);
+                }
+            }
             let base = staged.as_ptr();
             for x0 in (0..os.w).step_by(DIRECT_COLS) {
                 let mut a = [_mm512_setzero_ps(); 2 * DIRECT_FILTERS];
                 for ch in 0..c {
                     for t in 0..9 {
-                        let at = (ch * 3 + t / 3) * len + offsets[t % 3] + x0;
+                        let at = (ch * 3 + slots[t / 3]) * len + offsets[t % 3] + x0;
                         // SAFETY: at + 32 <= c * 3 * len <= staged.len() (the bound above
                         // and the assert).
                         let (v0, v1) = unsafe {
