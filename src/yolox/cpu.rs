@@ -167,8 +167,14 @@ fn fmadd<const FMA: bool>(a: f32, b: f32, c: f32) -> f32 {
     }
 }
 
-/// [`epilogue_generic`] on the best instruction set.
+/// [`epilogue_generic`] on the best instruction set: AVX-512 intrinsics (no division, see
+/// `simd512`) where the CPU has them, else the portable loop compiled for AVX2 or the
+/// baseline.
 fn epilogue_row(epilogue: Epilogue, raw: Option<&[f32]>, dst: &mut [f32], bias: f32) {
+    #[cfg(target_arch = "x86_64")]
+    if simd512::epilogue_slice(epilogue, raw, dst, bias) {
+        return;
+    }
     dispatch!(
         epilogue_generic,
         epilogue_generic,
@@ -248,13 +254,12 @@ fn streams(staged: &[f32], len: usize, stride: usize, wo: usize) -> [&[f32]; 9] 
 /// epilogue.
 const DW_BLOCK: usize = 1024;
 
-/// How [`dw_pad`] lays out one channel for [`depthwise3x3`]'s flat loop: planes whose rows
-/// are as wide as the output's, after one float and one row of zeros and followed by zeros,
-/// so that every tap of every output is one stream read at a fixed offset. A tap left of the
-/// output column reads a copy whose last column is zeroed (at column 0 it then reads the
-/// row before's last column), a tap right of it a copy whose first column is zeroed.
-/// Stride 1: the plane with its last column zeroed, as is, with its first column zeroed. Stride 2: the four phases
-/// (even/odd row x even/odd column) and left-masked copies of the two odd-column ones.
+/// How [`dw_pad`] lays out one channel for [`depthwise3x3`]'s stride-2 flat loop: the four
+/// phases (even/odd row x even/odd column) and copies of the two odd-column ones whose last
+/// column is zeroed, each plane as wide as the output, after one float and one row of zeros,
+/// so that every tap of every output is one stream read at a fixed offset (a tap left of the
+/// output column reads a zeroed copy: at column 0 it then reads the row before's last
+/// column).
 #[derive(Debug, Clone, Copy)]
 struct DwLayout {
     /// Output rows and columns.
@@ -262,30 +267,34 @@ struct DwLayout {
     ow: usize,
     /// Floats per padded plane.
     plane: usize,
-    /// Padded planes: 3 for stride 1, 6 for stride 2.
-    planes: usize,
 }
 
+/// Planes of a [`DwLayout`].
+const DW_PLANES: usize = 6;
+
 impl DwLayout {
-    fn new(in_shape: Chw, stride: usize) -> Self {
-        let os = depthwise3x3_output(in_shape, stride);
-        // Stride 1 reads up to two rows and two floats past an output's index; stride 2 one
-        // row and one float.
-        let (plane, planes) = if stride == 1 {
-            ((os.h + 2) * os.w + 2, 3)
-        } else {
-            ((os.h + 1) * os.w + 1, 6)
-        };
+    fn new(in_shape: Chw) -> Self {
+        let os = depthwise3x3_output(in_shape, 2);
         Self {
             oh: os.h,
             ow: os.w,
-            plane,
-            planes,
+            // Outputs read up to one row and one float past their index.
+            plane: (os.h + 1) * os.w + 1,
         }
     }
 
     fn floats(&self) -> usize {
-        self.plane * self.planes
+        self.plane * DW_PLANES
+    }
+}
+
+/// Scratch floats of one channel of [`depthwise3x3`]: stride 1 stages three rows for its
+/// first and last output rows, stride 2 the [`DwLayout`].
+fn dw_scratch_len(in_shape: Chw, stride: usize) -> usize {
+    if stride == 1 {
+        3 * (in_shape.w + 2)
+    } else {
+        DwLayout::new(in_shape).floats()
     }
 }
 
@@ -304,26 +313,13 @@ fn zero_column(plane: &mut [f32], at: usize, w: usize, rows: usize, x: usize) {
 
 /// One input channel `plane` (`h x w`) into `dst` laid out as `layout` says, zeros included.
 #[inline(always)]
-fn dw_pad(plane: &[f32], w: usize, stride: usize, layout: &DwLayout, dst: &mut [f32]) {
+fn dw_pad(plane: &[f32], w: usize, layout: &DwLayout, dst: &mut [f32]) {
     let (ow, len) = (layout.ow, layout.plane);
     // Data rows start after one float and one row of zeros.
     let at = 1 + ow;
-    if stride == 1 {
-        let data = plane.len();
-        for p in dst.chunks_exact_mut(len) {
-            p[..at].fill(0.0);
-            p[at..at + data].copy_from_slice(plane);
-            p[at + data..].fill(0.0);
-        }
-        // Plane 0 serves the left taps, 1 the middle ones, 2 the right ones.
-        let (left_taps, rest) = dst.split_at_mut(len);
-        zero_column(left_taps, at, w, layout.oh, w - 1);
-        zero_column(&mut rest[len..], at, w, layout.oh, 0);
-        return;
-    }
     dst.fill(0.0);
     // Phases: 0 (even row, even col), 1 (even, odd), 2 (odd, even), 3 (odd, odd); 4 and 5
-    // are 1 and 3 left-masked.
+    // are 1 and 3 with their last column zeroed.
     let (even_rows, rest) = dst.split_at_mut(2 * len);
     let (odd_rows, masked) = rest.split_at_mut(2 * len);
     for (y, row) in plane.chunks_exact(w).enumerate() {
@@ -361,24 +357,9 @@ fn deinterleave(row: &[f32], even: &mut [f32], odd: &mut [f32]) {
 /// The nine tap streams (row-major over the 3x3 kernel) of [`dw_pad`]'s layout: output `p`
 /// (row `p / ow`, column `p % ow`) reads `streams[i][p]`.
 #[inline(always)]
-fn dw_streams<'a>(padded: &'a [f32], stride: usize, layout: &DwLayout) -> [&'a [f32]; 9] {
+fn dw_streams<'a>(padded: &'a [f32], layout: &DwLayout) -> [&'a [f32]; 9] {
     let ow = layout.ow;
     let plane = |i: usize| dw_plane(padded, layout, i);
-    if stride == 1 {
-        // Column tap j reads plane j (see `dw_pad`).
-        let at = |r: usize, j: usize| &plane(j)[r * ow + j..];
-        return [
-            at(0, 0),
-            at(0, 1),
-            at(0, 2),
-            at(1, 0),
-            at(1, 1),
-            at(1, 2),
-            at(2, 0),
-            at(2, 1),
-            at(2, 2),
-        ];
-    }
     // Output (y, x) reads input row 2y - 1 + r (odd row y - 1, even row y, odd row y) and
     // column 2x - 1 + j (odd column x - 1, even column x, odd column x).
     let (ee, eo, oe, oo, eo_masked, oo_masked) =
@@ -396,9 +377,91 @@ fn dw_streams<'a>(padded: &'a [f32], stride: usize, layout: &DwLayout) -> [&'a [
     ]
 }
 
-/// One channel of [`depthwise3x3`]: the channel laid out in `padded` ([`DwLayout::floats`]),
-/// then one flat loop over all outputs at once (so that it runs at full vector width even on
-/// 13-pixel rows), block by block, each block's epilogue while it is in L1.
+/// `Σ k[i] * s[i]` over the nine taps in the order of every depthwise loop (three row sums,
+/// each its left tap first), so that all paths give the same bits.
+#[inline(always)]
+fn dw_sum<const FMA: bool>(k: &[f32; 9], s: [f32; 9]) -> f32 {
+    let top = fmadd::<FMA>(k[2], s[2], fmadd::<FMA>(k[1], s[1], k[0] * s[0]));
+    let mid = fmadd::<FMA>(k[5], s[5], fmadd::<FMA>(k[4], s[4], k[3] * s[3]));
+    let bot = fmadd::<FMA>(k[8], s[8], fmadd::<FMA>(k[7], s[7], k[6] * s[6]));
+    top + mid + bot
+}
+
+/// `o[x] = Σ k[i] * s[i][x]` for every `x` of `o` (the streams at least as long).
+#[inline(always)]
+fn dw_streams_sum<const FMA: bool>(o: &mut [f32], s: [&[f32]; 9], k: &[f32; 9]) {
+    let n = o.len();
+    let s = s.map(|v| &v[..n]);
+    for (x, o) in o.iter_mut().enumerate() {
+        *o = dw_sum::<FMA>(k, std::array::from_fn(|i| s[i][x]));
+    }
+}
+
+/// Stride 1 of [`dw_channel_generic`], straight from the input plane: the interior rows as one
+/// flat loop whose taps are the plane at fixed offsets (at columns 0 and w - 1 the left and
+/// right taps wrap to the neighbouring row, so those two outputs per row are recomputed with
+/// their zero padding), the first and last rows from three staged rows; rows in blocks of
+/// about [`DW_BLOCK`] outputs, each block's epilogue while it is in L1.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn dw_stride1<const FMA: bool>(
+    plane: &[f32],
+    w: usize,
+    k: &[f32; 9],
+    bias: f32,
+    epilogue: Epilogue,
+    out: &mut [f32],
+    staged: &mut [f32],
+) {
+    let h = plane.len() / w;
+    let tap = |y: usize, x: usize, i: usize| -> f32 {
+        let (yy, xx) = ((y + i / 3).wrapping_sub(1), (x + i % 3).wrapping_sub(1));
+        if yy < h && xx < w {
+            plane[yy * w + xx]
+        } else {
+            0.0
+        }
+    };
+    let rows_per_block = (DW_BLOCK / w).max(1);
+    for y0 in (0..h).step_by(rows_per_block) {
+        let y1 = (y0 + rows_per_block).min(h);
+        // Interior rows [ya, yb): every tap row exists.
+        let (ya, yb) = (y0.max(1), y1.min(h.saturating_sub(1)));
+        if ya < yb {
+            // From column 1 of row ya to column w - 2 of row yb - 1: every read is inside
+            // the plane ((ya - 1) w at the least, (yb + 1) w - 1 at the most).
+            let (start, end) = (ya * w + 1, yb * w - 1);
+            if start < end {
+                let s: [&[f32]; 9] =
+                    std::array::from_fn(|i| &plane[start + (i / 3) * w + i % 3 - w - 1..]);
+                dw_streams_sum::<FMA>(&mut out[start..end], s, k);
+            }
+            for y in ya..yb {
+                for x in [0, w - 1] {
+                    out[y * w + x] = dw_sum::<FMA>(k, std::array::from_fn(|i| tap(y, x, i)));
+                }
+            }
+        }
+        // The first and last rows (one row when h is 1).
+        for y in [0, h - 1].into_iter().take(h.min(2)) {
+            if y < y0 || y >= y1 {
+                continue;
+            }
+            let len = w + 2;
+            for r in 0..3 {
+                let dst = &mut staged[r * len..][..len];
+                stage_row(plane, w, y as isize - 1 + r as isize, 1, dst);
+            }
+            dw_streams_sum::<FMA>(&mut out[y * w..][..w], streams(staged, len, 1, w), k);
+        }
+        epilogue_row(epilogue, None, &mut out[y0 * w..y1 * w], bias);
+    }
+}
+
+/// One channel of [`depthwise3x3`], `scratch` holding [`dw_scratch_len`] floats. Stride 2:
+/// the channel laid out in `scratch` ([`DwLayout`]), then one flat loop over all outputs at
+/// once (so that it runs at full vector width even on 13-pixel rows), block by block, each
+/// block's epilogue while it is in L1. Stride 1: [`dw_stride1`].
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn dw_channel_generic<const FMA: bool>(
@@ -409,28 +472,21 @@ fn dw_channel_generic<const FMA: bool>(
     stride: usize,
     epilogue: Epilogue,
     out: &mut [f32],
-    padded: &mut [f32],
+    scratch: &mut [f32],
 ) {
-    let layout = DwLayout::new(
-        Chw {
-            c: 1,
-            h: plane.len() / w,
-            w,
-        },
-        stride,
-    );
-    dw_pad(plane, w, stride, &layout, padded);
-    let s = dw_streams(padded, stride, &layout);
+    if stride == 1 {
+        return dw_stride1::<FMA>(plane, w, k, bias, epilogue, out, scratch);
+    }
+    let layout = DwLayout::new(Chw {
+        c: 1,
+        h: plane.len() / w,
+        w,
+    });
+    dw_pad(plane, w, &layout, scratch);
+    let s = dw_streams(scratch, &layout);
     for (b, o) in out.chunks_mut(DW_BLOCK).enumerate() {
-        let n = o.len();
-        let s = s.map(|v| &v[b * DW_BLOCK..][..n]);
-        for x in 0..n {
-            let top = fmadd::<FMA>(k[2], s[2][x], fmadd::<FMA>(k[1], s[1][x], k[0] * s[0][x]));
-            let mid = fmadd::<FMA>(k[5], s[5][x], fmadd::<FMA>(k[4], s[4][x], k[3] * s[3][x]));
-            let bot = fmadd::<FMA>(k[8], s[8][x], fmadd::<FMA>(k[7], s[7][x], k[6] * s[6][x]));
-            o[x] = top + mid + bot;
-        }
-        epilogue_generic(epilogue, None, o, bias);
+        dw_streams_sum::<FMA>(o, s.map(|v| &v[b * DW_BLOCK..]), k);
+        epilogue_row(epilogue, None, o, bias);
     }
 }
 
@@ -443,7 +499,7 @@ fn dw_channel(
     stride: usize,
     epilogue: Epilogue,
     out: &mut [f32],
-    padded: &mut [f32],
+    scratch: &mut [f32],
 ) {
     dispatch!(
         dw_channel_generic::<true>,
@@ -456,7 +512,7 @@ fn dw_channel(
             stride: usize,
             epilogue: Epilogue,
             out: &mut [f32],
-            padded: &mut [f32]
+            scratch: &mut [f32]
         )
     )
 }
@@ -498,13 +554,13 @@ pub fn depthwise3x3(
     if os.plane() == 0 {
         return;
     }
-    let layout = DwLayout::new(in_shape, stride);
+    let scratch_len = dw_scratch_len(in_shape, stride);
     let per = planes_per_task(os.plane());
     out.par_chunks_mut(os.plane() * per)
         .enumerate()
         .for_each(|(task, chunk)| {
             DW_PADDED.with_borrow_mut(|padded| {
-                ensure_len(padded, layout.floats());
+                ensure_len(padded, scratch_len);
                 for (i, o) in chunk.chunks_exact_mut(os.plane()).enumerate() {
                     let c = task * per + i;
                     let plane = &input[c * in_shape.plane()..][..in_shape.plane()];
@@ -518,7 +574,7 @@ pub fn depthwise3x3(
                         stride,
                         epilogue,
                         o,
-                        &mut padded[..layout.floats()],
+                        &mut padded[..scratch_len],
                     );
                 }
             });
@@ -871,6 +927,16 @@ fn direct_task(
     )
 }
 
+#[cfg(target_arch = "x86_64")]
+#[rustversion::before(1.89)]
+mod simd512 {
+    use super::Epilogue;
+
+    pub(super) fn epilogue_slice(_: Epilogue, _: Option<&[f32]>, _: &mut [f32], _: f32) -> bool {
+        false
+    }
+}
+
 /// AVX-512 pieces shared by the kernels' register tiles: the epilogue applied to a register
 /// (an exp scaled by `vscalefps`, a reciprocal refined by one Newton step instead of a
 /// division) and the masks of a tile narrower than 32 pixels.
@@ -881,6 +947,44 @@ mod simd512 {
     use std::arch::x86_64::*;
 
     use super::Epilogue;
+
+    /// [`super::epilogue_generic`] with [`finish`], 16 floats at a time; false, doing nothing,
+    /// when the CPU lacks AVX-512F.
+    pub(super) fn epilogue_slice(
+        epilogue: Epilogue,
+        raw: Option<&[f32]>,
+        dst: &mut [f32],
+        bias: f32,
+    ) -> bool {
+        if !std::arch::is_x86_feature_detected!("avx512f") {
+            return false;
+        }
+        // SAFETY: the CPU has AVX-512F (checked just above).
+        unsafe { epilogue_slice_avx512(epilogue, raw, dst, bias) };
+        true
+    }
+
+    #[target_feature(enable = "avx512f")]
+    fn epilogue_slice_avx512(epilogue: Epilogue, raw: Option<&[f32]>, dst: &mut [f32], bias: f32) {
+        let n = dst.len();
+        assert!(raw.is_none_or(|r| r.len() >= n));
+        // Without a separate raw buffer there is no residual to add onto: plain SiLU.
+        let epilogue = match (epilogue, raw) {
+            (Epilogue::SiluAdd, None) => Epilogue::Silu,
+            (e, _) => e,
+        };
+        let b = _mm512_set1_ps(bias);
+        for i in (0..n).step_by(16) {
+            let (mask, _) = masks(n - i);
+            // SAFETY: the mask's lanes are i..min(i + 16, n), inside `dst` and `raw`.
+            unsafe {
+                let d = dst.as_mut_ptr().add(i);
+                let v =
+                    _mm512_maskz_loadu_ps(mask, raw.map_or(d.cast_const(), |r| r.as_ptr().add(i)));
+                finish(epilogue, v, b, d, mask);
+            }
+        }
+    }
 
     /// The lane masks of a 32-pixel tile's two registers holding `width` pixels.
     pub(super) fn masks(width: usize) -> (__mmask16, __mmask16) {
@@ -1716,8 +1820,7 @@ mod tests {
                     Epilogue::Silu,
                     &mut want,
                 );
-                let layout = DwLayout::new(shape, stride);
-                let mut padded = vec![f32::NAN; layout.floats()];
+                let mut padded = vec![f32::NAN; dw_scratch_len(shape, stride)];
                 let mut got = vec![f32::NAN; os.floats()];
                 for (ch, o) in got.chunks_exact_mut(os.plane()).enumerate() {
                     let mut k = [0f32; 9];
