@@ -82,169 +82,182 @@ impl Darknet {
         ws.outputs.resize_with(self.blocks.len(), Vec::new);
         ws.shapes.clear();
         let in_shape = Chw { c, h, w };
-        let mut heads = Vec::new();
-        for (index, block) in self.blocks.iter().enumerate() {
-            let started = Instant::now();
-            let arch = |message: String| DarknetError::Architecture {
-                path: self.cfg_path.clone(),
-                layer: index,
-                message,
-            };
-            let (done, rest) = ws.outputs.split_at_mut(index);
-            let out = &mut rest[0];
-            let (x, xs): (&[f32], Chw) = if index == 0 {
-                (data, in_shape)
-            } else {
-                (&done[index - 1], ws.shapes[index - 1])
-            };
-            let shape = match &block.layer {
-                Layer::Convolutional(spec) => {
-                    let conv = self.folded_conv(index)?;
-                    let geometry = geometry(spec);
-                    let per_filter = geometry.size * geometry.size * geometry.filters;
-                    if xs.c * per_filter != conv.kernel_host.0.len() * geometry.groups {
-                        return Err(arch(format!("convolution input has {} channels", xs.c)));
+        // The whole forward runs on one of rayon's worker threads: each layer's parallel loop
+        // is then a fork-join inside the pool, not a hand-over from this thread and back (two
+        // context switches per layer).
+        rayon::scope(|_| {
+            let mut heads = Vec::new();
+            for (index, block) in self.blocks.iter().enumerate() {
+                let started = Instant::now();
+                let arch = |message: String| DarknetError::Architecture {
+                    path: self.cfg_path.clone(),
+                    layer: index,
+                    message,
+                };
+                let (done, rest) = ws.outputs.split_at_mut(index);
+                let out = &mut rest[0];
+                let (x, xs): (&[f32], Chw) = if index == 0 {
+                    (data, in_shape)
+                } else {
+                    (&done[index - 1], ws.shapes[index - 1])
+                };
+                let shape = match &block.layer {
+                    Layer::Convolutional(spec) => {
+                        let conv = self.folded_conv(index)?;
+                        let geometry = geometry(spec);
+                        let per_filter = geometry.size * geometry.size * geometry.filters;
+                        if xs.c * per_filter != conv.kernel_host.0.len() * geometry.groups {
+                            return Err(arch(format!("convolution input has {} channels", xs.c)));
+                        }
+                        let os = geometry.output(xs);
+                        ensure_len(out, n * os.floats());
+                        if let Some(wk) = conv.winograd.as_ref().filter(|_| winograd::pays_off(xs))
+                        {
+                            ensure_len(
+                                &mut ws.scratch,
+                                winograd::scratch_len(xs, geometry.filters),
+                            );
+                            for b in 0..n {
+                                winograd::conv3x3(
+                                    &x[b * xs.floats()..][..xs.floats()],
+                                    xs,
+                                    wk,
+                                    &conv.bias,
+                                    spec.activation,
+                                    &mut out[b * os.floats()..][..os.floats()],
+                                    &mut ws.scratch,
+                                );
+                            }
+                        } else {
+                            ensure_len(&mut ws.scratch, geometry.scratch_len(xs));
+                            for b in 0..n {
+                                cpu::conv2d(
+                                    &x[b * xs.floats()..][..xs.floats()],
+                                    xs,
+                                    &conv.kernel_host.0,
+                                    &conv.bias,
+                                    &geometry,
+                                    spec.activation,
+                                    &mut out[b * os.floats()..][..os.floats()],
+                                    &mut ws.scratch,
+                                );
+                            }
+                        }
+                        os
                     }
-                    let os = geometry.output(xs);
-                    ensure_len(out, n * os.floats());
-                    if let Some(wk) = conv.winograd.as_ref().filter(|_| winograd::pays_off(xs)) {
-                        ensure_len(&mut ws.scratch, winograd::scratch_len(xs, geometry.filters));
+                    &Layer::MaxPool {
+                        size,
+                        stride,
+                        padding,
+                    } => {
+                        let os = cpu::max_pool_output(xs, size, stride, padding);
+                        ensure_len(out, n * os.floats());
                         for b in 0..n {
-                            winograd::conv3x3(
+                            cpu::max_pool(
                                 &x[b * xs.floats()..][..xs.floats()],
                                 xs,
-                                wk,
-                                &conv.bias,
-                                spec.activation,
+                                size,
+                                stride,
+                                padding,
                                 &mut out[b * os.floats()..][..os.floats()],
-                                &mut ws.scratch,
                             );
                         }
-                    } else {
-                        ensure_len(&mut ws.scratch, geometry.scratch_len(xs));
-                        for b in 0..n {
-                            cpu::conv2d(
-                                &x[b * xs.floats()..][..xs.floats()],
-                                xs,
-                                &conv.kernel_host.0,
-                                &conv.bias,
-                                &geometry,
-                                spec.activation,
-                                &mut out[b * os.floats()..][..os.floats()],
-                                &mut ws.scratch,
-                            );
-                        }
+                        os
                     }
-                    os
-                }
-                &Layer::MaxPool {
-                    size,
-                    stride,
-                    padding,
-                } => {
-                    let os = cpu::max_pool_output(xs, size, stride, padding);
-                    ensure_len(out, n * os.floats());
-                    for b in 0..n {
-                        cpu::max_pool(
-                            &x[b * xs.floats()..][..xs.floats()],
-                            xs,
-                            size,
-                            stride,
-                            padding,
-                            &mut out[b * os.floats()..][..os.floats()],
-                        );
-                    }
-                    os
-                }
-                Layer::Route {
-                    layers,
-                    groups,
-                    group_id,
-                } => {
-                    let mut os = Chw { c: 0, h: 0, w: 0 };
-                    for &l in layers {
-                        let ls = *ws
-                            .shapes
-                            .get(l)
-                            .ok_or_else(|| arch(format!("layer {l} output not available")))?;
-                        if os.c > 0 && (ls.h != os.h || ls.w != os.w) {
-                            return Err(arch(format!("route inputs differ in size at layer {l}")));
-                        }
-                        os = Chw {
-                            c: os.c + ls.c / groups,
-                            h: ls.h,
-                            w: ls.w,
-                        };
-                    }
-                    ensure_len(out, n * os.floats());
-                    for b in 0..n {
-                        let mut at = b * os.floats();
+                    Layer::Route {
+                        layers,
+                        groups,
+                        group_id,
+                    } => {
+                        let mut os = Chw { c: 0, h: 0, w: 0 };
                         for &l in layers {
-                            let ls = ws.shapes[l];
-                            let part = ls.c / groups * ls.plane();
-                            let src = &done[l][b * ls.floats() + group_id * part..][..part];
-                            out[at..at + part].copy_from_slice(src);
-                            at += part;
+                            let ls = *ws
+                                .shapes
+                                .get(l)
+                                .ok_or_else(|| arch(format!("layer {l} output not available")))?;
+                            if os.c > 0 && (ls.h != os.h || ls.w != os.w) {
+                                return Err(arch(format!(
+                                    "route inputs differ in size at layer {l}"
+                                )));
+                            }
+                            os = Chw {
+                                c: os.c + ls.c / groups,
+                                h: ls.h,
+                                w: ls.w,
+                            };
                         }
+                        ensure_len(out, n * os.floats());
+                        for b in 0..n {
+                            let mut at = b * os.floats();
+                            for &l in layers {
+                                let ls = ws.shapes[l];
+                                let part = ls.c / groups * ls.plane();
+                                let src = &done[l][b * ls.floats() + group_id * part..][..part];
+                                out[at..at + part].copy_from_slice(src);
+                                at += part;
+                            }
+                        }
+                        os
                     }
-                    os
-                }
-                &Layer::Upsample { stride } => {
-                    let os = Chw {
-                        c: xs.c,
-                        h: xs.h * stride,
-                        w: xs.w * stride,
-                    };
-                    ensure_len(out, n * os.floats());
-                    for b in 0..n {
-                        cpu::upsample(
-                            &x[b * xs.floats()..][..xs.floats()],
-                            xs,
-                            stride,
-                            &mut out[b * os.floats()..][..os.floats()],
+                    &Layer::Upsample { stride } => {
+                        let os = Chw {
+                            c: xs.c,
+                            h: xs.h * stride,
+                            w: xs.w * stride,
+                        };
+                        ensure_len(out, n * os.floats());
+                        for b in 0..n {
+                            cpu::upsample(
+                                &x[b * xs.floats()..][..xs.floats()],
+                                xs,
+                                stride,
+                                &mut out[b * os.floats()..][..os.floats()],
+                            );
+                        }
+                        os
+                    }
+                    &Layer::Shortcut { from, activation } => {
+                        if ws.shapes.get(from) != Some(&xs) {
+                            return Err(arch(format!(
+                                "shortcut from layer {from} of another shape"
+                            )));
+                        }
+                        ensure_len(out, n * xs.floats());
+                        cpu::shortcut(
+                            &x[..n * xs.floats()],
+                            &done[from][..n * xs.floats()],
+                            activation,
+                            &mut out[..n * xs.floats()],
                         );
+                        xs
                     }
-                    os
-                }
-                &Layer::Shortcut { from, activation } => {
-                    if ws.shapes.get(from) != Some(&xs) {
-                        return Err(arch(format!("shortcut from layer {from} of another shape")));
+                    Layer::Yolo(y) => {
+                        let output = Tensor::from_slice(
+                            &x[..n * xs.floats()],
+                            (n, xs.c, xs.h, xs.w),
+                            &Device::Cpu,
+                        )
+                        .map_err(|e| candle("head output", e))?;
+                        heads.push(YoloHead {
+                            output,
+                            anchors: y.head_anchors(),
+                            stride_px: input_h / xs.h.max(1),
+                            classes: y.classes,
+                            scale_x_y: y.scale_x_y,
+                        });
+                        // Later layers may route to this one: its output is its input.
+                        ensure_len(out, n * xs.floats());
+                        out[..n * xs.floats()].copy_from_slice(&x[..n * xs.floats()]);
+                        xs
                     }
-                    ensure_len(out, n * xs.floats());
-                    cpu::shortcut(
-                        &x[..n * xs.floats()],
-                        &done[from][..n * xs.floats()],
-                        activation,
-                        &mut out[..n * xs.floats()],
-                    );
-                    xs
+                };
+                ws.shapes.push(shape);
+                if let Some(times) = times.as_deref_mut() {
+                    times.push(started.elapsed());
                 }
-                Layer::Yolo(y) => {
-                    let output = Tensor::from_slice(
-                        &x[..n * xs.floats()],
-                        (n, xs.c, xs.h, xs.w),
-                        &Device::Cpu,
-                    )
-                    .map_err(|e| candle("head output", e))?;
-                    heads.push(YoloHead {
-                        output,
-                        anchors: y.head_anchors(),
-                        stride_px: input_h / xs.h.max(1),
-                        classes: y.classes,
-                        scale_x_y: y.scale_x_y,
-                    });
-                    // Later layers may route to this one: its output is its input.
-                    ensure_len(out, n * xs.floats());
-                    out[..n * xs.floats()].copy_from_slice(&x[..n * xs.floats()]);
-                    xs
-                }
-            };
-            ws.shapes.push(shape);
-            if let Some(times) = times.as_deref_mut() {
-                times.push(started.elapsed());
             }
-        }
-        Ok(heads)
+            Ok(heads)
+        })
     }
 }
 

@@ -493,16 +493,21 @@ impl Yolox {
             ws: &mut guard,
             times,
         };
-        for b in 0..n {
-            let x = &data[b * 3 * h * w..][..3 * h * w];
-            let [o0, o1, o2] = &mut outs;
-            let heads = [
-                &mut o0[b * per_item[0]..][..per_item[0]],
-                &mut o1[b * per_item[1]..][..per_item[1]],
-                &mut o2[b * per_item[2]..][..per_item[2]],
-            ];
-            run.item(self, x, h, w, heads);
-        }
+        // The whole forward runs on one of rayon's worker threads: each layer's parallel loop
+        // is then a fork-join inside the pool, not a hand-over from this thread and back (two
+        // context switches per layer, about 1.5 ms of 10 on two cores).
+        rayon::scope(|_| {
+            for b in 0..n {
+                let x = &data[b * 3 * h * w..][..3 * h * w];
+                let [o0, o1, o2] = &mut outs;
+                let heads = [
+                    &mut o0[b * per_item[0]..][..per_item[0]],
+                    &mut o1[b * per_item[1]..][..per_item[1]],
+                    &mut o2[b * per_item[2]..][..per_item[2]],
+                ];
+                run.item(self, x, h, w, heads);
+            }
+        });
         drop(guard);
         drop(storage);
         let mut heads = Vec::with_capacity(3);
