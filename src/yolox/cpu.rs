@@ -4,8 +4,9 @@
 //!
 //! * [`Epilogue`]: what a convolution does to its raw sums (bias, then SiLU, sigmoid, or SiLU
 //!   added onto a residual already in the destination), one vectorised pass per output plane;
-//! * [`depthwise3x3`]: YOLOX's `DWConv.dconv` (3x3, stride 1 or 2, padding 1) with the epilogue
-//!   fused per output row, while the row is in L1;
+//! * [`depthwise3x3`]: YOLOX's `DWConv.dconv` (3x3, stride 1 or 2, padding 1) as one flat
+//!   loop over a whole channel (every tap a contiguous stream, so 13-pixel rows still run at
+//!   full vector width), the epilogue fused per block while it is in L1;
 //! * [`pointwise`]: the 1x1 convolutions, a register-tiled kernel with the epilogue fused,
 //!   writing straight into the destination slice (a slice of the next concatenation, so the
 //!   concatenation costs nothing);
@@ -16,7 +17,10 @@
 //! on the activations' range) because `f32::exp` is a libm call the compiler cannot vectorise.
 //! The hot loops are written plainly and compiled three times: for AVX-512F (Rust 1.89 and
 //! later), for AVX2 + FMA (chosen at run time) and for the baseline target, so they vectorise
-//! on every x86-64 CPU and still build everywhere else.
+//! on every x86-64 CPU and still build everywhere else. The register tiles (1x1 and the stem)
+//! and the epilogues have AVX-512 intrinsics besides (`simd512`: the exp scaled by
+//! `vscalefps`, a reciprocal refined by one Newton step instead of a division), each tested
+//! against the portable code.
 
 use rayon::prelude::*;
 
