@@ -23,6 +23,14 @@ use rayon::prelude::*;
 
 use super::cfg::Activation;
 
+/// Grows `buf` to `len` floats (no allocation once it has been that large): the workspaces of
+/// the darknet and YOLOX CPU forwards and their kernels' scratch.
+pub fn ensure_len(buf: &mut Vec<f32>, len: usize) {
+    if buf.len() < len {
+        buf.resize(len, 0.0);
+    }
+}
+
 /// Shape of one batch item's activation, `channels x height x width`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Chw {

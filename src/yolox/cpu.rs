@@ -24,7 +24,7 @@
 
 use rayon::prelude::*;
 
-use crate::darknet::cpu::Chw;
+use crate::darknet::cpu::{ensure_len, Chw};
 
 /// What a convolution applies to each raw sum `v` of output channel `c` before it stores it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,13 +41,6 @@ pub enum Epilogue {
 
 /// Minimum floats per parallel task, so that the 13x13 layers do not pay for task splitting.
 const MIN_TASK_FLOATS: usize = 16 * 1024;
-
-/// Grows `buf` to `len` floats (no allocation once it has been that large).
-pub fn ensure_len(buf: &mut Vec<f32>, len: usize) {
-    if buf.len() < len {
-        buf.resize(len, 0.0);
-    }
-}
 
 /// Channels of `plane` floats one parallel task takes.
 pub fn planes_per_task(plane: usize) -> usize {

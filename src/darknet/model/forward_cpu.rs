@@ -16,7 +16,7 @@ use candle_core::{CpuStorage, Device, Storage, Tensor};
 
 use super::{geometry, Darknet, YoloHead};
 use crate::darknet::cfg::Layer;
-use crate::darknet::cpu::{self, Chw};
+use crate::darknet::cpu::{self, ensure_len, Chw};
 use crate::darknet::winograd;
 use crate::darknet::DarknetError;
 
@@ -36,13 +36,6 @@ impl std::fmt::Debug for Workspace {
             .field("layers", &self.outputs.len())
             .field("floats", &floats)
             .finish()
-    }
-}
-
-/// Grows `buf` to `len` floats (no allocation once it has been that large).
-fn ensure_len(buf: &mut Vec<f32>, len: usize) {
-    if buf.len() < len {
-        buf.resize(len, 0.0);
     }
 }
 

@@ -17,10 +17,10 @@ use std::time::{Duration, Instant};
 use candle_core::{CpuStorage, Device, Storage, Tensor};
 
 use super::{Block, Conv, Csp, Spp, Yolox, YoloxHead, STRIDES_PX};
-use crate::darknet::cpu::{self as dcpu, Chw};
+use crate::darknet::cpu::{self as dcpu, ensure_len, Chw};
 use crate::darknet::winograd;
 use crate::darknet::Activation;
-use crate::yolox::cpu::{self, ensure_len, Epilogue};
+use crate::yolox::cpu::{self, Epilogue};
 use crate::yolox::YoloxError;
 
 /// The CPU forward's buffers: a pool of activation buffers handed out smallest-fit and given
