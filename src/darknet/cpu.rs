@@ -138,8 +138,9 @@ pub(super) fn bias_activate_plane(plane: &mut [f32], bias: f32, activation: Acti
 /// Minimum floats per parallel task, so that tiny layers do not pay for task splitting.
 const MIN_TASK_FLOATS: usize = 16 * 1024;
 
-/// How many planes of `plane` floats one parallel task should take.
-fn planes_per_task(plane: usize) -> usize {
+/// How many planes of `plane` floats one parallel task should take (the darknet and YOLOX
+/// kernels' split across threads).
+pub fn planes_per_task(plane: usize) -> usize {
     MIN_TASK_FLOATS.div_ceil(plane.max(1)).max(1)
 }
 

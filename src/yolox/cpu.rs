@@ -24,7 +24,7 @@
 
 use rayon::prelude::*;
 
-use crate::darknet::cpu::{ensure_len, Chw};
+use crate::darknet::cpu::{ensure_len, planes_per_task, Chw};
 
 /// What a convolution applies to each raw sum `v` of output channel `c` before it stores it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,14 +37,6 @@ pub enum Epilogue {
     Sigmoid,
     /// `dst += silu(v + bias[c])`: a bottleneck's last conv onto its residual in `dst`.
     SiluAdd,
-}
-
-/// Minimum floats per parallel task, so that the 13x13 layers do not pay for task splitting.
-const MIN_TASK_FLOATS: usize = 16 * 1024;
-
-/// Channels of `plane` floats one parallel task takes.
-pub fn planes_per_task(plane: usize) -> usize {
-    MIN_TASK_FLOATS.div_ceil(plane.max(1)).max(1)
 }
 
 /// `e^x` for `f32`, branch-free so that loops of it vectorise: Cephes' `expf` (range
@@ -578,6 +570,30 @@ pub fn depthwise3x3(
         });
 }
 
+/// One parallel task of a kernel that splits its output (`planes` of `plane` floats) by groups
+/// of `group` planes and by bands of `band` floats within a plane: the group's first plane
+/// index, the band's first float within a plane, and that band of each plane of the group.
+type PlaneBand<'a> = (usize, usize, Vec<&'a mut [f32]>);
+
+/// [`PlaneBand`]s covering `out`.
+fn plane_bands(out: &mut [f32], plane: usize, group: usize, band: usize) -> Vec<PlaneBand<'_>> {
+    let mut tasks = Vec::new();
+    for (g, planes) in out.chunks_mut(group * plane).enumerate() {
+        let mut bands: Vec<_> = planes
+            .chunks_mut(plane)
+            .map(|p| p.chunks_mut(band))
+            .collect();
+        for b in 0.. {
+            let rows: Vec<&mut [f32]> = bands.iter_mut().filter_map(Iterator::next).collect();
+            if rows.is_empty() {
+                break;
+            }
+            tasks.push((g * group, b * band, rows));
+        }
+    }
+    tasks
+}
+
 /// Direct 3x3 convolution (padding 1, stride 1 or 2, no groups) for layers with few input
 /// channels, such as YOLOX's stem after Focus (12 channels), where im2col would write a
 /// `9C x HW` matrix many times larger than the work: each output row is the sum of the
@@ -616,37 +632,26 @@ pub fn conv3x3_direct(
         .div_ceil(groups)
         .clamp(1, os.h);
     let band_rows = os.h.div_ceil(bands);
-    // One task per (group of filters, band of rows): the band's rows of each of the group's
-    // planes.
-    let mut tasks = Vec::with_capacity(groups * bands);
-    for (g, group) in out.chunks_mut(DIRECT_FILTERS * os.plane()).enumerate() {
-        let mut planes: Vec<_> = group
-            .chunks_mut(os.plane())
-            .map(|p| p.chunks_mut(band_rows * os.w))
-            .collect();
-        for band in 0..bands {
-            let rows: Vec<&mut [f32]> = planes.iter_mut().filter_map(Iterator::next).collect();
-            if rows.is_empty() {
-                break;
-            }
-            tasks.push((g * DIRECT_FILTERS, band * band_rows, rows));
-        }
-    }
-    tasks.into_par_iter().for_each(|(f0, y0, mut rows)| {
-        let nf = rows.len();
-        let mut staged = vec![0f32; c * 3 * direct_row_len(in_shape.w)];
-        direct_task(
-            input,
-            in_shape,
-            &kernel[f0 * c * 9..][..nf * c * 9],
-            &bias[f0..f0 + nf],
-            stride,
-            epilogue,
-            y0,
-            &mut rows,
-            &mut staged,
-        );
-    });
+    // One task per (group of filters, band of rows).
+    let tasks = plane_bands(out, os.plane(), DIRECT_FILTERS, band_rows * os.w);
+    tasks
+        .into_par_iter()
+        .for_each(|(f0, band_start, mut rows)| {
+            let y0 = band_start / os.w;
+            let nf = rows.len();
+            let mut staged = vec![0f32; c * 3 * direct_row_len(in_shape.w)];
+            direct_task(
+                input,
+                in_shape,
+                &kernel[f0 * c * 9..][..nf * c * 9],
+                &bias[f0..f0 + nf],
+                stride,
+                epilogue,
+                y0,
+                &mut rows,
+                &mut staged,
+            );
+        });
 }
 
 /// Filters per task and per AVX-512 register tile of [`conv3x3_direct`].
@@ -664,13 +669,9 @@ fn direct_row_len(w: usize) -> usize {
 /// of [`direct_row_len`] floats, see [`stage_row`]).
 #[inline(always)]
 fn stage_rows(input: &[f32], in_shape: Chw, oy: usize, stride: usize, staged: &mut [f32]) {
-    let len = direct_row_len(in_shape.w);
     let y0 = (oy * stride) as isize - 1;
-    for (ch, plane) in input.chunks_exact(in_shape.plane()).enumerate() {
-        for r in 0..3 {
-            let dst = &mut staged[(ch * 3 + r) * len..][..len];
-            stage_row(plane, in_shape.w, y0 + r as isize, stride, dst);
-        }
+    for r in 0..3 {
+        stage_input_row(input, in_shape, y0 + r as isize, stride, r, staged);
     }
 }
 
@@ -848,11 +849,8 @@ mod direct_avx512 {
 fn taps_add_row<const FMA: bool>(o: &mut [f32], s: [&[f32]; 9], k: &[f32; 9]) {
     let n = o.len();
     let s = s.map(|v| &v[..n]);
-    for x in 0..n {
-        let top = fmadd::<FMA>(k[2], s[2][x], fmadd::<FMA>(k[1], s[1][x], k[0] * s[0][x]));
-        let mid = fmadd::<FMA>(k[5], s[5][x], fmadd::<FMA>(k[4], s[4][x], k[3] * s[3][x]));
-        let bot = fmadd::<FMA>(k[8], s[8][x], fmadd::<FMA>(k[7], s[7][x], k[6] * s[6][x]));
-        o[x] += top + mid + bot;
+    for (x, o) in o.iter_mut().enumerate() {
+        *o += dw_sum::<FMA>(k, std::array::from_fn(|i| s[i][x]));
     }
 }
 
@@ -1133,17 +1131,7 @@ pub fn pointwise(
         let per = blocks.div_ceil(want.clamp(1, blocks));
         (per * PW_FILTERS, n)
     };
-    let mut tasks = Vec::with_capacity(want);
-    for (g, group) in out.chunks_mut(task_filters * n).enumerate() {
-        let mut planes: Vec<_> = group.chunks_mut(n).map(|p| p.chunks_mut(band_px)).collect();
-        for band in 0.. {
-            let rows: Vec<&mut [f32]> = planes.iter_mut().filter_map(Iterator::next).collect();
-            if rows.is_empty() {
-                break;
-            }
-            tasks.push((g * task_filters, band * band_px, rows));
-        }
-    }
+    let tasks = plane_bands(out, n, task_filters, band_px);
     tasks.into_par_iter().for_each(|(f0, x_begin, mut rows)| {
         let nf = rows.len();
         let (b0, nb) = (f0 / PW_FILTERS, nf.div_ceil(PW_FILTERS));
