@@ -13,8 +13,8 @@ use lookout::cuda::layout::plan_batch;
 use lookout::cuda::{DecodeLimits, GpuKernels};
 use lookout::darknet::Darknet;
 use lookout::detect::{
-    decode_heads, heads_to_host, nms_limited, Detector, DetectorConfig, DetectorModel, ModelKind,
-    Precision,
+    decode_heads, heads_to_host, nms_limited, Detector, DetectorConfig, DetectorModel, Heads,
+    ModelKind, Precision,
 };
 use lookout::image_codec::{decode_raw, RawImageRef};
 use lookout::preprocess::Letterbox;
@@ -215,7 +215,13 @@ fn decode_and_nms_kernels_match_the_cpu_on_the_same_heads() {
             max_detections: max_out,
         };
         let gpu_kept = kernels
-            .decode_nms(&heads, raws.len(), &allowed, limits, None)
+            .decode_nms(
+                &Heads::Yolo(heads.clone()),
+                raws.len(),
+                &allowed,
+                limits,
+                None,
+            )
             .unwrap();
         let host = heads_to_host(&heads).unwrap();
         for (i, kept) in gpu_kept.into_iter().enumerate() {

@@ -21,7 +21,8 @@ use lookout::config::DeviceSpec;
 use lookout::cuda::layout::plan_batch;
 use lookout::cuda::{DecodeLimits, GpuKernels};
 use lookout::detect::{
-    decode_yolox_heads, nms_limited, Detector, DetectorConfig, DetectorModel, ModelKind, Precision,
+    decode_yolox_heads, nms_limited, Detector, DetectorConfig, DetectorModel, Heads, ModelKind,
+    Precision,
 };
 use lookout::image_codec::{decode_raw, RawImageRef};
 use lookout::preprocess::Letterbox;
@@ -197,7 +198,13 @@ fn yolox_decode_and_nms_kernels_match_the_cpu_on_the_same_heads() {
             lookout::detect::ClassPolicy::Argmax
         };
         let gpu_kept = kernels
-            .decode_nms_yolox(&heads, raws.len(), &allowed, limits, None)
+            .decode_nms(
+                &Heads::Yolox(heads.clone()),
+                raws.len(),
+                &allowed,
+                limits,
+                None,
+            )
             .unwrap();
         for (i, kept) in gpu_kept.into_iter().enumerate() {
             let kept = kept.expect("no overflow at the default threshold");

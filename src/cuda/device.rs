@@ -258,40 +258,13 @@ impl GpuKernels {
         Ok((tensor, params.iter().map(|p| p.image_from_model).collect()))
     }
 
-    /// Decodes every head of a batch of `batch` images, keeps the classes `class_allowed`
-    /// marks, sorts, applies top-k and class-aware NMS on the device, and downloads only the
-    /// kept boxes (model pixels). An image whose candidates overflow the device buffer comes
-    /// back as `None`: decode it on the CPU (its heads are still on the device).
+    /// Decodes every head of a batch of `batch` images through its family's decode kernel
+    /// (`lookout_yolo_decode` per `[yolo]` layer, `lookout_yolox_decode` per YOLOX stride),
+    /// keeps the classes `class_allowed` marks, sorts, applies top-k and class-aware NMS on
+    /// the device, and downloads only the kept boxes (model pixels). An image whose candidates
+    /// overflow the device buffer comes back as `None`: decode it on the CPU (its heads are
+    /// still on the device).
     pub fn decode_nms(
-        &self,
-        heads: &[YoloHead],
-        batch: usize,
-        class_allowed: &[bool],
-        limits: DecodeLimits,
-        timings: Option<&mut BatchTimings>,
-    ) -> Result<Vec<Option<Vec<Candidate>>>, DetectError> {
-        self.decode_then_nms(batch, class_allowed, limits, timings, |b| {
-            self.launch_yolo_decodes(b, heads, batch, class_allowed.len(), limits)
-        })
-    }
-
-    /// [`GpuKernels::decode_nms`] for YOLOX heads (`lookout_yolox_decode` per stride, then the
-    /// same sort + top-k + NMS kernel).
-    pub fn decode_nms_yolox(
-        &self,
-        heads: &[YoloxHead],
-        batch: usize,
-        class_allowed: &[bool],
-        limits: DecodeLimits,
-        timings: Option<&mut BatchTimings>,
-    ) -> Result<Vec<Option<Vec<Candidate>>>, DetectError> {
-        self.decode_then_nms(batch, class_allowed, limits, timings, |b| {
-            self.launch_yolox_decodes(b, heads, batch, class_allowed.len(), limits)
-        })
-    }
-
-    /// The heads of either family ([`Heads`]) through their decode kernel, then NMS.
-    pub fn decode_nms_heads(
         &self,
         heads: &Heads,
         batch: usize,
@@ -299,10 +272,11 @@ impl GpuKernels {
         limits: DecodeLimits,
         timings: Option<&mut BatchTimings>,
     ) -> Result<Vec<Option<Vec<Candidate>>>, DetectError> {
-        match heads {
-            Heads::Yolo(h) => self.decode_nms(h, batch, class_allowed, limits, timings),
-            Heads::Yolox(h) => self.decode_nms_yolox(h, batch, class_allowed, limits, timings),
-        }
+        let classes = class_allowed.len();
+        self.decode_then_nms(batch, class_allowed, limits, timings, |b| match heads {
+            Heads::Yolo(h) => self.launch_yolo_decodes(b, h, batch, classes, limits),
+            Heads::Yolox(h) => self.launch_yolox_decodes(b, h, batch, classes, limits),
+        })
     }
 
     /// Readies the candidate buffers and the class filter, lets `launch_decodes` append every

@@ -383,7 +383,7 @@ impl Detector {
             max_detections: self.config.max_detections,
         };
         let t_decode = Instant::now();
-        let kept = gpu.decode_nms_heads(
+        let kept = gpu.decode_nms(
             &heads,
             images.len(),
             &self.class_allowed,
