@@ -11,6 +11,8 @@
 //! The real-frame check needs the assets (scripts/fetch-assets.sh) and ffmpeg (scripts/setup.sh),
 //! as tests/detector_parity.rs does.
 
+mod detect_common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -22,6 +24,8 @@ use lookout::detect::{
 use lookout::image_codec::{decode_raw, RawImageRef};
 use lookout::preprocess::{Letterbox, LetterboxStyle};
 use lookout::RgbImage;
+
+use detect_common::yolox_onnx;
 
 /// SplitMix64: seeded test data without a dependency.
 struct Rng(u64);
@@ -666,25 +670,6 @@ fn yolox_decode_and_nms_kernels_equal_decode_yolox_head_and_nms_limited() {
     let (_, argmax_count) = kernel_decode(ClassPolicy::Argmax);
     let (_, multi_count) = kernel_decode(ClassPolicy::MultiLabel);
     assert!(argmax_count.iter().zip(&multi_count).all(|(a, m)| a < m));
-}
-
-/// The YOLOX ONNX file (`LOOKOUT_YOLOX_ONNX`, default `../shared/models/yolox_nano.onnx`
-/// beside the checkout, as tests/yolox_parity.rs), or `None` with a message.
-fn yolox_onnx() -> Option<PathBuf> {
-    let path = std::env::var_os("LOOKOUT_YOLOX_ONNX")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/models/yolox_nano.onnx")
-        });
-    if path.is_file() {
-        Some(path)
-    } else {
-        eprintln!(
-            "SKIPPED: no YOLOX ONNX file at {} (set LOOKOUT_YOLOX_ONNX)",
-            path.display()
-        );
-        None
-    }
 }
 
 /// The real network's heads on a vtest frame (when the ONNX file is there): the decode and

@@ -7,6 +7,8 @@
 //! everywhere checks that asking for a GPU that is not there is a clear error.
 #![cfg(feature = "cuda")]
 
+mod detect_common;
+
 use candle_core::{DType, Device, Tensor};
 use lookout::config::DeviceSpec;
 use lookout::cuda::layout::plan_batch;
@@ -19,6 +21,8 @@ use lookout::detect::{
 use lookout::image_codec::{decode_raw, RawImageRef};
 use lookout::preprocess::Letterbox;
 use lookout::types::Detection;
+
+use detect_common::{camera_images, darknet_photos, Img};
 
 /// The darknet network a detector runs (the GPU kernels decode darknet heads).
 fn darknet(det: &Detector) -> &Darknet {
@@ -59,57 +63,26 @@ fn the_fatbin_is_embedded() {
     assert!(!lookout::cuda::device::ARCHITECTURES.is_empty());
 }
 
-struct Img {
-    encoding: &'static str,
-    width: u32,
-    height: u32,
-    step: u32,
-    data: Vec<u8>,
-}
-
+/// Camera-sized buffers of every encoding, padded rows included.
 fn images() -> Vec<Img> {
-    let mut state = 99u64;
-    let mut byte = move || {
-        state = state
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (state >> 56) as u8
-    };
-    let mut img = |encoding: &'static str, width: u32, height: u32, bpp: u32, pad: u32| {
-        let step = width * bpp + pad;
-        Img {
-            encoding,
-            width,
-            height,
-            step,
-            data: (0..step * height).map(|_| byte()).collect(),
-        }
-    };
-    vec![
-        img("bgr8", 1920, 1080, 3, 0),
-        img("rgb8", 641, 479, 3, 5),
-        img("rgba8", 320, 240, 4, 0),
-        img("bgra8", 99, 301, 4, 12),
-        img("mono8", 1280, 720, 1, 0),
-        img("uyvy", 640, 480, 2, 0),
-        img("yuyv", 322, 200, 2, 6),
-        img("bayer_rggb8", 1024, 768, 1, 0),
-        img("bayer_grbg8", 333, 211, 1, 3),
-    ]
+    camera_images(
+        99,
+        &[
+            ("bgr8", 1920, 1080, 3, 0),
+            ("rgb8", 641, 479, 3, 5),
+            ("rgba8", 320, 240, 4, 0),
+            ("bgra8", 99, 301, 4, 12),
+            ("mono8", 1280, 720, 1, 0),
+            ("uyvy", 640, 480, 2, 0),
+            ("yuyv", 322, 200, 2, 6),
+            ("bayer_rggb8", 1024, 768, 1, 0),
+            ("bayer_grbg8", 333, 211, 1, 3),
+        ],
+    )
 }
 
 fn raws(images: &[Img]) -> Vec<RawImageRef<'_>> {
-    images
-        .iter()
-        .map(|i| RawImageRef {
-            encoding: i.encoding,
-            width: i.width,
-            height: i.height,
-            step: i.step,
-            is_bigendian: false,
-            data: &i.data,
-        })
-        .collect()
+    images.iter().map(Img::raw).collect()
 }
 
 #[test]
@@ -161,14 +134,7 @@ fn detector(device: &Device, precision: Precision) -> Detector {
 }
 
 fn frames() -> Vec<lookout::RgbImage> {
-    ["dog", "person", "horses"]
-        .iter()
-        .map(|name| {
-            let path = lookout::assets::verified_path(&format!("data/darknet/{name}.jpg"))
-                .unwrap_or_else(|e| panic!("{e} (run scripts/fetch-assets.sh)"));
-            lookout::image_codec::decode_compressed("", &std::fs::read(path).unwrap()).unwrap()
-        })
-        .collect()
+    darknet_photos().into_iter().map(|(_, img)| img).collect()
 }
 
 /// Each detection of `a` has one of `b` with the same class and every corner within `tol_px`.

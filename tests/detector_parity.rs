@@ -8,146 +8,29 @@
 //! with a message naming them when absent.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
+
+mod detect_common;
 
 use candle_core::Device;
 use lookout::detect::{Detector, DetectorConfig, ModelKind};
 use lookout::{Detection, RgbImage};
 use serde_json::{json, Value};
 
+use detect_common::{
+    asset, compare, load_jpeg, parse_ref, read_f32, test_images, venv_python, write_f32, RefDet,
+};
+
 const CORNER_TOL_PX: f32 = 1.5;
 const SCORE_TOL: f32 = 0.02;
-/// vtest.avi frames compared (of 795).
-const VIDEO_FRAMES: [u32; 4] = [0, 150, 400, 700];
-
-fn asset(rel: &str) -> PathBuf {
-    let path = cache_dir().join(rel);
-    assert!(
-        path.is_file(),
-        "{} is missing: run scripts/fetch-assets.sh (LOOKOUT_CACHE={})",
-        path.display(),
-        cache_dir().display()
-    );
-    path
-}
-
-fn oracle_python() -> PathBuf {
-    let path = std::env::var_os("LOOKOUT_ORACLE_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| cache_dir().join("venv-oracle/bin/python"));
-    assert!(
-        path.exists(),
-        "oracle python {} is missing: run scripts/setup.sh (or set LOOKOUT_ORACLE_PYTHON)",
-        path.display()
-    );
-    path
-}
-
-fn ffmpeg() -> PathBuf {
-    if let Some(p) = std::env::var_os("LOOKOUT_FFMPEG") {
-        return PathBuf::from(p);
-    }
-    let cached = cache_dir().join("bin/ffmpeg");
-    if cached.exists() {
-        return cached;
-    }
-    PathBuf::from("ffmpeg")
-}
-
-fn load_jpeg(path: &Path) -> RgbImage {
-    let img = image::open(path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        .to_rgb8();
-    RgbImage {
-        width: img.width(),
-        height: img.height(),
-        data: img.into_raw(),
-    }
-}
-
-/// Decodes the given frames of vtest.avi (768x576) with the ffmpeg binary.
-fn video_frames(frames: &[u32]) -> Vec<(String, RgbImage)> {
-    let video = asset("data/vtest.avi");
-    let select: Vec<String> = frames.iter().map(|n| format!("eq(n\\,{n})")).collect();
-    let out = Command::new(ffmpeg())
-        .args(["-v", "error", "-i"])
-        .arg(&video)
-        .args(["-vf", &format!("select='{}'", select.join("+"))])
-        .args([
-            "-fps_mode",
-            "passthrough",
-            "-f",
-            "rawvideo",
-            "-pix_fmt",
-            "rgb24",
-            "-",
-        ])
-        .output()
-        .unwrap_or_else(|e| {
-            panic!("running ffmpeg ({e}): run scripts/setup.sh or set LOOKOUT_FFMPEG")
-        });
-    assert!(
-        out.status.success(),
-        "ffmpeg failed on {}: {}",
-        video.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let frame_len = 768 * 576 * 3;
-    assert_eq!(
-        out.stdout.len(),
-        frame_len * frames.len(),
-        "ffmpeg output size"
-    );
-    frames
-        .iter()
-        .zip(out.stdout.chunks_exact(frame_len))
-        .map(|(n, data)| {
-            (
-                format!("vtest_{n:03}"),
-                RgbImage {
-                    width: 768,
-                    height: 576,
-                    data: data.to_vec(),
-                },
-            )
-        })
-        .collect()
-}
-
-fn test_images() -> Vec<(String, RgbImage)> {
-    let mut images: Vec<(String, RgbImage)> = ["dog", "person", "horses"]
-        .iter()
-        .map(|n| {
-            (
-                n.to_string(),
-                load_jpeg(&asset(&format!("data/darknet/{n}.jpg"))),
-            )
-        })
-        .collect();
-    images.extend(video_frames(&VIDEO_FRAMES));
-    images
-}
-
-fn write_f32(path: &Path, values: &[f32]) {
-    let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-    std::fs::write(path, bytes).unwrap();
-}
-
-fn read_f32(path: &Path) -> Vec<f32> {
-    std::fs::read(path)
-        .unwrap()
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect()
-}
 
 fn run_oracle(dir: &Path, job: &Value) -> Value {
     let job_path = dir.join("job.json");
     let out_path = dir.join("out.json");
     std::fs::write(&job_path, serde_json::to_vec(job).unwrap()).unwrap();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/python/opencv_oracle.py");
-    let out = Command::new(oracle_python())
+    let out = Command::new(venv_python("LOOKOUT_ORACLE_PYTHON", "venv-oracle"))
         .arg(&script)
         .arg(&job_path)
         .arg(&out_path)
@@ -191,100 +74,6 @@ fn letterbox_matches_numpy_darknet() {
             .fold(0f32, f32::max);
         eprintln!("letterbox {name}: max |lookout - numpy| = {max_diff:e}");
         assert!(max_diff < 1e-5, "{name}: letterbox differs by {max_diff}");
-    }
-}
-
-#[derive(Debug, Clone)]
-struct RefDet {
-    class_index: usize,
-    score: f32,
-    x_min: f32,
-    y_min: f32,
-    x_max: f32,
-    y_max: f32,
-}
-
-fn parse_ref(v: &Value) -> RefDet {
-    let f = |k: &str| v[k].as_f64().unwrap() as f32;
-    RefDet {
-        class_index: v["class_index"].as_u64().unwrap() as usize,
-        score: f("score"),
-        x_min: f("x_min"),
-        y_min: f("y_min"),
-        x_max: f("x_max"),
-        y_max: f("y_max"),
-    }
-}
-
-/// Greedy matching by class and IoU; returns (max corner delta, max score delta) or the
-/// list of problems.
-fn compare(name: &str, ours: &[Detection], reference: &[RefDet]) -> Result<(f32, f32), String> {
-    let mut problems = Vec::new();
-    let count = |it: &mut dyn Iterator<Item = usize>| {
-        let mut m = BTreeMap::new();
-        for c in it {
-            *m.entry(c).or_insert(0usize) += 1;
-        }
-        m
-    };
-    let ours_count = count(&mut ours.iter().map(|d| d.class_index));
-    let ref_count = count(&mut reference.iter().map(|d| d.class_index));
-    if ours_count != ref_count {
-        problems.push(format!(
-            "{name}: per-class counts differ: lookout {ours_count:?}, opencv {ref_count:?}"
-        ));
-    }
-    let mut used = vec![false; reference.len()];
-    let (mut max_corner, mut max_score) = (0f32, 0f32);
-    for d in ours {
-        let best = reference
-            .iter()
-            .enumerate()
-            .filter(|(i, r)| !used[*i] && r.class_index == d.class_index)
-            .map(|(i, r)| {
-                let rb = lookout::BBox {
-                    x_min: r.x_min,
-                    y_min: r.y_min,
-                    x_max: r.x_max,
-                    y_max: r.y_max,
-                };
-                (i, d.bbox.iou(&rb))
-            })
-            .max_by(|a, b| a.1.total_cmp(&b.1));
-        match best {
-            Some((i, iou)) if iou > 0.5 => {
-                used[i] = true;
-                let r = &reference[i];
-                let corner = [
-                    (d.bbox.x_min - r.x_min).abs(),
-                    (d.bbox.y_min - r.y_min).abs(),
-                    (d.bbox.x_max - r.x_max).abs(),
-                    (d.bbox.y_max - r.y_max).abs(),
-                ]
-                .into_iter()
-                .fold(0f32, f32::max);
-                let score = (d.score - r.score).abs();
-                max_corner = max_corner.max(corner);
-                max_score = max_score.max(score);
-                if corner > CORNER_TOL_PX || score > SCORE_TOL {
-                    problems.push(format!(
-                        "{name}: {} {:?} score {} vs opencv {r:?}: corner delta {corner}, score delta {score}",
-                        d.label, d.bbox, d.score
-                    ));
-                }
-            }
-            _ => problems.push(format!("{name}: lookout {d:?} has no opencv match")),
-        }
-    }
-    for (r, u) in reference.iter().zip(&used) {
-        if !u {
-            problems.push(format!("{name}: opencv {r:?} has no lookout match"));
-        }
-    }
-    if problems.is_empty() {
-        Ok((max_corner, max_score))
-    } else {
-        Err(problems.join("\n"))
     }
 }
 
@@ -350,7 +139,7 @@ fn detections_match_opencv_dnn() {
             !reference.is_empty(),
             "{full}: opencv found nothing; the comparison would be vacuous"
         );
-        match compare(full, dets, &reference) {
+        match compare(full, "opencv", dets, &reference, CORNER_TOL_PX, SCORE_TOL) {
             Ok((corner, score)) => {
                 let e = per_model.entry(model.to_string()).or_default();
                 e.0 = e.0.max(corner);
@@ -411,8 +200,4 @@ fn other_input_sizes_run() {
         ..DetectorConfig::default()
     };
     assert!(Detector::load(&bad, &Device::Cpu).is_err());
-}
-
-fn cache_dir() -> std::path::PathBuf {
-    lookout::assets::cache_dir().expect("no asset cache: set LOOKOUT_CACHE or HOME")
 }

@@ -14,7 +14,9 @@
 //! naming it when it is absent; the assets come from scripts/fetch-assets.sh.
 #![cfg(feature = "cuda")]
 
-use std::path::{Path, PathBuf};
+mod detect_common;
+
+use std::path::PathBuf;
 
 use candle_core::Device;
 use lookout::config::DeviceSpec;
@@ -29,6 +31,8 @@ use lookout::preprocess::Letterbox;
 use lookout::types::Detection;
 use lookout::yolox::Yolox;
 
+use detect_common::{camera_images, darknet_photos, yolox_onnx_path, Img};
+
 const CORNER_TOL_PX: f32 = 1.0;
 const SCORE_TOL: f32 = 0.01;
 
@@ -38,11 +42,7 @@ fn gpu() -> Device {
 }
 
 fn onnx_path() -> PathBuf {
-    let path = std::env::var_os("LOOKOUT_YOLOX_ONNX")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/models/yolox_nano.onnx")
-        });
+    let path = yolox_onnx_path();
     assert!(
         path.is_file(),
         "no YOLOX ONNX file at {} (set LOOKOUT_YOLOX_ONNX)",
@@ -62,51 +62,22 @@ fn detector(device: &Device) -> Detector {
 }
 
 fn frames() -> Vec<lookout::RgbImage> {
-    ["dog", "person", "horses"]
-        .iter()
-        .map(|name| {
-            let path = lookout::assets::verified_path(&format!("data/darknet/{name}.jpg"))
-                .unwrap_or_else(|e| panic!("{e} (run scripts/fetch-assets.sh)"));
-            lookout::image_codec::decode_compressed("", &std::fs::read(path).unwrap()).unwrap()
-        })
-        .collect()
+    darknet_photos().into_iter().map(|(_, img)| img).collect()
 }
 
-struct Img {
-    encoding: &'static str,
-    width: u32,
-    height: u32,
-    step: u32,
-    data: Vec<u8>,
-}
-
-/// Camera-sized images of several encodings, padded rows included.
+/// Camera-sized buffers of several encodings, padded rows included.
 fn cameras() -> Vec<Img> {
-    let mut state = 7u64;
-    let mut byte = move || {
-        state = state
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (state >> 56) as u8
-    };
-    let mut img = |encoding: &'static str, width: u32, height: u32, bpp: u32, pad: u32| {
-        let step = width * bpp + pad;
-        Img {
-            encoding,
-            width,
-            height,
-            step,
-            data: (0..step * height).map(|_| byte()).collect(),
-        }
-    };
-    vec![
-        img("bgr8", 1920, 1080, 3, 0),
-        img("rgb8", 641, 479, 3, 5),
-        img("bgra8", 99, 301, 4, 12),
-        img("mono8", 320, 240, 1, 0),
-        img("yuyv", 322, 200, 2, 6),
-        img("bayer_rggb8", 1024, 768, 1, 0),
-    ]
+    camera_images(
+        7,
+        &[
+            ("bgr8", 1920, 1080, 3, 0),
+            ("rgb8", 641, 479, 3, 5),
+            ("bgra8", 99, 301, 4, 12),
+            ("mono8", 320, 240, 1, 0),
+            ("yuyv", 322, 200, 2, 6),
+            ("bayer_rggb8", 1024, 768, 1, 0),
+        ],
+    )
 }
 
 #[test]
@@ -114,17 +85,7 @@ fn cameras() -> Vec<Img> {
 fn yolox_preprocess_kernel_equals_the_cpu_letterbox() {
     let kernels = GpuKernels::load(&gpu()).unwrap();
     let imgs = cameras();
-    let raws: Vec<RawImageRef<'_>> = imgs
-        .iter()
-        .map(|i| RawImageRef {
-            encoding: i.encoding,
-            width: i.width,
-            height: i.height,
-            step: i.step,
-            is_bigendian: false,
-            data: &i.data,
-        })
-        .collect();
+    let raws: Vec<RawImageRef<'_>> = imgs.iter().map(Img::raw).collect();
     for size in [416u32, 640] {
         let letterbox = Letterbox::yolox(size);
         let (input, transforms) = kernels.preprocess(&raws, letterbox, None).unwrap();

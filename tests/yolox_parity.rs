@@ -11,208 +11,23 @@
 //! (scripts/setup.sh), and fails naming them when those are absent.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
+
+mod detect_common;
 
 use candle_core::{Device, Tensor};
 use lookout::detect::{Detector, DetectorConfig, ModelKind};
 use lookout::yolox::Yolox;
-use lookout::{Detection, RgbImage};
 use serde_json::{json, Value};
+
+use detect_common::{compare, parse_ref, read_f32, test_images, venv_python, yolox_onnx, RefDet};
 
 const CORNER_TOL_PX: f32 = 1.0;
 const SCORE_TOL: f32 = 0.01;
-/// vtest.avi frames compared (of 795), as in tests/detector_parity.rs.
-const VIDEO_FRAMES: [u32; 4] = [0, 150, 400, 700];
-
-fn cache_dir() -> PathBuf {
-    lookout::assets::cache_dir().expect("no asset cache: set LOOKOUT_CACHE or HOME")
-}
-
-/// The ONNX file, or `None` (and a message) when it is not there.
-fn onnx_path() -> Option<PathBuf> {
-    let path = std::env::var_os("LOOKOUT_YOLOX_ONNX")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/models/yolox_nano.onnx")
-        });
-    if path.is_file() {
-        Some(path)
-    } else {
-        eprintln!(
-            "SKIPPED: no YOLOX ONNX file at {} (set LOOKOUT_YOLOX_ONNX)",
-            path.display()
-        );
-        None
-    }
-}
-
-fn asset(rel: &str) -> PathBuf {
-    let path = cache_dir().join(rel);
-    assert!(
-        path.is_file(),
-        "{} is missing: run scripts/fetch-assets.sh",
-        path.display()
-    );
-    path
-}
-
-fn onnx_python() -> PathBuf {
-    let path = std::env::var_os("LOOKOUT_ONNX_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| cache_dir().join("venv-onnx/bin/python"));
-    assert!(
-        path.exists(),
-        "onnx python {} is missing: run scripts/setup.sh (or set LOOKOUT_ONNX_PYTHON)",
-        path.display()
-    );
-    path
-}
-
-fn ffmpeg() -> PathBuf {
-    if let Some(p) = std::env::var_os("LOOKOUT_FFMPEG") {
-        return PathBuf::from(p);
-    }
-    let cached = cache_dir().join("bin/ffmpeg");
-    if cached.exists() {
-        return cached;
-    }
-    PathBuf::from("ffmpeg")
-}
-
-fn load_jpeg(path: &Path) -> RgbImage {
-    let img = image::open(path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        .to_rgb8();
-    RgbImage {
-        width: img.width(),
-        height: img.height(),
-        data: img.into_raw(),
-    }
-}
-
-fn video_frames(frames: &[u32]) -> Vec<(String, RgbImage)> {
-    let video = asset("data/vtest.avi");
-    let select: Vec<String> = frames.iter().map(|n| format!("eq(n\\,{n})")).collect();
-    let out = Command::new(ffmpeg())
-        .args(["-v", "error", "-i"])
-        .arg(&video)
-        .args(["-vf", &format!("select='{}'", select.join("+"))])
-        .args(["-fps_mode", "passthrough", "-f", "rawvideo"])
-        .args(["-pix_fmt", "rgb24", "-"])
-        .output()
-        .unwrap_or_else(|e| panic!("running ffmpeg ({e}): run scripts/setup.sh"));
-    assert!(out.status.success(), "ffmpeg failed on {}", video.display());
-    let frame_len = 768 * 576 * 3;
-    assert_eq!(out.stdout.len(), frame_len * frames.len());
-    frames
-        .iter()
-        .zip(out.stdout.chunks_exact(frame_len))
-        .map(|(n, data)| {
-            let img = RgbImage {
-                width: 768,
-                height: 576,
-                data: data.to_vec(),
-            };
-            (format!("vtest_{n:03}"), img)
-        })
-        .collect()
-}
-
-fn test_images() -> Vec<(String, RgbImage)> {
-    let mut images: Vec<(String, RgbImage)> = ["dog", "person", "horses"]
-        .iter()
-        .map(|n| {
-            let img = load_jpeg(&asset(&format!("data/darknet/{n}.jpg")));
-            (n.to_string(), img)
-        })
-        .collect();
-    images.extend(video_frames(&VIDEO_FRAMES));
-    images
-}
-
-fn read_f32(path: &Path) -> Vec<f32> {
-    std::fs::read(path)
-        .unwrap()
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect()
-}
-
-#[derive(Debug)]
-struct RefDet {
-    class_index: usize,
-    score: f32,
-    bbox: lookout::BBox,
-}
-
-fn parse_ref(v: &Value) -> RefDet {
-    let f = |k: &str| v[k].as_f64().unwrap() as f32;
-    RefDet {
-        class_index: v["class_index"].as_u64().unwrap() as usize,
-        score: f("score"),
-        bbox: lookout::BBox {
-            x_min: f("x_min"),
-            y_min: f("y_min"),
-            x_max: f("x_max"),
-            y_max: f("y_max"),
-        },
-    }
-}
-
-/// Greedy matching by class and IoU; (max corner delta, max score delta) or the problems.
-fn compare(name: &str, ours: &[Detection], reference: &[RefDet]) -> Result<(f32, f32), String> {
-    let mut problems = Vec::new();
-    let mut used = vec![false; reference.len()];
-    let (mut max_corner, mut max_score) = (0f32, 0f32);
-    for d in ours {
-        let best = reference
-            .iter()
-            .enumerate()
-            .filter(|(i, r)| !used[*i] && r.class_index == d.class_index)
-            .map(|(i, r)| (i, d.bbox.iou(&r.bbox)))
-            .max_by(|a, b| a.1.total_cmp(&b.1));
-        match best {
-            Some((i, iou)) if iou > 0.5 => {
-                used[i] = true;
-                let r = &reference[i];
-                let corner = [
-                    (d.bbox.x_min - r.bbox.x_min).abs(),
-                    (d.bbox.y_min - r.bbox.y_min).abs(),
-                    (d.bbox.x_max - r.bbox.x_max).abs(),
-                    (d.bbox.y_max - r.bbox.y_max).abs(),
-                ]
-                .into_iter()
-                .fold(0f32, f32::max);
-                let score = (d.score - r.score).abs();
-                max_corner = max_corner.max(corner);
-                max_score = max_score.max(score);
-                if corner > CORNER_TOL_PX || score > SCORE_TOL {
-                    problems.push(format!(
-                        "{name}: {} {:?} score {} vs onnxruntime {r:?}: corner delta {corner}, \
-                         score delta {score}",
-                        d.label, d.bbox, d.score
-                    ));
-                }
-            }
-            _ => problems.push(format!("{name}: lookout {d:?} has no onnxruntime match")),
-        }
-    }
-    for (r, u) in reference.iter().zip(&used) {
-        if !u {
-            problems.push(format!("{name}: onnxruntime {r:?} has no lookout match"));
-        }
-    }
-    if problems.is_empty() {
-        Ok((max_corner, max_score))
-    } else {
-        Err(problems.join("\n"))
-    }
-}
-
 #[test]
 fn yolox_matches_onnxruntime() {
-    let Some(onnx) = onnx_path() else { return };
+    let Some(onnx) = yolox_onnx() else { return };
     let dir = tempfile::tempdir().unwrap();
     let images = test_images();
     let config = DetectorConfig {
@@ -245,7 +60,7 @@ fn yolox_matches_onnxruntime() {
     let out_path = dir.path().join("out.json");
     std::fs::write(&job_path, serde_json::to_vec(&job).unwrap()).unwrap();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/python/onnx_oracle.py");
-    let out = Command::new(onnx_python())
+    let out = Command::new(venv_python("LOOKOUT_ONNX_PYTHON", "venv-onnx"))
         .arg(&script)
         .arg(&job_path)
         .arg(&out_path)
@@ -304,7 +119,14 @@ fn yolox_matches_onnxruntime() {
             !reference.is_empty(),
             "{name}: onnxruntime found nothing; the comparison would be vacuous"
         );
-        match compare(name, &ours[name], &reference) {
+        match compare(
+            name,
+            "onnxruntime",
+            &ours[name],
+            &reference,
+            CORNER_TOL_PX,
+            SCORE_TOL,
+        ) {
             Ok((corner, score)) => {
                 max_corner = max_corner.max(corner);
                 max_score = max_score.max(score);
@@ -327,7 +149,7 @@ fn yolox_matches_onnxruntime() {
 
 #[test]
 fn yolox_file_loads_as_nano() {
-    let Some(onnx) = onnx_path() else { return };
+    let Some(onnx) = yolox_onnx() else { return };
     let net = Yolox::load(&onnx, &Device::Cpu).unwrap();
     assert!(net.is_depthwise());
     assert_eq!(net.classes(), 80);
@@ -337,7 +159,7 @@ fn yolox_file_loads_as_nano() {
 
 #[test]
 fn a_truncated_onnx_file_is_a_clear_error() {
-    let Some(onnx) = onnx_path() else { return };
+    let Some(onnx) = yolox_onnx() else { return };
     let bytes = std::fs::read(&onnx).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let cut = dir.path().join("cut.onnx");
