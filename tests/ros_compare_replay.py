@@ -18,6 +18,7 @@ import sys
 
 from mcap.reader import make_reader
 from mcap_ros2.decoder import DecoderFactory
+from ros_objects_json import objects_json, tracked_json
 
 
 def replay_boxes(path, camera_topic):
@@ -73,23 +74,9 @@ def replay_objects(path, camera_topic):
             key = f"{msg.header.stamp.sec}.{msg.header.stamp.nanosec:09d}"
             kind = wanted[channel.topic]
             if kind == "objects":
-                out.setdefault(key, {})["objects"] = [{
-                    "id": d.id,
-                    "class_id": d.results[0].hypothesis.class_id,
-                    "score": d.results[0].hypothesis.score,
-                    "position_m": [d.bbox.center.position.x, d.bbox.center.position.y,
-                                   d.bbox.center.position.z],
-                    "size_m": [d.bbox.size.x, d.bbox.size.y, d.bbox.size.z],
-                    "covariance": list(d.results[0].pose.covariance),
-                } for d in msg.detections]
+                out.setdefault(key, {})["objects"] = objects_json(msg.detections)
             else:
-                out.setdefault(key, {})["tracked"] = [{
-                    "uuid": bytes(t.object_id.uuid).hex(),
-                    "label": t.classification[0].label,
-                    "velocity_mps": [t.kinematics.twist_with_covariance.twist.linear.x,
-                                     t.kinematics.twist_with_covariance.twist.linear.y],
-                    "twist_covariance": list(t.kinematics.twist_with_covariance.covariance),
-                } for t in msg.objects]
+                out.setdefault(key, {})["tracked"] = tracked_json(msg.objects)
     return out
 
 

@@ -51,6 +51,7 @@ from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CompressedImage, Image
 from vision_msgs.msg import Detection2DArray
+from ros_objects_json import objects_json, tracked_json
 
 RELIABLE = QoSProfile(
     reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST, depth=100
@@ -713,22 +714,8 @@ def run_ground(args):
               f"{key}: markers are not DELETEALL + a cube and a label per object")
         n_objects += len(object_ids)
         results[key] = {
-            "objects": [{
-                "id": d.id,
-                "class_id": d.results[0].hypothesis.class_id,
-                "score": d.results[0].hypothesis.score,
-                "position_m": [d.bbox.center.position.x, d.bbox.center.position.y,
-                               d.bbox.center.position.z],
-                "size_m": [d.bbox.size.x, d.bbox.size.y, d.bbox.size.z],
-                "covariance": list(d.results[0].pose.covariance),
-            } for d in objects.detections],
-            "tracked": [{
-                "uuid": bytes(t.object_id.uuid).hex(),
-                "label": t.classification[0].label,
-                "velocity_mps": [t.kinematics.twist_with_covariance.twist.linear.x,
-                                 t.kinematics.twist_with_covariance.twist.linear.y],
-                "twist_covariance": list(t.kinematics.twist_with_covariance.covariance),
-            } for t in tracked.objects],
+            "objects": objects_json(objects.detections),
+            "tracked": tracked_json(tracked.objects),
         }
     check(n_objects > 0, "no ground objects at all on PETS09 frames")
     # The camera looks down far enough that every contact point is below the horizon: nearly
