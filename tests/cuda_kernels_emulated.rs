@@ -25,7 +25,7 @@ use lookout::image_codec::{decode_raw, RawImageRef};
 use lookout::preprocess::{Letterbox, LetterboxStyle};
 use lookout::RgbImage;
 
-use detect_common::yolox_onnx;
+use detect_common::{asset, read_f32, video_frames, yolox_onnx};
 
 /// SplitMix64: seeded test data without a dependency.
 struct Rng(u64);
@@ -95,12 +95,9 @@ fn write<T: Copy>(name: &str, values: &[T]) -> PathBuf {
     path
 }
 
-fn read_f32(path: &Path) -> Vec<f32> {
-    std::fs::read(path)
-        .unwrap()
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect()
+/// Frame `n` of vtest.avi (768x576, PETS09-S2L1).
+fn vtest_frame(n: u32) -> RgbImage {
+    video_frames(&[n]).remove(0).1
 }
 
 fn read_i32(path: &Path) -> Vec<i32> {
@@ -258,55 +255,10 @@ fn yolox_preprocess_kernel_equals_the_yolox_letterbox_bit_for_bit() {
     }
 }
 
-fn cache_asset(rel: &str) -> PathBuf {
-    let cache = lookout::assets::cache_dir().expect("no asset cache: set LOOKOUT_CACHE or HOME");
-    let path = cache.join(rel);
-    assert!(
-        path.is_file(),
-        "{} is missing: run scripts/fetch-assets.sh",
-        path.display()
-    );
-    path
-}
-
-/// Frame `n` of vtest.avi (768x576, PETS09-S2L1), decoded by ffmpeg as tests/yolox_parity.rs does.
-fn vtest_frame(n: u32) -> RgbImage {
-    let ffmpeg = std::env::var_os("LOOKOUT_FFMPEG")
-        .map(PathBuf::from)
-        .or_else(|| {
-            let cached = lookout::assets::cache_dir().ok()?.join("bin/ffmpeg");
-            cached.exists().then_some(cached)
-        })
-        .unwrap_or_else(|| PathBuf::from("ffmpeg"));
-    let video = cache_asset("data/vtest.avi");
-    let out = Command::new(&ffmpeg)
-        .args(["-v", "error", "-i"])
-        .arg(&video)
-        .args(["-vf", &format!("select='eq(n\\,{n})'")])
-        .args([
-            "-fps_mode",
-            "passthrough",
-            "-frames:v",
-            "1",
-            "-f",
-            "rawvideo",
-        ])
-        .args(["-pix_fmt", "rgb24", "-"])
-        .output()
-        .unwrap_or_else(|e| panic!("running {} ({e}): run scripts/setup.sh", ffmpeg.display()));
-    assert!(out.status.success(), "ffmpeg failed on {}", video.display());
-    assert_eq!(out.stdout.len(), 768 * 576 * 3, "ffmpeg output size");
-    RgbImage {
-        width: 768,
-        height: 576,
-        data: out.stdout,
-    }
-}
-
 #[test]
 fn yolox_preprocess_kernel_equals_the_cpu_on_real_frames() {
     let frame = vtest_frame(150);
-    let jpeg = std::fs::read(cache_asset("data/darknet/dog.jpg")).unwrap();
+    let jpeg = std::fs::read(asset("data/darknet/dog.jpg")).unwrap();
     let dog = lookout::image_codec::decode_compressed("", &jpeg).unwrap();
     // The frame as a camera sends it (bgr8), and the photo as rgb8.
     let bgr: Vec<u8> = frame
