@@ -59,6 +59,7 @@ PROFILE_KEYS = {
     "track_score_low_min",
     "new_track_score_min",
     "output_score_min",
+    "output_track_score_min",
     "output_detection_weight",
 }
 
@@ -97,6 +98,13 @@ GRIDS = {
         "output_detection_weight": [0.4, 0.5, 0.6],
         "iou_match_min": [0.1, 0.2, 0.3],
         "min_hits": [2, 3],
+    },
+    # Issue 12, fifth round: report a track only while its detections' scores, smoothed in
+    # time, stay high (clutter and unannotated people score middling frame after frame).
+    "track_score": {
+        "track_score_time_s": [0.4, 0.7, 1.0],
+        "output_track_score_min": [0.0, 0.8, 0.83, 0.85, 0.87],
+        "output_score_min": [0.5, 0.7],
     },
     # The final choice (issue 12): the axes that moved the seven sequences in "explore" and
     # the follow-up runs (BENCHMARKS.md), with min_hits 2 and iou_match_min 0.3.

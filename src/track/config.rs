@@ -64,6 +64,18 @@ pub struct TrackerConfig {
     /// occlusion without being reported as an object on its own evidence. 0 reports every
     /// matched confirmed track.
     pub output_score_min: f32,
+    /// A confirmed track is reported only while its *track score* is at least this (in
+    /// [0, 1]; 0: off): the detection scores of its matches, smoothed in time with
+    /// [`Self::track_score_time_s`]. One detector's false positives on clutter, shadows or
+    /// unannotated people tend to score middling frame after frame, a true person's high with
+    /// dips when occluded: the smoothed score tells the two apart where one frame's score
+    /// cannot (`output_score_min` alone must choose between keeping the dips and the clutter).
+    pub output_track_score_min: f32,
+    /// Time constant (seconds of stamp time) of the track score: each match moves it towards
+    /// its detection's score by `1 - exp(-dt / track_score_time_s)`, `dt` the stamp time since
+    /// the track's previous match, so the same evidence per second weighs the same at any frame
+    /// rate. A track starts at its first detection's score. 0: the latest detection's score.
+    pub track_score_time_s: f64,
     /// Where the reported box of a track matched in this update lies between the filter's
     /// mean (0) and the matched detection (1), per coordinate of `[cx, cy, w, h]`. The filter's
     /// measurement noise is set for association and prediction (a smooth velocity through
@@ -196,6 +208,8 @@ impl Default for TrackerConfig {
             mahalanobis_gate_chi2: 9.4877,
             output_lost_max_s: 0.0,
             output_score_min: 0.0,
+            output_track_score_min: 0.0,
+            track_score_time_s: TRACK_SCORE_TIME_S,
             output_detection_weight: 0.0,
             oc_reupdate: false,
             oc_momentum_weight: 0.2,
@@ -215,8 +229,13 @@ impl Default for TrackerConfig {
     }
 }
 
+/// Default [`TrackerConfig::track_score_time_s`]: chosen by leave-one-sequence-out with the
+/// public detections' [`DetectorProfile::output_track_score_min`] (BENCHMARKS.md, "Seven MOT15
+/// sequences", fifth round).
+pub const TRACK_SCORE_TIME_S: f64 = 0.5;
+
 /// What the tracker assumes about the detections of a detector other than lookout's
-/// (`lookout track` on a MOTChallenge file): the four score thresholds of [`TrackerConfig`]
+/// (`lookout track` on a MOTChallenge file): the five score thresholds of [`TrackerConfig`]
 /// and [`TrackerConfig::output_detection_weight`]. Both are properties of the detector, not of
 /// the tracker: a score threshold cuts one detector's score scale (lookout's darknet models
 /// score true pedestrians lower than the Faster R-CNN whose detections MOTChallenge
@@ -230,18 +249,23 @@ pub struct DetectorProfile {
     pub track_score_low_min: f32,
     pub new_track_score_min: f32,
     pub output_score_min: f32,
+    pub output_track_score_min: f32,
     pub output_detection_weight: f64,
 }
 
 impl Default for DetectorProfile {
     /// Chosen by leave-one-sequence-out over seven MOT15 sequences' public Faster R-CNN
-    /// detections (scores in [0.5, 1]; BENCHMARKS.md, "Seven MOT15 sequences").
+    /// detections (scores in [0.5, 1]; BENCHMARKS.md, "Seven MOT15 sequences"). Since the
+    /// fifth round the track score ([`TrackerConfig::output_track_score_min`] 0.83, with
+    /// [`TRACK_SCORE_TIME_S`]) decides which matched tracks are reported; the per-frame
+    /// `output_score_min` 0.5 is the detections' own floor (LOSO chose it over 0.7).
     fn default() -> Self {
         Self {
             track_score_high_min: 0.7,
             track_score_low_min: 0.1,
             new_track_score_min: 0.9,
-            output_score_min: 0.7,
+            output_score_min: 0.5,
+            output_track_score_min: 0.83,
             output_detection_weight: 0.5,
         }
     }
@@ -255,6 +279,7 @@ impl DetectorProfile {
             track_score_low_min: self.track_score_low_min,
             new_track_score_min: self.new_track_score_min,
             output_score_min: self.output_score_min,
+            output_track_score_min: self.output_track_score_min,
             output_detection_weight: self.output_detection_weight,
             ..tracker.clone()
         }
@@ -351,6 +376,7 @@ impl TrackerConfig {
         unit("track_score_low_min", self.track_score_low_min)?;
         unit("new_track_score_min", self.new_track_score_min)?;
         unit("output_score_min", self.output_score_min)?;
+        unit("output_track_score_min", self.output_track_score_min)?;
         if !(0.0..=1.0).contains(&self.output_detection_weight) {
             return Err(InvalidTrackerConfig {
                 field: "output_detection_weight",
@@ -407,6 +433,7 @@ impl TrackerConfig {
             ("max_age_s", self.max_age_s),
             ("output_lost_max_s", self.output_lost_max_s),
             ("confirm_min_s", self.confirm_min_s),
+            ("track_score_time_s", self.track_score_time_s),
         ] {
             nonneg(field, v)?;
             at_most(field, v, DURATION_S_MAX, "must be at most 3600 s")?;
@@ -572,6 +599,18 @@ mod tests {
             ..TrackerConfig::default()
         };
         assert_eq!(bad.validate().unwrap_err().field, "robust_update_chi2");
+        let bad = TrackerConfig {
+            output_track_score_min: 1.5,
+            ..TrackerConfig::default()
+        };
+        assert_eq!(bad.validate().unwrap_err().field, "output_track_score_min");
+        for time_s in [-0.1, f64::NAN, 4000.0] {
+            let bad = TrackerConfig {
+                track_score_time_s: time_s,
+                ..TrackerConfig::default()
+            };
+            assert_eq!(bad.validate().unwrap_err().field, "track_score_time_s");
+        }
         for groups in [vec!["car,,bus"], vec!["car,truck", "truck,bus"]] {
             let bad = TrackerConfig {
                 class_groups: groups.into_iter().map(String::from).collect(),

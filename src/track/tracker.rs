@@ -122,6 +122,9 @@ pub(super) struct Track {
     /// track's class is the heaviest (a class group lets one track see several classes).
     class_votes: Vec<(usize, Arc<str>, f32)>,
     score: f32,
+    /// The detection scores of the track's matches, smoothed in time
+    /// ([`TrackerConfig::track_score_time_s`]).
+    track_score: f32,
     start_ns: i64,
     last_update_ns: i64,
     /// The filter's belief right after the last update (OC-SORT's re-update starts from it).
@@ -458,6 +461,7 @@ impl Tracker {
                 },
                 hits: 1,
                 score: d.score,
+                track_score: d.score,
                 start_ns: stamp_ns,
                 last_update_ns: stamp_ns,
             });
@@ -472,7 +476,10 @@ impl Tracker {
         self.tracks
             .iter()
             .filter(|t| match t.state {
-                TrackState::Confirmed => t.score >= self.config.output_score_min,
+                TrackState::Confirmed => {
+                    t.score >= self.config.output_score_min
+                        && t.track_score >= self.config.output_track_score_min
+                }
                 TrackState::Lost => stamp_ns - t.last_update_ns <= output_lost_max_ns,
                 TrackState::Tentative => false,
             })
@@ -486,6 +493,12 @@ impl Track {
     fn matched(&mut self, d: &Detection, stamp_ns: i64, cfg: &TrackerConfig) {
         self.hits += 1;
         self.score = d.score;
+        self.track_score = smoothed_score(
+            self.track_score,
+            d.score,
+            (stamp_ns - self.last_update_ns) as f64 * 1e-9,
+            cfg.track_score_time_s,
+        );
         self.last_update_ns = stamp_ns;
         self.filter_at_last_update = self.filter;
         self.missed_updates = 0;
@@ -920,6 +933,16 @@ fn reupdate(
     Ok(g)
 }
 
+/// `previous` moved towards `score` by `1 - exp(-dt_s / time_s)` (`score` itself when
+/// `time_s` is 0): an exponential average in stamp time, the same per second at any frame rate.
+fn smoothed_score(previous: f32, score: f32, dt_s: f64, time_s: f64) -> f32 {
+    if time_s <= 0.0 {
+        return score;
+    }
+    let weight = 1.0 - (-dt_s.max(0.0) / time_s).exp();
+    previous + (weight as f32) * (score - previous)
+}
+
 fn output_of(t: &Track, stamp_ns: i64, detection_weight: f64) -> TrackOutput {
     let m = &t.filter.mean;
     let observed = (t.last_update_ns == stamp_ns).then(|| t.observations.last().z);
@@ -1089,6 +1112,62 @@ mod tests {
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].id, 1);
         assert_eq!(out[0].score, 0.3);
+    }
+
+    #[test]
+    fn track_score_keeps_a_dip_but_drops_a_run_of_middling_scores() {
+        let cfg = TrackerConfig {
+            output_track_score_min: 0.8,
+            track_score_time_s: 0.5,
+            ..TrackerConfig::default()
+        };
+        let mut t = Tracker::new(cfg).unwrap();
+        // One second of confident detections at 10 frames/s: reported from the second.
+        for k in 0..10 {
+            let out = t
+                .update(at(k as f64 * 0.1), &[det(0.0, 0.0, 0.95)])
+                .unwrap();
+            assert_eq!(out.len(), usize::from(k > 0), "frame {k}");
+        }
+        // One middling detection (an occlusion): the track score stays above 0.8
+        // (0.95 - 0.18 * 0.35 = 0.89) and the track is still reported.
+        let out = t.update(at(1.0), &[det(0.0, 0.0, 0.6)]).unwrap();
+        assert_eq!((out.len(), out[0].score), (1, 0.6));
+        // Middling frame after frame: 0.6 + 0.35 exp(-dt / 0.5) drops below 0.8 after
+        // dt = 0.5 ln(0.35 / 0.2) = 0.28 s, i.e. from the third frame on.
+        let reported: Vec<usize> = (1..=5)
+            .map(|k| {
+                let s = 1.0 + k as f64 * 0.1;
+                t.update(at(s), &[det(0.0, 0.0, 0.6)]).unwrap().len()
+            })
+            .collect();
+        assert_eq!(reported, [1, 0, 0, 0, 0]);
+        // The track lives on (matched) and is reported again once its detections recover.
+        let back = (0..20).position(|k| {
+            let s = 1.6 + k as f64 * 0.1;
+            !t.update(at(s), &[det(0.0, 0.0, 0.99)]).unwrap().is_empty()
+        });
+        // After 0.6 s of 0.6 the score is 0.6 + 0.35 exp(-1.2) = 0.705; at 0.99 it passes 0.8
+        // after 0.5 ln(0.285 / 0.19) = 0.2 s: the third frame.
+        assert_eq!(back, Some(2));
+        assert_eq!(t.update(at(3.6), &[det(0.0, 0.0, 0.99)]).unwrap()[0].id, 1);
+    }
+
+    #[test]
+    fn track_score_weighs_seconds_not_frames() {
+        // The same stretch of time at 10 and 30 frames/s moves the score the same way.
+        let at_rate = |fps: u32| {
+            (0..fps * 3 / 10).fold(0.95f32, |s, _| {
+                smoothed_score(s, 0.6, 1.0 / fps as f64, 0.5)
+            })
+        };
+        let expected = 0.6 + 0.35 * (-0.3f32 / 0.5).exp();
+        for fps in [10, 30] {
+            assert!((at_rate(fps) - expected).abs() < 1e-5, "{fps} frames/s");
+        }
+        // A gap counts as its stamp time; a time constant of 0 is the latest score.
+        assert!((smoothed_score(0.9, 0.5, 10.0, 0.5) - 0.5).abs() < 1e-6);
+        assert_eq!(smoothed_score(0.9, 0.5, 0.1, 0.0), 0.5);
     }
 
     #[test]
