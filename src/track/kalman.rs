@@ -275,22 +275,36 @@ pub fn update_robust(
     noise: &KalmanNoise,
     chi2_max: f64,
 ) -> Result<Gaussian, KalmanError> {
+    update_robust_nis(g, z, noise, chi2_max).map(|(updated, _)| updated)
+}
+
+/// [`update_robust`] (the plain [`update`] when `chi2_max` is 0), also returning the
+/// measurement's normalised innovation squared against the prior, which the update computes
+/// anyway (a caller that also wants the NIS saves a second factorisation of `S`).
+pub fn update_robust_nis(
+    g: &Gaussian,
+    z: &MeasurementVector,
+    noise: &KalmanNoise,
+    chi2_max: f64,
+) -> Result<(Gaussian, f64), KalmanError> {
     check_measurement(z)?;
     let r = measurement_noise(z, noise);
     let s_inv = innovation_inverse(g, &r)?;
     let y = z - g.mean.fixed_rows::<4>(0);
     let d2 = y.dot(&(s_inv * y));
-    if d2 > chi2_max && chi2_max > 0.0 {
+    let updated = if d2 > chi2_max && chi2_max > 0.0 {
         let inflated = r * (d2 / chi2_max).sqrt();
         let s_inv = innovation_inverse(g, &inflated)?;
-        update_given(g, z, &inflated, &s_inv)
+        update_given(g, z, &inflated, &s_inv)?
     } else {
-        update_given(g, z, &r, &s_inv)
-    }
+        update_given(g, z, &r, &s_inv)?
+    };
+    Ok((updated, d2))
 }
 
 /// `S⁻¹` for measurement noise `r`. Cholesky proves `S` positive definite; the closed-form
-/// 4x4 inverse is then cheaper than two triangular solves against 8 right-hand sides.
+/// 4x4 inverse is then cheaper than two triangular solves against 8 right-hand sides (and
+/// than a hand-unrolled inverse through the Cholesky factor, measured 9 % slower per update).
 fn innovation_inverse(
     g: &Gaussian,
     r: &MeasurementCovariance,
@@ -351,7 +365,10 @@ fn update_given(
             covariance[(j, i)] = v;
         }
     }
-    if !(mean.iter().all(|v| v.is_finite()) && covariance.iter().all(|v| v.is_finite())) {
+    // Without short-circuiting, so that the 72 checks vectorise (the short-circuiting form
+    // was 3 % of the tracker benchmark's profile).
+    let finite = |m: &[f64]| m.iter().fold(true, |ok, v| ok & v.is_finite());
+    if !(finite(mean.as_slice()) & finite(covariance.as_slice())) {
         return Err(KalmanError::SingularInnovation);
     }
     Ok(Gaussian { mean, covariance })
@@ -374,6 +391,20 @@ mod tests {
             size_measurement_std_rel: 0.3,
             init_position_std_rel: 0.2,
             init_velocity_std_rel_per_s: 1.0,
+        }
+    }
+
+    #[test]
+    fn the_update_returns_the_nis_of_its_prior() {
+        let z0 = MeasurementVector::new(100.0, 50.0, 10.0, 20.0);
+        let g = predict(&initiate(&z0, &noise()).unwrap(), 0.1, &noise()).unwrap();
+        for z in [z0, MeasurementVector::new(108.0, 47.0, 11.0, 19.0)] {
+            let want = mahalanobis_squared(&g, &z, &noise()).unwrap();
+            for chi2 in [0.0, 0.5, 4.0] {
+                let (updated, nis) = update_robust_nis(&g, &z, &noise(), chi2).unwrap();
+                assert_relative_eq!(nis, want, max_relative = 1e-9);
+                assert_eq!(updated, update_robust(&g, &z, &noise(), chi2).unwrap());
+            }
         }
     }
 

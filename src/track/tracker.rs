@@ -195,6 +195,7 @@ struct Scratch {
     motion_position_var: Vec<f64>,
     motion_detected: Vec<MeasurementVector>,
     motion_index: Vec<(usize, usize)>,
+    motion_nearest: box_motion::NearestScratch,
     motion_pairs: Vec<box_motion::BoxPair>,
     /// Normalised innovations squared of this update's matched confirmed tracks.
     nis: Vec<f64>,
@@ -664,6 +665,7 @@ impl Scratch {
             box_motion::pair_nearest(
                 &self.motion_predicted,
                 &self.motion_detected,
+                &mut self.motion_nearest,
                 &mut self.motion_index,
             );
             for &(a, b) in &self.motion_index {
@@ -701,18 +703,17 @@ impl Scratch {
             if let Fate::Matched { det } = *f {
                 let t = &tracks[i];
                 let z = measurement_of(&self.det_boxes[det]);
-                if t.state == TrackState::Confirmed && t.missed_updates == 0 {
-                    // A numerical failure here shows again in the update below.
-                    if let Ok(d2) = kalman::mahalanobis_squared(&self.beliefs[i], &z, noise) {
-                        self.nis.push(d2);
-                    }
-                }
                 let updated = if cfg.oc_reupdate && t.missed_updates > 0 {
                     reupdate(t, stamp_ns, &z, noise)
-                } else if cfg.robust_update_chi2 > 0.0 {
-                    kalman::update_robust(&self.beliefs[i], &z, noise, cfg.robust_update_chi2)
                 } else {
-                    kalman::update(&self.beliefs[i], &z, noise)
+                    // The plain update when robust_update_chi2 is 0.
+                    kalman::update_robust_nis(&self.beliefs[i], &z, noise, cfg.robust_update_chi2)
+                        .map(|(updated, nis)| {
+                            if t.state == TrackState::Confirmed && t.missed_updates == 0 {
+                                self.nis.push(nis);
+                            }
+                            updated
+                        })
                 };
                 self.beliefs[i] = updated.map_err(|source| TrackError::Kalman {
                     track_id: t.id,
