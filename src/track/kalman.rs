@@ -275,31 +275,35 @@ pub fn update_robust(
     noise: &KalmanNoise,
     chi2_max: f64,
 ) -> Result<Gaussian, KalmanError> {
-    update_robust_nis(g, z, noise, chi2_max).map(|(updated, _)| updated)
+    let mut updated = *g;
+    update_robust_in_place(&mut updated, z, noise, chi2_max)?;
+    Ok(updated)
 }
 
-/// [`update_robust`] (the plain [`update`] when `chi2_max` is 0), also returning the
-/// measurement's normalised innovation squared against the prior, which the update computes
-/// anyway (a caller that also wants the NIS saves a second factorisation of `S`).
-pub fn update_robust_nis(
-    g: &Gaussian,
+/// [`update_robust`] (the plain [`update`] when `chi2_max` is 0) in place: `g` becomes the
+/// posterior, and the measurement's normalised innovation squared against the prior, which
+/// the update computes anyway, is returned (a caller that also wants the NIS saves a second
+/// factorisation of `S`). No 600-byte belief moves through return values: the tracker updates
+/// its scratch beliefs this way (6 % of a PETS09-S2L1 pass). On error `g` is unchanged.
+pub fn update_robust_in_place(
+    g: &mut Gaussian,
     z: &MeasurementVector,
     noise: &KalmanNoise,
     chi2_max: f64,
-) -> Result<(Gaussian, f64), KalmanError> {
+) -> Result<f64, KalmanError> {
     check_measurement(z)?;
     let r = measurement_noise(z, noise);
     let s_inv = innovation_inverse(g, &r)?;
     let y = z - g.mean.fixed_rows::<4>(0);
     let d2 = y.dot(&(s_inv * y));
-    let updated = if d2 > chi2_max && chi2_max > 0.0 {
+    if d2 > chi2_max && chi2_max > 0.0 {
         let inflated = r * (d2 / chi2_max).sqrt();
         let s_inv = innovation_inverse(g, &inflated)?;
-        update_given(g, z, &inflated, &s_inv)?
+        update_given_in_place(g, z, &inflated, &s_inv)?;
     } else {
-        update_given(g, z, &r, &s_inv)?
-    };
-    Ok((updated, d2))
+        update_given_in_place(g, z, &r, &s_inv)?;
+    }
+    Ok(d2)
 }
 
 /// `S⁻¹` for measurement noise `r`. Cholesky proves `S` positive definite; the closed-form
@@ -331,6 +335,18 @@ fn update_given(
     r: &MeasurementCovariance,
     s_inv: &MeasurementCovariance,
 ) -> Result<Gaussian, KalmanError> {
+    let mut updated = *g;
+    update_given_in_place(&mut updated, z, r, s_inv)?;
+    Ok(updated)
+}
+
+/// [`update_given`] in place; on error `g` is unchanged.
+fn update_given_in_place(
+    g: &mut Gaussian,
+    z: &MeasurementVector,
+    r: &MeasurementCovariance,
+    s_inv: &MeasurementCovariance,
+) -> Result<(), KalmanError> {
     let z_pred = g.mean.fixed_rows::<4>(0).into_owned();
     // P Hᵀ is the first four columns of P; K = P Hᵀ S⁻¹.
     let pht: SMatrix<f64, 8, 4> = g.covariance.fixed_view::<8, 4>(0, 0).into_owned();
@@ -371,7 +387,9 @@ fn update_given(
     if !(finite(mean.as_slice()) & finite(covariance.as_slice())) {
         return Err(KalmanError::SingularInnovation);
     }
-    Ok(Gaussian { mean, covariance })
+    g.mean = mean;
+    g.covariance = covariance;
+    Ok(())
 }
 
 fn symmetrise(p: &StateCovariance) -> StateCovariance {
@@ -401,9 +419,16 @@ mod tests {
         for z in [z0, MeasurementVector::new(108.0, 47.0, 11.0, 19.0)] {
             let want = mahalanobis_squared(&g, &z, &noise()).unwrap();
             for chi2 in [0.0, 0.5, 4.0] {
-                let (updated, nis) = update_robust_nis(&g, &z, &noise(), chi2).unwrap();
+                let mut updated = g;
+                let nis = update_robust_in_place(&mut updated, &z, &noise(), chi2).unwrap();
                 assert_relative_eq!(nis, want, max_relative = 1e-9);
                 assert_eq!(updated, update_robust(&g, &z, &noise(), chi2).unwrap());
+            }
+            if z != z0 {
+                // The robust branch ran: the posterior is the plain update's only without it.
+                let mut robust = g;
+                update_robust_in_place(&mut robust, &z, &noise(), 0.5).unwrap();
+                assert_ne!(robust, update(&g, &z, &noise()).unwrap());
             }
         }
     }

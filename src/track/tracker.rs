@@ -703,22 +703,25 @@ impl Scratch {
             if let Fate::Matched { det } = *f {
                 let t = &tracks[i];
                 let z = measurement_of(&self.det_boxes[det]);
-                let updated = if cfg.oc_reupdate && t.missed_updates > 0 {
-                    reupdate(t, stamp_ns, &z, noise)
-                } else {
-                    // The plain update when robust_update_chi2 is 0.
-                    kalman::update_robust_nis(&self.beliefs[i], &z, noise, cfg.robust_update_chi2)
-                        .map(|(updated, nis)| {
-                            if t.state == TrackState::Confirmed && t.missed_updates == 0 {
-                                self.nis.push(nis);
-                            }
-                            updated
-                        })
-                };
-                self.beliefs[i] = updated.map_err(|source| TrackError::Kalman {
+                let kalman_error = |source| TrackError::Kalman {
                     track_id: t.id,
                     source,
-                })?;
+                };
+                if cfg.oc_reupdate && t.missed_updates > 0 {
+                    self.beliefs[i] = reupdate(t, stamp_ns, &z, noise).map_err(kalman_error)?;
+                } else {
+                    // The plain update when robust_update_chi2 is 0.
+                    let nis = kalman::update_robust_in_place(
+                        &mut self.beliefs[i],
+                        &z,
+                        noise,
+                        cfg.robust_update_chi2,
+                    )
+                    .map_err(kalman_error)?;
+                    if t.state == TrackState::Confirmed && t.missed_updates == 0 {
+                        self.nis.push(nis);
+                    }
+                }
             }
         }
         Ok(())
