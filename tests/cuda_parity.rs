@@ -20,9 +20,8 @@ use lookout::detect::{
 };
 use lookout::image_codec::{decode_raw, RawImageRef};
 use lookout::preprocess::Letterbox;
-use lookout::types::Detection;
 
-use detect_common::{camera_images, darknet_photos, Img};
+use detect_common::{assert_same_detections, camera_images, darknet_photo_images, gpu, Img};
 
 /// The darknet network a detector runs (the GPU kernels decode darknet heads).
 fn darknet(det: &Detector) -> &Darknet {
@@ -30,11 +29,6 @@ fn darknet(det: &Detector) -> &Darknet {
         DetectorModel::Darknet(model) => model.network(),
         DetectorModel::Yolox(_) => panic!("these tests run darknet models"),
     }
-}
-
-fn gpu() -> Device {
-    lookout::engine::select_device(DeviceSpec::Cuda(0))
-        .unwrap_or_else(|e| panic!("no usable CUDA device for a GPU test: {e}"))
 }
 
 #[test]
@@ -133,38 +127,13 @@ fn detector(device: &Device, precision: Precision) -> Detector {
     Detector::load(&config, device).unwrap()
 }
 
-fn frames() -> Vec<lookout::RgbImage> {
-    darknet_photos().into_iter().map(|(_, img)| img).collect()
-}
-
-/// Each detection of `a` has one of `b` with the same class and every corner within `tol_px`.
-fn assert_same_boxes(a: &[Detection], b: &[Detection], tol_px: f32, what: &str) {
-    assert_eq!(
-        a.len(),
-        b.len(),
-        "{what}: {} vs {} detections",
-        a.len(),
-        b.len()
-    );
-    for d in a {
-        let found = b.iter().any(|e| {
-            e.class_index == d.class_index
-                && (e.bbox.x_min - d.bbox.x_min).abs() <= tol_px
-                && (e.bbox.y_min - d.bbox.y_min).abs() <= tol_px
-                && (e.bbox.x_max - d.bbox.x_max).abs() <= tol_px
-                && (e.bbox.y_max - d.bbox.y_max).abs() <= tol_px
-        });
-        assert!(found, "{what}: no match within {tol_px} px for {d:?}");
-    }
-}
-
 #[test]
 #[ignore = "needs an NVIDIA GPU: scripts/gpu-check.sh runs it"]
 fn decode_and_nms_kernels_match_the_cpu_on_the_same_heads() {
     let device = gpu();
     let det = detector(&device, Precision::F32);
     let kernels = GpuKernels::load(&device).unwrap();
-    let imgs = frames();
+    let imgs = darknet_photo_images();
     let raws: Vec<RawImageRef<'_>> = imgs.iter().map(RawImageRef::from_rgb).collect();
     let (input, _) = kernels.preprocess(&raws, det.letterbox(), None).unwrap();
     let heads = darknet(&det).forward(&input).unwrap();
@@ -221,7 +190,7 @@ fn decode_and_nms_kernels_match_the_cpu_on_the_same_heads() {
 fn gpu_detector_matches_the_cpu_detector_within_half_a_pixel() {
     let cpu = detector(&Device::Cpu, Precision::F32);
     let gpu_det = detector(&gpu(), Precision::F32);
-    let imgs = frames();
+    let imgs = darknet_photo_images();
     let raws: Vec<RawImageRef<'_>> = imgs.iter().map(RawImageRef::from_rgb).collect();
     let (batch, _) = gpu_det.detect_batch(&raws, false).unwrap();
     let (staged, timings) = gpu_det.detect_batch(&raws, true).unwrap();
@@ -229,11 +198,29 @@ fn gpu_detector_matches_the_cpu_detector_within_half_a_pixel() {
     for (i, img) in imgs.iter().enumerate() {
         let want = cpu.detect(img).unwrap();
         assert!(!want.is_empty(), "image {i} has detections on the CPU");
-        assert_same_boxes(&batch[i], &want, 0.5, &format!("image {i}, batch"));
-        assert_same_boxes(&staged[i], &want, 0.5, &format!("image {i}, staged"));
+        assert_same_detections(
+            &batch[i],
+            &want,
+            0.5,
+            f32::INFINITY,
+            &format!("image {i}, batch"),
+        );
+        assert_same_detections(
+            &staged[i],
+            &want,
+            0.5,
+            f32::INFINITY,
+            &format!("image {i}, staged"),
+        );
         // the single-image entry point takes the same path
         let single = gpu_det.detect(img).unwrap();
-        assert_same_boxes(&single, &want, 0.5, &format!("image {i}, single"));
+        assert_same_detections(
+            &single,
+            &want,
+            0.5,
+            f32::INFINITY,
+            &format!("image {i}, single"),
+        );
     }
 }
 
@@ -243,7 +230,7 @@ fn f16_detector_finds_the_same_objects() {
     let cpu = detector(&Device::Cpu, Precision::F32);
     let half = detector(&gpu(), Precision::F16);
     assert_eq!(darknet(&half).dtype(), DType::F16);
-    for (i, img) in frames().iter().enumerate() {
+    for (i, img) in darknet_photo_images().iter().enumerate() {
         let want = cpu.detect(img).unwrap();
         let got = half.detect(img).unwrap();
         // f16 moves scores near the threshold: compare the confident ones, by IoU.
@@ -284,7 +271,7 @@ fn the_forward_on_the_gpu_matches_the_cpu_kernels() {
     let cpu = detector(&Device::Cpu, Precision::F32);
     let device = gpu();
     let gpu_det = detector(&device, Precision::F32);
-    let img = &frames()[0];
+    let img = &darknet_photo_images()[0];
     let (blob, _) = cpu.letterbox().apply(img).unwrap();
     let input = Tensor::from_vec(blob, (1, 3, 416, 416), &Device::Cpu).unwrap();
     let want = darknet(&cpu).forward(&input).unwrap();

@@ -19,7 +19,6 @@ mod detect_common;
 use std::path::PathBuf;
 
 use candle_core::Device;
-use lookout::config::DeviceSpec;
 use lookout::cuda::layout::plan_batch;
 use lookout::cuda::{DecodeLimits, GpuKernels};
 use lookout::detect::{
@@ -28,18 +27,14 @@ use lookout::detect::{
 };
 use lookout::image_codec::{decode_raw, RawImageRef};
 use lookout::preprocess::Letterbox;
-use lookout::types::Detection;
 use lookout::yolox::Yolox;
 
-use detect_common::{camera_images, darknet_photos, yolox_onnx_path, Img};
+use detect_common::{
+    assert_same_detections, camera_images, darknet_photo_images, gpu, yolox_onnx_path, Img,
+};
 
 const CORNER_TOL_PX: f32 = 1.0;
 const SCORE_TOL: f32 = 0.01;
-
-fn gpu() -> Device {
-    lookout::engine::select_device(DeviceSpec::Cuda(0))
-        .unwrap_or_else(|e| panic!("no usable CUDA device for a GPU test: {e}"))
-}
 
 fn onnx_path() -> PathBuf {
     let path = yolox_onnx_path();
@@ -59,10 +54,6 @@ fn detector(device: &Device) -> Detector {
         ..DetectorConfig::default()
     };
     Detector::load(&config, device).unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn frames() -> Vec<lookout::RgbImage> {
-    darknet_photos().into_iter().map(|(_, img)| img).collect()
 }
 
 /// Camera-sized buffers of several encodings, padded rows included.
@@ -127,7 +118,7 @@ fn yolox_decode_and_nms_kernels_match_the_cpu_on_the_same_heads() {
         panic!("a yolox detector holds a yolox network");
     };
     let kernels = GpuKernels::load(&device).unwrap();
-    let imgs = frames();
+    let imgs = darknet_photo_images();
     let raws: Vec<RawImageRef<'_>> = imgs.iter().map(RawImageRef::from_rgb).collect();
     let (input, _) = kernels.preprocess(&raws, det.letterbox(), None).unwrap();
     let heads = net.forward(&input).unwrap();
@@ -193,29 +184,12 @@ fn yolox_decode_and_nms_kernels_match_the_cpu_on_the_same_heads() {
     }
 }
 
-/// Each detection of `a` has one of `b` with the same class, every corner within
-/// [`CORNER_TOL_PX`] and the score within [`SCORE_TOL`], and the counts agree.
-fn assert_same_detections(a: &[Detection], b: &[Detection], what: &str) {
-    assert_eq!(a.len(), b.len(), "{what}: {a:?} vs {b:?}");
-    for d in a {
-        let found = b.iter().any(|e| {
-            e.class_index == d.class_index
-                && (e.score - d.score).abs() <= SCORE_TOL
-                && (e.bbox.x_min - d.bbox.x_min).abs() <= CORNER_TOL_PX
-                && (e.bbox.y_min - d.bbox.y_min).abs() <= CORNER_TOL_PX
-                && (e.bbox.x_max - d.bbox.x_max).abs() <= CORNER_TOL_PX
-                && (e.bbox.y_max - d.bbox.y_max).abs() <= CORNER_TOL_PX
-        });
-        assert!(found, "{what}: no match for {d:?} in {b:?}");
-    }
-}
-
 #[test]
 #[ignore = "needs an NVIDIA GPU and the YOLOX ONNX file: scripts/gpu-check.sh runs it"]
 fn yolox_gpu_detector_matches_the_cpu_detector() {
     let cpu = detector(&Device::Cpu);
     let gpu_det = detector(&gpu());
-    let imgs = frames();
+    let imgs = darknet_photo_images();
     let raws: Vec<RawImageRef<'_>> = imgs.iter().map(RawImageRef::from_rgb).collect();
     let (batch, _) = gpu_det.detect_batch(&raws, false).unwrap();
     let (staged, timings) = gpu_det.detect_batch(&raws, true).unwrap();
@@ -223,10 +197,28 @@ fn yolox_gpu_detector_matches_the_cpu_detector() {
     for (i, img) in imgs.iter().enumerate() {
         let want = cpu.detect(img).unwrap();
         assert!(!want.is_empty(), "image {i} has detections on the CPU");
-        assert_same_detections(&batch[i], &want, &format!("image {i}, batch"));
-        assert_same_detections(&staged[i], &want, &format!("image {i}, staged"));
+        assert_same_detections(
+            &batch[i],
+            &want,
+            CORNER_TOL_PX,
+            SCORE_TOL,
+            &format!("image {i}, batch"),
+        );
+        assert_same_detections(
+            &staged[i],
+            &want,
+            CORNER_TOL_PX,
+            SCORE_TOL,
+            &format!("image {i}, staged"),
+        );
         let single = gpu_det.detect(img).unwrap();
-        assert_same_detections(&single, &want, &format!("image {i}, single"));
+        assert_same_detections(
+            &single,
+            &want,
+            CORNER_TOL_PX,
+            SCORE_TOL,
+            &format!("image {i}, single"),
+        );
     }
 }
 
@@ -237,7 +229,7 @@ fn yolox_forward_on_the_gpu_matches_the_cpu_kernels() {
     let path = onnx_path();
     let cpu = Yolox::load(&path, &Device::Cpu).unwrap();
     let on_gpu = Yolox::load(&path, &device).unwrap();
-    let img = &frames()[0];
+    let img = &darknet_photo_images()[0];
     let (blob, _) = Letterbox::yolox(416).apply(img).unwrap();
     let input = candle_core::Tensor::from_vec(blob, (1, 3, 416, 416), &Device::Cpu).unwrap();
     let want = cpu.forward(&input).unwrap();
@@ -272,7 +264,7 @@ fn yolox_f16_detector_finds_the_same_objects() {
     // On the CPU f16 is refused, as for darknet.
     let e = Detector::load(&config, &Device::Cpu).unwrap_err();
     assert!(e.to_string().contains("CUDA"), "{e}");
-    for (i, img) in frames().iter().enumerate() {
+    for (i, img) in darknet_photo_images().iter().enumerate() {
         let want = cpu.detect(img).unwrap();
         let got = half.detect(img).unwrap();
         // f16 moves scores near the threshold: compare the confident ones, by IoU.

@@ -80,6 +80,11 @@ pub fn darknet_photos() -> Vec<(String, RgbImage)> {
         .collect()
 }
 
+/// The darknet sample photos' images alone.
+pub fn darknet_photo_images() -> Vec<RgbImage> {
+    darknet_photos().into_iter().map(|(_, img)| img).collect()
+}
+
 /// Decodes the given frames of vtest.avi (768x576) with the ffmpeg binary.
 pub fn video_frames(frames: &[u32]) -> Vec<(String, RgbImage)> {
     let video = asset("data/vtest.avi");
@@ -306,5 +311,40 @@ impl Img {
             is_bigendian: false,
             data: &self.data,
         }
+    }
+}
+
+/// CUDA device 0, or a panic with the driver's reason (the GPU tests are `#[ignore]`d where
+/// there is none).
+#[cfg(feature = "cuda")]
+pub fn gpu() -> candle_core::Device {
+    lookout::engine::select_device(lookout::config::DeviceSpec::Cuda(0))
+        .unwrap_or_else(|e| panic!("no usable CUDA device for a GPU test: {e}"))
+}
+
+/// The same detections on two paths (GPU against CPU): as many, and each of `a` has one of `b`
+/// with the same class, every corner within `corner_tol_px` and the score within `score_tol`
+/// (`f32::INFINITY`: scores not compared).
+pub fn assert_same_detections(
+    a: &[Detection],
+    b: &[Detection],
+    corner_tol_px: f32,
+    score_tol: f32,
+    what: &str,
+) {
+    assert_eq!(a.len(), b.len(), "{what}: {a:?} vs {b:?}");
+    for d in a {
+        let found = b.iter().any(|e| {
+            e.class_index == d.class_index
+                && (e.score - d.score).abs() <= score_tol
+                && (e.bbox.x_min - d.bbox.x_min).abs() <= corner_tol_px
+                && (e.bbox.y_min - d.bbox.y_min).abs() <= corner_tol_px
+                && (e.bbox.x_max - d.bbox.x_max).abs() <= corner_tol_px
+                && (e.bbox.y_max - d.bbox.y_max).abs() <= corner_tol_px
+        });
+        assert!(
+            found,
+            "{what}: no match within {corner_tol_px} px for {d:?} in {b:?}"
+        );
     }
 }
