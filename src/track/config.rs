@@ -66,7 +66,7 @@ pub struct TrackerConfig {
     pub output_score_min: f32,
     /// A confirmed track is reported only while its *track score* is at least this (in
     /// [0, 1]; 0: off): the detection scores of its matches, smoothed in time with
-    /// [`Self::track_score_time_s`]. One detector's false positives on clutter, shadows or
+    /// [`Self::track_score_time_s`]. One detector's false positives on clutter or
     /// unannotated people tend to score middling frame after frame, a true person's high with
     /// dips when occluded: the smoothed score tells the two apart where one frame's score
     /// cannot (`output_score_min` alone must choose between keeping the dips and the clutter).

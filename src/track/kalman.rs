@@ -325,22 +325,13 @@ fn update_with(
     r: &MeasurementCovariance,
 ) -> Result<Gaussian, KalmanError> {
     let s_inv = innovation_inverse(g, r)?;
-    update_given(g, z, r, &s_inv)
-}
-
-/// The update with `r` and its innovation covariance's inverse `s_inv` already computed.
-fn update_given(
-    g: &Gaussian,
-    z: &MeasurementVector,
-    r: &MeasurementCovariance,
-    s_inv: &MeasurementCovariance,
-) -> Result<Gaussian, KalmanError> {
     let mut updated = *g;
-    update_given_in_place(&mut updated, z, r, s_inv)?;
+    update_given_in_place(&mut updated, z, r, &s_inv)?;
     Ok(updated)
 }
 
-/// [`update_given`] in place; on error `g` is unchanged.
+/// The update with `r` and its innovation covariance's inverse `s_inv` already computed, in
+/// place; on error `g` is unchanged.
 fn update_given_in_place(
     g: &mut Gaussian,
     z: &MeasurementVector,

@@ -376,13 +376,15 @@ fn dw_sum<const FMA: bool>(k: &[f32; 9], s: [f32; 9]) -> f32 {
     top + mid + bot
 }
 
-/// `o[x] = Σ k[i] * s[i][x]` for every `x` of `o` (the streams at least as long).
+/// `o[x] = Σ k[i] * s[i][x]` for every `x` of `o` (the streams at least as long); with
+/// `ADD`, `o[x] +=` the sum (one input channel's taps added onto an output row).
 #[inline(always)]
-fn dw_streams_sum<const FMA: bool>(o: &mut [f32], s: [&[f32]; 9], k: &[f32; 9]) {
+fn dw_streams_sum<const FMA: bool, const ADD: bool>(o: &mut [f32], s: [&[f32]; 9], k: &[f32; 9]) {
     let n = o.len();
     let s = s.map(|v| &v[..n]);
     for (x, o) in o.iter_mut().enumerate() {
-        *o = dw_sum::<FMA>(k, std::array::from_fn(|i| s[i][x]));
+        let sum = dw_sum::<FMA>(k, std::array::from_fn(|i| s[i][x]));
+        *o = if ADD { *o + sum } else { sum };
     }
 }
 
@@ -423,7 +425,7 @@ fn dw_stride1<const FMA: bool>(
             if start < end {
                 let s: [&[f32]; 9] =
                     std::array::from_fn(|i| &plane[start + (i / 3) * w + i % 3 - w - 1..]);
-                dw_streams_sum::<FMA>(&mut out[start..end], s, k);
+                dw_streams_sum::<FMA, false>(&mut out[start..end], s, k);
             }
             for y in ya..yb {
                 for x in [0, w - 1] {
@@ -441,7 +443,7 @@ fn dw_stride1<const FMA: bool>(
                 let dst = &mut staged[r * len..][..len];
                 stage_row(plane, w, y as isize - 1 + r as isize, 1, dst);
             }
-            dw_streams_sum::<FMA>(&mut out[y * w..][..w], streams(staged, len, 1, w), k);
+            dw_streams_sum::<FMA, false>(&mut out[y * w..][..w], streams(staged, len, 1, w), k);
         }
         epilogue_row(epilogue, None, &mut out[y0 * w..y1 * w], bias);
     }
@@ -474,7 +476,7 @@ fn dw_channel_generic<const FMA: bool>(
     dw_pad(plane, w, &layout, scratch);
     let s = dw_streams(scratch, &layout);
     for (b, o) in out.chunks_mut(DW_BLOCK).enumerate() {
-        dw_streams_sum::<FMA>(o, s.map(|v| &v[b * DW_BLOCK..]), k);
+        dw_streams_sum::<FMA, false>(o, s.map(|v| &v[b * DW_BLOCK..]), k);
         epilogue_row(epilogue, None, o, bias);
     }
 }
@@ -844,16 +846,6 @@ mod direct_avx512 {
     }
 }
 
-/// `o[x] += Σ k[i] * s[i][x]`: one input channel's nine taps added onto an output row.
-#[inline(always)]
-fn taps_add_row<const FMA: bool>(o: &mut [f32], s: [&[f32]; 9], k: &[f32; 9]) {
-    let n = o.len();
-    let s = s.map(|v| &v[..n]);
-    for (x, o) in o.iter_mut().enumerate() {
-        *o += dw_sum::<FMA>(k, std::array::from_fn(|i| s[i][x]));
-    }
-}
-
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn direct_task_generic<const FMA: bool>(
@@ -880,7 +872,7 @@ fn direct_task_generic<const FMA: bool>(
                 let mut k = [0f32; 9];
                 k.copy_from_slice(&kernel[(f * c + ch) * 9..][..9]);
                 let s = streams(&staged[ch * 3 * len..], len, stride, os.w);
-                taps_add_row::<FMA>(o, s, &k);
+                dw_streams_sum::<FMA, true>(o, s, &k);
             }
             epilogue_generic(epilogue, None, o, b);
         }
