@@ -11,17 +11,18 @@ mod detect_common;
 
 use candle_core::{DType, Device, Tensor};
 use lookout::config::DeviceSpec;
-use lookout::cuda::layout::plan_batch;
 use lookout::cuda::{DecodeLimits, GpuKernels};
 use lookout::darknet::Darknet;
 use lookout::detect::{
     decode_heads, heads_to_host, nms_limited, Detector, DetectorConfig, DetectorModel, Heads,
     ModelKind, Precision,
 };
-use lookout::image_codec::{decode_raw, RawImageRef};
+use lookout::image_codec::RawImageRef;
 use lookout::preprocess::Letterbox;
 
-use detect_common::{assert_same_detections, camera_images, darknet_photo_images, gpu, Img};
+use detect_common::{
+    assert_same_detections, camera_images, darknet_photo_images, gpu, gpu_and_cpu_letterbox, Img,
+};
 
 /// The darknet network a detector runs (the GPU kernels decode darknet heads).
 fn darknet(det: &Detector) -> &Darknet {
@@ -75,45 +76,24 @@ fn images() -> Vec<Img> {
     )
 }
 
-fn raws(images: &[Img]) -> Vec<RawImageRef<'_>> {
-    images.iter().map(Img::raw).collect()
-}
-
 #[test]
 #[ignore = "needs an NVIDIA GPU: scripts/gpu-check.sh runs it"]
 fn preprocess_kernel_matches_decode_raw_and_letterbox() {
-    let device = gpu();
-    let kernels = GpuKernels::load(&device).unwrap();
+    let kernels = GpuKernels::load(&gpu()).unwrap();
     let imgs = images();
-    let raws = raws(&imgs);
-    let letterbox = Letterbox::new(416);
-    let (input, transforms) = kernels.preprocess(&raws, letterbox, None).unwrap();
-    assert_eq!(input.dims(), &[raws.len(), 3, 416, 416]);
-    let got: Vec<f32> = input
-        .to_device(&Device::Cpu)
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .to_vec1()
-        .unwrap();
-    let (params, _) = plan_batch(&raws, letterbox).unwrap();
-    let plane = 3 * 416 * 416;
-    for (i, raw) in raws.iter().enumerate() {
-        let rgb = decode_raw(*raw).unwrap();
-        let mut want = Vec::new();
-        let t = letterbox.apply_into(&rgb, &mut want).unwrap();
-        assert_eq!(t, transforms[i]);
-        assert_eq!(t, params[i].image_from_model);
-        let max_diff = got[i * plane..(i + 1) * plane]
+    let raws: Vec<RawImageRef<'_>> = imgs.iter().map(Img::raw).collect();
+    let planes = gpu_and_cpu_letterbox(&kernels, &raws, Letterbox::new(416));
+    for (i, (got, want)) in planes.iter().enumerate() {
+        let max_diff = got
             .iter()
-            .zip(&want)
+            .zip(want)
             .map(|(a, b)| (a - b).abs())
             .fold(0f32, f32::max);
         // Same operations in the same order without FMA contraction: equal to float rounding.
         assert!(
             max_diff <= 1e-6,
             "camera {i} ({}): max |diff| {max_diff}",
-            raw.encoding
+            raws[i].encoding
         );
     }
 }

@@ -19,18 +19,18 @@ mod detect_common;
 use std::path::PathBuf;
 
 use candle_core::Device;
-use lookout::cuda::layout::plan_batch;
 use lookout::cuda::{DecodeLimits, GpuKernels};
 use lookout::detect::{
     decode_yolox_heads, nms_limited, Detector, DetectorConfig, DetectorModel, Heads, ModelKind,
     Precision,
 };
-use lookout::image_codec::{decode_raw, RawImageRef};
+use lookout::image_codec::RawImageRef;
 use lookout::preprocess::Letterbox;
 use lookout::yolox::Yolox;
 
 use detect_common::{
-    assert_same_detections, camera_images, darknet_photo_images, gpu, yolox_onnx_path, Img,
+    assert_same_detections, camera_images, darknet_photo_images, gpu, gpu_and_cpu_letterbox,
+    yolox_onnx_path, Img,
 };
 
 const CORNER_TOL_PX: f32 = 1.0;
@@ -78,33 +78,15 @@ fn yolox_preprocess_kernel_equals_the_cpu_letterbox() {
     let imgs = cameras();
     let raws: Vec<RawImageRef<'_>> = imgs.iter().map(Img::raw).collect();
     for size in [416u32, 640] {
-        let letterbox = Letterbox::yolox(size);
-        let (input, transforms) = kernels.preprocess(&raws, letterbox, None).unwrap();
-        let s = size as usize;
-        assert_eq!(input.dims(), &[raws.len(), 3, s, s]);
-        let got: Vec<f32> = input
-            .to_device(&Device::Cpu)
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .to_vec1()
-            .unwrap();
-        let (params, _) = plan_batch(&raws, letterbox).unwrap();
-        let plane = 3 * s * s;
-        for (i, raw) in raws.iter().enumerate() {
-            let mut want = Vec::new();
-            let t = letterbox
-                .apply_into(&decode_raw(*raw).unwrap(), &mut want)
-                .unwrap();
-            assert_eq!(t, transforms[i]);
-            assert_eq!(t, params[i].image_from_model);
-            let differ = got[i * plane..(i + 1) * plane]
+        let planes = gpu_and_cpu_letterbox(&kernels, &raws, Letterbox::yolox(size));
+        for (i, (got, want)) in planes.iter().enumerate() {
+            let differ = got
                 .iter()
-                .zip(&want)
+                .zip(want)
                 .filter(|(a, b)| a.to_bits() != b.to_bits())
                 .count();
             // Integer arithmetic on both sides: equal, not close.
-            assert_eq!(differ, 0, "camera {i} ({}) at {size}", raw.encoding);
+            assert_eq!(differ, 0, "camera {i} ({}) at {size}", raws[i].encoding);
         }
     }
 }

@@ -348,3 +348,38 @@ pub fn assert_same_detections(
         );
     }
 }
+
+/// The GPU preprocess kernel's letterboxed planes for `raws` next to the CPU's (`decode_raw`
+/// then `Letterbox::apply_into`), one `(gpu, cpu)` pair per camera, after checking that the
+/// batch has the letterbox's shape and that the kernel, the batch plan and the CPU agree on
+/// every image's transform. The caller decides how close the planes must be.
+#[cfg(feature = "cuda")]
+pub fn gpu_and_cpu_letterbox(
+    kernels: &lookout::cuda::GpuKernels,
+    raws: &[lookout::image_codec::RawImageRef<'_>],
+    letterbox: lookout::preprocess::Letterbox,
+) -> Vec<(Vec<f32>, Vec<f32>)> {
+    let (input, transforms) = kernels.preprocess(raws, letterbox, None).unwrap();
+    let s = letterbox.size_px as usize;
+    assert_eq!(input.dims(), &[raws.len(), 3, s, s]);
+    let got: Vec<f32> = input
+        .to_device(&candle_core::Device::Cpu)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap();
+    let (params, _) = lookout::cuda::layout::plan_batch(raws, letterbox).unwrap();
+    let plane = 3 * s * s;
+    raws.iter()
+        .enumerate()
+        .map(|(i, raw)| {
+            let mut want = Vec::new();
+            let rgb = lookout::image_codec::decode_raw(*raw).unwrap();
+            let t = letterbox.apply_into(&rgb, &mut want).unwrap();
+            assert_eq!(t, transforms[i], "camera {i}");
+            assert_eq!(t, params[i].image_from_model, "camera {i}");
+            (got[i * plane..(i + 1) * plane].to_vec(), want)
+        })
+        .collect()
+}
