@@ -146,13 +146,14 @@ fn track_refuses_huge_frame_numbers_and_lengths_naming_the_file() {
 #[test]
 fn track_holds_frames_sparsely() {
     // Three frames of a walking person, then one detection ten million frames later: fast, and
-    // the results are those of the first frames.
+    // the results are those of the first frames. (Confident detections, >= the external
+    // profile's confirm_score_min: the second confirms the track.)
     let dir = tempfile::tempdir().unwrap();
     let det = dir.path().join("det.txt");
     let out = dir.path().join("res.txt");
     let mut text = String::new();
     for f in 1..=3 {
-        text.push_str(&format!("{f},-1,{},100,40,80,0.9\n", 100 + 5 * f));
+        text.push_str(&format!("{f},-1,{},100,40,80,0.97\n", 100 + 5 * f));
     }
     text.push_str("10000000,-1,0,0,10,10,0.9\n");
     std::fs::write(&det, text).unwrap();

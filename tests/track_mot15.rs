@@ -17,8 +17,8 @@
 //!
 //! Issue 12's goal per sequence is MOTA at or above SORT's; the default config meets it on
 //! all seven (numbers in BENCHMARKS.md, "Seven MOT15 sequences"), and the test holds it on
-//! each sequence present. Pooled over the sequences present, MOTA must stay at or above
-//! SORT's and id switches at most 0.6 x SORT's (issue 12). On PETS09-S2L1 and
+//! each sequence present. Pooled, MOTA must be at least SORT's + 3 points over all seven (at or
+//! above SORT's over fewer) and id switches at most 0.6 x SORT's (issue 12). On PETS09-S2L1 and
 //! TUD-Campus it also holds issue 3's identity bar ([`IDENTITY_BAR`]: IDF1 above SORT's, at
 //! most half its id switches).
 
@@ -136,11 +136,14 @@ fn beats_sort_on_mot15() {
         100.0 * (1.0 - errors as f64 / objects as f64),
         100.0 * (1.0 - sort_errors / objects as f64),
     );
-    // Issue 12's pooled goals that are met are held: MOTA at or above SORT's, id switches at
-    // most 0.6 x SORT's (MOTA >= SORT + 3 is not met yet: printed above).
-    if errors as f64 > sort_errors {
+    // Issue 12's pooled goals: MOTA at least 3 points above SORT's over the seven sequences
+    // (over fewer, at or above SORT's: the margin is a property of the whole set, TUD-Campus
+    // alone is +1.9), id switches at most 0.6 x SORT's.
+    let margin_points = if scored == SORT_BAR.len() { 3.0 } else { 0.0 };
+    let goal_errors = sort_errors - 0.01 * margin_points * objects as f64;
+    if errors as f64 > goal_errors {
         failures.push(format!(
-            "pooled MOTA below SORT's ({errors} errors vs {sort_errors:.0})"
+            "pooled MOTA short of SORT's + {margin_points} ({errors} errors, at most {goal_errors:.0})"
         ));
     }
     if 10 * switches > 6 * sort_switches {

@@ -58,6 +58,7 @@ PROFILE_KEYS = {
     "track_score_high_min",
     "track_score_low_min",
     "new_track_score_min",
+    "confirm_score_min",
     "output_score_min",
     "output_track_score_min",
     "output_detection_weight",
@@ -105,6 +106,14 @@ GRIDS = {
         "track_score_time_s": [0.4, 0.7, 1.0],
         "output_track_score_min": [0.0, 0.8, 0.83, 0.85, 0.87],
         "output_score_min": [0.5, 0.7],
+    },
+    # Issue 12, sixth round: middling detections may start tracks, but a track none of whose
+    # detections is confident (confirm_score_min; 0: off) is confirmed only after
+    # confirm_unconfident_min_s seconds of consecutive matches.
+    "confirm": {
+        "new_track_score_min": [0.7, 0.75, 0.8, 0.85, 0.9],
+        "confirm_score_min": [0.0, 0.93, 0.95, 0.97],
+        "confirm_unconfident_min_s": [0.2, 0.3, 0.4, 0.5],
     },
     # The final choice (issue 12): the axes that moved the seven sequences in "explore" and
     # the follow-up runs (BENCHMARKS.md), with min_hits 2 and iou_match_min 0.3.

@@ -38,6 +38,21 @@ pub struct TrackerConfig {
     /// consecutive updates): the same evidence in time at any frame rate, where `min_hits`
     /// alone means 0.1 s at 30 frames/s and 0.4 s at 7. 0: `min_hits` alone decides.
     pub confirm_min_s: f64,
+    /// A detection scoring at least this (in [0, 1]; 0: every detection) is *confident*. A
+    /// tentative track none of whose detections is confident needs, besides `min_hits` and
+    /// `confirm_min_s`, [`Self::confirm_unconfident_min_s`] seconds of stamp time from its first
+    /// to its latest detection (matched in consecutive updates) before it is confirmed: a box
+    /// that one detector scores middling may be a person it sees badly or clutter it sees
+    /// again and again, and only persistence tells them apart, whereas a confident one
+    /// confirms at once. This lets middling detections start tracks
+    /// ([`Self::new_track_score_min`] below this) without each of them becoming a reported
+    /// object.
+    pub confirm_score_min: f32,
+    /// Seconds of stamp time a tentative track without a confident detection (see
+    /// [`Self::confirm_score_min`]) must be followed before it is confirmed, in
+    /// [0, 3600]; a tentative track is removed at its first miss, so this is continuous
+    /// evidence, the same in seconds at any frame rate.
+    pub confirm_unconfident_min_s: f64,
     /// Associate across classes (a track's class is then its latest detection's class); by
     /// default an id never changes class.
     pub class_agnostic: bool,
@@ -202,6 +217,8 @@ impl Default for TrackerConfig {
             max_age_s: 2.0,
             min_hits: 2,
             confirm_min_s: 0.0,
+            confirm_score_min: 0.0,
+            confirm_unconfident_min_s: CONFIRM_UNCONFIDENT_MIN_S,
             class_agnostic: false,
             class_groups: vec!["car,truck,bus".into()],
             mahalanobis_gate: false,
@@ -234,8 +251,13 @@ impl Default for TrackerConfig {
 /// sequences", fifth round).
 pub const TRACK_SCORE_TIME_S: f64 = 0.5;
 
+/// Default [`TrackerConfig::confirm_unconfident_min_s`]: chosen by leave-one-sequence-out with
+/// the public detections' [`DetectorProfile::confirm_score_min`] (BENCHMARKS.md, "Seven MOT15
+/// sequences", sixth round). It acts only where the profile's `confirm_score_min` is above 0.
+pub const CONFIRM_UNCONFIDENT_MIN_S: f64 = 0.5;
+
 /// What the tracker assumes about the detections of a detector other than lookout's
-/// (`lookout track` on a MOTChallenge file): the five score thresholds of [`TrackerConfig`]
+/// (`lookout track` on a MOTChallenge file): the six score thresholds of [`TrackerConfig`]
 /// and [`TrackerConfig::output_detection_weight`]. Both are properties of the detector, not of
 /// the tracker: a score threshold cuts one detector's score scale (lookout's darknet models
 /// score true pedestrians lower than the Faster R-CNN whose detections MOTChallenge
@@ -248,6 +270,7 @@ pub struct DetectorProfile {
     pub track_score_high_min: f32,
     pub track_score_low_min: f32,
     pub new_track_score_min: f32,
+    pub confirm_score_min: f32,
     pub output_score_min: f32,
     pub output_track_score_min: f32,
     pub output_detection_weight: f64,
@@ -258,12 +281,16 @@ impl Default for DetectorProfile {
     /// detections (scores in [0.5, 1]; BENCHMARKS.md, "Seven MOT15 sequences"). Since the
     /// fifth round the track score ([`TrackerConfig::output_track_score_min`] 0.83, with
     /// [`TRACK_SCORE_TIME_S`]) decides which matched tracks are reported; the per-frame
-    /// `output_score_min` 0.5 is the detections' own floor (LOSO chose it over 0.7).
+    /// `output_score_min` 0.5 is the detections' own floor (LOSO chose it over 0.7). Since the
+    /// sixth, middling detections (from 0.75) start tracks, but one with no detection of at
+    /// least `confirm_score_min` 0.95 is confirmed only after
+    /// [`CONFIRM_UNCONFIDENT_MIN_S`] of consecutive matches.
     fn default() -> Self {
         Self {
             track_score_high_min: 0.7,
             track_score_low_min: 0.1,
-            new_track_score_min: 0.9,
+            new_track_score_min: 0.75,
+            confirm_score_min: 0.95,
             output_score_min: 0.5,
             output_track_score_min: 0.83,
             output_detection_weight: 0.5,
@@ -278,6 +305,7 @@ impl DetectorProfile {
             track_score_high_min: self.track_score_high_min,
             track_score_low_min: self.track_score_low_min,
             new_track_score_min: self.new_track_score_min,
+            confirm_score_min: self.confirm_score_min,
             output_score_min: self.output_score_min,
             output_track_score_min: self.output_track_score_min,
             output_detection_weight: self.output_detection_weight,
@@ -375,6 +403,7 @@ impl TrackerConfig {
         unit("track_score_high_min", self.track_score_high_min)?;
         unit("track_score_low_min", self.track_score_low_min)?;
         unit("new_track_score_min", self.new_track_score_min)?;
+        unit("confirm_score_min", self.confirm_score_min)?;
         unit("output_score_min", self.output_score_min)?;
         unit("output_track_score_min", self.output_track_score_min)?;
         if !(0.0..=1.0).contains(&self.output_detection_weight) {
@@ -433,6 +462,7 @@ impl TrackerConfig {
             ("max_age_s", self.max_age_s),
             ("output_lost_max_s", self.output_lost_max_s),
             ("confirm_min_s", self.confirm_min_s),
+            ("confirm_unconfident_min_s", self.confirm_unconfident_min_s),
             ("track_score_time_s", self.track_score_time_s),
         ] {
             nonneg(field, v)?;

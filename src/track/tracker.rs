@@ -125,6 +125,8 @@ pub(super) struct Track {
     /// The detection scores of the track's matches, smoothed in time
     /// ([`TrackerConfig::track_score_time_s`]).
     track_score: f32,
+    /// Whether one of its detections scored at least [`TrackerConfig::confirm_score_min`].
+    confident: bool,
     start_ns: i64,
     last_update_ns: i64,
     /// The filter's belief right after the last update (OC-SORT's re-update starts from it).
@@ -455,7 +457,10 @@ impl Tracker {
                     stamp_ns,
                     z: measurement_of(&d.bbox),
                 }),
-                state: if cfg.min_hits <= 1 && cfg.confirm_min_s <= 0.0 {
+                state: if cfg.min_hits <= 1
+                    && cfg.confirm_min_s <= 0.0
+                    && (d.score >= cfg.confirm_score_min || cfg.confirm_unconfident_min_s <= 0.0)
+                {
                     TrackState::Confirmed
                 } else {
                     TrackState::Tentative
@@ -463,6 +468,7 @@ impl Tracker {
                 hits: 1,
                 score: d.score,
                 track_score: d.score,
+                confident: d.score >= cfg.confirm_score_min,
                 start_ns: stamp_ns,
                 last_update_ns: stamp_ns,
             });
@@ -494,6 +500,7 @@ impl Track {
     fn matched(&mut self, d: &Detection, stamp_ns: i64, cfg: &TrackerConfig) {
         self.hits += 1;
         self.score = d.score;
+        self.confident |= d.score >= cfg.confirm_score_min;
         self.track_score = smoothed_score(
             self.track_score,
             d.score,
@@ -534,10 +541,13 @@ impl Track {
                 }
             }
         }
+        let followed_ns = stamp_ns - self.start_ns;
         self.state = match self.state {
             TrackState::Tentative
                 if self.hits < cfg.min_hits
-                    || stamp_ns - self.start_ns < ns_from_s(cfg.confirm_min_s) =>
+                    || followed_ns < ns_from_s(cfg.confirm_min_s)
+                    || (!self.confident
+                        && followed_ns < ns_from_s(cfg.confirm_unconfident_min_s)) =>
             {
                 TrackState::Tentative
             }
@@ -1116,6 +1126,73 @@ mod tests {
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].id, 1);
         assert_eq!(out[0].score, 0.3);
+    }
+
+    #[test]
+    fn unconfident_tracks_confirm_after_seconds_at_any_frame_rate() {
+        let cfg = TrackerConfig {
+            new_track_score_min: 0.7,
+            confirm_score_min: 0.95,
+            confirm_unconfident_min_s: 0.4,
+            ..TrackerConfig::default()
+        };
+        // Frames (stamp in s) until the first report of a walker whose detections all score
+        // `score`, at `fps`.
+        let first_report_s = |score: f32, fps: f64| {
+            let mut t = Tracker::new(cfg.clone()).unwrap();
+            (0..100)
+                .map(|k| k as f64 / fps)
+                .find(|&s| {
+                    !t.update(at(s), &[det(100.0 + 20.0 * s as f32, 100.0, score)])
+                        .unwrap()
+                        .is_empty()
+                })
+                .unwrap()
+        };
+        // Confident: the second hit confirms, as min_hits says.
+        assert_eq!(first_report_s(0.96, 10.0), 0.1);
+        assert!((first_report_s(0.96, 30.0) - 1.0 / 30.0).abs() < 1e-9);
+        // Unconfident: 0.4 s of following, whatever the frame rate.
+        assert!((first_report_s(0.9, 10.0) - 0.4).abs() < 1e-9);
+        assert!((first_report_s(0.9, 30.0) - 0.4).abs() < 1e-9);
+        assert!((first_report_s(0.9, 7.0) - 3.0 / 7.0).abs() < 1e-9);
+
+        // One confident detection along the way confirms at once, and a miss before that ends
+        // the tentative track.
+        let mut t = Tracker::new(cfg.clone()).unwrap();
+        assert!(t
+            .update(at(0.0), &[det(100.0, 100.0, 0.9)])
+            .unwrap()
+            .is_empty());
+        assert!(t
+            .update(at(0.1), &[det(102.0, 100.0, 0.8)])
+            .unwrap()
+            .is_empty());
+        let out = t.update(at(0.2), &[det(104.0, 100.0, 0.97)]).unwrap();
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].id, 1);
+        let mut t = Tracker::new(cfg.clone()).unwrap();
+        t.update(at(0.0), &[det(100.0, 100.0, 0.9)]).unwrap();
+        t.update(at(0.1), &[]).unwrap();
+        assert!(t.is_empty());
+
+        // Off (confirm_score_min 0): min_hits alone.
+        let off = TrackerConfig {
+            confirm_score_min: 0.0,
+            ..cfg.clone()
+        };
+        let mut t = Tracker::new(off).unwrap();
+        t.update(at(0.0), &[det(100.0, 100.0, 0.8)]).unwrap();
+        assert_eq!(
+            t.update(at(0.1), &[det(102.0, 100.0, 0.8)]).unwrap().len(),
+            1
+        );
+
+        let bad = TrackerConfig {
+            confirm_unconfident_min_s: -1.0,
+            ..cfg
+        };
+        assert!(Tracker::new(bad).is_err());
     }
 
     #[test]
