@@ -28,10 +28,9 @@ import argparse
 import math
 import os
 import random
-import subprocess
 import sys
 
-from mot_subsample import METRICS, SEQS, cell, detections_file, score, seqinfo
+from mot_subsample import SEQS, cell, compare, detections_file, pool, seqinfo, work_dir
 
 
 def motion(seed, pan, zoom):
@@ -49,8 +48,9 @@ def motion(seed, pan, zoom):
 
 
 def transform(src_dir, dst_dir, at):
-    """det.txt and gt.txt of src_dir moved frame by frame into dst_dir; returns the largest
-    per-frame shift of the image centre's neighbourhood, in pixels."""
+    """det.txt and gt.txt of src_dir moved frame by frame into dst_dir; returns the frame rate
+    and the largest frame-to-frame shift, in pixels, of the point a quarter of the image width
+    right of the centre."""
     info = seqinfo(os.path.join(src_dir, "seqinfo.ini"))
     fps = float(info["frameRate"])
     width, height = float(info["imWidth"]), float(info["imHeight"])
@@ -71,7 +71,6 @@ def transform(src_dir, dst_dir, at):
                 out.write(",".join([cols[0], cols[1], f"{x:.2f}", f"{y:.2f}", f"{w:.2f}", f"{h:.2f}"] + cols[6:]) + "\n")
     with open(os.path.join(src_dir, "seqinfo.ini")) as f, open(os.path.join(dst_dir, "seqinfo.ini"), "w") as out:
         out.write(f.read())
-    # The largest frame-to-frame displacement of a point a quarter of the image from the centre.
     worst = 0.0
     for frame in range(1, int(info["seqLength"])):
         a, b = move(frame, cx + width / 4, cy, 0, 0), move(frame + 1, cx + width / 4, cy, 0, 0)
@@ -90,12 +89,9 @@ def main():
     ap.add_argument("track_args", nargs="*", help="after --: passed to `lookout track`")
     args = ap.parse_args()
     data = os.path.abspath(args.data)
-    work = os.path.abspath(args.work)
-    if work == data or work.startswith(data + os.sep):
-        ap.error("--work must lie outside --data")
-    sort_peer = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sort_peer.py")
+    work = work_dir(ap, args)
 
-    totals = {"lookout": None, "sort": None}
+    totals = {}
     print(f"Synthetic camera motion: pan {args.pan:g}, zoom {args.zoom:g}, seed {args.seed}:\n")
     print("| sequence | fps | largest shift px/frame | lookout MOTA / IDF1 / IDsw | SORT MOTA / IDF1 / IDsw |")
     print("|---|---|---|---|---|")
@@ -105,18 +101,10 @@ def main():
             continue
         dst = os.path.join(work, f"{seq}-pan{args.pan:g}-zoom{args.zoom:g}-seed{args.seed}")
         fps, worst = transform(src, dst, motion(args.seed * 100 + i, args.pan, args.zoom))
-        ours, theirs = os.path.join(dst, "lookout.txt"), os.path.join(dst, "sort.txt")
-        subprocess.run([args.bin, "track", "--det", dst, "--out", ours] + args.track_args,
-                       check=True, stdout=subprocess.DEVNULL)
-        subprocess.run([sys.executable, sort_peer, "--seq", dst, "--out", theirs],
-                       check=True, stdout=subprocess.DEVNULL)
-        gt = os.path.join(dst, "gt.txt")
-        row = {"lookout": score(gt, ours), "sort": score(gt, theirs)}
-        for who, counts in row.items():
-            prev = totals[who]
-            totals[who] = counts if prev is None else {m: prev[m] + counts[m] for m in METRICS}
+        row = compare(args.bin, dst, args.track_args)
+        pool(totals, row)
         print(f"| {seq} | {fps:g} | {worst:.0f} | {cell(row['lookout'])} | {cell(row['sort'])} |")
-    if totals["lookout"] is None:
+    if not totals:
         sys.exit(f"no sequence of {SEQS} in {data}")
     print(f"| **pooled** | | | {cell(totals['lookout'])} | {cell(totals['sort'])} |")
 

@@ -81,6 +81,34 @@ def cell(c):
     return f"{mota(c):.1f} / {idf1(c):.1f} / {c['num_switches']}"
 
 
+def work_dir(ap, args):
+    """--work made absolute; an argparse error if it lies inside --data (never write there)."""
+    data, work = os.path.abspath(args.data), os.path.abspath(args.work)
+    if work == data or work.startswith(data + os.sep):
+        ap.error("--work must lie outside --data")
+    return work
+
+
+def compare(lookout_bin, seq_dir, track_args):
+    """`lookout track` (with track_args) and SORT on seq_dir's det.txt, each scored against its
+    gt.txt: {"lookout": counts, "sort": counts}. Their outputs go into seq_dir."""
+    sort_peer = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sort_peer.py")
+    ours, theirs = os.path.join(seq_dir, "lookout.txt"), os.path.join(seq_dir, "sort.txt")
+    subprocess.run([lookout_bin, "track", "--det", seq_dir, "--out", ours] + track_args,
+                   check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([sys.executable, sort_peer, "--seq", seq_dir, "--out", theirs],
+                   check=True, stdout=subprocess.DEVNULL)
+    gt = os.path.join(seq_dir, "gt.txt")
+    return {"lookout": score(gt, ours), "sort": score(gt, theirs)}
+
+
+def pool(totals, row):
+    """Adds one sequence's counts (compare's result) into totals, per tracker."""
+    for who, counts in row.items():
+        prev = totals.get(who)
+        totals[who] = counts if prev is None else {m: prev[m] + counts[m] for m in METRICS}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bin", required=True)
@@ -93,12 +121,9 @@ def main():
     if args.step < 1:
         ap.error("--step must be >= 1")
     data = os.path.abspath(args.data)
-    work = os.path.abspath(args.work)
-    if work == data or work.startswith(data + os.sep):
-        ap.error("--work must lie outside --data")
-    sort_peer = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sort_peer.py")
+    work = work_dir(ap, args)
 
-    totals = {"lookout": None, "sort": None}
+    totals = {}
     print(f"One frame in {args.step}:\n")
     print("| sequence | fps | lookout MOTA / IDF1 / IDsw | SORT MOTA / IDF1 / IDsw |")
     print("|---|---|---|---|")
@@ -110,18 +135,10 @@ def main():
             continue
         dst = os.path.join(work, f"{seq}-every-{args.step}")
         fps = subsample(src, dst, args.step)
-        ours, theirs = os.path.join(dst, "lookout.txt"), os.path.join(dst, "sort.txt")
-        subprocess.run([args.bin, "track", "--det", dst, "--out", ours] + args.track_args,
-                       check=True, stdout=subprocess.DEVNULL)
-        subprocess.run([sys.executable, sort_peer, "--seq", dst, "--out", theirs],
-                       check=True, stdout=subprocess.DEVNULL)
-        gt = os.path.join(dst, "gt.txt")
-        row = {"lookout": score(gt, ours), "sort": score(gt, theirs)}
-        for who, counts in row.items():
-            prev = totals[who]
-            totals[who] = counts if prev is None else {m: prev[m] + counts[m] for m in METRICS}
+        row = compare(args.bin, dst, args.track_args)
+        pool(totals, row)
         print(f"| {seq} | {fps:g} | {cell(row['lookout'])} | {cell(row['sort'])} |")
-    if totals["lookout"] is None:
+    if not totals:
         sys.exit(f"no sequence of {SEQS} at >= {args.fps_min} frames/s in {data}")
     print(f"| **pooled** | | {cell(totals['lookout'])} | {cell(totals['sort'])} |")
 
