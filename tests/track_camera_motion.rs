@@ -168,11 +168,12 @@ fn compensation_keeps_ids_through_camera_turns() {
 }
 
 /// The estimator against the true motion of the crop-panned PETS09 sequence that
-/// `scripts/python/make_moving_camera.py` writes (its `motion.csv`): run with
+/// `scripts/python/make_moving_camera.py` writes (its `motion.csv`). `make test` makes the
+/// sequence and runs this wherever the MOT15 data is (as on CI); by hand:
 /// `LOOKOUT_MOVING_CAMERA_DIR=/tmp/moving cargo test --release --test track_camera_motion -- --ignored --nocapture`.
 /// No detection mask here (the people are a small part of the frame; RANSAC rejects them).
 #[test]
-#[ignore = "needs the moving-camera sequence (scripts/python/make_moving_camera.py)"]
+#[ignore = "needs the moving-camera sequence (scripts/python/make_moving_camera.py); make test makes it and runs this where the MOT15 data is"]
 fn estimates_the_motion_of_the_moving_pets09_sequence() {
     let dir = std::path::PathBuf::from(
         std::env::var("LOOKOUT_MOVING_CAMERA_DIR").expect("LOOKOUT_MOVING_CAMERA_DIR"),
